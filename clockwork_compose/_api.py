@@ -1,0 +1,122 @@
+"""Plain functions behind the CLI: they return data, never print or exit."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _compose, _graph, _loader, _lower
+from ._errors import CheckFailed
+from ._model import Project
+
+COMPOSE_FILE = "docker-compose.yml"
+
+
+@dataclass(frozen=True)
+class Build:
+    project: Project
+    text: str
+    path: Path
+    changed: bool
+
+
+def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Project, str, Path]:
+    """Load main.py and compile it: the model, the compose text, and where it belongs."""
+    project_dir = project_dir.resolve()
+    path = (output if output is not None else project_dir / COMPOSE_FILE).resolve()
+    resources = _loader.load(project_dir)
+    ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
+    project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
+    text = _compose.render(project)
+    from . import _schema
+
+    _schema.validate(_compose.document(project))
+    return project, text, path
+
+
+def build(project_dir: Path, output: Path | None = None) -> Build:
+    """Compile and write the compose file atomically; unchanged bytes are not rewritten."""
+    project, text, path = compile_project(project_dir, output)
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current != text:
+        write_atomic(path, text)
+    return Build(project, text, path, current != text)
+
+
+def check(project_dir: Path, output: Path | None = None) -> Build:
+    """Raise CheckFailed with a short diff when the committed file is not current."""
+    project, text, path = compile_project(project_dir, output)
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if current != text:
+        raise CheckFailed(_short_diff(current, text, path))
+    return Build(project, text, path, False)
+
+
+def _short_diff(old: str, new: str, path: Path, limit: int = 40) -> str:
+    lines = list(
+        difflib.unified_diff(
+            old.splitlines(), new.splitlines(), f"{path.name} (committed)", f"{path.name} (from main.py)", lineterm=""
+        )
+    )
+    shown = lines[:limit]
+    if len(lines) > limit:
+        shown.append(f"... {len(lines) - limit} more diff lines")
+    head = f"{path} is stale: run `clockwork build` and commit the result" if old else f"{path} is missing: run `clockwork build`"
+    return "\n".join([head, *shown])
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write via a temporary file in the same folder and rename: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Step:
+    service: str
+    role: str
+    waits_for: tuple[tuple[str, str, tuple[str, ...]], ...]  # (target, condition, reasons)
+    note: str
+
+
+def plan(project: Project) -> list[list[Step]]:
+    """Deployment layers, and per service what it waits for and why."""
+    graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
+    out = []
+    for layer in _graph.layers(graph):
+        steps = []
+        for name in layer:
+            service = project.services[name]
+            waits = tuple(
+                (dep.target, dep.condition.value, dep.reasons) for _, dep in sorted(service.depends_on.items())
+            )
+            steps.append(Step(name, service.role.value, waits, _note(project, name)))
+        out.append(steps)
+    return out
+
+
+def _note(project: Project, name: str) -> str:
+    service = project.services[name]
+    if service.role.value == "migrator":
+        target = next((d.migrations for d in project.databases if d.migrations and f"{d.service}-migrator" == name), None)
+        if target:
+            parts = []
+            if target.schema_file:
+                parts.append(target.schema_file)
+            if target.migrations_dir:
+                parts.append(f"{len(target.migration_files)} migrations from {target.migrations_dir}")
+            return "applies " + ", then ".join(parts)
+    return service.description

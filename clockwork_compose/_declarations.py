@@ -1,0 +1,283 @@
+"""What users write in main.py: pydantic models that validate and hold declarations.
+
+Nothing here knows about Compose. ``_lower`` turns these into the target-neutral model.
+Every resource created while ``collecting()`` is active is recorded, so main.py needs no
+registration call: declaring a resource is enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from ._errors import DeclarationError
+
+_collectors: list[list[DockerResource]] = []
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[DockerResource]]:
+    """Record every DockerResource constructed inside the block, in creation order."""
+    found: list[DockerResource] = []
+    _collectors.append(found)
+    try:
+        yield found
+    finally:
+        _collectors.pop()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, arbitrary_types_allowed=True)
+
+    #: How the kind of object is named in error messages.
+    _kind: ClassVar[str] = "declaration"
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _declaration_error(self._kind, data.get("name"), exc, type(self)) from None
+
+
+def _declaration_error(
+    kind: str, name: object, exc: ValidationError, model: type[BaseModel]
+) -> DeclarationError:
+    """Turn pydantic's report into one line: resource, field, problem and fix."""
+    error = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in error["loc"]) or None
+    resource = name if isinstance(name, str) and name else f"<unnamed {kind}>"
+    kind_of_error = error["type"]
+    if kind_of_error == "extra_forbidden":
+        wrong = str(error["loc"][-1])
+        known = sorted(model.model_fields)
+        close = difflib.get_close_matches(wrong, known, n=1)
+        fix = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+        return DeclarationError(resource, wrong, f"unknown field for {kind}", fix)
+    if kind_of_error == "missing":
+        return DeclarationError(resource, field, "is required", f"pass {field}=... to {kind}")
+    problem = error["msg"][0].lower() + error["msg"][1:]
+    got = error.get("input")
+    if kind_of_error != "clockwork" and not isinstance(got, dict | BaseModel):
+        problem = f"{problem} (got {got!r})"
+    return DeclarationError(resource, field, problem, _fix_for(error))
+
+
+def _fix_for(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    if "fix" in ctx:
+        return str(ctx["fix"])
+    expected = error["type"]
+    if expected.startswith("string"):
+        return 'write it as a string in quotes, e.g. "8080"'
+    if expected.startswith(("int", "float", "greater", "less")):
+        return "give a positive number"
+    if expected.startswith(("list", "tuple")):
+        return 'give a list, e.g. ["a", "b"]'
+    if expected.startswith("dict"):
+        return 'give a mapping, e.g. {"KEY": "value"}'
+    if expected.startswith("bool"):
+        return "give True or False"
+    return "see the README's API section"
+
+
+def _invalid(message: str, fix: str) -> ValueError:
+    """A validator error that carries its fix through pydantic (rendered by _fix_for)."""
+    from pydantic_core import PydanticCustomError
+
+    return PydanticCustomError("clockwork", message, {"fix": fix})
+
+
+class Secret(BaseModel):
+    """A value read from the environment (or the project's .env), never written in clear.
+
+    ``Secret("DB_PASSWORD")`` may stand wherever a string can.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+
+    def __init__(self, name: str, /, **data: Any) -> None:
+        try:
+            super().__init__(name=name, **data)
+        except ValidationError as exc:
+            raise _declaration_error("Secret", name, exc, Secret) from None
+
+    @field_validator("name")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+            raise _invalid(
+                f"{value!r} is not an environment variable name",
+                "use upper case letters, digits and underscores, e.g. Secret(\"DB_PASSWORD\")",
+            )
+        return value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.name!r})"
+
+
+Text = Union[str, Secret]  # noqa: UP007 (pydantic needs the runtime union here)
+
+
+class BuildSpec(_Model):
+    """How to build an image: a context folder, optionally a Dockerfile, args and target."""
+
+    _kind: ClassVar[str] = "build"
+
+    context: str = "."
+    dockerfile: str | None = None
+    args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None
+
+
+class HealthCheck(_Model):
+    """A readiness probe; ``test`` in Compose's forms (a list starting CMD or CMD-SHELL, or a shell string)."""
+
+    _kind: ClassVar[str] = "healthcheck"
+
+    test: list[str] | str
+    interval: float = Field(default=1.0, gt=0, description="seconds")
+    timeout: float = Field(default=3.0, gt=0, description="seconds")
+    retries: int = Field(default=30, ge=1)
+    start_period: float = Field(default=0.0, ge=0, description="seconds")
+
+
+class ContainerRunning(_Model):
+    """Assert the resource's container is running (and healthy, when it has a healthcheck)."""
+
+    _kind: ClassVar[str] = "assertion"
+    kind: Literal["container_running"] = "container_running"
+
+
+class HttpStatus(_Model):
+    """Assert an HTTP GET of ``url`` (from the host) answers ``status``."""
+
+    _kind: ClassVar[str] = "assertion"
+    kind: Literal["http_status"] = "http_status"
+    url: str
+    status: int = 200
+
+
+class TcpPort(_Model):
+    """Assert ``host:port`` accepts TCP connections from the host."""
+
+    _kind: ClassVar[str] = "assertion"
+    kind: Literal["tcp_port"] = "tcp_port"
+    port: int = Field(ge=1, le=65535)
+    host: str = "127.0.0.1"
+
+
+class DatabaseQuery(_Model):
+    """Assert ``query`` succeeds on the resource's database, reached from the host."""
+
+    _kind: ClassVar[str] = "assertion"
+    kind: Literal["database_query"] = "database_query"
+    query: str = "SELECT 1"
+    url: str | None = Field(default=None, description="defaults to the resource's own database")
+
+
+Assertion = Union[ContainerRunning, HttpStatus, TcpPort, DatabaseQuery]  # noqa: UP007
+
+
+class DockerResource(_Model):
+    """One container: the unit that becomes a Compose service."""
+
+    _kind: ClassVar[str] = "DockerResource"
+
+    name: str
+    description: str = ""
+    image: str | None = None
+    build: str | BuildSpec | None = None
+    ports: list[str] = Field(default_factory=list)
+    env_vars: dict[str, Text] = Field(default_factory=dict)
+    volumes: list[str] = Field(default_factory=list)
+    networks: list[str] = Field(default_factory=list)
+    command: str | list[str] | None = None
+    entrypoint: str | list[str] | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    healthcheck: HealthCheck | None = None
+    restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
+    labels: dict[str, str] = Field(default_factory=dict)
+    assertions: list[Assertion] = Field(default_factory=list)
+
+    _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        for found in _collectors:
+            found.append(self)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", value):
+            raise _invalid(
+                f"{value!r} is not a valid service name",
+                "use 1-63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit",
+            )
+        return value
+
+    def connect(self, target: DockerResource | DatabaseConnection) -> DockerResource:
+        """Depend on ``target``: a resource (ordering, plus its URL for known engines)
+        or a DatabaseConnection (URL injection, readiness, schema and migrations)."""
+        if not isinstance(target, DockerResource | DatabaseConnection):
+            raise DeclarationError(
+                self.name,
+                "connect",
+                f"cannot connect to {type(target).__name__}",
+                "pass a DockerResource or a DatabaseConnection",
+            )
+        self._connections.append(target)
+        return self
+
+    @property
+    def connections(self) -> tuple[DockerResource | DatabaseConnection, ...]:
+        return tuple(self._connections)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+class DatabaseConnection(_Model):
+    """A consumer's connection to a database resource: URL, readiness, schema, migrations."""
+
+    _kind: ClassVar[str] = "DatabaseConnection"
+
+    to_resource: DockerResource
+    connection_string_template: str | None = None
+    username: Text | None = None
+    password: Text | None = None
+    database_name: str | None = None
+    env_var_name: str = "DATABASE_URL"
+    wait_for_ready: bool = True
+    timeout: int = Field(default=30, gt=0, description="seconds")
+    schema_file: str | None = None
+    migrations_dir: str | None = None
+
+    def __init__(self, **data: Any) -> None:
+        target = data.get("to_resource")
+        name = target.name if isinstance(target, DockerResource) else None
+        try:
+            BaseModel.__init__(self, **data)
+        except ValidationError as exc:
+            raise _declaration_error("DatabaseConnection", name, exc, DatabaseConnection) from None
+
+    @field_validator("env_var_name")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise _invalid(f"{value!r} is not an environment variable name", 'use e.g. "DATABASE_URL"')
+        return value
+
+
+DockerResource.model_rebuild()
+DatabaseConnection.model_rebuild()

@@ -1,0 +1,59 @@
+"""The exceptions clockwork_compose raises, and what the CLI makes of them.
+
+    ClockworkError                  base class; ``str(exc)`` is one line for the user
+    ├── DeclarationError            bad declarations or usage: exit 2
+    │   └── LoadError               main.py missing, not valid Python, or raised
+    ├── CheckFailed                 `build --check` found a stale file: exit 1
+    └── RuntimeFailure              the engine or a deployed service failed: exit 1
+        └── EngineUnavailable       no engine answers, or Compose is not v2
+
+Library code raises these and never prints or exits; ``_cli`` maps them to exit codes.
+Third-party errors are translated at the boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class ClockworkError(Exception):
+    """Base class of every error clockwork_compose raises on purpose."""
+
+    exit_code = 1
+
+
+class DeclarationError(ClockworkError):
+    """A declaration is wrong: names the resource, the field and the fix."""
+
+    exit_code = 2
+
+    def __init__(self, resource: str | None, field: str | None, problem: str, fix: str) -> None:
+        self.resource = resource
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.resource:
+            where.append(f"resource {self.resource!r}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        prefix = ", ".join(where)
+        text = f"{prefix}: {self.problem}" if prefix else self.problem
+        return f"{text}; {self.fix}" if self.fix else text
+
+
+class LoadError(DeclarationError):
+    """main.py could not be loaded."""
+
+
+class CheckFailed(ClockworkError):
+    """A generated file is not what the declarations produce."""
+
+
+class RuntimeFailure(ClockworkError):
+    """Bringing the project up, checking it or tearing it down failed."""
+
+
+class EngineUnavailable(RuntimeFailure):
+    """No Docker engine answers, or its Compose is not v2."""

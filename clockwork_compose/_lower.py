@@ -1,0 +1,532 @@
+"""Declarations -> the target-neutral model.
+
+One pass per concern, each a small function: services from resources, databases and their
+readiness, connections (URLs and dependency edges), migrators, then the checks a schema
+cannot express (names, cycles, host ports). Pure apart from reading the project folder
+(Dockerfiles, schema files and migrations must exist).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+from . import _graph
+from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
+from ._engines import Credentials, Engine, engine_for_image
+from ._errors import DeclarationError
+from ._model import (
+    Build,
+    Condition,
+    DatabaseTarget,
+    Dependency,
+    EnvEntry,
+    EnvValue,
+    Healthcheck,
+    Migrations,
+    Mount,
+    Port,
+    Project,
+    Role,
+    SecretPart,
+    SecretRef,
+    Service,
+)
+
+NETWORK = "app_network"
+PLACEHOLDERS = ("user", "password", "host", "port", "database")
+#: Probe timing: readiness is seen within about a second of the engine serving.
+PROBE_INTERVAL = 1.0
+PROBE_TIMEOUT = 3.0
+DEFAULT_READY_TIMEOUT = 30
+MIGRATOR_ROOT = "/clockwork"
+
+_PORT = re.compile(
+    r"(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?"
+    r"(?:(?P<host>\d{1,5}):)?(?P<container>\d{1,5})(?:/(?P<protocol>tcp|udp))?"
+)
+_VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where the project lives and where the compose file goes (relative paths start there)."""
+
+    project_dir: Path
+    output_dir: Path
+
+
+def project_name(folder: Path) -> str:
+    """A valid Compose project name from the folder that holds main.py."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", folder.resolve().name.lower()).strip("-_")
+    return name or "clockwork"
+
+
+def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Project:
+    resources = _closure(resources)
+    project = Project(name=name, services={}, networks=[NETWORK], volumes=[])
+    for resource in sorted(resources, key=lambda r: r.name):
+        project.services[resource.name] = _service(resource, ctx, project)
+    by_name = {r.name: r for r in resources}
+    _readiness(resources, project)
+    for resource in sorted(resources, key=lambda r: r.name):
+        for target in resource.connections:
+            _connect(resource, target, ctx, project)
+    _migrators(resources, by_name, ctx, project)
+    project.networks = sorted({n for s in project.services.values() for n in s.networks})
+    project.volumes = sorted({m.source for s in project.services.values() for m in s.mounts if m.kind == "volume"})
+    project.databases.sort(key=lambda d: (d.consumer, d.env_var))
+    _check_cycles(project)
+    _check_host_ports(project)
+    return project
+
+
+def _closure(resources: Sequence[DockerResource]) -> list[DockerResource]:
+    """Every declared resource plus every resource reachable through connections, once."""
+    seen: dict[int, DockerResource] = {}
+    stack = list(resources)
+    while stack:
+        resource = stack.pop()
+        if id(resource) in seen:
+            continue
+        seen[id(resource)] = resource
+        for target in resource.connections:
+            stack.append(target.to_resource if isinstance(target, DatabaseConnection) else target)
+    by_name: dict[str, DockerResource] = {}
+    for resource in seen.values():
+        if resource.name in by_name:
+            raise DeclarationError(
+                resource.name, "name", "two resources have this name", "give each DockerResource a unique name"
+            )
+        by_name[resource.name] = resource
+    if not by_name:
+        raise DeclarationError(None, None, "main.py declares no DockerResource", "declare at least one resource")
+    return list(by_name.values())
+
+
+# -- services -------------------------------------------------------------------------------
+
+
+def _service(resource: DockerResource, ctx: Context, project: Project) -> Service:
+    engine = engine_for_image(resource.image)
+    service = Service(
+        name=resource.name,
+        role=Role.DATABASE if engine else Role.APP,
+        description=resource.description,
+        engine=engine.name if engine else None,
+        image=resource.image,
+        build=_build(resource, ctx),
+        command=_argv(resource.command),
+        entrypoint=_argv(resource.entrypoint),
+        working_dir=resource.working_dir,
+        user=resource.user,
+        environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
+        ports=[_port(resource.name, spec) for spec in resource.ports],
+        mounts=[_mount(resource.name, spec, ctx) for spec in resource.volumes],
+        networks=[NETWORK, *(_network(resource.name, n) for n in resource.networks if n != NETWORK)],
+        restart=resource.restart,
+        labels=dict(resource.labels),
+    )
+    if resource.healthcheck is not None:
+        hc = resource.healthcheck
+        test = (hc.test,) if isinstance(hc.test, str) else tuple(hc.test)
+        if isinstance(hc.test, str):
+            test = ("CMD-SHELL", hc.test)
+        service.healthcheck = Healthcheck(test, hc.interval, hc.timeout, hc.retries, hc.start_period)
+    if engine and not any(m.target.rstrip("/") == engine.data_dir for m in service.mounts):
+        service.mounts.append(Mount("volume", f"{engine.name}_data", engine.data_dir))
+    return service
+
+
+def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _env_value(value: str | Secret, project: Project) -> EnvValue:
+    if isinstance(value, Secret):
+        project.env_file[value.name] = EnvEntry((SecretPart(value.name),))
+        return SecretRef(value.name)
+    return value
+
+
+def _build(resource: DockerResource, ctx: Context) -> Build | None:
+    spec = resource.build
+    if spec is None and resource.image is None:
+        dockerfile = ctx.project_dir / resource.name / "Dockerfile"
+        if not dockerfile.is_file():
+            raise DeclarationError(
+                resource.name,
+                "image",
+                f"no image, no build, and no {resource.name}/Dockerfile in the project",
+                f'set image="..." or build="./{resource.name}", or add {resource.name}/Dockerfile',
+            )
+        spec = f"./{resource.name}"
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        spec = BuildSpec(context=spec)
+    context = project_path(ctx, spec.context, resource.name, "build", kind="dir")
+    return Build(context, spec.dockerfile, tuple(sorted(spec.args.items())), spec.target)
+
+
+def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: str) -> str:
+    """A user path, resolved against the project folder, as the compose file must spell it."""
+    path = (ctx.project_dir / value).resolve()
+    root = ctx.project_dir.resolve()
+    if not path.is_relative_to(root):
+        raise DeclarationError(resource, field, f"{value!r} is outside the project folder", "use a path inside it")
+    exists = path.is_dir() if kind == "dir" else path.is_file()
+    if not exists:
+        raise DeclarationError(
+            resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
+        )
+    relative = PurePosixPath(Path(os.path.relpath(path, ctx.output_dir.resolve())).as_posix())
+    return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
+
+
+def _port(resource: str, spec: str) -> Port:
+    match = _PORT.fullmatch(spec)
+    fix = 'write "HOST:CONTAINER", "IP:HOST:CONTAINER" or "CONTAINER", ports 1-65535, optional /tcp or /udp'
+    if match is None or (match["ip"] and not match["host"]):
+        raise DeclarationError(resource, "ports", f"{spec!r} is not a port mapping", fix)
+    numbers = [int(n) for n in (match["host"], match["container"]) if n is not None]
+    if any(not 1 <= n <= 65535 for n in numbers):
+        raise DeclarationError(resource, "ports", f"{spec!r} has a port out of range", fix)
+    host = int(match["host"]) if match["host"] else None
+    return Port(int(match["container"]), host, match["ip"], match["protocol"] or "tcp")
+
+
+def _mount(resource: str, spec: str, ctx: Context) -> Mount:
+    fix = 'write "NAME:/path", "./relative/path:/path" and optionally ":ro"'
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise DeclarationError(resource, "volumes", f"{spec!r} is not a volume mapping", fix)
+    source, target = parts[0], parts[1]
+    read_only = len(parts) == 3 and parts[2] == "ro"
+    if not target.startswith("/"):
+        raise DeclarationError(resource, "volumes", f"{spec!r}: the container path must be absolute", fix)
+    if source.startswith((".", "/")):
+        return Mount("bind", _bind_source(ctx, source, resource), target, read_only)
+    if not _VOLUME_NAME.fullmatch(source):
+        raise DeclarationError(resource, "volumes", f"{source!r} is not a valid volume name", fix)
+    return Mount("volume", source, target, read_only)
+
+
+def _bind_source(ctx: Context, source: str, resource: str) -> str:
+    path = (ctx.project_dir / source).resolve()
+    if not path.is_relative_to(ctx.project_dir.resolve()):
+        raise DeclarationError(
+            resource, "volumes", f"{source!r} is outside the project folder", "bind-mount a path inside the project"
+        )
+    relative = Path(os.path.relpath(path, ctx.output_dir.resolve())).as_posix()
+    return relative if relative.startswith("..") else ("." if relative == "." else f"./{relative}")
+
+
+def _network(resource: str, name: str) -> str:
+    if not _NETWORK_NAME.fullmatch(name):
+        raise DeclarationError(resource, "networks", f"{name!r} is not a valid network name", "use letters, digits, '-', '_', '.'")
+    return name
+
+
+# -- databases ------------------------------------------------------------------------------
+
+
+def _engine(resource: DockerResource) -> Engine | None:
+    return engine_for_image(resource.image)
+
+
+def _credentials(resource: DockerResource, engine: Engine, project: Project) -> Credentials:
+    env = project.services[resource.name].environment
+    return engine.credentials(env)
+
+
+def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
+    """Give every known engine a healthcheck that is true only once it serves over TCP.
+
+    Retries add up to the longest `timeout` any connection to it asks for."""
+    timeouts: dict[str, int] = {}
+    for resource in resources:
+        for target in resource.connections:
+            if isinstance(target, DatabaseConnection):
+                name = target.to_resource.name
+                timeouts[name] = max(timeouts.get(name, 0), target.timeout)
+    for resource in resources:
+        engine = _engine(resource)
+        service = project.services[resource.name]
+        if engine is None or service.healthcheck is not None:
+            continue
+        timeout = timeouts.get(resource.name, DEFAULT_READY_TIMEOUT)
+        test = engine.readiness(_credentials(resource, engine, project), _container_port(resource, engine))
+        retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
+        service.healthcheck = Healthcheck(tuple(test), PROBE_INTERVAL, PROBE_TIMEOUT, retries)
+
+
+def _container_port(resource: DockerResource, engine: Engine | None) -> int:
+    """The port clients use inside the network: the engine's port if mapped, else the first mapping."""
+    ports = [_port(resource.name, spec) for spec in resource.ports]
+    if engine and any(p.container == engine.default_port for p in ports):
+        return engine.default_port
+    if ports:
+        return ports[0].container
+    if engine:
+        return engine.default_port
+    raise DeclarationError(
+        resource.name, "ports", "a connection needs a port, and this resource has none", 'add ports=["PORT"]'
+    )
+
+
+def _host_port(resource: DockerResource, container_port: int) -> int | None:
+    for spec in resource.ports:
+        port = _port(resource.name, spec)
+        if port.container == container_port and port.host is not None:
+            return port.host
+    return None
+
+
+# -- connections ----------------------------------------------------------------------------
+
+
+def _connect(consumer: DockerResource, target: DockerResource | DatabaseConnection, ctx: Context, project: Project) -> None:
+    resource = target.to_resource if isinstance(target, DatabaseConnection) else target
+    if resource is consumer:
+        raise DeclarationError(consumer.name, "connect", "a resource cannot depend on itself", "remove this connect()")
+    service = project.services[consumer.name]
+    if isinstance(target, DatabaseConnection):
+        _database_connection(consumer, target, project)
+        return
+    dependency = project.services[resource.name]
+    condition = Condition.HEALTHY if dependency.healthcheck else Condition.STARTED
+    engine = _engine(resource)
+    reason = "connect"
+    if engine and engine.url_env_var not in consumer.env_vars and engine.url_env_var not in service.environment:
+        creds = _credentials(resource, engine, project)
+        port = _container_port(resource, engine)
+        url = _url(consumer.name, "connect", engine.url_template, creds, resource.name, port, project, engine.url_env_var)
+        service.environment[engine.url_env_var] = url
+        reason = engine.url_env_var
+    service.wait_for(resource.name, condition, reason)
+
+
+def _database_connection(consumer: DockerResource, conn: DatabaseConnection, project: Project) -> None:
+    resource = conn.to_resource
+    service = project.services[consumer.name]
+    engine = _engine(resource)
+    template = conn.connection_string_template or (engine.url_template if engine else None)
+    if template is None:
+        raise DeclarationError(
+            consumer.name,
+            "connection_string_template",
+            f"{resource.image or resource.name!r} is not an engine clockwork knows",
+            'give connection_string_template="scheme://{user}:{password}@{host}:{port}/{database}"',
+        )
+    defaults = engine.credentials(project.services[resource.name].environment) if engine else Credentials("", "", "")
+    creds = Credentials(
+        _env_value(conn.username, project) if conn.username is not None else defaults.user,
+        _env_value(conn.password, project) if conn.password is not None else defaults.password,
+        conn.database_name if conn.database_name is not None else defaults.database,
+    )
+    port = _container_port(resource, engine)
+    if conn.env_var_name in consumer.env_vars:
+        raise DeclarationError(
+            consumer.name,
+            "env_vars",
+            f"{conn.env_var_name} is set both in env_vars and by a DatabaseConnection",
+            "remove it from env_vars or give the connection another env_var_name",
+        )
+    if conn.env_var_name in service.environment:
+        raise DeclarationError(
+            consumer.name,
+            "env_var_name",
+            f"two connections set {conn.env_var_name}",
+            'give one of them another env_var_name, e.g. env_var_name="ANALYTICS_DATABASE_URL"',
+        )
+    url = _url(consumer.name, "connection_string_template", template, creds, resource.name, port, project, conn.env_var_name)
+    service.environment[conn.env_var_name] = url
+    condition = Condition.HEALTHY if conn.wait_for_ready else Condition.STARTED
+    if condition is Condition.HEALTHY and project.services[resource.name].healthcheck is None:
+        condition = Condition.STARTED
+    service.wait_for(resource.name, condition, conn.env_var_name)
+    project.databases.append(
+        DatabaseTarget(
+            consumer=consumer.name,
+            service=resource.name,
+            engine=engine.name if engine else "unknown",
+            env_var=conn.env_var_name,
+            user=creds.user,
+            password=creds.password,
+            database=str(creds.database),
+            container_port=port,
+            host_port=_host_port(resource, port),
+            migrations=None,
+        )
+    )
+
+
+def _url(
+    consumer: str, field: str, template: str, creds: Credentials, host: str, port: int, project: Project, env_var: str
+) -> EnvValue:
+    """Fill a URL template; secrets make it a .env entry, so the value never reaches the file."""
+    values: dict[str, EnvValue] = {
+        "user": creds.user,
+        "password": creds.password,
+        "host": host,
+        "port": str(port),
+        "database": creds.database,
+    }
+    parts: list[str | SecretPart] = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise DeclarationError(consumer, field, f"{template!r} is not a valid template ({exc})", "write {{ and }} for literal braces") from None
+    for literal, placeholder, spec, conversion in parsed:
+        parts.append(literal)
+        if placeholder is None:
+            continue
+        if placeholder not in values or spec or conversion:
+            raise DeclarationError(
+                consumer,
+                field,
+                f"unknown placeholder {{{placeholder}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}",
+                "use only {user} {password} {host} {port} {database}",
+            )
+        value = values[placeholder]
+        encode = placeholder in ("user", "password", "database")
+        if isinstance(value, SecretRef):
+            parts.append(SecretPart(value.variable, url_encoded=encode))
+        else:
+            parts.append(quote(value, safe="") if encode else value)
+    if all(isinstance(p, str) for p in parts):
+        return "".join(p for p in parts if isinstance(p, str))
+    variable = re.sub(r"[^A-Z0-9]+", "_", f"CLOCKWORK_{consumer}_{env_var}".upper())
+    project.env_file[variable] = EnvEntry(tuple(p for p in parts if p != ""))
+    return SecretRef(variable)
+
+
+# -- migrators ------------------------------------------------------------------------------
+
+
+def _migrators(resources: Sequence[DockerResource], by_name: dict[str, DockerResource], ctx: Context, project: Project) -> None:
+    """One one-shot migrator per migrated database, shared by every consumer of it."""
+    plans: dict[str, tuple[DockerResource, DatabaseConnection]] = {}
+    for consumer in sorted(resources, key=lambda r: r.name):
+        for conn in consumer.connections:
+            if not isinstance(conn, DatabaseConnection) or not (conn.schema_file or conn.migrations_dir):
+                continue
+            database = conn.to_resource.name
+            if database in plans:
+                _same_migrations(plans[database], (consumer, conn), ctx)
+            else:
+                plans[database] = (consumer, conn)
+    for database, (consumer, conn) in sorted(plans.items()):
+        _migrator(by_name[database], consumer, conn, ctx, project)
+
+
+def _same_migrations(first: tuple[DockerResource, DatabaseConnection], other: tuple[DockerResource, DatabaseConnection], ctx: Context) -> None:
+    (a, ca), (b, cb) = first, other
+    for field in ("schema_file", "migrations_dir"):
+        mine, theirs = getattr(ca, field), getattr(cb, field)
+        if mine and theirs and (ctx.project_dir / mine).resolve() != (ctx.project_dir / theirs).resolve():
+            raise DeclarationError(
+                b.name,
+                field,
+                f"{a.name} and {b.name} connect to {ca.to_resource.name} with different {field} ({mine!r} vs {theirs!r})",
+                "a database has one schema and one migrations folder: use the same value in both connections",
+            )
+
+
+def _migrator(database: DockerResource, consumer: DockerResource, conn: DatabaseConnection, ctx: Context, project: Project) -> None:
+    from ._migrator import render_migrator_script
+
+    engine = _engine(database)
+    name = f"{database.name}-migrator"
+    if engine is None or engine.migration_client is None:
+        raise DeclarationError(
+            consumer.name,
+            "schema_file" if conn.schema_file else "migrations_dir",
+            f"clockwork runs schema files and migrations for postgres only, and {database.name} runs {database.image or 'a built image'}",
+            "remove schema_file/migrations_dir from this connection",
+        )
+    if name in project.services:
+        raise DeclarationError(name, "name", f"this name is taken by the migrator of {database.name}", "rename the resource")
+    target = next(d for d in project.databases if d.service == database.name and d.consumer == consumer.name)
+    environment: dict[str, EnvValue] = {
+        "PGHOST": database.name,
+        "PGPORT": str(target.container_port),
+        "PGUSER": target.user,
+        "PGPASSWORD": target.password,
+        "PGDATABASE": target.database,
+    }
+    mounts: list[Mount] = []
+    schema = files = None
+    migration_files: tuple[str, ...] = ()
+    if conn.schema_file:
+        schema = project_path(ctx, conn.schema_file, consumer.name, "schema_file", kind="file")
+        inside = f"{MIGRATOR_ROOT}/schema/{PurePosixPath(conn.schema_file).name}"
+        mounts.append(Mount("bind", schema, inside, read_only=True))
+        environment["CLOCKWORK_SCHEMA_FILE"] = inside
+    if conn.migrations_dir:
+        files = project_path(ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir")
+        mounts.append(Mount("bind", files, f"{MIGRATOR_ROOT}/migrations", read_only=True))
+        environment["CLOCKWORK_MIGRATIONS_DIR"] = f"{MIGRATOR_ROOT}/migrations"
+        folder = (ctx.project_dir / conn.migrations_dir).resolve()
+        migration_files = tuple(sorted(p.name for p in folder.glob("*.sql") if p.is_file()))
+    source = project.services[database.name]
+    project.services[name] = Service(
+        name=name,
+        role=Role.MIGRATOR,
+        description=f"Applies the schema and migrations of {database.name}, then exits",
+        engine=engine.name,
+        image=source.image,
+        build=source.build,
+        entrypoint=("/bin/sh", "-c", render_migrator_script()),
+        environment=environment,
+        mounts=mounts,
+        networks=[NETWORK],
+        restart="no",
+        depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
+    )
+    migrations = Migrations(database.name, conn.schema_file, conn.migrations_dir, migration_files)
+    for i, db in enumerate(project.databases):
+        if db.service == database.name:
+            project.databases[i] = DatabaseTarget(**{**db.__dict__, "migrations": migrations})
+    consumers = {c.name for c in project.services.values() if database.name in c.depends_on and c.name != name}
+    for consumer_name in sorted(consumers):
+        project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def _check_cycles(project: Project) -> None:
+    graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
+    cycle = _graph.find_cycle(graph)
+    if cycle:
+        raise DeclarationError(
+            cycle[0], "connect", f"dependency cycle {' -> '.join(cycle)}", "remove one connect() in the cycle"
+        )
+
+
+def _check_host_ports(project: Project) -> None:
+    taken: dict[tuple[int, str], tuple[str, str | None]] = {}
+    for service in project.ordered():
+        for port in service.ports:
+            if port.host is None:
+                continue
+            key = (port.host, port.protocol)
+            if key in taken:
+                owner, ip = taken[key]
+                if ip is None or port.host_ip is None or ip == port.host_ip:
+                    raise DeclarationError(
+                        service.name,
+                        "ports",
+                        f"host port {port.host}/{port.protocol} is already published by {owner}",
+                        "publish each host port once: pick another host port",
+                    )
+            taken[key] = (service.name, port.host_ip)

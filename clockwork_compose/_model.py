@@ -1,0 +1,185 @@
+"""The target-neutral model: services, their dependencies, mounts and probes, as plain data.
+
+``_lower`` builds it from declarations; a target (``_compose`` today) prints it. Nothing
+here holds Compose syntax, so a second target needs no change to declarations or lowering.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+
+class Condition(enum.Enum):
+    """What a service waits for in a dependency, weakest first."""
+
+    STARTED = "started"
+    HEALTHY = "healthy"
+    COMPLETED = "completed successfully"
+
+    @property
+    def strength(self) -> int:
+        return list(Condition).index(self)
+
+
+class Role(enum.Enum):
+    APP = "app"
+    DATABASE = "database"
+    MIGRATOR = "migrator"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """An environment value that lives in the project's .env under ``variable``, never in the file."""
+
+    variable: str
+
+
+EnvValue = str | SecretRef
+
+
+@dataclass(frozen=True)
+class SecretPart:
+    """A secret's value inside a derived .env entry, percent-encoded when it sits in a URL."""
+
+    name: str
+    url_encoded: bool = False
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """How to compute one .env variable: literal text and secret values, concatenated."""
+
+    parts: tuple[str | SecretPart, ...]
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        return tuple(sorted({p.name for p in self.parts if isinstance(p, SecretPart)}))
+
+    def resolve(self, values: Mapping[str, str]) -> str | None:
+        """The value, or None when a secret it needs has no value."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif part.name not in values:
+                return None
+            else:
+                value = values[part.name]
+                out.append(quote(value, safe="") if part.url_encoded else value)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Port:
+    container: int
+    host: int | None = None
+    host_ip: str | None = None
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class Mount:
+    kind: str  # "volume" or "bind"
+    source: str  # volume name, or a path relative to the compose file's folder
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Build:
+    context: str
+    dockerfile: str | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[EnvValue, ...]
+    interval: float
+    timeout: float
+    retries: int
+    start_period: float = 0.0
+
+
+@dataclass(frozen=True)
+class Dependency:
+    target: str
+    condition: Condition
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class Service:
+    name: str
+    role: Role = Role.APP
+    description: str = ""
+    engine: str | None = None
+    image: str | None = None
+    build: Build | None = None
+    command: tuple[str, ...] | str | None = None
+    entrypoint: tuple[str, ...] | str | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    environment: dict[str, EnvValue] = field(default_factory=dict)
+    ports: list[Port] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    depends_on: dict[str, Dependency] = field(default_factory=dict)
+    healthcheck: Healthcheck | None = None
+    restart: str = "unless-stopped"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def wait_for(self, target: str, condition: Condition, reason: str) -> None:
+        """Add a dependency edge, keeping the strongest condition and every reason."""
+        current = self.depends_on.get(target)
+        if current is None:
+            self.depends_on[target] = Dependency(target, condition, (reason,))
+            return
+        strongest = max(current.condition, condition, key=lambda c: c.strength)
+        reasons = current.reasons if reason in current.reasons else (*current.reasons, reason)
+        self.depends_on[target] = Dependency(target, strongest, reasons)
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """What a migrator applies: paths relative to the project folder."""
+
+    database: str
+    schema_file: str | None
+    migrations_dir: str | None
+    migration_files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A database a consumer reaches, as ``clockwork assert`` checks it from the host."""
+
+    consumer: str
+    service: str
+    engine: str
+    env_var: str
+    user: EnvValue
+    password: EnvValue
+    database: str
+    container_port: int
+    host_port: int | None
+    migrations: Migrations | None
+
+
+@dataclass
+class Project:
+    name: str
+    services: dict[str, Service]
+    networks: list[str]
+    volumes: list[str]
+    databases: list[DatabaseTarget] = field(default_factory=list)
+    #: What the project's .env must hold: variable -> how to compute it from secrets.
+    env_file: dict[str, EnvEntry] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def ordered(self) -> list[Service]:
+        return [self.services[name] for name in sorted(self.services)]

@@ -1,0 +1,44 @@
+"""Structural validation of what we emit, against the Compose specification's JSON schema.
+
+The schema is the one check-jsonschema vendors (kept current by its maintainers); we do
+not copy it. Relationship checks (targets exist, cycles, host ports) live in ``_lower``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ._errors import ClockworkError, DeclarationError
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(_schema_path().read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def _schema_path() -> Path:
+    # Located without importing check_jsonschema: its package import loads its whole CLI.
+    spec = importlib.util.find_spec("check_jsonschema")
+    if spec is None or spec.origin is None:
+        raise ClockworkError("check-jsonschema is not installed: pip install check-jsonschema")
+    return Path(spec.origin).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
+
+
+def validate(document: dict[str, Any]) -> None:
+    """Raise DeclarationError naming the service and field of the first schema violation."""
+    error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))), None)
+    if error is None:
+        return
+    path = [str(p) for p in error.absolute_path]
+    resource = path[1] if len(path) > 1 and path[0] == "services" else None
+    field = ".".join(path[2:] if resource else path) or None
+    raise DeclarationError(
+        resource, field, f"the Compose specification rejects it: {error.message}", "fix this value in main.py"
+    )
