@@ -133,6 +133,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         networks=[NETWORK, *(_network(resource.name, n) for n in resource.networks if n != NETWORK)],
         restart=resource.restart,
         labels=dict(resource.labels),
+        assertions=[a.model_dump() for a in resource.assertions],
     )
     if resource.healthcheck is not None:
         hc = resource.healthcheck

@@ -132,6 +132,8 @@ class Service:
     healthcheck: Healthcheck | None = None
     restart: str = "unless-stopped"
     labels: dict[str, str] = field(default_factory=dict)
+    #: User-declared assertions as plain data: {"kind": "http_status", "url": ..., ...}.
+    assertions: list[dict[str, object]] = field(default_factory=list)
 
     def wait_for(self, target: str, condition: Condition, reason: str) -> None:
         """Add a dependency edge, keeping the strongest condition and every reason."""
