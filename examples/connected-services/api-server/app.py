@@ -17,8 +17,13 @@ import redis
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# Own handler, not the root logger: uvicorn's loggers propagate to root on some versions.
 log = logging.getLogger("api-server")
+_handler = logging.StreamHandler()
+_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+log.addHandler(_handler)
+log.setLevel(logging.INFO)
+log.propagate = False
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://redis-cache:6379/0")
