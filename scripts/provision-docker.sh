@@ -130,25 +130,36 @@ else
 fi
 
 # ---------------------------------------------------------------- daemon
+# A live (not zombie) dockerd process.
+dockerd_alive() { ps -C dockerd -o stat= 2>/dev/null | grep -qv '^Z'; }
+
+STARTED=0
+start_dockerd() {
+    STARTED=1
+    if [ -e /var/run/docker.pid ]; then
+        log "removing stale /var/run/docker.pid"
+        rm -f /var/run/docker.pid
+    fi
+    log "starting dockerd (log: /var/log/dockerd.log)"
+    setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+}
+
 if docker info >/dev/null 2>&1; then
     log "dockerd already running"
 else
-    if ! pgrep -x dockerd >/dev/null 2>&1; then
-        if [ -e /var/run/docker.pid ]; then
-            log "removing stale /var/run/docker.pid"
-            rm -f /var/run/docker.pid
-        fi
-        # A containerd pid/socket left by a killed daemon is handled by dockerd itself.
-        log "starting dockerd (log: /var/log/dockerd.log)"
-        setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
-    else
+    if dockerd_alive; then
         log "dockerd process exists; waiting for it to answer"
+    else
+        start_dockerd
     fi
+    ok=0
     for _ in $(seq 1 120); do
-        docker info >/dev/null 2>&1 && break
+        if docker info >/dev/null 2>&1; then ok=1; break; fi
+        # A daemon we waited for died (or was a leftover): start our own, once.
+        if [ "$STARTED" = 0 ] && ! dockerd_alive; then start_dockerd; fi
         sleep 0.5
     done
-    if ! docker info >/dev/null 2>&1; then
+    if [ "$ok" != 1 ]; then
         tail -n 30 /var/log/dockerd.log >&2 2>/dev/null || true
         die "dockerd did not answer within 60 s"
     fi
