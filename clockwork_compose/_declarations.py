@@ -216,10 +216,10 @@ class DockerResource(_Model):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", value):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{1,62}", value):
             raise _invalid(
                 f"{value!r} is not a valid service name",
-                "use 1-63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit",
+                "use 2-63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit",
             )
         return value
 

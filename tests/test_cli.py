@@ -1,0 +1,123 @@
+"""The `clockwork` command as a user runs it: real processes, exit codes, files on disk."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import EXAMPLE, run_cli
+
+SIMPLE = """
+db = DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": "pw"})
+app = DockerResource(name="app", image="example/app:1", ports=["8080:8080"])
+app.connect(DatabaseConnection(to_resource=db))
+"""
+
+
+def test_build_writes_the_file_and_a_second_build_changes_no_byte(make_project):
+    root = make_project(SIMPLE)
+    first = run_cli("build", "-C", str(root))
+    assert first.code == 0, first.err
+    assert "wrote" in first.err
+    text = (root / "docker-compose.yml").read_bytes()
+    mtime = (root / "docker-compose.yml").stat().st_mtime_ns
+    second = run_cli("build", "-C", str(root))
+    assert second.code == 0 and "unchanged" in second.err
+    assert (root / "docker-compose.yml").read_bytes() == text
+    assert (root / "docker-compose.yml").stat().st_mtime_ns == mtime
+
+
+def test_build_in_the_current_folder(make_project):
+    root = make_project(SIMPLE)
+    assert run_cli("build", cwd=root).code == 0
+    assert (root / "docker-compose.yml").is_file()
+
+
+def test_check_passes_when_current_and_fails_with_a_diff_when_stale(make_project):
+    root = make_project(SIMPLE)
+    assert run_cli("build", "-C", str(root)).code == 0
+    assert run_cli("build", "--check", "-C", str(root)).code == 0
+    main = root / "main.py"
+    main.write_text(main.read_text().replace("8080:8080", "9090:8080"))
+    stale = run_cli("build", "--check", "-C", str(root))
+    assert stale.code == 1
+    assert "stale" in stale.err and '+      - "9090:8080"' in stale.err and '-      - "8080:8080"' in stale.err
+    assert "9090" not in (root / "docker-compose.yml").read_text()  # --check writes nothing
+
+
+def test_check_fails_when_the_file_is_missing(make_project):
+    root = make_project(SIMPLE)
+    result = run_cli("build", "--check", "-C", str(root))
+    assert result.code == 1 and "missing" in result.err
+    assert not (root / "docker-compose.yml").exists()
+
+
+def test_check_on_the_committed_example():
+    result = run_cli("build", "--check", "-C", str(EXAMPLE))
+    assert result.code == 0, result.err
+
+
+def test_output_elsewhere_gets_paths_relative_to_it(tmp_path):
+    project = tmp_path / "connected-services"
+    shutil.copytree(EXAMPLE, project)
+    out = tmp_path / "deploy" / "compose.yml"
+    result = run_cli("build", "-C", str(project), "-o", str(out))
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert 'source: "../connected-services/schema.sql"' in text or "source: ../connected-services/schema.sql" in text
+    assert str(tmp_path) not in text
+
+
+@pytest.mark.parametrize(
+    ("main", "needle"),
+    [
+        ('DockerResource(name="app", imgae="x:1")', "'imgae'"),
+        ('a = DockerResource(name="aa", image="x:1")\nb = DockerResource(name="bb", image="x:1")\n'
+         "a.connect(b)\nb.connect(a)", "cycle"),
+        ('d = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
+         'a.connect(DatabaseConnection(to_resource=d, connection_string_template="pg://{usr}@{host}"))', "{usr}"),
+        ('d = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
+         'a.connect(DatabaseConnection(to_resource=d, schema_file="nope.sql"))', "nope.sql"),
+        ('d = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
+         'a.connect(DatabaseConnection(to_resource=d, migrations_dir="missing/"))', "missing/"),
+        ('DockerResource(name="app", image="x:1")\nDockerResource(name="app", image="y:1")', "unique"),
+        ('DockerResource(name="app", image="x:1", ports=["99999:80"])', "out of range"),
+        ('DockerResource(name="app", image="x:1", ports=["80:80"])\n'
+         'DockerResource(name="web", image="x:1", ports=["80:8080"])', "already published"),
+    ],
+    ids=["misspelled-field", "cycle", "placeholder", "schema-file", "migrations-dir", "duplicate", "port", "host-port"],
+)
+def test_bad_declarations_exit_2_with_one_line_and_leave_the_file(make_project, main, needle):
+    root = make_project("app0 = DockerResource(name='first', image='x:1')\n")
+    assert run_cli("build", "-C", str(root)).code == 0
+    before = (root / "docker-compose.yml").read_bytes()
+    (root / "main.py").write_text("from clockwork_compose import *\n" + main + "\n")
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert needle in lines[0] and "Traceback" not in result.err
+    assert (root / "docker-compose.yml").read_bytes() == before
+    assert [p.name for p in root.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_debug_shows_the_traceback(make_project):
+    root = make_project('DockerResource(name="app", imgae="x:1")\n')
+    result = run_cli("--debug", "build", "-C", str(root))
+    assert result.code != 0 and "Traceback" in result.err
+
+
+def test_missing_main_py_is_a_usage_error(tmp_path):
+    result = run_cli("build", "-C", str(tmp_path))
+    assert result.code == 2 and "no main.py" in result.err
+
+
+def test_plan_prints_layers_and_reasons():
+    result = run_cli("plan", "-C", str(EXAMPLE))
+    assert result.code == 0, result.err
+    out = result.out
+    assert out.index("Layer 1") < out.index("postgres-db ") < out.index("Layer 2") < out.index("Layer 3")
+    layer3 = out[out.index("Layer 3") :]
+    assert "api-server" in layer3
+    assert "waits for postgres-db-migrator completed successfully  (schema and migrations)" in layer3
+    assert "waits for redis-cache healthy  (REDIS_URL)" in layer3
