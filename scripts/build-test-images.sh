@@ -137,50 +137,65 @@ build_standin() {
 
 # ------------------------------------------------------------------ services
 ensure_service_image() {  # tag standin-dir
-    local tag=$1 dir=$2 want have t0
+    local tag=$1 dir=$2 want="" have="" t0
     if image_exists "$tag"; then
         have=$(image_label "$tag")
         if [ -z "$have" ]; then
             log "$tag: present (real image), skipped"
             return
         fi
-    fi
-    ensure_base
-    want=$(hash_inputs "$dir" -- "$(image_id "$BASE_TAG")")
-    if image_exists "$tag" && [ "$have" = "$want" ]; then
-        log "$tag: present (stand-in, up to date), skipped"
-        return
+        ensure_base
+        want=$(hash_inputs "$dir" -- "$(image_id "$BASE_TAG")")
+        if [ "$have" = "$want" ]; then
+            log "$tag: present (stand-in, up to date), skipped"
+            return
+        fi
     fi
     if try_pull "$tag"; then
         log "$tag: pulled"
         return
     fi
+    ensure_base
+    want=$(hash_inputs "$dir" -- "$(image_id "$BASE_TAG")")
     t0=$(date +%s)
     build_standin "$tag" "$dir" "$want"
     log "$tag: built stand-in ($(( $(date +%s) - t0 )) s)"
 }
 
 # ------------------------------------------------------------------ example apps
+# Cache key of an app image: its folder's content plus either "real" (built
+# from its own Dockerfile) or the stand-in recipe and the base image it is on.
 ensure_app_image() {  # service-name app-file
-    local svc=$1 file=$2 tag="connected-services-$1" src="$example/$1" want have ctx t0
+    local svc=$1 file=$2 tag="connected-services-$1" src="$example/$1"
+    local want_real want have="" ctx t0
     [ -f "$src/$file" ] || die "$src/$file not found"
-    ensure_base
-    # Key: the app folder, the stand-in recipe, and the base it is built on.
-    want=$(hash_inputs "$src" -- "$(cat "$standins/app/Dockerfile.$svc")" "$(image_id "$BASE_TAG")")
-    have=$(image_label "$tag" || true)
-    if image_exists "$tag" && [ "$have" = "$want" ]; then
-        log "$tag: present (up to date), skipped"
-        return
+    want_real="real-$(hash_inputs "$src" -- real)"
+    if image_exists "$tag"; then
+        have=$(image_label "$tag")
+        if [ "$have" = "$want_real" ]; then
+            log "$tag: present (built from $svc/Dockerfile, up to date), skipped"
+            return
+        fi
+        if [ -n "$have" ] && [ "${have#real-}" = "$have" ]; then
+            ensure_base
+            want=$(hash_inputs "$src" -- "$(cat "$standins/app/Dockerfile.$svc")" "$(image_id "$BASE_TAG")")
+            if [ "$have" = "$want" ]; then
+                log "$tag: present (stand-in, up to date), skipped"
+                return
+            fi
+        fi
     fi
     t0=$(date +%s)
     # Where a registry answers, build the example's real Dockerfile.
     if [ "${FORCE_STANDINS:-0}" != 1 ] && { image_exists python:3.11-slim || try_pull python:3.11-slim; }; then
-        if quiet docker build -q --label "$LABEL=$want" -t "$tag" "$src"; then
+        if quiet docker build -q --label "$LABEL=$want_real" -t "$tag" "$src"; then
             log "$tag: built from $svc/Dockerfile ($(( $(date +%s) - t0 )) s)"
             return
         fi
         log "$tag: real build failed, falling back to a stand-in"
     fi
+    ensure_base
+    want=$(hash_inputs "$src" -- "$(cat "$standins/app/Dockerfile.$svc")" "$(image_id "$BASE_TAG")")
     ctx=$(mktemp -d /tmp/clockwork-standin-ctx.XXXXXX)
     cp "$src/$file" "$ctx/"
     cp "$standins/app/Dockerfile.$svc" "$ctx/Dockerfile"
