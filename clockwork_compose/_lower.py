@@ -53,6 +53,9 @@ _PORT = re.compile(
 )
 _VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Environment variables whose plain-string value is a credential committed in clear.
+_PASSWORD_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     for resource in sorted(resources, key=lambda r: r.name):
         project.services[resource.name] = _service(resource, ctx, project)
     by_name = {r.name: r for r in resources}
+    _data_volumes(project)
     _readiness(resources, project)
     for resource in sorted(resources, key=lambda r: r.name):
         for target in resource.connections:
@@ -85,6 +89,7 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     project.databases.sort(key=lambda d: (d.consumer, d.env_var))
     _check_cycles(project)
     _check_host_ports(project)
+    _warn_plain_passwords(resources, project)
     return project
 
 
@@ -129,7 +134,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         user=resource.user,
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
         ports=[_port(resource.name, spec) for spec in resource.ports],
-        mounts=[_mount(resource.name, spec, ctx) for spec in resource.volumes],
+        mounts=[_mount(resource, spec, ctx) for spec in resource.volumes],
         networks=[NETWORK, *(_network(resource.name, n) for n in resource.networks if n != NETWORK)],
         restart=resource.restart,
         labels=dict(resource.labels),
@@ -141,9 +146,19 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         if isinstance(hc.test, str):
             test = ("CMD-SHELL", hc.test)
         service.healthcheck = Healthcheck(test, hc.interval, hc.timeout, hc.retries, hc.start_period)
-    if engine and not any(m.target.rstrip("/") == engine.data_dir for m in service.mounts):
-        service.mounts.append(Mount("volume", f"{engine.name}_data", engine.data_dir))
     return service
+
+
+def _data_volumes(project: Project) -> None:
+    """Keep each database's data in a named volume: ``postgres_data`` when it is the only
+    postgres, ``<name>_data`` when there are several (they must never share one)."""
+    engines = [s.engine for s in project.services.values() if s.role is Role.DATABASE]
+    for service in project.ordered():
+        engine = engine_for_image(service.image) if service.role is Role.DATABASE else None
+        if engine is None or any(m.target.rstrip("/") == engine.data_dir for m in service.mounts):
+            continue
+        owner = engine.name if engines.count(engine.name) == 1 else service.name.replace("-", "_").replace(".", "_")
+        service.mounts.append(Mount("volume", f"{owner}_data", engine.data_dir))
 
 
 def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
@@ -173,17 +188,29 @@ def _build(resource: DockerResource, ctx: Context) -> Build | None:
         return None
     if isinstance(spec, str):
         spec = BuildSpec(context=spec)
-    context = project_path(ctx, spec.context, resource.name, "build", kind="dir")
+    context = project_path(ctx, spec.context, resource.name, "build", kind="dir", outside=resource.allow_outside_project)
     return Build(context, spec.dockerfile, tuple(sorted(spec.args.items())), spec.target)
 
 
-def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: str) -> str:
-    """A user path, resolved against the project folder, as the compose file must spell it."""
+def project_path(
+    ctx: Context, value: str, resource: str, field: str, *, kind: str, outside: bool = False
+) -> str:
+    """A user path, resolved against the project folder, as the compose file must spell it.
+
+    A path that leaves the project folder (``..``, an absolute path, a symlink) is an error
+    unless the declaration opts in with ``allow_outside_project=True``: a committed compose
+    file should not reach into the rest of the machine by accident."""
+    if not value or _CONTROL.search(value):
+        raise DeclarationError(resource, field, f"{value!r} is not a path", "write a path relative to the project folder")
     path = (ctx.project_dir / value).resolve()
-    root = ctx.project_dir.resolve()
-    if not path.is_relative_to(root):
-        raise DeclarationError(resource, field, f"{value!r} is outside the project folder", "use a path inside it")
-    exists = path.is_dir() if kind == "dir" else path.is_file()
+    if not outside and not path.is_relative_to(ctx.project_dir.resolve()):
+        raise DeclarationError(
+            resource,
+            field,
+            f"{value!r} is outside the project folder",
+            "use a path inside it, or pass allow_outside_project=True to opt in",
+        )
+    exists = path.is_dir() if kind == "dir" else path.is_file() if kind == "file" else path.exists()
     if not exists:
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
@@ -204,30 +231,21 @@ def _port(resource: str, spec: str) -> Port:
     return Port(int(match["container"]), host, match["ip"], match["protocol"] or "tcp")
 
 
-def _mount(resource: str, spec: str, ctx: Context) -> Mount:
+def _mount(resource: DockerResource, spec: str, ctx: Context) -> Mount:
     fix = 'write "NAME:/path", "./relative/path:/path" and optionally ":ro"'
     parts = spec.split(":")
     if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-        raise DeclarationError(resource, "volumes", f"{spec!r} is not a volume mapping", fix)
+        raise DeclarationError(resource.name, "volumes", f"{spec!r} is not a volume mapping", fix)
     source, target = parts[0], parts[1]
     read_only = len(parts) == 3 and parts[2] == "ro"
-    if not target.startswith("/"):
-        raise DeclarationError(resource, "volumes", f"{spec!r}: the container path must be absolute", fix)
+    if not target.startswith("/") or _CONTROL.search(target):
+        raise DeclarationError(resource.name, "volumes", f"{spec!r}: the container path must be absolute", fix)
     if source.startswith((".", "/")):
-        return Mount("bind", _bind_source(ctx, source, resource), target, read_only)
+        path = project_path(ctx, source, resource.name, "volumes", kind="path", outside=resource.allow_outside_project)
+        return Mount("bind", path, target, read_only)
     if not _VOLUME_NAME.fullmatch(source):
-        raise DeclarationError(resource, "volumes", f"{source!r} is not a valid volume name", fix)
+        raise DeclarationError(resource.name, "volumes", f"{source!r} is not a valid volume name", fix)
     return Mount("volume", source, target, read_only)
-
-
-def _bind_source(ctx: Context, source: str, resource: str) -> str:
-    path = (ctx.project_dir / source).resolve()
-    if not path.is_relative_to(ctx.project_dir.resolve()):
-        raise DeclarationError(
-            resource, "volumes", f"{source!r} is outside the project folder", "bind-mount a path inside the project"
-        )
-    relative = Path(os.path.relpath(path, ctx.output_dir.resolve())).as_posix()
-    return relative if relative.startswith("..") else ("." if relative == "." else f"./{relative}")
 
 
 def _network(resource: str, name: str) -> str:
@@ -362,7 +380,7 @@ def _database_connection(consumer: DockerResource, conn: DatabaseConnection, pro
             env_var=conn.env_var_name,
             user=creds.user,
             password=creds.password,
-            database=str(creds.database),
+            database=creds.database,  # type: ignore[arg-type]  # a SecretRef when POSTGRES_DB is a Secret
             container_port=port,
             host_port=_host_port(resource, port),
             migrations=None,
@@ -468,12 +486,16 @@ def _migrator(database: DockerResource, consumer: DockerResource, conn: Database
     schema = files = None
     migration_files: tuple[str, ...] = ()
     if conn.schema_file:
-        schema = project_path(ctx, conn.schema_file, consumer.name, "schema_file", kind="file")
+        schema = project_path(
+            ctx, conn.schema_file, consumer.name, "schema_file", kind="file", outside=conn.allow_outside_project
+        )
         inside = f"{MIGRATOR_ROOT}/schema/{PurePosixPath(conn.schema_file).name}"
         mounts.append(Mount("bind", schema, inside, read_only=True))
         environment["CLOCKWORK_SCHEMA_FILE"] = inside
     if conn.migrations_dir:
-        files = project_path(ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir")
+        files = project_path(
+            ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir", outside=conn.allow_outside_project
+        )
         mounts.append(Mount("bind", files, f"{MIGRATOR_ROOT}/migrations", read_only=True))
         environment["CLOCKWORK_MIGRATIONS_DIR"] = f"{MIGRATOR_ROOT}/migrations"
         folder = (ctx.project_dir / conn.migrations_dir).resolve()
@@ -531,3 +553,20 @@ def _check_host_ports(project: Project) -> None:
                         "publish each host port once: pick another host port",
                     )
             taken[key] = (service.name, port.host_ip)
+
+
+def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project) -> None:
+    """One warning for every password written as a plain string: it will be committed in clear."""
+    places = []
+    for resource in sorted(resources, key=lambda r: r.name):
+        for key, value in sorted(resource.env_vars.items()):
+            if isinstance(value, str) and value and _PASSWORD_NAME.search(key):
+                places.append(f"{resource.name} env_vars[{key!r}]")
+        for conn in resource.connections:
+            if isinstance(conn, DatabaseConnection) and isinstance(conn.password, str) and conn.password:
+                places.append(f"{resource.name} DatabaseConnection(to_resource={conn.to_resource.name}).password")
+    if places:
+        project.warnings.append(
+            f"plain-text password in {', '.join(places)} will be committed in clear in the compose file; "
+            'use Secret("NAME") instead, e.g. password=Secret("DB_PASSWORD"), and set NAME in the environment or .env'
+        )
