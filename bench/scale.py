@@ -1,0 +1,140 @@
+"""2. Scale: ``clockwork build`` on generated projects of 100, 1,000 and 5,000 services.
+
+A fifth of the services are PostgreSQL databases, each with a schema file and three
+migrations (so each also gets a migrator); the rest are apps with a DatabaseConnection to
+one database, and in chains of ten a plain connect to the previous app (deep graphs).
+Whole-process time and peak RSS show what a user waits for; the warm in-process compile
+(a second build in the same process: no start-up, no imports) is what must grow linearly.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+from ._proc import clockwork, run
+from ._report import Row
+from ._settings import Settings
+
+NAME = "scale"
+MIGRATIONS_PER_DATABASE = 3
+
+#: Runs the build twice in one process and prints the time of the second (warm) one.
+_WARM_COMPILE = """
+import sys, time
+from pathlib import Path
+from clockwork_compose import _api
+project = Path(sys.argv[1])
+_api.build(project)
+start = time.perf_counter()
+_api.build(project)
+print(time.perf_counter() - start)
+"""
+
+
+def generate(folder: Path, services: int) -> Path:
+    """Write main.py (and schema and migrations) for a project of ``services`` resources."""
+    databases = max(1, services // 5)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["from clockwork_compose import DatabaseConnection, DockerResource", "", "dbs = []"]
+    for d in range(databases):
+        sql = folder / "db" / f"{d:04d}"
+        (sql / "migrations").mkdir(parents=True, exist_ok=True)
+        (sql / "schema.sql").write_text(f"CREATE TABLE IF NOT EXISTS items_{d} (id serial PRIMARY KEY);\n")
+        for m in range(1, MIGRATIONS_PER_DATABASE + 1):
+            (sql / "migrations" / f"{m:03d}_step.sql").write_text(f"ALTER TABLE items_{d} ADD COLUMN c{m} text;\n")
+    lines += [
+        f"for d in range({databases}):",
+        "    dbs.append(DockerResource(",
+        '        name=f"db-{d:04d}", description="database", image="postgres:15-alpine",',
+        '        env_vars={"POSTGRES_DB": "app", "POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pw"},',
+        "    ))",
+        "",
+        "previous = None",
+        f"for a in range({services - databases}):",
+        '    app = DockerResource(name=f"app-{a:05d}", description="app", image="busybox:latest")',
+        f"    d = a % {databases}",
+        "    app.connect(DatabaseConnection(",
+        '        to_resource=dbs[d], username="app", password="pw", database_name="app",',
+        '        schema_file=f"db/{d:04d}/schema.sql", migrations_dir=f"db/{d:04d}/migrations",',
+        "    ))",
+        "    if previous is not None and a % 10:",
+        "        app.connect(previous)",
+        "    previous = app",
+        "",
+    ]
+    (folder / "main.py").write_text("\n".join(lines), encoding="utf-8")
+    return folder
+
+
+def run_benchmark(settings: Settings) -> list[Row]:
+    sizes = (100, 1000) if settings.quick else (100, 1000, 5000)
+    whole: dict[int, float] = {}
+    warm: dict[int, float] = {}
+    memory: dict[int, float] = {}
+    samples: dict[int, dict[str, list[float]]] = {}
+    for size in sizes:
+        project = generate(settings.scratch / "scale" / f"s{size}", size)
+        build = clockwork("build", "-C", str(project))
+        run(build)  # first write; the timed runs rebuild with nothing changed
+        reps = 2 if settings.quick else 3 if size >= 5000 else 5
+        runs = [run(build) for _ in range(reps)]
+        whole[size] = statistics.median(r.seconds for r in runs)
+        memory[size] = max(r.peak_rss_mb for r in runs)
+        warm_compile = [sys.executable, "-c", _WARM_COMPILE, str(project)]
+        compiles = [float(run(warm_compile).stdout) for _ in range(1 if settings.quick else 3)]
+        warm[size] = statistics.median(compiles)
+        samples[size] = {"whole_process": [r.seconds for r in runs], "warm_compile": compiles}
+        settings.extra.setdefault("scale_build_says", {})[size] = runs[0].stderr.strip()
+    return _rows(sizes, whole, warm, memory, samples)
+
+
+def _rows(
+    sizes: tuple[int, ...],
+    whole: dict[int, float],
+    warm: dict[int, float],
+    memory: dict[int, float],
+    samples: dict[int, dict[str, list[float]]],
+) -> list[Row]:
+    rows = []
+    for i, size in enumerate(sizes):
+        smaller = sizes[i - 1] if i else None
+        goal, met = ("< 1 s", whole[size] < 1) if size == 1000 else ("", None)
+        rows.append(
+            Row(
+                NAME,
+                f"build {size:,} services (whole process)" + (f" vs {smaller:,}" if smaller else ""),
+                whole[size],
+                whole[smaller] if smaller else None,
+                goal=goal,
+                met=met,
+                samples=samples[size],
+            )
+        )
+    for i, size in enumerate(sizes[1:], start=1):
+        smaller = sizes[i - 1]
+        growth = size / smaller
+        allowed = 1.1 * growth
+        rows.append(
+            Row(
+                NAME,
+                f"warm compile {size:,} vs {smaller:,} services ({growth:g}x services, in-process)",
+                warm[size],
+                warm[smaller],
+                goal=f"<= {allowed:g}x",
+                met=warm[size] / warm[smaller] <= allowed,
+            )
+        )
+    for i, size in enumerate(sizes):
+        smaller = sizes[i - 1] if i else None
+        rows.append(
+            Row(
+                NAME,
+                f"peak RSS, {size:,} services" + (f" vs {smaller:,}" if smaller else ""),
+                memory[size],
+                memory[smaller] if smaller else None,
+                unit="MB",
+            )
+        )
+    return rows
