@@ -1,0 +1,254 @@
+"""The checks of `clockwork assert`, as data.
+
+A ``Probe`` is one named, repeatable attempt at a check; ``run`` polls every probe
+(concurrently) until it passes, says its failure is final, or the timeout passes, and
+returns one ``Check`` per probe: name, passed, detail, seconds. ``probes`` derives them from
+the model: the built-in checks implied by the declarations, then the user's assertions.
+
+Container states come through ``_runtime``; TCP, HTTP and SQL are tried from the host.
+psycopg is imported lazily, when a database check runs.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from . import _runtime
+from ._model import DatabaseTarget, EnvValue, Project, Role, SecretRef, Service
+
+INTERVAL = 0.5
+ATTEMPT_TIMEOUT = 2.0
+HOST = "127.0.0.1"
+MIGRATIONS_TABLE = "clockwork_migrations"
+SCHEMA_PREFIX = "schema:"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    detail: str
+    #: A failure that waiting cannot fix (a one-shot exited non-zero): stop polling.
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    attempt: Callable[[], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+    seconds: float
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def run(probes: Sequence[Probe], timeout: float, interval: float = INTERVAL) -> list[Check]:
+    """Poll every probe until it passes or ``timeout`` seconds pass; results in probe order."""
+    if not probes:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(probes)), thread_name_prefix="assert") as pool:
+        return list(pool.map(lambda p: poll(p, timeout, interval), probes))
+
+
+def poll(probe: Probe, timeout: float, interval: float = INTERVAL) -> Check:
+    start = time.monotonic()
+    while True:
+        outcome = _attempt(probe)
+        elapsed = time.monotonic() - start
+        if outcome.passed or outcome.final or elapsed + interval > timeout:
+            return Check(probe.name, outcome.passed, outcome.detail, round(elapsed, 2))
+        time.sleep(interval)
+
+
+def _attempt(probe: Probe) -> Outcome:
+    try:
+        return probe.attempt()
+    except Exception as exc:  # a failed attempt is a detail to report, never a crash
+        return Outcome(False, _one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# -- what to check --------------------------------------------------------------------------
+
+
+def probes(project: Project, env: Mapping[str, str]) -> list[Probe]:
+    """Built-in checks (services, migrators, published ports, databases), then user assertions.
+
+    ``env`` resolves secrets (SecretRef) in database credentials."""
+    out: list[Probe] = []
+    for service in project.ordered():
+        if service.role is Role.MIGRATOR:
+            out.append(Probe(f"migrator {service.name} exited 0", lambda s=service: migrator_done(s.name)))
+        else:
+            out.append(Probe(_running_name(service), lambda s=service: container_running(s)))
+    for service in project.ordered():
+        for port in service.ports:
+            if port.host is not None and port.protocol == "tcp":
+                out.append(Probe(f"port {HOST}:{port.host} ({service.name}) accepts TCP",
+                                 lambda p=port.host: tcp_open(HOST, p)))
+    for target in _distinct_databases(project):
+        out.extend(_database_probes(target, env))
+    for service in project.ordered():
+        out.extend(_user_probe(service, project, env, spec) for spec in service.assertions)
+    return out
+
+
+def _running_name(service: Service) -> str:
+    return f"service {service.name} {'healthy' if service.healthcheck else 'running'}"
+
+
+def _distinct_databases(project: Project) -> list[DatabaseTarget]:
+    seen: dict[tuple[str, str], DatabaseTarget] = {}
+    for target in project.databases:
+        if target.engine == "postgres" and target.host_port is not None:
+            seen.setdefault((target.service, target.database), target)
+    return list(seen.values())
+
+
+def _database_probes(target: DatabaseTarget, env: Mapping[str, str]) -> list[Probe]:
+    where = f"{target.service}/{target.database} on {HOST}:{target.host_port}"
+    dsn = lambda: postgres_dsn(target, env)  # noqa: E731 (resolved at attempt time)
+    out = [Probe(f"database {where} reachable", lambda: database_query(dsn(), "SELECT 1"))]
+    if target.migrations is not None:
+        expected = expected_versions(target)
+        out.append(Probe(f"migrations of {target.service} recorded in {MIGRATIONS_TABLE}",
+                         lambda: migrations_recorded(dsn(), expected)))
+    return out
+
+
+def expected_versions(target: DatabaseTarget) -> tuple[str, ...]:
+    """The record names the migrator writes: ``schema:<basename>``, then each file's name."""
+    migrations = target.migrations
+    if migrations is None:
+        return ()
+    schema = (f"{SCHEMA_PREFIX}{migrations.schema_file.rsplit('/', 1)[-1]}",) if migrations.schema_file else ()
+    return (*schema, *migrations.migration_files)
+
+
+def _user_probe(service: Service, project: Project, env: Mapping[str, str], spec: Mapping[str, object]) -> Probe:
+    kind = spec.get("kind")
+    if kind == "container_running":
+        return Probe(f"{service.name}: container running", lambda: container_running(service))
+    if kind == "http_status":
+        url, status = str(spec["url"]), int(spec.get("status", 200))  # type: ignore[call-overload]
+        return Probe(f"{service.name}: GET {url} answers {status}", lambda: http_status(url, status))
+    if kind == "tcp_port":
+        host, port = str(spec.get("host", HOST)), int(spec["port"])  # type: ignore[call-overload]
+        return Probe(f"{service.name}: {host}:{port} accepts TCP", lambda: tcp_open(host, port))
+    if kind == "database_query":
+        query = str(spec.get("query") or "SELECT 1")
+        url = spec.get("url")
+        dsn = (lambda: str(url)) if url else (lambda: _own_database(service, project, env))
+        return Probe(f"{service.name}: query {query!r} succeeds", lambda: database_query(dsn(), query))
+    return Probe(f"{service.name}: {kind}", lambda: Outcome(False, f"unknown assertion kind {kind!r}", final=True))
+
+
+def _own_database(service: Service, project: Project, env: Mapping[str, str]) -> str:
+    """The database of a database resource, or the one an app connects to."""
+    for target in project.databases:
+        if target.service == service.name or target.consumer == service.name:
+            if target.host_port is None:
+                raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
+            return postgres_dsn(target, env)
+    raise LookupError(f"{service.name} has no DatabaseConnection: give DatabaseQuery a url")
+
+
+# -- single attempts ------------------------------------------------------------------------
+
+
+def container_running(service: Service) -> Outcome:
+    state = _runtime.container(service.name)
+    if state is None:
+        return Outcome(False, "no container")
+    if state.status != "running":
+        return Outcome(False, f"{state.status} (exit code {state.exit_code})")
+    if service.healthcheck is not None and state.health != "healthy":
+        return Outcome(False, f"running, health {state.health or 'unknown'}")
+    return Outcome(True, f"running{', healthy' if state.health == 'healthy' else ''}")
+
+
+def migrator_done(name: str) -> Outcome:
+    state = _runtime.container(name)
+    if state is None:
+        return Outcome(False, "no container")
+    if state.status != "exited":
+        return Outcome(False, state.status)
+    if state.exit_code != 0:
+        last = _runtime.logs(name, tail=1)
+        return Outcome(False, f"exited {state.exit_code}" + (f": {last}" if last else ""), final=True)
+    return Outcome(True, "exited 0")
+
+
+def tcp_open(host: str, port: int) -> Outcome:
+    try:
+        with socket.create_connection((host, port), timeout=ATTEMPT_TIMEOUT):
+            return Outcome(True, "connected")
+    except OSError as exc:
+        return Outcome(False, exc.strerror or str(exc))
+
+
+def http_status(url: str, expected: int) -> Outcome:
+    try:
+        with urllib.request.urlopen(url, timeout=ATTEMPT_TIMEOUT) as response:  # noqa: S310 (user's URL)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        return Outcome(False, _one_line(getattr(exc, "reason", exc)))  # type: ignore[arg-type]
+    return Outcome(status == expected, f"status {status}")
+
+
+def database_query(dsn: str, query: str) -> Outcome:
+    rows = _query(dsn, query)
+    first = rows[0][0] if rows and rows[0] else None
+    return Outcome(True, f"{len(rows)} row(s)" + (f", first: {str(first)[:60]}" if first is not None else ""))
+
+
+def migrations_recorded(dsn: str, expected: Sequence[str]) -> Outcome:
+    rows = _query(dsn, f"SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version")
+    recorded = {str(r[0]) for r in rows}
+    missing = [v for v in expected if v not in recorded]
+    if missing:
+        return Outcome(False, f"not recorded: {', '.join(missing)}")
+    return Outcome(True, f"{len(expected)} of {len(expected)} recorded")
+
+
+def _query(dsn: str, query: str) -> list[tuple[object, ...]]:
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=int(ATTEMPT_TIMEOUT), autocommit=True) as conn:
+        cursor = conn.execute(query)  # type: ignore[call-overload]
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def postgres_dsn(target: DatabaseTarget, env: Mapping[str, str]) -> str:
+    """A libpq connection string to the target's database through its host port."""
+    from urllib.parse import quote
+
+    user = quote(_resolve(target.user, env), safe="")
+    password = quote(_resolve(target.password, env), safe="")
+    return f"postgresql://{user}:{password}@{HOST}:{target.host_port}/{quote(target.database, safe='')}"
+
+
+def _resolve(value: EnvValue, env: Mapping[str, str]) -> str:
+    if isinstance(value, SecretRef):
+        if value.variable not in env:
+            raise LookupError(f"secret {value.variable} has no value: export it or add it to .env")
+        return env[value.variable]
+    return value
