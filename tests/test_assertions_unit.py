@@ -1,0 +1,202 @@
+"""`clockwork assert`'s checks without Docker: polling, the checks derived from the model,
+and single attempts against fakes of ``_runtime`` and local sockets."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from clockwork_compose import _assertions, _runtime
+from clockwork_compose._assertions import Outcome, Probe
+from clockwork_compose._model import (
+    DatabaseTarget,
+    Healthcheck,
+    Migrations,
+    Port,
+    Project,
+    Role,
+    SecretRef,
+    Service,
+)
+from clockwork_compose._runtime import ContainerState
+
+# -- polling --------------------------------------------------------------------------------
+
+
+def test_poll_retries_until_the_probe_passes() -> None:
+    answers = iter([Outcome(False, "not yet"), Outcome(False, "not yet"), Outcome(True, "ok")])
+    check = _assertions.poll(Probe("eventually", lambda: next(answers)), timeout=5, interval=0.01)
+    assert check.passed and check.detail == "ok" and check.name == "eventually"
+
+
+def test_poll_gives_up_at_the_timeout_with_the_last_detail() -> None:
+    start = time.monotonic()
+    check = _assertions.poll(Probe("never", lambda: Outcome(False, "still down")), timeout=0.2, interval=0.05)
+    assert not check.passed and check.detail == "still down"
+    assert time.monotonic() - start < 1
+
+
+def test_a_final_failure_stops_polling() -> None:
+    calls = []
+    check = _assertions.poll(Probe("final", lambda: calls.append(1) or Outcome(False, "exit 1", final=True)), 10, 0.01)
+    assert not check.passed and len(calls) == 1
+
+
+def test_an_exception_is_a_failed_attempt() -> None:
+    def boom() -> Outcome:
+        raise ConnectionRefusedError("connection refused")
+
+    check = _assertions.poll(Probe("boom", boom), timeout=0.05, interval=0.01)
+    assert not check.passed and "connection refused" in check.detail
+
+
+def test_run_keeps_probe_order_and_runs_concurrently() -> None:
+    def slow(name: str) -> Probe:
+        return Probe(name, lambda: time.sleep(0.2) or Outcome(True, name))
+
+    start = time.monotonic()
+    checks = _assertions.run([slow("a"), slow("b"), slow("c")], timeout=1)
+    assert [c.name for c in checks] == ["a", "b", "c"]
+    assert time.monotonic() - start < 0.5
+
+
+# -- checks derived from the model ----------------------------------------------------------
+
+
+def example_project() -> Project:
+    db = Service("postgres-db", role=Role.DATABASE, engine="postgres", ports=[Port(5432, 5432)],
+                 healthcheck=Healthcheck(("CMD", "true"), 1, 3, 30))
+    migrator = Service("postgres-db-migrator", role=Role.MIGRATOR)
+    api = Service("api-server", ports=[Port(80, 8000)],
+                  assertions=[{"kind": "http_status", "url": "http://localhost:8000/health", "status": 200},
+                              {"kind": "database_query", "query": "SELECT 2", "url": None}])
+    migrations = Migrations("postgres-db", "schema.sql", "migrations/", ("001_a.sql", "002_b.sql"))
+    target = DatabaseTarget("api-server", "postgres-db", "postgres", "DATABASE_URL", "admin", SecretRef("DB_PASSWORD"),
+                            "appdb", 5432, 5432, migrations)
+    return Project("demo", {s.name: s for s in (db, migrator, api)}, ["app_network"], [], databases=[target])
+
+
+def test_builtin_and_user_checks_are_named() -> None:
+    names = [p.name for p in _assertions.probes(example_project(), {"DB_PASSWORD": "s3cret"})]
+    assert names == [
+        "service api-server running",
+        "service postgres-db healthy",
+        "migrator postgres-db-migrator exited 0",
+        "port 127.0.0.1:8000 (api-server) accepts TCP",
+        "port 127.0.0.1:5432 (postgres-db) accepts TCP",
+        "database postgres-db/appdb on 127.0.0.1:5432 reachable",
+        "migrations of postgres-db recorded in clockwork_migrations",
+        "api-server: GET http://localhost:8000/health answers 200",
+        "api-server: query 'SELECT 2' succeeds",
+    ]
+
+
+def test_expected_versions_name_the_schema_and_every_migration() -> None:
+    target = example_project().databases[0]
+    assert _assertions.expected_versions(target) == ("schema:schema.sql", "001_a.sql", "002_b.sql")
+
+
+def test_dsn_resolves_secrets_and_encodes_them() -> None:
+    target = example_project().databases[0]
+    assert _assertions.postgres_dsn(target, {"DB_PASSWORD": "p@ss/word"}) == (
+        "postgresql://admin:p%40ss%2Fword@127.0.0.1:5432/appdb"
+    )
+
+
+def test_an_unset_secret_is_a_failed_check_not_a_crash() -> None:
+    probes = {p.name: p for p in _assertions.probes(example_project(), {})}
+    check = _assertions.poll(probes["database postgres-db/appdb on 127.0.0.1:5432 reachable"], 0.05, 0.01)
+    assert not check.passed and "DB_PASSWORD has no value" in check.detail
+
+
+def test_migrations_recorded_lists_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_assertions, "_query", lambda dsn, query: [("schema:schema.sql",), ("001_a.sql",)])
+    outcome = _assertions.migrations_recorded("dsn", ("schema:schema.sql", "001_a.sql", "002_b.sql"))
+    assert not outcome.passed and outcome.detail == "not recorded: 002_b.sql"
+    monkeypatch.setattr(_assertions, "_query", lambda dsn, query: [("001_a.sql",), ("002_b.sql",)])
+    assert _assertions.migrations_recorded("dsn", ("001_a.sql", "002_b.sql")).passed
+
+
+# -- container checks against a fake runtime ------------------------------------------------
+
+
+def fake_container(monkeypatch: pytest.MonkeyPatch, found: ContainerState | None, log: str = "") -> None:
+    monkeypatch.setattr(_runtime, "container", lambda name: found)
+    monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: log)
+
+
+def cs(status: str, health: str | None = None, exit_code: int = 0) -> ContainerState:
+    return ContainerState("x", "x", "id", status, health, exit_code, None)
+
+
+def test_container_running_needs_health_when_there_is_a_healthcheck(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = Service("db", healthcheck=Healthcheck(("CMD", "true"), 1, 3, 3))
+    fake_container(monkeypatch, cs("running", "starting"))
+    assert _assertions.container_running(service) == Outcome(False, "running, health starting")
+    fake_container(monkeypatch, cs("running", "healthy"))
+    assert _assertions.container_running(service).passed
+
+
+def test_stopped_container_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_container(monkeypatch, cs("exited", exit_code=137))
+    assert _assertions.container_running(Service("db")) == Outcome(False, "exited (exit code 137)")
+    fake_container(monkeypatch, None)
+    assert _assertions.container_running(Service("db")) == Outcome(False, "no container")
+
+
+def test_failed_migrator_is_final_and_quotes_its_last_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_container(monkeypatch, cs("exited", exit_code=1), log="clockwork-migrate: FAILED 004_x.sql")
+    outcome = _assertions.migrator_done("db-migrator")
+    assert outcome == Outcome(False, "exited 1: clockwork-migrate: FAILED 004_x.sql", final=True)
+
+
+# -- TCP and HTTP against local servers -----------------------------------------------------
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_tcp_open(listening: int) -> None:
+    assert _assertions.tcp_open("127.0.0.1", listening).passed
+
+
+def test_tcp_closed() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    outcome = _assertions.tcp_open("127.0.0.1", port)
+    assert not outcome.passed and outcome.detail
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_status(http_server: str) -> None:
+    assert _assertions.http_status(f"{http_server}/health", 200) == Outcome(True, "status 200")
+    assert _assertions.http_status(f"{http_server}/missing", 200) == Outcome(False, "status 404")
+    assert _assertions.http_status(f"{http_server}/missing", 404).passed
