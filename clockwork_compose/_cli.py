@@ -6,11 +6,16 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ._errors import ClockworkError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from . import _deploy
 
 app = typer.Typer(
     add_completion=False,
@@ -90,6 +95,113 @@ def plan(project_dir: ProjectDir = Path("."), output: Output = None) -> None:
                     print("      starts first: depends on nothing")
                 for target, condition, reasons in step.waits_for:
                     print(f"      waits for {target} {condition}  ({', '.join(reasons)})")
+
+
+Timeout = Annotated[
+    Optional[float],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+    typer.Option("--timeout", help="Seconds to wait at most.", min=0),
+]
+_PHASE_STYLE = {"healthy": "green", "running": "green", "migrated": "green", "completed": "green",
+                "failed": "bold red", "unhealthy": "bold red", "restarting": "bold red"}
+
+
+def _console(stderr: bool = True) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+@app.command()
+def apply(project_dir: ProjectDir = Path("."), timeout: Timeout = None) -> None:
+    """Build, then start everything in dependency order and wait until it is healthy."""
+    from . import _deploy
+
+    err = _console()
+    with _errors():
+        def progress(service: str, phase: str, seconds: float) -> None:
+            err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
+
+        err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
+        report = _deploy.apply(project_dir, timeout, on_progress=progress)
+        _apply_summary(err, report)
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
+    from rich.markup import escape
+
+    for s in report.services:
+        style = _PHASE_STYLE.get(s.phase, "yellow")
+        err.print(f"  {s.name:<24} {s.role:<9} [{style}]{s.phase:<10}[/] {s.change}")
+    if report.ok:
+        counts = {c: sum(1 for s in report.services if s.change == c) for c in ("created", "recreated", "unchanged")}
+        done = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+        err.print(f"[green]applied[/] {report.project} in {report.seconds:.1f}s ({done})")
+        return
+    failure = report.failure
+    assert failure is not None
+    err.print(f"[bold red]apply failed[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
+    if failure.logs:
+        err.print(f"last log lines of {failure.service}:")
+        err.print("\n".join(f"  | {escape(line)}" for line in failure.logs.splitlines()))
+
+
+@app.command("assert")
+def assert_(
+    project_dir: ProjectDir = Path("."),
+    timeout: Timeout = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as a JSON list on stdout.")] = False,
+) -> None:
+    """Check the running project: built-in checks from the declarations, then user assertions."""
+    import dataclasses
+    import json
+
+    from . import _deploy
+
+    with _errors():
+        report = _deploy.check(project_dir, 15.0 if timeout is None else timeout)
+        failed = sum(1 for c in report.checks if not c.passed)
+        summary = f"{len(report.checks) - failed} passed, {failed} failed in {report.seconds:.1f}s"
+        if as_json:
+            print(json.dumps([dataclasses.asdict(c) for c in report.checks], indent=2))
+            _say(summary)
+        else:
+            out = _console(stderr=False)
+            for c in report.checks:
+                mark = "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]"
+                out.print(f"{mark}  {c.name}  {_escape(c.detail)}  ({c.seconds:.1f}s)")
+            out.print(summary)
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command()
+def destroy(
+    project_dir: ProjectDir = Path("."),
+    keep_volumes: Annotated[bool, typer.Option("--keep-volumes", help="Keep the named volumes (the data).")] = False,
+) -> None:
+    """Stop and remove the project's containers and network, and its volumes unless kept."""
+    from . import _deploy
+
+    with _errors():
+        report = _deploy.destroy(project_dir, keep_volumes)
+        removed = report.removed
+        parts = [(kind, names) for kind, names in
+                 (("containers", removed.containers), ("networks", removed.networks), ("volumes", removed.volumes))
+                 if names]
+        for kind, names in parts:
+            _say(f"removed {kind}: {', '.join(names)}")
+        if not parts:
+            _say(f"nothing to remove: project {report.project} has no containers, networks or volumes")
+        if keep_volumes:
+            _say("kept volumes (--keep-volumes)")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _shown(path: Path) -> str:
