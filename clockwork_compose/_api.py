@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _compose, _graph, _loader, _lower
+from . import _compose, _envfile, _graph, _loader, _lower
+from ._envfile import write_atomic
 from ._errors import CheckFailed
 from ._model import Project
 
@@ -21,6 +21,14 @@ class Build:
     text: str
     path: Path
     changed: bool
+    #: Secrets that have no value yet: their .env variables were left as they were.
+    unset_secrets: tuple[str, ...] = ()
+    #: What the user should be told besides warnings, e.g. that .env was added to .gitignore.
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.project.warnings
 
 
 def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Project, str, Path]:
@@ -37,13 +45,26 @@ def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Proj
     return project, text, path
 
 
-def build(project_dir: Path, output: Path | None = None) -> Build:
-    """Compile and write the compose file atomically; unchanged bytes are not rewritten."""
+def build(project_dir: Path, output: Path | None = None, environ: Mapping[str, str] | None = None) -> Build:
+    """Compile, then write .env (secrets, 0600) and the compose file, each atomically.
+
+    Everything that can fail on the user's declarations fails before either file is touched;
+    unchanged bytes are not rewritten."""
     project, text, path = compile_project(project_dir, output)
+    env = _envfile.plan(project, path.parent, environ)
     current = path.read_text(encoding="utf-8") if path.is_file() else None
+    notes = _envfile.write(env)
+    if env.changed:
+        notes.insert(0, f"wrote {env.path.name} (mode 600) with {len(project.env_file) - len(env.missing)} variables")
     if current != text:
         write_atomic(path, text)
-    return Build(project, text, path, current != text)
+    return Build(project, text, path, current != text, _unset_secrets(project, env), tuple(notes))
+
+
+def _unset_secrets(project: Project, env: _envfile.EnvFile) -> tuple[str, ...]:
+    names = {n for variable in env.missing for n in project.env_file[variable].secret_names}
+    known = _envfile.parse(env.text)
+    return tuple(sorted(n for n in names if not known.get(n)))
 
 
 def check(project_dir: Path, output: Path | None = None) -> Build:
@@ -64,24 +85,12 @@ def _short_diff(old: str, new: str, path: Path, limit: int = 40) -> str:
     shown = lines[:limit]
     if len(lines) > limit:
         shown.append(f"... {len(lines) - limit} more diff lines")
-    head = f"{path} is stale: run `clockwork build` and commit the result" if old else f"{path} is missing: run `clockwork build`"
+    head = (
+        f"{path} is stale: run `clockwork build` and commit the result"
+        if old
+        else f"{path} is missing: run `clockwork build`"
+    )
     return "\n".join([head, *shown])
-
-
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write via a temporary file in the same folder and rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,9 @@ def plan(project: Project) -> list[list[Step]]:
 def _note(project: Project, name: str) -> str:
     service = project.services[name]
     if service.role.value == "migrator":
-        target = next((d.migrations for d in project.databases if d.migrations and f"{d.service}-migrator" == name), None)
+        target = next(
+            (d.migrations for d in project.databases if d.migrations and f"{d.service}-migrator" == name), None
+        )
         if target:
             parts = []
             if target.schema_file:

@@ -15,7 +15,7 @@ from ._errors import ClockworkError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from . import _deploy
+    from . import _api, _deploy
 
 app = typer.Typer(
     add_completion=False,
@@ -78,6 +78,18 @@ def build(
         verb = "wrote" if result.changed else "unchanged:"
         counts = f"{len(services) - migrators} services, {migrators} migrator{'' if migrators == 1 else 's'}"
         _say(f"{verb} {_shown(result.path)} ({counts})")
+        _report_secrets(result)
+
+
+def _report_secrets(result: _api.Build) -> None:
+    """`build`'s warnings and notes about secrets and .env, one line each, to stderr."""
+    for warning in result.warnings:
+        _say(f"warning: {warning}")
+    for note in result.notes:
+        _say(note)
+    if result.unset_secrets:
+        names = ", ".join(result.unset_secrets)
+        _say(f"not set yet: {names} (left out of .env; export them or add them to .env before clockwork apply)")
 
 
 @app.command()

@@ -108,7 +108,7 @@ def _port(port: Port) -> str:
 
 def _mount(mount: Mount) -> dict[str, Any] | str:
     if mount.kind == "volume":
-        return f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}"
+        return text(f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}")
     return {"type": "bind", "source": text(mount.source), "target": text(mount.target), "read_only": mount.read_only}
 
 

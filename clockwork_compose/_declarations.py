@@ -44,12 +44,10 @@ class _Model(BaseModel):
             raise _declaration_error(self._kind, data.get("name"), exc, type(self)) from None
 
 
-def _declaration_error(
-    kind: str, name: object, exc: ValidationError, model: type[BaseModel]
-) -> DeclarationError:
+def _declaration_error(kind: str, name: object, exc: ValidationError, model: type[BaseModel]) -> DeclarationError:
     """Turn pydantic's report into one line: resource, field, problem and fix."""
     error = exc.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in error["loc"]) or None
+    field = ".".join(str(part) for part in _user_loc(error["loc"])) or None
     resource = name if isinstance(name, str) and name else f"<unnamed {kind}>"
     kind_of_error = error["type"]
     if kind_of_error == "extra_forbidden":
@@ -65,6 +63,19 @@ def _declaration_error(
     if kind_of_error != "clockwork" and not isinstance(got, dict | BaseModel):
         problem = f"{problem} (got {got!r})"
     return DeclarationError(resource, field, problem, _fix_for(error))
+
+
+#: Names pydantic adds to an error's location to say which member of a union failed.
+_UNION_TAGS = frozenset(
+    {"str", "int", "list[str]", "Secret", "BuildSpec", "HealthCheck", "DockerResource", "DatabaseConnection"}
+    | {"ContainerRunning", "HttpStatus", "TcpPort", "DatabaseQuery", "none"}
+)
+_MAPPINGS = frozenset({"env_vars", "labels", "args"})
+
+
+def _user_loc(loc: tuple[int | str, ...]) -> list[int | str]:
+    """The location as the user wrote it: ``env_vars.N``, not pydantic's ``env_vars.N.str``."""
+    return [part for i, part in enumerate(loc) if not (i and part in _UNION_TAGS and loc[i - 1] not in _MAPPINGS)]
 
 
 def _fix_for(error: Any) -> str:
@@ -114,12 +125,33 @@ class Secret(BaseModel):
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
             raise _invalid(
                 f"{value!r} is not an environment variable name",
-                "use upper case letters, digits and underscores, e.g. Secret(\"DB_PASSWORD\")",
+                'use upper case letters, digits and underscores, e.g. Secret("DB_PASSWORD")',
             )
         return value
 
     def __repr__(self) -> str:
         return f"Secret({self.name!r})"
+
+
+#: Image references as Docker parses them: [registry[:port]/]path[:tag][@digest].
+_IMAGE = re.compile(
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_env_name(key: str) -> None:
+    if not _ENV_NAME.fullmatch(key):
+        raise _invalid(
+            f"{key!r} is not an environment variable name",
+            'use letters, digits and "_" (not starting with a digit), e.g. "DATABASE_URL"',
+        )
 
 
 Text = Union[str, Secret]  # noqa: UP007 (pydantic needs the runtime union here)
@@ -206,6 +238,8 @@ class DockerResource(_Model):
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     labels: dict[str, str] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
+    #: Opt-in: let build contexts and bind mounts point outside the project folder.
+    allow_outside_project: bool = False
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
 
@@ -221,6 +255,40 @@ class DockerResource(_Model):
                 f"{value!r} is not a valid service name",
                 "use 2-63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit",
             )
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _valid_image(cls, value: str | None) -> str | None:
+        if value is not None and not _IMAGE.fullmatch(value):
+            raise _invalid(
+                f"{value!r} is not an image reference",
+                'write e.g. "postgres:15-alpine" or "registry.example.com:5000/team/app:1.2"',
+            )
+        return value
+
+    @field_validator("env_vars")
+    @classmethod
+    def _valid_env_names(cls, value: dict[str, Text]) -> dict[str, Text]:
+        for key in value:
+            _check_env_name(key)
+        return value
+
+    @field_validator("working_dir")
+    @classmethod
+    def _valid_working_dir(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or _CONTROL.search(value)):
+            raise _invalid(f"{value!r} is not an absolute path", 'write an absolute path in the container, e.g. "/app"')
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _LABEL.fullmatch(key):
+                raise _invalid(
+                    f"{key!r} is not a label name", 'use letters, digits, ".", "-" and "_", e.g. "com.example.team"'
+                )
         return value
 
     def connect(self, target: DockerResource | DatabaseConnection) -> DockerResource:
@@ -262,6 +330,8 @@ class DatabaseConnection(_Model):
     timeout: int = Field(default=30, gt=0, description="seconds")
     schema_file: str | None = None
     migrations_dir: str | None = None
+    #: Opt-in: let schema_file and migrations_dir point outside the project folder.
+    allow_outside_project: bool = False
 
     def __init__(self, **data: Any) -> None:
         target = data.get("to_resource")

@@ -40,7 +40,9 @@ class DeclarationError(ClockworkError):
             where.append(f"field {self.field!r}")
         prefix = ", ".join(where)
         text = f"{prefix}: {self.problem}" if prefix else self.problem
-        return f"{text}; {self.fix}" if self.fix else text
+        text = f"{text}; {self.fix}" if self.fix else text
+        # One line whatever the parts hold (an exception message from main.py may span lines).
+        return " / ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 class LoadError(DeclarationError):

@@ -188,20 +188,22 @@ def _build(resource: DockerResource, ctx: Context) -> Build | None:
         return None
     if isinstance(spec, str):
         spec = BuildSpec(context=spec)
-    context = project_path(ctx, spec.context, resource.name, "build", kind="dir", outside=resource.allow_outside_project)
+    context = project_path(
+        ctx, spec.context, resource.name, "build", kind="dir", outside=resource.allow_outside_project
+    )
     return Build(context, spec.dockerfile, tuple(sorted(spec.args.items())), spec.target)
 
 
-def project_path(
-    ctx: Context, value: str, resource: str, field: str, *, kind: str, outside: bool = False
-) -> str:
+def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: str, outside: bool = False) -> str:
     """A user path, resolved against the project folder, as the compose file must spell it.
 
     A path that leaves the project folder (``..``, an absolute path, a symlink) is an error
     unless the declaration opts in with ``allow_outside_project=True``: a committed compose
     file should not reach into the rest of the machine by accident."""
     if not value or _CONTROL.search(value):
-        raise DeclarationError(resource, field, f"{value!r} is not a path", "write a path relative to the project folder")
+        raise DeclarationError(
+            resource, field, f"{value!r} is not a path", "write a path relative to the project folder"
+        )
     path = (ctx.project_dir / value).resolve()
     if not outside and not path.is_relative_to(ctx.project_dir.resolve()):
         raise DeclarationError(
@@ -250,7 +252,9 @@ def _mount(resource: DockerResource, spec: str, ctx: Context) -> Mount:
 
 def _network(resource: str, name: str) -> str:
     if not _NETWORK_NAME.fullmatch(name):
-        raise DeclarationError(resource, "networks", f"{name!r} is not a valid network name", "use letters, digits, '-', '_', '.'")
+        raise DeclarationError(
+            resource, "networks", f"{name!r} is not a valid network name", "use letters, digits, '-', '_', '.'"
+        )
     return name
 
 
@@ -312,7 +316,9 @@ def _host_port(resource: DockerResource, container_port: int) -> int | None:
 # -- connections ----------------------------------------------------------------------------
 
 
-def _connect(consumer: DockerResource, target: DockerResource | DatabaseConnection, ctx: Context, project: Project) -> None:
+def _connect(
+    consumer: DockerResource, target: DockerResource | DatabaseConnection, ctx: Context, project: Project
+) -> None:
     resource = target.to_resource if isinstance(target, DatabaseConnection) else target
     if resource is consumer:
         raise DeclarationError(consumer.name, "connect", "a resource cannot depend on itself", "remove this connect()")
@@ -327,7 +333,9 @@ def _connect(consumer: DockerResource, target: DockerResource | DatabaseConnecti
     if engine and engine.url_env_var not in consumer.env_vars and engine.url_env_var not in service.environment:
         creds = _credentials(resource, engine, project)
         port = _container_port(resource, engine)
-        url = _url(consumer.name, "connect", engine.url_template, creds, resource.name, port, project, engine.url_env_var)
+        url = _url(
+            consumer.name, "connect", engine.url_template, creds, resource.name, port, project, engine.url_env_var
+        )
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
     service.wait_for(resource.name, condition, reason)
@@ -366,7 +374,9 @@ def _database_connection(consumer: DockerResource, conn: DatabaseConnection, pro
             f"two connections set {conn.env_var_name}",
             'give one of them another env_var_name, e.g. env_var_name="ANALYTICS_DATABASE_URL"',
         )
-    url = _url(consumer.name, "connection_string_template", template, creds, resource.name, port, project, conn.env_var_name)
+    url = _url(
+        consumer.name, "connection_string_template", template, creds, resource.name, port, project, conn.env_var_name
+    )
     service.environment[conn.env_var_name] = url
     condition = Condition.HEALTHY if conn.wait_for_ready else Condition.STARTED
     if condition is Condition.HEALTHY and project.services[resource.name].healthcheck is None:
@@ -403,7 +413,9 @@ def _url(
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise DeclarationError(consumer, field, f"{template!r} is not a valid template ({exc})", "write {{ and }} for literal braces") from None
+        raise DeclarationError(
+            consumer, field, f"{template!r} is not a valid template ({exc})", "write {{ and }} for literal braces"
+        ) from None
     for literal, placeholder, spec, conversion in parsed:
         parts.append(literal)
         if placeholder is None:
@@ -412,7 +424,8 @@ def _url(
             raise DeclarationError(
                 consumer,
                 field,
-                f"unknown placeholder {{{placeholder}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}",
+                f"unknown placeholder {{{placeholder}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}}",
                 "use only {user} {password} {host} {port} {database}",
             )
         value = values[placeholder]
@@ -431,7 +444,9 @@ def _url(
 # -- migrators ------------------------------------------------------------------------------
 
 
-def _migrators(resources: Sequence[DockerResource], by_name: dict[str, DockerResource], ctx: Context, project: Project) -> None:
+def _migrators(
+    resources: Sequence[DockerResource], by_name: dict[str, DockerResource], ctx: Context, project: Project
+) -> None:
     """One one-shot migrator per migrated database, shared by every consumer of it."""
     plans: dict[str, tuple[DockerResource, DatabaseConnection]] = {}
     for consumer in sorted(resources, key=lambda r: r.name):
@@ -447,7 +462,9 @@ def _migrators(resources: Sequence[DockerResource], by_name: dict[str, DockerRes
         _migrator(by_name[database], consumer, conn, ctx, project)
 
 
-def _same_migrations(first: tuple[DockerResource, DatabaseConnection], other: tuple[DockerResource, DatabaseConnection], ctx: Context) -> None:
+def _same_migrations(
+    first: tuple[DockerResource, DatabaseConnection], other: tuple[DockerResource, DatabaseConnection], ctx: Context
+) -> None:
     (a, ca), (b, cb) = first, other
     for field in ("schema_file", "migrations_dir"):
         mine, theirs = getattr(ca, field), getattr(cb, field)
@@ -455,12 +472,15 @@ def _same_migrations(first: tuple[DockerResource, DatabaseConnection], other: tu
             raise DeclarationError(
                 b.name,
                 field,
-                f"{a.name} and {b.name} connect to {ca.to_resource.name} with different {field} ({mine!r} vs {theirs!r})",
+                f"{a.name} and {b.name} connect to {ca.to_resource.name} "
+                f"with different {field} ({mine!r} vs {theirs!r})",
                 "a database has one schema and one migrations folder: use the same value in both connections",
             )
 
 
-def _migrator(database: DockerResource, consumer: DockerResource, conn: DatabaseConnection, ctx: Context, project: Project) -> None:
+def _migrator(
+    database: DockerResource, consumer: DockerResource, conn: DatabaseConnection, ctx: Context, project: Project
+) -> None:
     from ._migrator import render_migrator_script
 
     engine = _engine(database)
@@ -469,11 +489,14 @@ def _migrator(database: DockerResource, consumer: DockerResource, conn: Database
         raise DeclarationError(
             consumer.name,
             "schema_file" if conn.schema_file else "migrations_dir",
-            f"clockwork runs schema files and migrations for postgres only, and {database.name} runs {database.image or 'a built image'}",
+            f"clockwork runs schema files and migrations for postgres only, "
+            f"and {database.name} runs {database.image or 'a built image'}",
             "remove schema_file/migrations_dir from this connection",
         )
     if name in project.services:
-        raise DeclarationError(name, "name", f"this name is taken by the migrator of {database.name}", "rename the resource")
+        raise DeclarationError(
+            name, "name", f"this name is taken by the migrator of {database.name}", "rename the resource"
+        )
     target = next(d for d in project.databases if d.service == database.name and d.consumer == consumer.name)
     environment: dict[str, EnvValue] = {
         "PGHOST": database.name,

@@ -14,9 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 _PLAIN = re.compile(r"(?:\.{1,2}/|-?[A-Za-z_/])[A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
-_WORDS = frozenset(
-    "y n yes no on off true false null ~".split()
-)
+_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 # Characters YAML does not allow raw inside a double-quoted scalar.
 # Line breaks other than \n (NEL, U+2028/9) would be folded: escape them too.
 _NOT_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")

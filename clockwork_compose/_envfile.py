@@ -1,0 +1,297 @@
+"""The project's .env: where secret values, and values derived from them, live.
+
+The committed compose file only refers to ``${VARIABLE}``; Compose resolves those from the
+.env next to it. Clockwork owns the variables ``Project.env_file`` names and nothing else:
+every other line a user put in .env is kept as it was. A variable whose secret has no value
+(neither in the environment nor already in .env) is left as it was too; ``require`` is the
+check ``apply`` makes that everything has a value.
+
+The file is written through a temporary file created 0600, then renamed, so a secret never
+sits in a file others can read, not even half-written. Values are double-quoted with
+``\\``, ``"``, ``$`` and control characters escaped: Compose's dotenv parser reads them back
+as exactly the same string and never interpolates them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import DeclarationError
+from ._model import EnvEntry, Project, SecretRef
+
+ENV_FILE = ".env"
+GITIGNORE = ".gitignore"
+MODE = 0o600
+HEADER = "# Written by clockwork build: secret values and values derived from them. Keep out of git."
+
+_LINE = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<rest>.*)$")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$", "'": "'"}
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """What syncing .env did, or would do: the new text, and what to tell the user."""
+
+    path: Path
+    text: str
+    changed: bool
+    #: Variables clockwork manages that still have no value (their secrets are unset).
+    missing: tuple[str, ...]
+    #: The .gitignore to append ``.env`` to, when .env is not ignored yet.
+    gitignore: Path | None
+    #: Whether the project has secrets at all; without them clockwork leaves .env alone.
+    managed: bool
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def parse(text: str) -> dict[str, str]:
+    """The variables of a .env, read as Compose reads the lines clockwork and users write."""
+    values: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        match = _LINE.match(lines[i])
+        i += 1
+        if match is None or lines[i - 1].lstrip().startswith("#"):
+            continue
+        rest = match["rest"]
+        if rest[:1] in ("'", '"'):
+            # A quoted value may span lines: read on until its closing quote.
+            while _closing_quote(rest) is None and i < len(lines):
+                rest += "\n" + lines[i]
+                i += 1
+            values[match["key"]] = _quoted(rest)
+        else:
+            values[match["key"]] = re.split(r"\s+#", rest, maxsplit=1)[0].strip()
+    return values
+
+
+def _closing_quote(rest: str) -> int | None:
+    quote, j = rest[0], 1
+    while j < len(rest):
+        if rest[j] == "\\":
+            j += 2
+            continue
+        if rest[j] == quote:
+            return j
+        j += 1
+    return None
+
+
+def _quoted(rest: str) -> str:
+    end = _closing_quote(rest)
+    body = rest[1:end] if end is not None else rest[1:]
+    if rest[0] == "'":
+        return body.replace("\\'", "'")
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], "\\" + m[1]), body, flags=re.S)
+
+
+def quote(value: str) -> str:
+    """``value`` as a double-quoted .env value that Compose reads back unchanged."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def secret_values(project: Project, existing: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Each secret's value: from the environment first, else from the .env already there.
+
+    An empty value counts as none: Compose's ``${VAR:?}`` refuses it too."""
+    names = {name for entry in project.env_file.values() for name in entry.secret_names}
+    values = {}
+    for name in sorted(names):
+        value = environ.get(name) or existing.get(name)
+        if value:
+            values[name] = value
+    return values
+
+
+# -- planning and writing ----------------------------------------------------------------------
+
+
+def plan(project: Project, folder: Path, environ: Mapping[str, str] | None = None) -> EnvFile:
+    """What .env in ``folder`` must become for ``project``; reads, never writes."""
+    path = folder / ENV_FILE
+    if not project.env_file:
+        return EnvFile(path, "", False, (), None, False)
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    existing = parse(current)
+    values = secret_values(project, existing, os.environ if environ is None else environ)
+    wanted: dict[str, str] = {}
+    missing = []
+    for variable, entry in sorted(project.env_file.items()):
+        value = entry.resolve(values)
+        if value is None:
+            missing.append(variable)
+        else:
+            wanted[variable] = value
+    text = _merge(current, wanted)
+    gitignore = None if is_ignored(path) else folder / GITIGNORE
+    return EnvFile(path, text, text != current, tuple(missing), gitignore, True)
+
+
+def _merge(current: str, wanted: Mapping[str, str]) -> str:
+    """``current`` with each wanted variable set in place, or appended; other lines untouched."""
+    lines = current.splitlines()
+    out: list[str] = []
+    done: set[str] = set()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        match = _LINE.match(line)
+        i += 1
+        if match is None or line.lstrip().startswith("#"):
+            out.append(line)
+            continue
+        rest = match["rest"]
+        span = [line]
+        if rest[:1] in ("'", '"'):
+            while _closing_quote(rest) is None and i < len(lines):
+                rest += "\n" + lines[i]
+                span.append(lines[i])
+                i += 1
+        key = match["key"]
+        if key in wanted and key not in done:
+            out.append(f"{key}={quote(wanted[key])}")
+            done.add(key)
+        elif key not in wanted:
+            out.extend(span)
+    new = [key for key in wanted if key not in done]
+    if new:
+        if out and out[-1].strip():
+            out.append("")
+        if HEADER not in out:
+            out.append(HEADER)
+        out.extend(f"{key}={quote(wanted[key])}" for key in new)
+    return "\n".join(out) + "\n" if out else ""
+
+
+def write(env: EnvFile) -> list[str]:
+    """Carry out a plan: .env rewritten atomically at mode 0600, .gitignore completed.
+
+    Returns what the user should be told."""
+    notes: list[str] = []
+    if not env.managed:
+        return notes
+    if env.changed:
+        write_atomic(env.path, env.text, MODE)
+    elif env.path.is_file() and env.path.stat().st_mode & 0o077:
+        os.chmod(env.path, MODE)
+    if env.gitignore is not None:
+        before = env.gitignore.read_text(encoding="utf-8") if env.gitignore.is_file() else ""
+        separator = "" if not before or before.endswith("\n") else "\n"
+        write_atomic(env.gitignore, f"{before}{separator}{ENV_FILE}\n", _mode_of(env.gitignore, 0o644))
+        notes.append(f"added {ENV_FILE} to {env.gitignore} so that secrets stay out of git")
+    return notes
+
+
+def sync(project: Project, folder: Path, environ: Mapping[str, str] | None = None) -> tuple[EnvFile, list[str]]:
+    """Plan and write .env for ``project`` in ``folder``: what ``build`` and ``apply`` do."""
+    env = plan(project, folder, environ)
+    return env, write(env)
+
+
+def require(project: Project, folder: Path, environ: Mapping[str, str] | None = None) -> list[str]:
+    """At apply time: sync .env, then raise DeclarationError naming a secret that has no value.
+
+    ``folder`` holds the compose file (and so .env). Returns the notes ``write`` gives."""
+    env, notes = sync(project, folder, environ)
+    if env.missing:
+        raise missing_error(project, env.missing[0], env, os.environ if environ is None else environ)
+    return notes
+
+
+def missing_error(project: Project, variable: str, env: EnvFile, environ: Mapping[str, str]) -> DeclarationError:
+    """The error for a .env variable without a value: the resource and field that need it."""
+    entry: EnvEntry = project.env_file[variable]
+    existing = parse(env.text)
+    unset = [name for name in entry.secret_names if not (environ.get(name) or existing.get(name))]
+    secret = unset[0] if unset else variable
+    resource, field = _user_of(project, variable)
+    return DeclarationError(
+        resource,
+        field,
+        f"Secret({secret!r}) has no value",
+        f"export {secret}=... before running clockwork, or add {secret}=... to {env.path}",
+    )
+
+
+def _user_of(project: Project, variable: str) -> tuple[str | None, str | None]:
+    for service in project.ordered():
+        for key, value in sorted(service.environment.items()):
+            if isinstance(value, SecretRef) and value.variable == variable:
+                return service.name, f"env_vars.{key}"
+    return None, None
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write via a temporary file in the same folder and rename: all or nothing.
+
+    The temporary file is created 0600 (mkstemp), so no reader sees a secret before chmod."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _mode_of(path: Path, default: int) -> int:
+    return path.stat().st_mode & 0o777 if path.exists() else default
+
+
+def is_ignored(path: Path) -> bool:
+    """Whether git would ignore ``path``, judged from the .gitignore files above it.
+
+    Reads the files itself (no git process): the patterns clockwork and users write for .env
+    (``.env``, ``/.env``, ``*.env``, ``.env*``, ``**/.env``, negations) are understood."""
+    ignored = False
+    for folder in reversed(_folders_up_to_repository(path.parent)):
+        gitignore = folder / GITIGNORE
+        if not gitignore.is_file():
+            continue
+        relative = path.relative_to(folder).as_posix()
+        for raw in gitignore.read_text(encoding="utf-8", errors="replace").splitlines():
+            pattern = raw.strip()
+            if not pattern or pattern.startswith("#") or pattern.endswith("/"):
+                continue
+            negated = pattern.startswith("!")
+            pattern = pattern.lstrip("!")
+            if _matches(pattern, relative):
+                ignored = not negated
+    return ignored
+
+
+def _folders_up_to_repository(start: Path) -> list[Path]:
+    folders = []
+    for folder in [start, *start.parents]:
+        folders.append(folder)
+        if (folder / ".git").exists():
+            break
+    return folders
+
+
+def _matches(pattern: str, relative: str) -> bool:
+    if pattern.startswith("**/"):
+        pattern = pattern[3:]
+        return fnmatch.fnmatchcase(relative.rsplit("/", 1)[-1], pattern) or fnmatch.fnmatchcase(relative, pattern)
+    if "/" in pattern.rstrip("/"):
+        return fnmatch.fnmatchcase(relative, pattern.lstrip("/"))
+    return fnmatch.fnmatchcase(relative.rsplit("/", 1)[-1], pattern)
