@@ -253,6 +253,22 @@ def test_no_transaction_marker_runs_create_index_concurrently(
     assert versions(pg_server, database) == ["001_t.sql", "002_idx.sql"]
 
 
+def test_session_settings_do_not_leak_into_the_next_file(
+    driver: Driver, pg_server: PgServer, database: str, migrations: Path
+) -> None:
+    write(
+        migrations,
+        {
+            "001_a.sql": "SET search_path = nowhere;\nSET default_transaction_read_only = on;\n",
+            "002_b.sql": "CREATE TABLE b (x int);\n",
+        },
+    )
+    result = driver(database, migrations=migrations)
+    assert result.code == 0, result.text
+    assert table_exists(pg_server, database, "public.b")
+    assert versions(pg_server, database) == ["001_a.sql", "002_b.sql"]
+
+
 # --- checksums ----------------------------------------------------------------------------
 
 
