@@ -74,11 +74,12 @@ def run_benchmark(settings: Settings) -> list[Row]:
     warm: dict[int, float] = {}
     memory: dict[int, float] = {}
     samples: dict[int, dict[str, list[float]]] = {}
+    sizes_mb: dict[int, float] = {}
     for size in sizes:
         project = generate(settings.scratch / "scale" / f"s{size}", size)
         build = clockwork("build", "-C", str(project))
         run(build)  # first write; the timed runs rebuild with nothing changed
-        reps = 2 if settings.quick else 3 if size >= 5000 else 5
+        reps = 1 if settings.quick else 3 if size >= 5000 else 5
         runs = [run(build) for _ in range(reps)]
         whole[size] = statistics.median(r.seconds for r in runs)
         memory[size] = max(r.peak_rss_mb for r in runs)
@@ -86,8 +87,10 @@ def run_benchmark(settings: Settings) -> list[Row]:
         compiles = [float(run(warm_compile).stdout) for _ in range(1 if settings.quick else 3)]
         warm[size] = statistics.median(compiles)
         samples[size] = {"whole_process": [r.seconds for r in runs], "warm_compile": compiles}
-        settings.extra.setdefault("scale_build_says", {})[size] = runs[0].stderr.strip()
-    return _rows(sizes, whole, warm, memory, samples)
+        said = runs[0].stderr.strip().splitlines()
+        settings.extra.setdefault("scale_build_says", {})[size] = said[0] if said else ""
+        sizes_mb[size] = (project / "docker-compose.yml").stat().st_size / 1e6
+    return _rows(sizes, whole, warm, memory, samples, sizes_mb)
 
 
 def _rows(
@@ -96,6 +99,7 @@ def _rows(
     warm: dict[int, float],
     memory: dict[int, float],
     samples: dict[int, dict[str, list[float]]],
+    sizes_mb: dict[int, float],
 ) -> list[Row]:
     rows = []
     for i, size in enumerate(sizes):
@@ -109,6 +113,7 @@ def _rows(
                 whole[smaller] if smaller else None,
                 goal=goal,
                 met=met,
+                note=f"compose file {sizes_mb[size]:.1f} MB",
                 samples=samples[size],
             )
         )
