@@ -34,7 +34,7 @@ NO_TRANSACTION_MARKER = "-- clockwork:no-transaction"
 SCHEMA_VERSION_PREFIX = "schema:"
 #: Prefix of every line the driver prints.
 LOG_PREFIX = "clockwork-migrate"
-#: psql connection attempts (1 s apart) before giving up on an unreachable server.
+#: pg_isready probes (1 s apart) before trying psql anyway on a server not accepting connections.
 CONNECT_ATTEMPTS = 5
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ pytest_plugins = ["pg_server"]
 PREFIX = "clockwork-migrate"
 BUSYBOX_APPLETS = ("sh", "cat", "grep", "mktemp", "rm", "sha256sum", "sleep")
 SHELLS = ("dash", "busybox")
+COUNTED_COMMANDS = ("psql", "pg_isready", "sha256sum", "grep", "mktemp", "rm", "cat", "sleep", "sort", "ls", "sed")
 
 
 @dataclass
@@ -461,6 +463,25 @@ def test_wrong_password_fails_before_any_file(
     assert f"{PREFIX}: FAILED before applying any file" in err
 
 
+def test_unreachable_server_is_retried_briefly_then_reported(
+    script: str, pg_server: PgServer, migrations: Path
+) -> None:
+    write(migrations, {"001_a.sql": "CREATE TABLE a (x int);\n"})
+    env = {**pg_server.env("postgres"), "PGPORT": str(_unused_port()), "CLOCKWORK_MIGRATIONS_DIR": str(migrations)}
+    started = time.monotonic()
+    proc = subprocess.run(["dash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "not accepting connections yet (attempt 1 of" in proc.stderr
+    assert f"{PREFIX}: FAILED before applying any file" in proc.stderr
+    assert 2 < time.monotonic() - started < 30
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 # --- cost ------------------------------------------------------------------------------------
 
 
@@ -470,7 +491,20 @@ def counting_path(tmp_path: Path, pg_server: PgServer) -> Iterator[tuple[Path, P
     folder = tmp_path / "counting-bin"
     folder.mkdir()
     log = tmp_path / "calls.log"
-    for name in ("psql", "sha256sum", "grep", "mktemp", "rm", "cat", "sleep", "sort", "ls", "basename", "sed"):
+    for name in (
+        "psql",
+        "pg_isready",
+        "sha256sum",
+        "grep",
+        "mktemp",
+        "rm",
+        "cat",
+        "sleep",
+        "sort",
+        "ls",
+        "basename",
+        "sed",
+    ):
         real = shutil.which(name, path=f"{pg_server.bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
         if real is None:
             continue
