@@ -54,6 +54,8 @@ class ContainerState:
     created: datetime | None
     #: When it last exited; None while it never has.
     finished: datetime | None = None
+    #: When it last started; None while it never has.
+    started: datetime | None = None
     networks: tuple[str, ...] = ()
     oneoff: bool = False
 
@@ -249,26 +251,24 @@ def containers(project_name: str, include_oneoff: bool = False) -> dict[str, Con
 
 
 def _project_states(project_name: str) -> list[ContainerState]:
-    docker = _client()
-    for attempt in range(3):
-        with _translated(f"listing the containers of {project_name}"):
-            found = docker.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={project_name}")])
-        if not found:
-            return []
-        try:
-            return inspect_containers([c.id for c in found])
-        except RuntimeFailure:
-            # A container went away between list and inspect (compose recreating it): look again.
-            if attempt == 2:
-                raise
-    return []
+    label = [("label", f"{PROJECT_LABEL}={project_name}")]
+    return [_state(c) for c in _inspect_all(label, f"the containers of {project_name}")]
 
 
-def inspect_containers(names: Sequence[str]) -> list[ContainerState]:
+def _inspect_all(filters: Sequence[tuple[str, str]], what: str) -> list[Any]:
+    """Inspect results of the containers matching ``filters``, read at once; a container
+    removed between listing and inspecting (Compose recreating it) is left out."""
+    from python_on_whales.exceptions import NoSuchContainer
+
     docker = _client()
-    with _translated("inspecting containers"):
-        # Read the states inside: python-on-whales re-inspects lazily when its cache ages.
-        return [_state(c) for c in docker.container.inspect(list(names))]
+    out = []
+    with _translated(f"listing {what}"):
+        for found in docker.container.list(all=True, filters=list(filters)):
+            try:
+                out.append(_inspected(docker.container.inspect(found.id)))
+            except NoSuchContainer:
+                continue
+    return out
 
 
 def container(name: str) -> ContainerState | None:
@@ -297,6 +297,7 @@ def _state(container: Any) -> ContainerState:
         exit_code=c.state.exit_code or 0,
         created=c.created,
         finished=_real_time(c.state.finished_at),
+        started=_real_time(c.state.started_at),
         networks=networks,
         oneoff=labels.get(ONEOFF_LABEL, "False").lower() == "true",
     )
@@ -305,6 +306,8 @@ def _state(container: Any) -> ContainerState:
 def _inspected(obj: Any) -> Any:
     """The inspect result python-on-whales already holds: its attributes re-inspect the
     container once the result is 10 ms old, one engine call per attribute read."""
+    if not hasattr(obj, "_get_inspect_result"):
+        return obj  # already an inspect result
     result = getattr(obj, "_inspect_result", None)
     return result if result is not None else obj._get_inspect_result()
 
@@ -377,8 +380,7 @@ def project_resources(project_name: str) -> Removed:
     docker = _client()
     label = [("label", f"{PROJECT_LABEL}={project_name}")]
     with _translated(f"listing the resources of {project_name}"):
-        found = docker.container.list(all=True, filters=label)
-        names = [c.name for c in docker.container.inspect([c.id for c in found])] if found else []
+        names = [c.name.lstrip("/") for c in _inspect_all(label, f"the containers of {project_name}")]
         networks = [n.name for n in docker.network.list(filters=label)]
         volumes = [v.name for v in docker.volume.list(filters=label)]
     return Removed(tuple(sorted(names)), tuple(sorted(networks)), tuple(sorted(volumes)))
@@ -409,9 +411,9 @@ def remove_leftovers(containers: Sequence[str] = (), host_ports: Sequence[int] =
     containers and volumes, then the networks. For test setup; missing things are fine."""
     docker = _client()
     with _translated("removing leftovers"):
-        everything = docker.container.list(all=True)
+        everything = _inspect_all((), "all containers")
         victims = {c.id: c for c in everything if _is_leftover(c, containers, host_ports, projects)}
-        names = sorted(c.name for c in victims.values())
+        names = sorted(c.name.lstrip("/") for c in victims.values())
         if victims:
             docker.container.remove(list(victims), force=True, volumes=True)
         gone_networks = [n.name for n in docker.network.list() if n.name in networks or
@@ -425,7 +427,7 @@ def remove_leftovers(containers: Sequence[str] = (), host_ports: Sequence[int] =
 
 
 def _is_leftover(c: Any, names: Sequence[str], host_ports: Sequence[int], projects: Sequence[str]) -> bool:
-    if c.name in names or (c.config.labels or {}).get(PROJECT_LABEL) in projects:
+    if c.name.lstrip("/") in names or (c.config.labels or {}).get(PROJECT_LABEL) in projects:
         return True
     bound = c.host_config.port_bindings or {}
     for bindings in bound.values():

@@ -1,0 +1,119 @@
+"""Helpers of the end-to-end tests: copies of the example, the CLI as a process, clean
+slates and the example's database. Engine calls go through ``clockwork_compose._runtime``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clockwork_compose import _runtime
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "connected-services"
+PROJECT = "connected-services"
+CONTAINERS = ("api-server", "postgres-db", "redis-cache", "worker-service", "postgres-db-migrator")
+HOST_PORTS = (5432, 6379, 8000)
+NETWORK = "app_network"
+IMAGES = ("postgres:15-alpine", "redis:7-alpine", "connected-services-api-server", "connected-services-worker-service")
+DSN = "postgresql://admin:secret123@127.0.0.1:5432/appdb"  # pragma: allowlist secret
+CLI_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def clockwork(*args: str, cwd: Path) -> Run:
+    """`clockwork ARGS` as a real process, in ``cwd``."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "clockwork_compose", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def clean_slate() -> _runtime.Removed:
+    """Remove whatever an earlier run (or another copy of the example) left behind."""
+    return _runtime.remove_leftovers(
+        containers=CONTAINERS, host_ports=HOST_PORTS, networks=(NETWORK,), projects=(PROJECT,)
+    )
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A copy of the example in a folder named like the original (same project and images)."""
+
+    dir: Path
+
+    @property
+    def compose(self) -> _runtime.ComposeProject:
+        return _runtime.ComposeProject(PROJECT, self.dir, (self.dir / "docker-compose.yml",))
+
+    def cli(self, *args: str) -> Run:
+        return clockwork(*args, cwd=self.dir)
+
+    def apply(self) -> Run:
+        return self.cli("apply")
+
+    def migration(self, name: str) -> Path:
+        return self.dir / "migrations" / name
+
+
+def copy_example(parent: Path) -> Stack:
+    target = parent / PROJECT
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".env", "__pycache__"))
+    return Stack(target)
+
+
+# -- database helpers -----------------------------------------------------------------------
+
+
+def query(sql: str, *params: object) -> list[tuple[object, ...]]:
+    """Rows from the example's database, through its published port on the host."""
+    import psycopg
+
+    with psycopg.connect(DSN, connect_timeout=5, autocommit=True) as conn:
+        cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def migration_rows() -> dict[str, tuple[object, object]]:
+    """clockwork_migrations as {version: (checksum, applied_at)}."""
+    return {str(v): (c, a) for v, c, a in query("SELECT version, checksum, applied_at FROM clockwork_migrations")}
+
+
+def table_exists(name: str) -> bool:
+    return bool(query("SELECT to_regclass(%s) IS NOT NULL", f"public.{name}")[0][0])
+
+
+def eventually(probe: Callable[[], object], timeout: float = 30, interval: float = 0.5) -> object:
+    """Poll ``probe`` until it returns a truthy value without raising; the last error otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+            error: BaseException | None = None
+        except Exception as exc:  # retried until the deadline
+            error = exc
+        if time.monotonic() > deadline:
+            if error is not None:
+                raise error
+            raise AssertionError(f"{probe} stayed false for {timeout}s")
+        time.sleep(interval)
