@@ -247,7 +247,8 @@ def test_no_transaction_marker_runs_create_index_concurrently(
     assert "cannot run inside a transaction block" in refused.err
     assert f"{PREFIX}: FAILED 002_idx.sql" in refused.err
 
-    (migrations / "002_idx.sql").write_text(f"{NO_TRANSACTION_MARKER}\n{concurrently}", encoding="utf-8")
+    # the marker line may end with blanks or a CR (a file saved with CRLF line ends)
+    (migrations / "002_idx.sql").write_bytes(f"{NO_TRANSACTION_MARKER} \r\n{concurrently}".encode())
     result = driver(database, migrations=migrations)
     assert result.code == 0, result.text
     assert result.applied() == ["002_idx.sql"]
