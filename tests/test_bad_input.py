@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import HEADER, Result, run_cli
+from support import HEADER, Result, run_cli
 
 DB = 'db = DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": Secret("PW")})\n'
 APP = 'app = DockerResource(name="app", image="example/app:1")\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import EXAMPLE, run_cli
+from support import EXAMPLE, run_cli
 
 SIMPLE = """
 db = DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": "pw"})

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 from _compile import compile_dir
-from conftest import EXAMPLE
+from support import EXAMPLE
 
 from clockwork_compose import _api
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import zipfile
 
-from conftest import EXAMPLE, REPO
+from support import EXAMPLE, REPO
 
 
 def test_the_wheel_ships_the_templates_and_builds_the_example(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import run_cli
+from support import run_cli
 
 from clockwork_compose import DeclarationError, _api, _envfile
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import yaml
 from _compile import compile_dir
-from conftest import EXAMPLE
+from support import EXAMPLE
 
 
 def test_example(snapshot):
