@@ -22,7 +22,7 @@ def run_benchmark(settings: Settings) -> list[Row]:
     output = project / "docker-compose.yml"
     build = clockwork("build", "-C", str(project))
     run(build)  # writes the file; the timed runs are the everyday "nothing changed" rebuild
-    n = 5 if settings.quick else 30
+    n = 3 if settings.quick else 30
     rows = []
     why_not = docker_compose_available()
     if why_not:
