@@ -55,7 +55,8 @@ class EnvFile:
 def parse(text: str) -> dict[str, str]:
     """The variables of a .env, read as Compose reads the lines clockwork and users write."""
     values: dict[str, str] = {}
-    lines = text.splitlines()
+    # Only \n ends a line: str.splitlines() would also split on \x1c-\x1e, \x85 and U+2028.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     i = 0
     while i < len(lines):
         match = _LINE.match(lines[i])
@@ -140,7 +141,9 @@ def plan(project: Project, folder: Path, environ: Mapping[str, str] | None = Non
 
 def _merge(current: str, wanted: Mapping[str, str]) -> str:
     """``current`` with each wanted variable set in place, or appended; other lines untouched."""
-    lines = current.splitlines()
+    lines = current.split("\n")
+    if lines[-1] == "":
+        lines.pop()
     out: list[str] = []
     done: set[str] = set()
     i = 0

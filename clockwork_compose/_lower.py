@@ -12,9 +12,10 @@ import math
 import os
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 from urllib.parse import quote
 
 from . import _graph
@@ -39,6 +40,7 @@ from ._model import (
     Service,
 )
 
+T = TypeVar("T")
 NETWORK = "app_network"
 PLACEHOLDERS = ("user", "password", "host", "port", "database")
 #: Probe timing: readiness is seen within about a second of the engine serving.
@@ -121,6 +123,7 @@ def _closure(resources: Sequence[DockerResource]) -> list[DockerResource]:
 
 def _service(resource: DockerResource, ctx: Context, project: Project) -> Service:
     engine = engine_for_image(resource.image)
+    extra = [n for n in resource.networks if n != NETWORK]
     service = Service(
         name=resource.name,
         role=Role.DATABASE if engine else Role.APP,
@@ -133,9 +136,15 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         working_dir=resource.working_dir,
         user=resource.user,
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
-        ports=[_port(resource.name, spec) for spec in resource.ports],
-        mounts=[_mount(resource, spec, ctx) for spec in resource.volumes],
-        networks=[NETWORK, *(_network(resource.name, n) for n in resource.networks if n != NETWORK)],
+        ports=_once(resource.name, "ports", resource.ports, [_port(resource.name, spec) for spec in resource.ports]),
+        mounts=_once(
+            resource.name,
+            "volumes",
+            resource.volumes,
+            [_mount(resource, spec, ctx) for spec in resource.volumes],
+            key=lambda m: m.target.rstrip("/"),
+        ),
+        networks=[NETWORK, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=resource.restart,
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
@@ -159,6 +168,21 @@ def _data_volumes(project: Project) -> None:
             continue
         owner = engine.name if engines.count(engine.name) == 1 else service.name.replace("-", "_").replace(".", "_")
         service.mounts.append(Mount("volume", f"{owner}_data", engine.data_dir))
+
+
+def _once(
+    resource: str, field: str, specs: Sequence[str], items: list[T], key: Callable[[T], object] | None = None
+) -> list[T]:
+    """``items`` (parsed from ``specs``), refusing two with the same ``key``: Compose would."""
+    seen: dict[object, str] = {}
+    for spec, item in zip(specs, items, strict=False):
+        mark = item if key is None else key(item)
+        if mark in seen:
+            raise DeclarationError(
+                resource, field, f"{spec!r} repeats {seen[mark]!r}", f"list each of {field} once: remove one"
+            )
+        seen[mark] = spec
+    return items
 
 
 def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:

@@ -136,6 +136,20 @@ CASES = [
         "HOST:CONTAINER",
     ),
     Case(
+        "port-listed-twice",
+        'DockerResource(name="web", image="a/b", ports=["80", "80"])\n',
+        "web",
+        "ports",
+        "list each of ports once",
+    ),
+    Case(
+        "mount-target-twice",
+        'DockerResource(name="web", image="a/b", volumes=["a:/data", "b:/data/"])\n',
+        "web",
+        "volumes",
+        "list each of volumes once",
+    ),
+    Case(
         "port-published-twice",
         'DockerResource(name="aa", image="a/b", ports=["8080:80"])\n'
         'DockerResource(name="bb", image="a/b", ports=["8080:81"])\n',
