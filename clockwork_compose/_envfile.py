@@ -208,7 +208,9 @@ def require(project: Project, folder: Path, environ: Mapping[str, str] | None = 
     ``folder`` holds the compose file (and so .env). Returns the notes ``write`` gives."""
     env, notes = sync(project, folder, environ)
     if env.missing:
-        raise missing_error(project, env.missing[0], env, os.environ if environ is None else environ)
+        # Name the secret where it is declared, rather than a URL derived from it.
+        first = min(env.missing, key=lambda v: (project.env_file[v].secret_names != (v,), v))
+        raise missing_error(project, first, env, os.environ if environ is None else environ)
     return notes
 
 

@@ -193,7 +193,8 @@ def test_require_names_the_missing_secret_and_passes_when_set(make_project):
     with pytest.raises(DeclarationError) as info:
         _envfile.require(project, root, environ={})
     message = str(info.value)
-    assert "DB_PASSWORD" in message and "resource 'api-server'" in message and "export DB_PASSWORD=" in message
+    assert message.startswith("resource 'postgres-db', field 'env_vars.POSTGRES_PASSWORD': Secret('DB_PASSWORD')")
+    assert "export DB_PASSWORD=" in message
     assert info.value.exit_code == 2
     _envfile.require(project, root, environ={"DB_PASSWORD": PASSWORD})
     assert _envfile.parse((root / ".env").read_text())["DB_PASSWORD"] == PASSWORD
