@@ -24,16 +24,28 @@ _CONDITIONS = {
 }
 
 
+#: The migrator driver is written once, under this extension field, and referred to by alias.
+SCRIPT_FIELD = "x-clockwork-migrator"
+SCRIPT_ANCHOR = "clockwork-migrator"
+
+
 def render(project: Project) -> str:
-    return HEADER + _yaml.dump(document(project))
+    return HEADER + _yaml.dump(document(project, share_scripts=True))
 
 
-def document(project: Project) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": project.name,
-        "services": {s.name: service(s) for s in project.ordered()},
-        "networks": {n: {"name": n} for n in project.networks},
-    }
+def document(project: Project, *, share_scripts: bool = False) -> dict[str, Any]:
+    """The compose document; with ``share_scripts`` the migrator driver appears once (YAML anchor)."""
+    services = {s.name: service(s) for s in project.ordered()}
+    doc: dict[str, Any] = {"name": project.name}
+    scripts = {tuple(s["entrypoint"]) for s in services.values() if s["labels"]["dev.clockwork.role"] == "migrator"}
+    if share_scripts and len(scripts) == 1:
+        (entrypoint,) = scripts
+        doc[SCRIPT_FIELD] = _yaml.Anchor(SCRIPT_ANCHOR, entrypoint[-1])
+        for s in services.values():
+            if s.get("entrypoint") == list(entrypoint):
+                s["entrypoint"] = [*entrypoint[:-1], _yaml.Alias(SCRIPT_ANCHOR)]
+    doc["services"] = services
+    doc["networks"] = {n: {"name": n} for n in project.networks}
     if project.volumes:
         doc["volumes"] = {v: {} for v in project.volumes}
     return doc

@@ -8,6 +8,7 @@ cannot express (names, cycles, host ports). Pure apart from reading the project 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -482,8 +483,18 @@ def _migrators(
                 _same_migrations(plans[database], (consumer, conn), ctx)
             else:
                 plans[database] = (consumer, conn)
+    if not plans:
+        return
+    # Indexes built once, so the cost stays linear in the number of services.
+    targets: dict[str, list[int]] = {}
+    for index, target in enumerate(project.databases):
+        targets.setdefault(target.service, []).append(index)
+    consumers: dict[str, list[str]] = {}
+    for service in project.ordered():
+        for dependency in service.depends_on:
+            consumers.setdefault(dependency, []).append(service.name)
     for database, (consumer, conn) in sorted(plans.items()):
-        _migrator(by_name[database], consumer, conn, ctx, project)
+        _migrator(by_name[database], consumer, conn, ctx, project, targets[database], consumers[database])
 
 
 def _same_migrations(
@@ -492,7 +503,7 @@ def _same_migrations(
     (a, ca), (b, cb) = first, other
     for field in ("schema_file", "migrations_dir"):
         mine, theirs = getattr(ca, field), getattr(cb, field)
-        if mine and theirs and (ctx.project_dir / mine).resolve() != (ctx.project_dir / theirs).resolve():
+        if mine and theirs and mine != theirs and _resolved(ctx, mine) != _resolved(ctx, theirs):
             raise DeclarationError(
                 b.name,
                 field,
@@ -502,8 +513,18 @@ def _same_migrations(
             )
 
 
+def _resolved(ctx: Context, value: str) -> Path:
+    return (ctx.project_dir / value).resolve()
+
+
 def _migrator(
-    database: DockerResource, consumer: DockerResource, conn: DatabaseConnection, ctx: Context, project: Project
+    database: DockerResource,
+    consumer: DockerResource,
+    conn: DatabaseConnection,
+    ctx: Context,
+    project: Project,
+    targets: list[int],
+    consumers: list[str],
 ) -> None:
     from ._migrator import render_migrator_script
 
@@ -521,7 +542,7 @@ def _migrator(
         raise DeclarationError(
             name, "name", f"this name is taken by the migrator of {database.name}", "rename the resource"
         )
-    target = next(d for d in project.databases if d.service == database.name and d.consumer == consumer.name)
+    target = next(project.databases[i] for i in targets if project.databases[i].consumer == consumer.name)
     environment: dict[str, EnvValue] = {
         "PGHOST": database.name,
         "PGPORT": str(target.container_port),
@@ -563,11 +584,9 @@ def _migrator(
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
     )
     migrations = Migrations(database.name, conn.schema_file, conn.migrations_dir, migration_files)
-    for i, db in enumerate(project.databases):
-        if db.service == database.name:
-            project.databases[i] = DatabaseTarget(**{**db.__dict__, "migrations": migrations})
-    consumers = {c.name for c in project.services.values() if database.name in c.depends_on and c.name != name}
-    for consumer_name in sorted(consumers):
+    for i in targets:
+        project.databases[i] = dataclasses.replace(project.databases[i], migrations=migrations)
+    for consumer_name in consumers:
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
 
 

