@@ -1,6 +1,6 @@
 """clockwork-compose: describe services in Python, get a docker-compose.yml that is right.
 
-    from clockwork_compose import DockerResource, DatabaseConnection
+from clockwork_compose import DockerResource, DatabaseConnection
 """
 
 from ._declarations import (

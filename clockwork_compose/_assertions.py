@@ -100,8 +100,11 @@ def probes(project: Project, env: Mapping[str, str]) -> list[Probe]:
     for service in project.ordered():
         for port in service.ports:
             if port.host is not None and port.protocol == "tcp":
-                out.append(Probe(f"port {HOST}:{port.host} ({service.name}) accepts TCP",
-                                 lambda p=port.host: tcp_open(HOST, p)))
+                out.append(
+                    Probe(
+                        f"port {HOST}:{port.host} ({service.name}) accepts TCP", lambda p=port.host: tcp_open(HOST, p)
+                    )
+                )
     for target in _distinct_databases(project):
         out.extend(_database_probes(target, env))
     for service in project.ordered():
@@ -122,13 +125,17 @@ def _distinct_databases(project: Project) -> list[DatabaseTarget]:
 
 
 def _database_probes(target: DatabaseTarget, env: Mapping[str, str]) -> list[Probe]:
-    where = f"{target.service}/{target.database} on {HOST}:{target.host_port}"
+    where = f"{target.service}/{_shown(target.database)} on {HOST}:{target.host_port}"
     dsn = lambda: postgres_dsn(target, env)  # noqa: E731 (resolved at attempt time)
     out = [Probe(f"database {where} reachable", lambda: database_query(dsn(), "SELECT 1"))]
     if target.migrations is not None:
         expected = expected_versions(target)
-        out.append(Probe(f"migrations of {target.service} recorded in {MIGRATIONS_TABLE}",
-                         lambda: migrations_recorded(dsn(), expected)))
+        out.append(
+            Probe(
+                f"migrations of {target.service} recorded in {MIGRATIONS_TABLE}",
+                lambda: migrations_recorded(dsn(), expected),
+            )
+        )
     return out
 
 
@@ -243,7 +250,8 @@ def postgres_dsn(target: DatabaseTarget, env: Mapping[str, str]) -> str:
 
     user = quote(_resolve(target.user, env), safe="")
     password = quote(_resolve(target.password, env), safe="")
-    return f"postgresql://{user}:{password}@{HOST}:{target.host_port}/{quote(target.database, safe='')}"
+    database = quote(_resolve(target.database, env), safe="")
+    return f"postgresql://{user}:{password}@{HOST}:{target.host_port}/{database}"
 
 
 def _resolve(value: EnvValue, env: Mapping[str, str]) -> str:
@@ -252,3 +260,8 @@ def _resolve(value: EnvValue, env: Mapping[str, str]) -> str:
             raise LookupError(f"secret {value.variable} has no value: export it or add it to .env")
         return env[value.variable]
     return value
+
+
+def _shown(value: EnvValue) -> str:
+    """A value for a report line: a secret shows as its variable, never its value."""
+    return f"${{{value.variable}}}" if isinstance(value, SecretRef) else value

@@ -24,12 +24,12 @@ app = typer.Typer(
     help="Compile main.py into a docker-compose.yml, run it, prove it works, tear it down.",
 )
 
-ProjectDir = Annotated[
-    Path, typer.Option("-C", "--project-dir", help="Folder that holds main.py.", file_okay=False)
-]
+ProjectDir = Annotated[Path, typer.Option("-C", "--project-dir", help="Folder that holds main.py.", file_okay=False)]
 Output = Annotated[
-    Optional[Path],  # noqa: UP007 (typer reads the annotation at run time)
-    typer.Option("-o", "--output", help="Where to write the compose file [default: DIR/docker-compose.yml].", dir_okay=False),
+    Path | None,  # noqa: UP007 (typer reads the annotation at run time)
+    typer.Option(
+        "-o", "--output", help="Where to write the compose file [default: DIR/docker-compose.yml].", dir_okay=False
+    ),
 ]
 _debug = False
 
@@ -62,7 +62,9 @@ def main(
 def build(
     project_dir: ProjectDir = Path("."),
     output: Output = None,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 with a diff when the file is stale; write nothing.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 with a diff when the file is stale; write nothing.")
+    ] = False,
 ) -> None:
     """Compile DIR/main.py into docker-compose.yml (written atomically)."""
     from . import _api
@@ -113,8 +115,15 @@ Timeout = Annotated[
     Optional[float],  # noqa: UP007, UP045 (typer reads the annotation at run time)
     typer.Option("--timeout", help="Seconds to wait at most.", min=0),
 ]
-_PHASE_STYLE = {"healthy": "green", "running": "green", "migrated": "green", "completed": "green",
-                "failed": "bold red", "unhealthy": "bold red", "restarting": "bold red"}
+_PHASE_STYLE = {
+    "healthy": "green",
+    "running": "green",
+    "migrated": "green",
+    "completed": "green",
+    "failed": "bold red",
+    "unhealthy": "bold red",
+    "restarting": "bold red",
+}
 
 
 def _console(stderr: bool = True) -> Console:
@@ -130,6 +139,7 @@ def apply(project_dir: ProjectDir = Path("."), timeout: Timeout = None) -> None:
 
     err = _console()
     with _errors():
+
         def progress(service: str, phase: str, seconds: float) -> None:
             err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
 
@@ -199,9 +209,15 @@ def destroy(
     with _errors():
         report = _deploy.destroy(project_dir, keep_volumes)
         removed = report.removed
-        parts = [(kind, names) for kind, names in
-                 (("containers", removed.containers), ("networks", removed.networks), ("volumes", removed.volumes))
-                 if names]
+        parts = [
+            (kind, names)
+            for kind, names in (
+                ("containers", removed.containers),
+                ("networks", removed.networks),
+                ("volumes", removed.volumes),
+            )
+            if names
+        ]
         for kind, names in parts:
             _say(f"removed {kind}: {', '.join(names)}")
         if not parts:

@@ -27,6 +27,10 @@ def load(project_dir: Path) -> list[DockerResource]:
         raise LoadError(
             None, None, f"main.py line {exc.lineno}: invalid syntax ({exc.msg})", "fix the syntax of main.py"
         ) from None
+    except SystemExit as exc:
+        raise LoadError(
+            None, None, f"main.py called sys.exit({exc.code!r}) while loading", "declare resources and let main.py end"
+        ) from None
     except Exception as exc:  # anything main.py itself raised
         line = _line_in_main(exc, main)
         where = f"main.py line {line}" if line else "main.py"
@@ -42,5 +46,3 @@ def _line_in_main(exc: BaseException, main: Path) -> int | None:
         if Path(frame.filename) == main:
             line = frame.lineno
     return line
-
-

@@ -415,7 +415,7 @@ def _database_connection(consumer: DockerResource, conn: DatabaseConnection, pro
             env_var=conn.env_var_name,
             user=creds.user,
             password=creds.password,
-            database=creds.database,  # type: ignore[arg-type]  # a SecretRef when POSTGRES_DB is a Secret
+            database=creds.database,
             container_port=port,
             host_port=_host_port(resource, port),
             migrations=None,

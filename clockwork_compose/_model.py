@@ -166,7 +166,7 @@ class DatabaseTarget:
     env_var: str
     user: EnvValue
     password: EnvValue
-    database: str
+    database: EnvValue
     container_port: int
     host_port: int | None
     migrations: Migrations | None

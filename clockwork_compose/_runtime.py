@@ -96,7 +96,7 @@ _PROGRESS = re.compile(
 def without_progress(text: str) -> str:
     """Compose's error lines, without its progress lines nor a line that repeats another."""
     lines = [line.strip() for line in text.splitlines() if line.strip() and not _PROGRESS.match(line)]
-    kept = [line for i, line in enumerate(lines) if not any(line != o and line in o for o in lines[i + 1:])]
+    kept = [line for i, line in enumerate(lines) if not any(line != o and line in o for o in lines[i + 1 :])]
     kept = [line for line in kept if not any(o != line and o in line for o in kept)] or kept
     return "\n".join(dict.fromkeys(kept)) or text.strip()
 
@@ -178,8 +178,9 @@ def api_version_at_least(info: EngineInfo, wanted: str) -> bool:
 # -- compose --------------------------------------------------------------------------------
 
 
-def compose_up(project: ComposeProject, services: Sequence[str] | None = None, wait: bool = False,
-               wait_timeout: int | None = None) -> str:
+def compose_up(
+    project: ComposeProject, services: Sequence[str] | None = None, wait: bool = False, wait_timeout: int | None = None
+) -> str:
     """`compose up --detach`: blocks while Compose waits for depends_on conditions.
 
     Returns what Compose printed; raises RuntimeFailure with its stderr when it fails."""
@@ -405,8 +406,12 @@ def image_exists(image: str) -> bool:
         return bool(docker.image.exists(image))
 
 
-def remove_leftovers(containers: Sequence[str] = (), host_ports: Sequence[int] = (), networks: Sequence[str] = (),
-                     projects: Sequence[str] = ()) -> Removed:
+def remove_leftovers(
+    containers: Sequence[str] = (),
+    host_ports: Sequence[int] = (),
+    networks: Sequence[str] = (),
+    projects: Sequence[str] = (),
+) -> Removed:
     """Force-remove named containers, containers publishing the host ports, the projects'
     containers and volumes, then the networks. For test setup; missing things are fine."""
     docker = _client()
@@ -416,8 +421,11 @@ def remove_leftovers(containers: Sequence[str] = (), host_ports: Sequence[int] =
         names = sorted(c.name.lstrip("/") for c in victims.values())
         if victims:
             docker.container.remove(list(victims), force=True, volumes=True)
-        gone_networks = [n.name for n in docker.network.list() if n.name in networks or
-                         (n.labels or {}).get(PROJECT_LABEL) in projects]
+        gone_networks = [
+            n.name
+            for n in docker.network.list()
+            if n.name in networks or (n.labels or {}).get(PROJECT_LABEL) in projects
+        ]
         if gone_networks:
             docker.network.remove(gone_networks)
         volumes = [v.name for v in docker.volume.list() if (v.labels or {}).get(PROJECT_LABEL) in projects]

@@ -22,7 +22,6 @@ _NOT_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uff
 _BLOCK_SAFE = re.compile("[^\t\r\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]*", re.S)
 
 
-
 @dataclass(frozen=True)
 class Anchor:
     """``&name value``: a value written once and referred to by ``Alias(name)``."""

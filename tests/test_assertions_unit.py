@@ -69,15 +69,35 @@ def test_run_keeps_probe_order_and_runs_concurrently() -> None:
 
 
 def example_project() -> Project:
-    db = Service("postgres-db", role=Role.DATABASE, engine="postgres", ports=[Port(5432, 5432)],
-                 healthcheck=Healthcheck(("CMD", "true"), 1, 3, 30))
+    db = Service(
+        "postgres-db",
+        role=Role.DATABASE,
+        engine="postgres",
+        ports=[Port(5432, 5432)],
+        healthcheck=Healthcheck(("CMD", "true"), 1, 3, 30),
+    )
     migrator = Service("postgres-db-migrator", role=Role.MIGRATOR)
-    api = Service("api-server", ports=[Port(80, 8000)],
-                  assertions=[{"kind": "http_status", "url": "http://localhost:8000/health", "status": 200},
-                              {"kind": "database_query", "query": "SELECT 2", "url": None}])
+    api = Service(
+        "api-server",
+        ports=[Port(80, 8000)],
+        assertions=[
+            {"kind": "http_status", "url": "http://localhost:8000/health", "status": 200},
+            {"kind": "database_query", "query": "SELECT 2", "url": None},
+        ],
+    )
     migrations = Migrations("postgres-db", "schema.sql", "migrations/", ("001_a.sql", "002_b.sql"))
-    target = DatabaseTarget("api-server", "postgres-db", "postgres", "DATABASE_URL", "admin", SecretRef("DB_PASSWORD"),
-                            "appdb", 5432, 5432, migrations)
+    target = DatabaseTarget(
+        "api-server",
+        "postgres-db",
+        "postgres",
+        "DATABASE_URL",
+        "admin",
+        SecretRef("DB_PASSWORD"),
+        "appdb",
+        5432,
+        5432,
+        migrations,
+    )
     return Project("demo", {s.name: s for s in (db, migrator, api)}, ["app_network"], [], databases=[target])
 
 

@@ -72,18 +72,33 @@ def test_output_elsewhere_gets_paths_relative_to_it(tmp_path):
     ("main", "needle"),
     [
         ('DockerResource(name="app", imgae="x:1")', "'imgae'"),
-        ('a = DockerResource(name="aa", image="x:1")\nb = DockerResource(name="bb", image="x:1")\n'
-         "a.connect(b)\nb.connect(a)", "cycle"),
-        ('d = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
-         'a.connect(DatabaseConnection(to_resource=d, connection_string_template="pg://{usr}@{host}"))', "{usr}"),
-        ('d = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
-         'a.connect(DatabaseConnection(to_resource=d, schema_file="nope.sql"))', "nope.sql"),
-        ('d = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
-         'a.connect(DatabaseConnection(to_resource=d, migrations_dir="missing/"))', "missing/"),
+        (
+            'a = DockerResource(name="aa", image="x:1")\nb = DockerResource(name="bb", image="x:1")\n'
+            "a.connect(b)\nb.connect(a)",
+            "cycle",
+        ),
+        (
+            'd = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
+            'a.connect(DatabaseConnection(to_resource=d, connection_string_template="pg://{usr}@{host}"))',
+            "{usr}",
+        ),
+        (
+            'd = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
+            'a.connect(DatabaseConnection(to_resource=d, schema_file="nope.sql"))',
+            "nope.sql",
+        ),
+        (
+            'd = DockerResource(name="db", image="postgres:16")\na = DockerResource(name="app", image="x:1")\n'
+            'a.connect(DatabaseConnection(to_resource=d, migrations_dir="missing/"))',
+            "missing/",
+        ),
         ('DockerResource(name="app", image="x:1")\nDockerResource(name="app", image="y:1")', "unique"),
         ('DockerResource(name="app", image="x:1", ports=["99999:80"])', "out of range"),
-        ('DockerResource(name="app", image="x:1", ports=["80:80"])\n'
-         'DockerResource(name="web", image="x:1", ports=["80:8080"])', "already published"),
+        (
+            'DockerResource(name="app", image="x:1", ports=["80:80"])\n'
+            'DockerResource(name="web", image="x:1", ports=["80:8080"])',
+            "already published",
+        ),
     ],
     ids=["misspelled-field", "cycle", "placeholder", "schema-file", "migrations-dir", "duplicate", "port", "host-port"],
 )

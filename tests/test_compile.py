@@ -123,7 +123,8 @@ def test_committed_example_is_current(example):
 def test_same_declarations_same_bytes_whatever_the_order(make_project):
     blocks = [POSTGRES, REDIS, API]
     connects = [
-        "api.connect(DatabaseConnection(to_resource=postgres, schema_file='schema.sql', migrations_dir='migrations'))\n",
+        "api.connect(DatabaseConnection(to_resource=postgres, schema_file='schema.sql',"
+        " migrations_dir='migrations'))\n",
         "api.connect(redis)\n",
     ]
     texts = set()
@@ -170,7 +171,9 @@ def test_unpublished_database_uses_the_engine_port(make_project):
 
 
 def test_wait_for_ready_false_waits_for_start_only(make_project):
-    root = make_project(POSTGRES + API + "api.connect(DatabaseConnection(to_resource=postgres, wait_for_ready=False))\n")
+    root = make_project(
+        POSTGRES + API + "api.connect(DatabaseConnection(to_resource=postgres, wait_for_ready=False))\n"
+    )
     _, _, doc = compile_dir(root)
     assert doc["services"]["api-server"]["depends_on"] == {"postgres-db": {"condition": "service_started"}}
 
@@ -189,7 +192,9 @@ def test_plain_dependency_without_healthcheck_waits_for_start(make_project):
 
 
 def test_user_set_url_is_not_overwritten(make_project):
-    root = make_project(REDIS + API.replace('ports=["8000:80"]', 'env_vars={"REDIS_URL": "redis://x:1/2"}') + "api.connect(redis)\n")
+    root = make_project(
+        REDIS + API.replace('ports=["8000:80"]', 'env_vars={"REDIS_URL": "redis://x:1/2"}') + "api.connect(redis)\n"
+    )
     _, _, doc = compile_dir(root)
     assert doc["services"]["api-server"]["environment"] == {"REDIS_URL": "redis://x:1/2"}
 
@@ -200,7 +205,8 @@ def test_one_migrator_shared_by_every_consumer(make_project):
         POSTGRES
         + API
         + admin
-        + "api.connect(DatabaseConnection(to_resource=postgres, schema_file='schema.sql', migrations_dir='migrations/'))\n"
+        + "api.connect(DatabaseConnection(to_resource=postgres, schema_file='schema.sql',"
+        + " migrations_dir='migrations/'))\n"
         + "admin.connect(DatabaseConnection(to_resource=postgres, migrations_dir='migrations'))\n",
         MIGRATIONS,
     )
@@ -216,7 +222,9 @@ def test_one_migrator_shared_by_every_consumer(make_project):
 def test_custom_template_and_placeholders(make_project):
     template = "postgres://{user}@{host}:{port}/{database}?sslmode=disable"
     root = make_project(
-        POSTGRES + API + f"api.connect(DatabaseConnection(to_resource=postgres, connection_string_template={template!r}))\n"
+        POSTGRES
+        + API
+        + f"api.connect(DatabaseConnection(to_resource=postgres, connection_string_template={template!r}))\n"
     )
     _, _, doc = compile_dir(root)
     assert doc["services"]["api-server"]["environment"]["DATABASE_URL"] == (

@@ -49,13 +49,15 @@ def test_missing_cli_is_engine_unavailable() -> None:
 
 
 def test_compose_progress_lines_are_dropped_from_errors() -> None:
-    text = "\n".join([
-        " Network app_network  Creating",
-        " Container postgres-db  Started",
-        " Container postgres-db  Waiting",
-        ' Container postgres-db-migrator  service "postgres-db-migrator" didn\'t complete successfully: exit 1',
-        'service "postgres-db-migrator" didn\'t complete successfully: exit 1',
-    ])
+    text = "\n".join(
+        [
+            " Network app_network  Creating",
+            " Container postgres-db  Started",
+            " Container postgres-db  Waiting",
+            ' Container postgres-db-migrator  service "postgres-db-migrator" didn\'t complete successfully: exit 1',
+            'service "postgres-db-migrator" didn\'t complete successfully: exit 1',
+        ]
+    )
     assert _runtime.without_progress(text) == 'service "postgres-db-migrator" didn\'t complete successfully: exit 1'
 
 
@@ -118,14 +120,21 @@ def test_logs_are_sorted_by_time_with_trimmed_fractions() -> None:
 # -- phases and the deadline ----------------------------------------------------------------
 
 
-def state(name: str, status: str = "running", health: str | None = None, exit_code: int = 0,
-          finished: datetime | None = None, cid: str | None = None) -> ContainerState:
+def state(
+    name: str,
+    status: str = "running",
+    health: str | None = None,
+    exit_code: int = 0,
+    finished: datetime | None = None,
+    cid: str | None = None,
+) -> ContainerState:
     return ContainerState(name, name, cid or f"id-{name}", status, health, exit_code, NOW, finished)
 
 
 DB = Service("db", role=Role.DATABASE, healthcheck=Healthcheck(("CMD", "true"), 1.0, 3.0, 30))
-MIGRATOR = Service("db-migrator", role=Role.MIGRATOR, restart="no",
-                   depends_on={"db": Dependency("db", Condition.HEALTHY)})
+MIGRATOR = Service(
+    "db-migrator", role=Role.MIGRATOR, restart="no", depends_on={"db": Dependency("db", Condition.HEALTHY)}
+)
 APP = Service("app", depends_on={"db-migrator": Dependency("db-migrator", Condition.COMPLETED)})
 
 
@@ -171,8 +180,9 @@ def test_dependency_order() -> None:
 class FakeEngine:
     """Plays a scripted sequence of container snapshots; compose up ends with ``up_error``."""
 
-    def __init__(self, snapshots: list[dict[str, ContainerState]], up_error: Exception | None = None,
-                 up_seconds: float = 0.0) -> None:
+    def __init__(
+        self, snapshots: list[dict[str, ContainerState]], up_error: Exception | None = None, up_seconds: float = 0.0
+    ) -> None:
         self.snapshots = snapshots
         self.up_error = up_error
         self.up_seconds = up_seconds
@@ -209,15 +219,22 @@ def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     return install
 
 
-HEALTHY = {
-    "db": state("db", health="healthy"),
-    "db-migrator": state("db-migrator", "exited", finished=NOW + timedelta(seconds=1)),
-    "app": state("app"),
-}
+def soon() -> datetime:
+    """Just after apply starts: a one-shot that finished then belongs to this apply.
+    (Not module-level NOW: in a long run the module is imported minutes before the test.)"""
+    return datetime.now(UTC) + timedelta(seconds=1)
+
+
+def healthy() -> dict[str, ContainerState]:
+    return {
+        "db": state("db", health="healthy"),
+        "db-migrator": state("db-migrator", "exited", finished=soon()),
+        "app": state("app"),
+    }
 
 
 def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([{}, {"db": state("db", health="starting")}, HEALTHY]))
+    fake_apply(FakeEngine([{}, {"db": state("db", health="starting")}, healthy()]))
     seen: list[tuple[str, str]] = []
     report = _deploy.apply(tmp_path, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok
@@ -227,22 +244,25 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
 
 
 def test_second_apply_reports_unchanged_containers(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([HEALTHY]))
+    fake_apply(FakeEngine([healthy()]))
     report = _deploy.apply(tmp_path)
     assert {s.change for s in report.services} == {"unchanged"}
 
 
 def test_recreated_container_is_reported(fake_apply, tmp_path: Path) -> None:
-    after = {**HEALTHY, "app": state("app", cid="new-id")}
-    fake_apply(FakeEngine([HEALTHY, after]))
+    before = healthy()
+    after = {**before, "app": state("app", cid="new-id")}
+    fake_apply(FakeEngine([before, after]))
     report = _deploy.apply(tmp_path)
     assert {s.name: s.change for s in report.services}["app"] == "recreated"
 
 
 def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_path: Path) -> None:
-    failed = {"db": state("db", health="healthy"),
-              "db-migrator": state("db-migrator", "exited", exit_code=1, finished=NOW + timedelta(seconds=1)),
-              "app": state("app", "created")}
+    failed = {
+        "db": state("db", health="healthy"),
+        "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
+        "app": state("app", "created"),
+    }
     fake_apply(FakeEngine([failed], up_error=RuntimeFailure('service "db-migrator" didn\'t complete successfully')))
     report = _deploy.apply(tmp_path)
     assert not report.ok and report.failure is not None
@@ -261,7 +281,7 @@ def test_engine_error_without_failed_container_names_the_service(fake_apply, tmp
 
 
 def test_crashing_leaf_service_fails_even_when_compose_up_succeeded(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([{**HEALTHY, "app": state("app", "restarting", exit_code=3)}]))
+    fake_apply(FakeEngine([{**healthy(), "app": state("app", "restarting", exit_code=3)}]))
     report = _deploy.apply(tmp_path)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting" in report.failure.reason

@@ -23,7 +23,9 @@ def test_redis_only(make_project, snapshot):
     root = make_project(
         """
         cache = DockerResource(name="cache", image="valkey/valkey:8", ports=["127.0.0.1:6380:6379"])
-        web = DockerResource(name="web", image="nginx:1.27", ports=["8080:80"], volumes=["./site:/usr/share/nginx/html:ro"])
+        web = DockerResource(
+            name="web", image="nginx:1.27", ports=["8080:80"], volumes=["./site:/usr/share/nginx/html:ro"]
+        )
         web.connect(cache)
         """,
         {"site/index.html": "<h1>hi</h1>\n"},
@@ -32,7 +34,9 @@ def test_redis_only(make_project, snapshot):
     _, text, doc = compile_dir(root)
     web = doc["services"]["web"]
     assert web["environment"] == {"REDIS_URL": "redis://cache:6379/0"}
-    assert web["volumes"] == [{"type": "bind", "source": "./site", "target": "/usr/share/nginx/html", "read_only": True}]
+    assert web["volumes"] == [
+        {"type": "bind", "source": "./site", "target": "/usr/share/nginx/html", "read_only": True}
+    ]
     assert doc["services"]["cache"]["ports"] == ["127.0.0.1:6380:6379"]
     assert text == snapshot
 
@@ -51,6 +55,11 @@ def test_two_databases_one_consumer(make_project, snapshot):
     )
     _, text, doc = compile_dir(root)
     assert doc["volumes"] == {"events_db_data": {}, "users_db_data": {}}  # never one volume for two databases
-    assert set(doc["services"]["app"]["depends_on"]) == {"users-db", "users-db-migrator", "events-db", "events-db-migrator"}
+    assert set(doc["services"]["app"]["depends_on"]) == {
+        "users-db",
+        "users-db-migrator",
+        "events-db",
+        "events-db-migrator",
+    }
     assert yaml.safe_load(text) == doc
     assert text == snapshot

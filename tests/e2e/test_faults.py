@@ -17,8 +17,10 @@ APPLIED_BEFORE = {"schema:schema.sql", "001_add_users_table.sql", "002_add_sessi
 
 def test_broken_migration_fails_apply_then_fixing_it_applies_only_that_file(fresh_stack: Stack) -> None:
     broken = fresh_stack.migration("004_add_audit_log.sql")
-    broken.write_text("CREATE TABLE audit_log (id serial PRIMARY KEY);\nINSERT INTO audit_log VALUES (DEFAULT);\n"
-                      "SELEC 'this is not SQL';\n")
+    broken.write_text(
+        "CREATE TABLE audit_log (id serial PRIMARY KEY);\nINSERT INTO audit_log VALUES (DEFAULT);\n"
+        "SELEC 'this is not SQL';\n"
+    )
     result = fresh_stack.apply()
     assert result.code == 1, result.text
     assert "postgres-db-migrator" in result.err
