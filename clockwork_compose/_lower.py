@@ -632,7 +632,8 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
             if isinstance(conn, DatabaseConnection) and isinstance(conn.password, str) and conn.password:
                 places.append(f"{resource.name} DatabaseConnection(to_resource={conn.to_resource.name}).password")
     if places:
+        shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
         project.warnings.append(
-            f"plain-text password in {', '.join(places)} will be committed in clear in the compose file; "
+            f"plain-text password in {shown} will be committed in clear in the compose file; "
             'use Secret("NAME") instead, e.g. password=Secret("DB_PASSWORD"), and set NAME in the environment or .env'
         )

@@ -256,3 +256,14 @@ def test_emitted_file_is_plain_yaml_compose_accepts(example):
     from clockwork_compose import _schema
 
     _schema.validate(doc)  # raises on a violation
+
+
+def test_plain_password_warning_is_one_short_line(make_project):
+    dbs = "".join(
+        f'DockerResource(name="db{i}", image="postgres:16", env_vars={{"POSTGRES_PASSWORD": "pw{i}"}})\n'
+        for i in range(5)
+    )
+    project, _, _ = compile_dir(make_project(dbs))
+    (warning,) = project.warnings
+    assert "db0 env_vars['POSTGRES_PASSWORD']" in warning and "and 2 more" in warning and "db4" not in warning
+    assert 'Secret("NAME")' in warning and "pw0" not in warning
