@@ -75,24 +75,7 @@ try_pull() {
     return 1
 }
 
-debian_mirror_uri() {
-    local f uri=""
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        uri=$(awk '
-            /^[[:space:]]*$/ { if (u != "" && s !~ /security/) { print u; exit } u=""; s=""; next }
-            /^URIs:/   { u=$2 }
-            /^Suites:/ { s=$0 }
-            END { if (u != "" && s !~ /security/) print u }
-        ' "$f" | head -n1)
-        [ -n "$uri" ] && break
-    done
-    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-        uri=$(awk '$1=="deb" && $0 !~ /security/ { for (i=2;i<=NF;i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
-    fi
-    [ -n "$uri" ] || die "cannot find a Debian mirror URI in the host's apt sources"
-    printf '%s\n' "${uri%/}"
-}
+. "$here/lib.sh"
 
 # ------------------------------------------------------------------ base
 BASE_READY=0
