@@ -9,6 +9,7 @@ cannot express (names, cycles, host ports). Pure apart from reading the project 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import re
@@ -49,6 +50,10 @@ PROBE_INTERVAL = 1.0
 PROBE_TIMEOUT = 3.0
 DEFAULT_READY_TIMEOUT = 30
 MIGRATOR_ROOT = "/clockwork"
+#: The migrator's label that holds a hash of its schema and migration files: a new or
+#: edited file changes the compose file (``build --check`` tells), and with it Compose's
+#: config hash of the migrator, so the next ``clockwork apply`` runs it.
+MIGRATIONS_LABEL = "dev.clockwork.migrations"
 
 _PORT = re.compile(
     r"(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?"
@@ -553,6 +558,7 @@ def _migrator(
     mounts: list[Mount] = []
     schema = files = None
     migration_files: tuple[str, ...] = ()
+    contents: list[tuple[str, Path]] = []  # (version, file) as the migrator records them
     if conn.schema_file:
         schema = project_path(
             ctx, conn.schema_file, consumer.name, "schema_file", kind="file", outside=conn.allow_outside_project
@@ -560,6 +566,7 @@ def _migrator(
         inside = f"{MIGRATOR_ROOT}/schema/{PurePosixPath(conn.schema_file).name}"
         mounts.append(Mount("bind", schema, inside, read_only=True))
         environment["CLOCKWORK_SCHEMA_FILE"] = inside
+        contents.append((f"schema:{PurePosixPath(inside).name}", _resolved(ctx, conn.schema_file)))
     if conn.migrations_dir:
         files = project_path(
             ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir", outside=conn.allow_outside_project
@@ -568,6 +575,7 @@ def _migrator(
         environment["CLOCKWORK_MIGRATIONS_DIR"] = f"{MIGRATOR_ROOT}/migrations"
         folder = (ctx.project_dir / conn.migrations_dir).resolve()
         migration_files = tuple(sorted(p.name for p in folder.glob("*.sql") if p.is_file()))
+        contents += [(name, folder / name) for name in migration_files]
     source = project.services[database.name]
     project.services[name] = Service(
         name=name,
@@ -582,12 +590,21 @@ def _migrator(
         networks=[NETWORK],
         restart="no",
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
+        labels={MIGRATIONS_LABEL: _digest(contents)},
     )
     migrations = Migrations(database.name, conn.schema_file, conn.migrations_dir, migration_files)
     for i in targets:
         project.databases[i] = dataclasses.replace(project.databases[i], migrations=migrations)
     for consumer_name in consumers:
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
+
+
+def _digest(files: Sequence[tuple[str, Path]]) -> str:
+    """One hash of the versions and contents of a migrator's files."""
+    digest = hashlib.sha256()
+    for version, path in files:
+        digest.update(f"{version}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    return f"sha256:{digest.hexdigest()}"
 
 
 # -- checks ---------------------------------------------------------------------------------

@@ -57,6 +57,14 @@ def test_check_on_the_committed_example():
     assert result.code == 0, result.err
 
 
+def test_check_tells_a_new_migration_makes_the_file_stale(tmp_path):
+    project = tmp_path / "connected-services"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".env", "__pycache__"))
+    (project / "migrations" / "004_new.sql").write_text("SELECT 1;\n")
+    stale = run_cli("build", "--check", "-C", str(project))
+    assert stale.code == 1 and "dev.clockwork.migrations" in stale.err, stale.err
+
+
 def test_output_elsewhere_gets_paths_relative_to_it(tmp_path):
     project = tmp_path / "connected-services"
     shutil.copytree(EXAMPLE, project)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -93,6 +94,24 @@ def test_the_migrator_is_one_shot_on_the_database_image(example):
     assert mounts[env["CLOCKWORK_SCHEMA_FILE"]]["source"] == "./schema.sql"
     assert mounts[env["CLOCKWORK_MIGRATIONS_DIR"]]["source"] == "./migrations"
     assert all(m["read_only"] and m["type"] == "bind" for m in mounts.values())
+
+
+def test_the_migrator_label_hashes_its_files_so_a_new_or_edited_migration_changes_the_file(tmp_path):
+    """Compose's config hash of the migrator follows the label: apply runs it when it changes."""
+    project = tmp_path / "connected-services"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".env", "__pycache__"))
+
+    def label() -> str:
+        return compile_dir(project)[2]["services"]["postgres-db-migrator"]["labels"]["dev.clockwork.migrations"]
+
+    first = label()
+    assert first.startswith("sha256:") and label() == first  # deterministic
+    (project / "migrations" / "004_new.sql").write_text("SELECT 1;\n")
+    added = label()
+    (project / "migrations" / "004_new.sql").write_text("SELECT 2;\n")
+    edited = label()
+    (project / "schema.sql").write_text((project / "schema.sql").read_text() + "\n-- edited\n")
+    assert len({first, added, edited, label()}) == 4
 
 
 def test_databases_keep_data_in_named_volumes(example):
