@@ -159,6 +159,8 @@ def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
     if report.ok:
         counts = {c: sum(1 for s in report.services if s.change == c) for c in ("created", "recreated", "unchanged")}
         done = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+        if not report.why_up:
+            done += "; already up to date, compose up not needed"
         err.print(f"[green]applied[/] {report.project} in {report.seconds:.1f}s ({done})")
         return
     failure = report.failure

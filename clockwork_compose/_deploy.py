@@ -1,10 +1,18 @@
 """apply and destroy: plain functions over ``_runtime`` that return data, never print.
 
-``apply`` builds the compose file, runs `compose up --detach` in a worker thread (Compose
-itself holds each service back until its depends_on conditions hold, so a service whose
-dependency failed is never started), and meanwhile polls the containers' states, reporting
-each service's phase as it changes. It stops at the first of: everything healthy, running
-or completed; a service failed; the deadline.
+``apply`` checks the engine while it builds the compose file, then runs `compose up
+--detach` in a worker thread (Compose itself holds each service back until its depends_on
+conditions hold, so a service whose dependency failed is never started), and meanwhile
+polls the containers' states, reporting each service's phase as it changes. It stops at
+the first of: everything healthy, running or completed; a service failed; the deadline.
+
+When every container already is what `compose up` would make (Compose's config hash and
+image match, long-running ones running, each migrator exited 0 since its database's
+container was created), `compose up` is not run at all: it would only run the migrator
+again. When only migrators must run again, `compose up` is given just them (Compose would
+otherwise recreate their dependants too). The migrator's label carries a hash of the
+schema and migration files, so a new or edited migration changes its config hash and the
+next apply runs it.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +31,8 @@ from ._runtime import ContainerState
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
 MARGIN = 60
-POLL = 0.5
+#: Seconds between polls: one `docker container inspect` each, about 30 ms here.
+POLL = 0.2
 #: How long to let Compose finish its own error message once a service is seen failing.
 GRACE = 5.0
 LOG_LINES = 20
@@ -59,6 +68,10 @@ class ApplyReport:
     services: tuple[ServiceReport, ...]
     seconds: float
     failure: Failure | None = None
+    #: Why `compose up` ran, per service it had to change (empty: it did not run).
+    why_up: dict[str, str] = field(default_factory=dict)
+    #: The services `compose up` was given (None: all of them).
+    up_services: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,7 +96,9 @@ def phase(service: Service, state: ContainerState | None, since: datetime | None
     if state is None or state.status == "created":
         return "waiting"
     if state.status == "running":
-        return state.health or "running"
+        # A migrator is done when it exits 0, not while it runs (`compose up` of it alone
+        # returns once it started).
+        return "migrating" if service.role is Role.MIGRATOR else state.health or "running"
     if state.status == "restarting":
         return "restarting"
     if state.status == "exited":
@@ -117,14 +132,15 @@ def dependency_order(project: Project) -> list[str]:
 class _Up(threading.Thread):
     """`compose up` in the background; its error (with Compose's stderr) kept for the report."""
 
-    def __init__(self, compose: _runtime.ComposeProject) -> None:
+    def __init__(self, compose: _runtime.ComposeProject, services: Sequence[str] | None = None) -> None:
         super().__init__(daemon=True, name=f"compose-up-{compose.name}")
         self.compose = compose
+        self.services = services
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
-            _runtime.compose_up(self.compose)
+            _runtime.compose_up(self.compose, self.services)
         except Exception as exc:  # reported as data by apply(), never lost
             self.error = exc
 
@@ -132,14 +148,16 @@ class _Up(threading.Thread):
 @dataclass
 class _Watch:
     project: Project
-    since: datetime
+    #: One-shots that exited before ``since`` belong to an earlier apply; None: they count.
+    since: datetime | None
     started: float
     on_progress: Progress | None
     phases: dict[str, str] = field(default_factory=dict)
     states: dict[str, ContainerState] = field(default_factory=dict)
 
     def poll(self) -> None:
-        self.states = _runtime.containers(self.project.name)
+        # Container names are the service names (the compose target sets container_name).
+        self.states = _runtime.containers(self.project.name, list(self.project.services))
         for name in dependency_order(self.project):
             now = phase(self.project.services[name], self.states.get(name), self.since)
             before = self.phases.get(name)
@@ -158,25 +176,86 @@ class _Watch:
 
 def apply(project_dir: Path, timeout: float | None = None, on_progress: Progress | None = None) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed."""
-    engine = _runtime.engine_info()
-    built = _api.build(project_dir)
+    started = time.monotonic()
+    engine_check = _runtime.EngineCheck()  # runs while we build
+    try:
+        built = _api.build(project_dir)
+    finally:
+        engine = engine_check.result()  # no engine says so first, even when the build fails
     project = built.project
     _envfile.require(project, built.path.parent)
     compose = _runtime.ComposeProject(project.name, project_dir.resolve(), (built.path,))
-    before = {name: s.id for name, s in _runtime.containers(project.name).items()}
-    started = time.monotonic()
-    watch = _Watch(project, _engine_now(), started, on_progress)
-    up = _Up(compose)
-    up.start()
+    before = _runtime.containers(project.name, list(project.services))
+    why = why_up(project, before, compose)
+    services = up_services(project, why)
+    watch = _Watch(project, _engine_now() if why else None, started, on_progress)
+    up = _Up(compose, services) if why else None
+    if up is not None:
+        up.start()
     failure = _wait(watch, up, started + (timeout if timeout is not None else deadline_seconds(project)))
     return ApplyReport(
         project=project.name,
         compose_file=built.path,
         engine=engine,
-        services=_service_reports(watch, before),
+        services=_service_reports(watch, {name: s.id for name, s in before.items()}),
         seconds=time.monotonic() - started,
         failure=failure,
+        why_up=why,
+        up_services=tuple(services) if services is not None else None,
     )
+
+
+def why_up(project: Project, before: dict[str, ContainerState], compose: _runtime.ComposeProject) -> dict[str, str]:
+    """Each service `compose up` must change, and why; empty when there is nothing to do."""
+    if not before:  # a first apply: no need to ask Compose for hashes
+        return {name: "no container" for name in dependency_order(project)}
+    hashes = _runtime.config_hashes(compose)
+    images = _runtime.image_ids(state.image for state in before.values())
+    return stale(project, before, hashes, images)
+
+
+def up_services(project: Project, why: dict[str, str]) -> list[str] | None:
+    """What to give `compose up`: only the migrators when nothing else must change (their
+    dependencies come along, unchanged; their dependants are left alone, where a plain
+    `compose up` would recreate them), else everything (None)."""
+    if why and all(project.services[name].role is Role.MIGRATOR for name in why):
+        return sorted(why)
+    return None
+
+
+def stale(
+    project: Project, before: dict[str, ContainerState], hashes: dict[str, str], images: dict[str, str]
+) -> dict[str, str]:
+    """Each service whose container is not what `compose up` would make or leave, and why.
+
+    What Compose recreates: a config hash or an image that changed. What it starts again: a
+    stopped container, and every exited one-shot; a migrator needs it only when its last
+    run failed, or ran before its database's container was created (a fresh database)."""
+    out = {}
+    for name in dependency_order(project):
+        reason = _stale(project.services[name], before, hashes, images)
+        if reason:
+            out[name] = reason
+    return out
+
+
+def _stale(service: Service, before: dict[str, ContainerState], hashes: dict[str, str], images: dict[str, str]) -> str:
+    state = before.get(service.name)
+    if state is None:
+        return "no container"
+    if hashes.get(service.name) != state.config_hash:
+        return "configuration changed"
+    if images.get(state.image) != state.image_id:
+        return "image changed"
+    if service.role is not Role.MIGRATOR:
+        return "" if state.status == "running" else state.status
+    if state.status != "exited" or state.exit_code != 0 or state.started is None:
+        return "not completed"
+    for dependency in service.depends_on:
+        created = before[dependency].created if dependency in before else None
+        if created is None or created > state.started:
+            return f"{dependency} created after it last ran"
+    return ""
 
 
 def _engine_now() -> datetime:
@@ -184,27 +263,31 @@ def _engine_now() -> datetime:
     return datetime.fromtimestamp(time.time() - 1, tz=UTC)
 
 
-def _wait(watch: _Watch, up: _Up, deadline: float) -> Failure | None:
+def _wait(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None:
     failing_since: float | None = None
     while True:
         watch.poll()
-        if up.error is not None:
+        running = up is not None and up.is_alive()
+        if up is not None and up.error is not None:
             return _failure(watch, up)
-        if not up.is_alive() and watch.all_good():
+        if not running and watch.all_good():
             return None
         if watch.failed():
             failing_since = failing_since or time.monotonic()
-            if not up.is_alive() or time.monotonic() - failing_since > GRACE:
+            if not running or time.monotonic() - failing_since > GRACE:
                 return _failure(watch, up)
         if time.monotonic() > deadline:
             return _timed_out(watch, deadline)
-        time.sleep(POLL)
+        if running:
+            up.join(POLL)  # wakes as soon as compose up returns
+        else:
+            time.sleep(POLL)
 
 
-def _failure(watch: _Watch, up: _Up) -> Failure:
+def _failure(watch: _Watch, up: _Up | None) -> Failure:
     watch.poll()
     failed = watch.failed()
-    engine_error = str(up.error) if up.error is not None else ""
+    engine_error = str(up.error) if up is not None and up.error is not None else ""
     service = failed[0] if failed else _named_in(engine_error, watch.project)
     reason = _what_happened(service, watch) if service else "compose up failed"
     if engine_error:

@@ -1,9 +1,16 @@
 """The one door to the Docker engine: every engine call of clockwork goes through here.
 
-python-on-whales is imported lazily inside the functions, so compiling (``clockwork build``)
-never imports it. Its errors are translated at this boundary: a missing engine or a Compose
-that is not v2 becomes ``EngineUnavailable``, any other failure ``RuntimeFailure``, both
-``from`` the original error and carrying the engine's stderr text.
+Two ways through it. The calls on ``apply``'s path (the engine and Compose checks,
+inspecting containers, Compose's config hashes, image ids, `compose up`) run the docker
+CLI directly and read its JSON: importing python-on-whales costs 0.1-0.3 s, and it builds
+pydantic models for every container it inspects, which made each poll of ``apply`` cost
+0.3-1.4 s. The rest (`compose down`/`run`, logs, exec, networks, volumes) goes through
+python-on-whales, imported lazily inside the functions, so compiling (``clockwork build``)
+never imports it.
+
+Errors are translated at this boundary: a missing engine or a Compose that is not v2
+becomes ``EngineUnavailable``, any other failure ``RuntimeFailure``, both carrying the
+engine's stderr text (and ``from`` python-on-whales' error when it raised one).
 
 What comes back is plain data (``EngineInfo``, ``ContainerState``, ``Removed``), so callers
 and tests never see python-on-whales objects, and never build docker command lines.
@@ -12,10 +19,13 @@ and tests never see python-on-whales objects, and never build docker command lin
 from __future__ import annotations
 
 import contextlib
+import json
 import re
-from collections.abc import Iterator, Sequence
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +35,10 @@ PROVISION_HINT = "run `scripts/provision-docker.sh` (as root) to install and sta
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+IMAGE_LABEL = "com.docker.compose.image"
+#: Seconds a docker CLI call on apply's path may take (`compose up` has its own deadline).
+CALL_TIMEOUT = 120
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,13 @@ class ContainerState:
     started: datetime | None = None
     networks: tuple[str, ...] = ()
     oneoff: bool = False
+    #: Compose's hash of the service configuration the container was created from.
+    config_hash: str = ""
+    #: The image reference it was created from, and the id of the image it runs.
+    image: str = ""
+    image_id: str = ""
+    #: The Compose project it belongs to ("" when none).
+    project: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,74 @@ def _translated(action: str) -> Iterator[None]:
         raise RuntimeFailure(f"{action} failed: {text}") from exc
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A finished docker CLI process."""
+
+    code: int
+    out: str
+    err: str
+
+
+class _Call:
+    """A docker CLI process, started at once and read later: several can run side by side
+    (and while Python does other work), each costing one process start on another core."""
+
+    def __init__(self, argv: Sequence[str], action: str) -> None:
+        self.action = action
+        self._missing: FileNotFoundError | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        try:
+            self._proc = subprocess.Popen(
+                [shutil.which("docker") or "docker", *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+        except FileNotFoundError as exc:
+            self._missing = exc
+
+    def done(self, timeout: float | None = CALL_TIMEOUT) -> _Done:
+        if self._proc is None:
+            raise EngineUnavailable(
+                f"{self.action}: the docker CLI is not installed; {PROVISION_HINT}"
+            ) from self._missing
+        try:
+            out, err = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self._proc.kill()
+            self._proc.communicate()
+            raise RuntimeFailure(f"{self.action}: no answer from docker after {timeout:g}s") from exc
+        return _Done(self._proc.returncode, out, err)
+
+
+def _docker(argv: Sequence[str], action: str, timeout: float | None = CALL_TIMEOUT) -> str:
+    """Run the docker CLI; its stdout, or the project's error with its own words."""
+    done = _Call(argv, action).done(timeout)
+    if done.code != 0:
+        raise _failed(action, done)
+    return done.out
+
+
+def _failed(action: str, done: _Done) -> RuntimeFailure:
+    text = without_progress(done.err) if done.err.strip() else done.out.strip() or f"exit code {done.code}"
+    if any(marker in text.lower() for marker in _NO_ENGINE):
+        return EngineUnavailable(f"{action}: no Docker engine answers ({text}); {PROVISION_HINT}")
+    return RuntimeFailure(f"{action} failed: {text}")
+
+
+def _compose_args(project: ComposeProject) -> list[str]:
+    """`docker compose` options that name the project, its folder and its files."""
+    args = ["compose", "--project-name", project.name]
+    if project.directory is not None:
+        args += ["--project-directory", str(project.directory)]
+    for file in project.files:
+        args += ["--file", str(file)]
+    return args
+
+
 def _client(project: ComposeProject | None = None) -> Any:
     from python_on_whales import DockerClient
 
@@ -135,30 +224,51 @@ def _client(project: ComposeProject | None = None) -> Any:
 # -- the engine -----------------------------------------------------------------------------
 
 
+class EngineCheck:
+    """Check that an engine answers and that Compose is v2: `docker version` and `docker
+    compose version` start at once, side by side; ``result()`` waits for them. Start it
+    first, do other work (the build), then ask for the result."""
+
+    def __init__(self) -> None:
+        self._engine = _Call(["version", "--format", "{{json .}}"], "checking the Docker engine")
+        self._compose = _Call(["compose", "version"], "checking Docker Compose")
+
+    def result(self) -> EngineInfo:
+        return engine_info_from(self._engine.done(), self._compose.done())
+
+
 def engine_info() -> EngineInfo:
     """Check that an engine answers and that Compose is v2; say how to fix it otherwise."""
-    docker = _client()
-    with _translated("checking the Docker engine"):
-        version = docker.version()
-    server = version.server
-    if server is None or not server.version:
+    return EngineCheck().result()
+
+
+def engine_info_from(engine: _Done, compose: _Done) -> EngineInfo:
+    """What `docker version --format '{{json .}}'` and `docker compose version` said,
+    or EngineUnavailable with the fix."""
+    try:
+        server = (json.loads(engine.out) or {}).get("Server") if engine.out.strip() else None
+    except ValueError:
+        server = None
+    if engine.code != 0 and not server:
+        error = _failed("checking the Docker engine", engine)
+        raise error if isinstance(error, EngineUnavailable) else EngineUnavailable(f"{error}; {PROVISION_HINT}")
+    if not server or not server.get("Version"):
         raise EngineUnavailable(f"no Docker engine answers; {PROVISION_HINT}")
-    compose = compose_version()
-    return EngineInfo(server.version, server.api_version or "", compose)
+    return EngineInfo(server["Version"], server.get("ApiVersion") or "", compose_version_from(compose))
 
 
 def compose_version() -> str:
     """The Compose v2 plugin's version, or EngineUnavailable when Compose v2 is missing."""
-    docker = _client()
-    try:
-        with _translated("checking Docker Compose"):
-            text = docker.compose.version()
-    except RuntimeFailure as exc:
+    return compose_version_from(_Call(["compose", "version"], "checking Docker Compose").done())
+
+
+def compose_version_from(done: _Done) -> str:
+    if done.code != 0:
         missing = "Docker Compose v2 (the `docker compose` plugin) is missing"
-        raise EngineUnavailable(f"{missing}: {exc}; {PROVISION_HINT}") from exc
-    version = _compose_semver(text)
+        raise EngineUnavailable(f"{missing}: {_failed('checking Docker Compose', done)}; {PROVISION_HINT}")
+    version = _compose_semver(done.out)
     if not version.startswith("2."):
-        raise EngineUnavailable(f"Docker Compose {version or text!r} is not v2; {PROVISION_HINT}")
+        raise EngineUnavailable(f"Docker Compose {version or done.out.strip()!r} is not v2; {PROVISION_HINT}")
     return version
 
 
@@ -184,20 +294,48 @@ def compose_up(
     """`compose up --detach`: blocks while Compose waits for depends_on conditions.
 
     Returns what Compose printed; raises RuntimeFailure with its stderr when it fails."""
-    docker = _client(project)
-    lines: list[str] = []
-    with _translated(f"compose up of {project.name}"):
-        stream = docker.compose.up(
-            services=list(services) if services is not None else None,
-            detach=True,
-            wait=wait,
-            wait_timeout=wait_timeout,
-            stream_logs=True,
-            color=False,
-        )
-        for _source, raw in stream:
-            lines.append(raw.decode(errors="replace").rstrip())
-    return "\n".join(lines)
+    argv = [*_compose_args(project), "--ansi", "never", "up", "--detach"]
+    if wait:
+        argv.append("--wait")
+    if wait_timeout is not None:
+        argv += ["--wait-timeout", str(wait_timeout)]
+    done = _Call([*argv, *(services or ())], f"compose up of {project.name}").done(timeout=None)
+    if done.code != 0:
+        raise _failed(f"compose up of {project.name}", done)
+    return "\n".join(part for part in (done.out.rstrip(), done.err.rstrip()) if part)
+
+
+def config_hashes(project: ComposeProject) -> dict[str, str]:
+    """Compose's hash of each service's configuration as `compose up` would create it now
+    (the `com.docker.compose.config-hash` label a container made from it carries)."""
+    out = _docker([*_compose_args(project), "config", "--hash", "*"], f"hashing the services of {project.name}")
+    return dict(line.split(None, 1) for line in out.splitlines() if len(line.split(None, 1)) == 2)
+
+
+def image_ids(references: Iterable[str]) -> dict[str, str]:
+    """The id of each local image by reference; references with no local image left out."""
+    wanted = sorted(set(references) - {""})
+    if not wanted:
+        return {}
+    done = _Call(["image", "inspect", "--format", "{{json .Id}}", *wanted], "inspecting images").done()
+    if done.code != 0 and not _only_missing(done.err):
+        raise _failed("inspecting images", done)
+    ids = [json.loads(line) for line in done.out.splitlines() if line.strip()]
+    # Output lines follow the references, missing ones skipped: pair them up by looking again.
+    if len(ids) == len(wanted):
+        return dict(zip(wanted, ids, strict=True))
+    return {ref: image for ref in wanted for image in _one_image_id(ref)}
+
+
+def _one_image_id(reference: str) -> list[str]:
+    done = _Call(["image", "inspect", "--format", "{{json .Id}}", reference], "inspecting images").done()
+    return [json.loads(done.out)] if done.code == 0 and done.out.strip() else []
+
+
+def _only_missing(stderr: str) -> bool:
+    """True when every error line says an object does not exist."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return all("no such" in line.lower() for line in lines)
 
 
 def compose_run(project: ComposeProject, service: str, command: Sequence[str] = (), remove: bool = True) -> ExecResult:
@@ -240,82 +378,94 @@ def compose_down(project: ComposeProject, volumes: bool = True) -> Removed:
 # -- inspection -----------------------------------------------------------------------------
 
 
-def containers(project_name: str, include_oneoff: bool = False) -> dict[str, ContainerState]:
-    """The project's containers by service (one-off `compose run` containers left out)."""
-    states = _project_states(project_name)
+def containers(
+    project_name: str, names: Sequence[str] | None = None, include_oneoff: bool = False
+) -> dict[str, ContainerState]:
+    """The project's containers by service (one-off `compose run` containers left out).
+
+    With ``names`` (container names, which clockwork sets to the service names), one
+    `docker container inspect` call: what ``apply`` polls. Without, a listing first."""
+    states = _inspect(names, project_name) if names is not None else _project_states(project_name)
     out: dict[str, ContainerState] = {}
-    for state in sorted(states, key=lambda s: s.created or datetime.min):
+    for state in sorted(states, key=lambda s: s.created or _NEVER):
         if state.oneoff and not include_oneoff:
             continue
         out[state.service if not state.oneoff else state.name] = state
     return out
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 def _project_states(project_name: str) -> list[ContainerState]:
-    label = [("label", f"{PROJECT_LABEL}={project_name}")]
-    return [_state(c) for c in _inspect_all(label, f"the containers of {project_name}")]
+    return [_state(c) for c in _inspect_all([("label", f"{PROJECT_LABEL}={project_name}")], project_name)]
 
 
-def _inspect_all(filters: Sequence[tuple[str, str]], what: str) -> list[Any]:
-    """Inspect results of the containers matching ``filters``, read at once; a container
-    removed between listing and inspecting (Compose recreating it) is left out."""
-    from python_on_whales.exceptions import NoSuchContainer
+def _inspect(names: Sequence[str], project_name: str) -> list[ContainerState]:
+    states = [_state(c) for c in _inspect_json(names, f"inspecting the containers of {project_name}")]
+    return [s for s in states if s.project == project_name]
 
-    docker = _client()
-    out = []
-    with _translated(f"listing {what}"):
-        for found in docker.container.list(all=True, filters=list(filters)):
-            try:
-                out.append(_inspected(docker.container.inspect(found.id)))
-            except NoSuchContainer:
-                continue
-    return out
+
+def _inspect_all(filters: Sequence[tuple[str, str]], what: str) -> list[dict[str, Any]]:
+    """Inspect results of the containers matching ``filters``; a container removed between
+    listing and inspecting (Compose recreating it) is left out."""
+    argv = ["container", "list", "--all", "--quiet", "--no-trunc"]
+    for key, value in filters:
+        argv += ["--filter", f"{key}={value}"]
+    ids = _docker(argv, f"listing the containers of {what}").split()
+    return _inspect_json(ids, f"inspecting the containers of {what}")
+
+
+def _inspect_json(names: Sequence[str], action: str) -> list[dict[str, Any]]:
+    """`docker container inspect` of names or ids, in one call; missing ones left out."""
+    if not names:
+        return []
+    done = _Call(["container", "inspect", *names], action).done()
+    if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
+        raise _failed(action, done)
+    return list(json.loads(done.out)) if done.out.strip() else []
 
 
 def container(name: str) -> ContainerState | None:
     """One container by name or id, or None when there is none."""
-    from python_on_whales.exceptions import NoSuchContainer
-
-    docker = _client()
-    with _translated(f"inspecting container {name}"):
-        try:
-            return _state(docker.container.inspect(name))
-        except NoSuchContainer:
-            return None
+    found = _inspect_json([name], f"inspecting container {name}")
+    return _state(found[0]) if found else None
 
 
-def _state(container: Any) -> ContainerState:
-    c = _inspected(container)
-    labels = c.config.labels or {}
-    health = c.state.health.status if c.state.health is not None else None
-    networks = tuple(sorted((c.network_settings.networks or {}).keys()))
+def _state(c: dict[str, Any]) -> ContainerState:
+    config, state = c.get("Config") or {}, c.get("State") or {}
+    labels = config.get("Labels") or {}
+    name = str(c.get("Name", "")).lstrip("/")
     return ContainerState(
-        name=c.name.lstrip("/"),
-        service=labels.get(SERVICE_LABEL, c.name.lstrip("/")),
-        id=c.id,
-        status=c.state.status or "",
-        health=health,
-        exit_code=c.state.exit_code or 0,
-        created=c.created,
-        finished=_real_time(c.state.finished_at),
-        started=_real_time(c.state.started_at),
-        networks=networks,
+        name=name,
+        service=labels.get(SERVICE_LABEL, name),
+        id=c["Id"],
+        status=state.get("Status") or "",
+        health=(state.get("Health") or {}).get("Status"),
+        exit_code=state.get("ExitCode") or 0,
+        created=_time(c.get("Created")),
+        finished=_time(state.get("FinishedAt")),
+        started=_time(state.get("StartedAt")),
+        networks=tuple(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),
         oneoff=labels.get(ONEOFF_LABEL, "False").lower() == "true",
+        config_hash=labels.get(CONFIG_HASH_LABEL, ""),
+        image=config.get("Image") or "",
+        image_id=labels.get(IMAGE_LABEL) or c.get("Image") or "",
+        project=labels.get(PROJECT_LABEL, ""),
     )
 
 
-def _inspected(obj: Any) -> Any:
-    """The inspect result python-on-whales already holds: its attributes re-inspect the
-    container once the result is 10 ms old, one engine call per attribute read."""
-    if not hasattr(obj, "_get_inspect_result"):
-        return obj  # already an inspect result
-    result = getattr(obj, "_inspect_result", None)
-    return result if result is not None else obj._get_inspect_result()
-
-
-def _real_time(value: datetime | None) -> datetime | None:
-    """The engine writes 0001-01-01 for "never"."""
-    return value if value is not None and value.year > 1 else None
+def _time(value: str | None) -> datetime | None:
+    """An engine timestamp (RFC 3339, nanoseconds); None for the engine's 0001-01-01 "never"."""
+    if not value or value.startswith("0001-"):
+        return None
+    stamp = value.replace("Z", "+00:00")
+    whole, dot, rest = stamp.partition(".")
+    if dot:  # Python reads at most microseconds
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        stamp = f"{whole}.{rest[:digits][:6].ljust(6, '0')}{rest[digits:]}"
+    parsed = datetime.fromisoformat(stamp)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def logs(name: str, tail: int = 20, since: datetime | None = None) -> str:
@@ -381,7 +531,7 @@ def project_resources(project_name: str) -> Removed:
     docker = _client()
     label = [("label", f"{PROJECT_LABEL}={project_name}")]
     with _translated(f"listing the resources of {project_name}"):
-        names = [c.name.lstrip("/") for c in _inspect_all(label, f"the containers of {project_name}")]
+        names = [str(c["Name"]).lstrip("/") for c in _inspect_all(label, project_name)]
         networks = [n.name for n in docker.network.list(filters=label)]
         volumes = [v.name for v in docker.volume.list(filters=label)]
     return Removed(tuple(sorted(names)), tuple(sorted(networks)), tuple(sorted(volumes)))
@@ -416,9 +566,9 @@ def remove_leftovers(
     containers and volumes, then the networks. For test setup; missing things are fine."""
     docker = _client()
     with _translated("removing leftovers"):
-        everything = _inspect_all((), "all containers")
-        victims = {c.id: c for c in everything if _is_leftover(c, containers, host_ports, projects)}
-        names = sorted(c.name.lstrip("/") for c in victims.values())
+        everything = _inspect_all((), "this engine")
+        victims = {c["Id"]: c for c in everything if _is_leftover(c, containers, host_ports, projects)}
+        names = sorted(str(c["Name"]).lstrip("/") for c in victims.values())
         if victims:
             docker.container.remove(list(victims), force=True, volumes=True)
         gone_networks = [
@@ -434,12 +584,13 @@ def remove_leftovers(
     return Removed(tuple(names), tuple(sorted(gone_networks)), tuple(sorted(volumes)))
 
 
-def _is_leftover(c: Any, names: Sequence[str], host_ports: Sequence[int], projects: Sequence[str]) -> bool:
-    if c.name.lstrip("/") in names or (c.config.labels or {}).get(PROJECT_LABEL) in projects:
+def _is_leftover(c: dict[str, Any], names: Sequence[str], host_ports: Sequence[int], projects: Sequence[str]) -> bool:
+    labels = (c.get("Config") or {}).get("Labels") or {}
+    if str(c["Name"]).lstrip("/") in names or labels.get(PROJECT_LABEL) in projects:
         return True
-    bound = c.host_config.port_bindings or {}
+    bound = (c.get("HostConfig") or {}).get("PortBindings") or {}
     for bindings in bound.values():
         for binding in bindings or []:
-            if binding.host_port and int(binding.host_port) in host_ports:
+            if binding.get("HostPort") and int(binding["HostPort"]) in host_ports:
                 return True
     return False

@@ -68,41 +68,101 @@ def test_without_progress_keeps_text_that_is_all_progress() -> None:
 # -- engine and Compose versions ------------------------------------------------------------
 
 
-V2 = "Docker Compose version v2.26.1-4"
+V2 = "Docker Compose version v2.26.1-4\n"
+SERVER = '{"Client": {"Version": "28.2.2"}, "Server": {"Version": "20.10.24", "ApiVersion": "1.41"}}'
+NO_DAEMON = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 
 
-def fake_client(monkeypatch: pytest.MonkeyPatch, server: str | None = "20.10.24", compose: object = V2) -> None:
-    def compose_version() -> str:
-        if isinstance(compose, Exception):
-            raise compose
-        return str(compose)
-
-    version = SimpleNamespace(server=SimpleNamespace(version=server, api_version="1.41") if server else None)
-    client = SimpleNamespace(version=lambda: version, compose=SimpleNamespace(version=compose_version))
-    monkeypatch.setattr(_runtime, "_client", lambda project=None: client)
+def done(out: str = "", err: str = "", code: int = 0) -> _runtime._Done:
+    return _runtime._Done(code, out, err)
 
 
-def test_engine_info_reads_versions(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_client(monkeypatch)
-    assert _runtime.engine_info() == EngineInfo("20.10.24", "1.41", "2.26.1-4")
+def test_engine_info_reads_versions() -> None:
+    assert _runtime.engine_info_from(done(SERVER), done(V2)) == EngineInfo("20.10.24", "1.41", "2.26.1-4")
 
 
-def test_compose_v1_is_refused_with_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_client(monkeypatch, compose="docker-compose version 1.29.2, build unknown")
+def test_compose_v1_is_refused_with_fix() -> None:
     with pytest.raises(EngineUnavailable, match="not v2.*provision-docker"):
-        _runtime.engine_info()
+        _runtime.engine_info_from(done(SERVER), done("docker-compose version 1.29.2, build unknown"))
 
 
-def test_missing_compose_plugin_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_client(monkeypatch, compose=docker_error("docker: 'compose' is not a docker command."))
+def test_missing_compose_plugin_is_refused() -> None:
+    missing = done(err="docker: 'compose' is not a docker command.\nSee 'docker --help'", code=1)
     with pytest.raises(EngineUnavailable, match="Compose v2.*missing.*not a docker command"):
-        _runtime.engine_info()
+        _runtime.engine_info_from(done(SERVER), missing)
 
 
-def test_no_server_is_engine_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_client(monkeypatch, server=None)
+def test_no_server_is_engine_unavailable() -> None:
     with pytest.raises(EngineUnavailable, match="no Docker engine answers"):
-        _runtime.engine_info()
+        _runtime.engine_info_from(done('{"Client": {}, "Server": null}'), done(V2))
+
+
+def test_no_daemon_is_engine_unavailable_with_its_words_and_fix() -> None:
+    down = done('{"Client": {}, "Server": null}', NO_DAEMON, code=1)
+    with pytest.raises(EngineUnavailable, match="Cannot connect to the Docker daemon.*provision-docker"):
+        _runtime.engine_info_from(down, done(V2))
+
+
+def test_missing_docker_cli_is_engine_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(EngineUnavailable, match="docker CLI is not installed.*provision-docker"):
+        _runtime.EngineCheck().result()
+
+
+def test_failed_call_keeps_stderr_without_progress() -> None:
+    error = _runtime._failed(
+        "compose up of demo",
+        done(err=" Container db  Started\nError response from daemon: port is already allocated\n", code=1),
+    )
+    assert isinstance(error, RuntimeFailure) and not isinstance(error, EngineUnavailable)
+    assert str(error) == "compose up of demo failed: Error response from daemon: port is already allocated"
+
+
+# -- container states from `docker container inspect` -------------------------------------
+
+
+INSPECTED = {
+    "Id": "abc",
+    "Name": "/db-migrator",
+    "Created": "2026-01-01T00:00:00.123456789Z",
+    "Image": "sha256:ffff",
+    "State": {
+        "Status": "exited",
+        "ExitCode": 0,
+        "StartedAt": "2026-01-01T00:00:01.5Z",
+        "FinishedAt": "2026-01-01T00:00:02Z",
+    },
+    "Config": {
+        "Image": "postgres:15-alpine",
+        "Labels": {
+            "com.docker.compose.project": "demo",
+            "com.docker.compose.service": "db-migrator",
+            "com.docker.compose.config-hash": "h1",
+            "com.docker.compose.image": "sha256:ffff",
+        },
+    },
+    "NetworkSettings": {"Networks": {"app_network": {}}},
+}
+
+
+def test_state_from_inspect_json() -> None:
+    s = _runtime._state(INSPECTED)
+    assert (s.name, s.service, s.project, s.status, s.health, s.exit_code) == (
+        "db-migrator",
+        "db-migrator",
+        "demo",
+        "exited",
+        None,
+        0,
+    )
+    assert s.created == datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    assert s.started == datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)
+    assert (s.config_hash, s.image, s.image_id) == ("h1", "postgres:15-alpine", "sha256:ffff")
+    assert s.networks == ("app_network",)
+
+
+def test_never_is_none() -> None:
+    assert _runtime._time("0001-01-01T00:00:00Z") is None
 
 
 def test_api_version_comparison() -> None:
@@ -127,8 +187,13 @@ def state(
     exit_code: int = 0,
     finished: datetime | None = None,
     cid: str | None = None,
+    created: datetime = NOW,
+    started: datetime | None = None,
 ) -> ContainerState:
-    return ContainerState(name, name, cid or f"id-{name}", status, health, exit_code, NOW, finished)
+    started = started or (finished - timedelta(seconds=1) if finished else created)
+    return ContainerState(
+        name, name, cid or f"id-{name}", status, health, exit_code, created, finished, started, project="demo"
+    )
 
 
 DB = Service("db", role=Role.DATABASE, healthcheck=Healthcheck(("CMD", "true"), 1.0, 3.0, 30))
@@ -148,6 +213,7 @@ APP = Service("app", depends_on={"db-migrator": Dependency("db-migrator", Condit
         (DB, state("db", health="unhealthy"), "unhealthy"),
         (APP, state("app"), "running"),
         (APP, state("app", "restarting"), "restarting"),
+        (MIGRATOR, state("db-migrator"), "migrating"),
         (MIGRATOR, state("db-migrator", "exited", finished=NOW), "migrated"),
         (MIGRATOR, state("db-migrator", "exited", exit_code=1, finished=NOW), "failed"),
         (APP, state("app", "exited", finished=NOW), "completed"),
@@ -178,36 +244,63 @@ def test_dependency_order() -> None:
 
 
 class FakeEngine:
-    """Plays a scripted sequence of container snapshots; compose up ends with ``up_error``."""
+    """Plays a scripted sequence of container snapshots; compose up ends with ``up_error``.
+
+    Compose's config hashes and the image ids match the first snapshot's containers unless
+    ``hashes`` says otherwise (so, by default, nothing changed)."""
 
     def __init__(
-        self, snapshots: list[dict[str, ContainerState]], up_error: Exception | None = None, up_seconds: float = 0.0
+        self,
+        snapshots: list[dict[str, ContainerState]],
+        up_error: Exception | None = None,
+        up_seconds: float = 0.0,
+        hashes: dict[str, str] | None = None,
     ) -> None:
         self.snapshots = snapshots
         self.up_error = up_error
         self.up_seconds = up_seconds
+        self.hashes = hashes
         self.calls = 0
+        self.ups = 0
+        self.up_services: list[str] | None = None
         self.lock = threading.Lock()
 
-    def containers(self, name: str, include_oneoff: bool = False) -> dict[str, ContainerState]:
+    def containers(
+        self, name: str, names: list[str] | None = None, include_oneoff: bool = False
+    ) -> dict[str, ContainerState]:
         with self.lock:
             snapshot = self.snapshots[min(self.calls, len(self.snapshots) - 1)]
             self.calls += 1
             return snapshot
 
-    def compose_up(self, compose: _runtime.ComposeProject, **_: object) -> str:
+    def config_hashes(self, compose: _runtime.ComposeProject) -> dict[str, str]:
+        return self.hashes if self.hashes is not None else {n: s.config_hash for n, s in self.snapshots[0].items()}
+
+    def image_ids(self, references: object) -> dict[str, str]:
+        return {s.image: s.image_id for s in self.snapshots[0].values()}
+
+    def compose_up(self, compose: _runtime.ComposeProject, services: list[str] | None = None, **_: object) -> str:
+        self.ups += 1
+        self.up_services = services
         time.sleep(self.up_seconds)
         if self.up_error:
             raise self.up_error
         return ""
 
 
+class FakeEngineCheck:
+    def result(self) -> EngineInfo:
+        return EngineInfo("20.10", "1.41", "2.26")
+
+
 @pytest.fixture
 def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     def install(engine: FakeEngine) -> FakeEngine:
         built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml")
-        monkeypatch.setattr(_runtime, "engine_info", lambda: EngineInfo("20.10", "1.41", "2.26"))
+        monkeypatch.setattr(_runtime, "EngineCheck", FakeEngineCheck)
         monkeypatch.setattr(_runtime, "containers", engine.containers)
+        monkeypatch.setattr(_runtime, "config_hashes", engine.config_hashes)
+        monkeypatch.setattr(_runtime, "image_ids", engine.image_ids)
         monkeypatch.setattr(_runtime, "compose_up", engine.compose_up)
         monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: f"last lines of {name}")
         monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
@@ -243,18 +336,100 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
     assert [s.change for s in report.services] == ["created", "created", "created"]
 
 
-def test_second_apply_reports_unchanged_containers(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([healthy()]))
-    report = _deploy.apply(tmp_path)
+def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
+    engine = fake_apply(FakeEngine([healthy()]))
+    seen: list[tuple[str, str]] = []
+    report = _deploy.apply(tmp_path, on_progress=lambda s, p, t: seen.append((s, p)))
+    assert report.ok and report.why_up == {}
+    assert engine.ups == 0, "compose up ran (and with it the migrator) with nothing to do"
     assert {s.change for s in report.services} == {"unchanged"}
+    assert ("db-migrator", "migrated") in seen  # its run of an earlier apply counts
+
+
+def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Path) -> None:
+    engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": ""}))
+    report = _deploy.apply(tmp_path)
+    assert report.ok and report.why_up == {"db-migrator": "configuration changed"}
+    assert engine.ups == 1 and engine.up_services == ["db-migrator"]  # app is left alone
+    assert {s.change for s in report.services} == {"unchanged"}
+
+
+def test_any_other_change_gives_compose_up_everything(fake_apply, tmp_path: Path) -> None:
+    engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": "new"}))
+    report = _deploy.apply(tmp_path)
+    assert report.ok and set(report.why_up) == {"db-migrator", "app"}
+    assert engine.ups == 1 and engine.up_services is None
 
 
 def test_recreated_container_is_reported(fake_apply, tmp_path: Path) -> None:
     before = healthy()
     after = {**before, "app": state("app", cid="new-id")}
-    fake_apply(FakeEngine([before, after]))
+    fake_apply(FakeEngine([before, after], hashes={"db": "", "db-migrator": "", "app": "new"}))
     report = _deploy.apply(tmp_path)
     assert {s.name: s.change for s in report.services}["app"] == "recreated"
+
+
+# -- does compose up have anything to do? ---------------------------------------------------
+
+
+def ran_before(**changes: ContainerState) -> dict[str, ContainerState]:
+    """An applied stack: the database created, then the migrator ran, then the app started."""
+    t = NOW - timedelta(minutes=10)
+    states = {
+        "db": state("db", health="healthy", created=t),
+        "db-migrator": state("db-migrator", "exited", finished=t + timedelta(seconds=5), created=t),
+        "app": state("app", created=t),
+    }
+    return {**states, **changes}
+
+
+def why(states: dict[str, ContainerState], hashes: dict[str, str] | None = None) -> dict[str, str]:
+    current = {name: s.config_hash for name, s in ran_before().items()}
+    return _deploy.stale(project(), states, {**current, **(hashes or {})}, {"": ""})
+
+
+def test_nothing_to_do_when_every_container_is_current() -> None:
+    assert why(ran_before()) == {}
+
+
+@pytest.mark.parametrize(
+    ("states", "hashes", "expected"),
+    [
+        (ran_before(app=state("app", "exited", exit_code=137)), {}, {"app": "exited"}),
+        ({k: v for k, v in ran_before().items() if k != "db-migrator"}, {}, {"db-migrator": "no container"}),
+        (ran_before(), {"db-migrator": "edited migrations"}, {"db-migrator": "configuration changed"}),
+        (ran_before(), {"db": "new password"}, {"db": "configuration changed"}),
+        (
+            ran_before(**{"db-migrator": state("db-migrator", "exited", exit_code=1, finished=NOW)}),
+            {},
+            {"db-migrator": "not completed"},
+        ),
+        (
+            ran_before(db=state("db", health="healthy", created=NOW)),
+            {},
+            {"db-migrator": "db created after it last ran"},
+        ),
+    ],
+)
+def test_compose_up_must_run(
+    states: dict[str, ContainerState], hashes: dict[str, str], expected: dict[str, str]
+) -> None:
+    assert why(states, hashes) == expected
+
+
+def test_an_image_rebuilt_under_the_same_tag_needs_compose_up() -> None:
+    states = ran_before()
+    current = {name: s.config_hash for name, s in states.items()}
+    assert _deploy.stale(project(), states, current, {"": "sha256:new"}) == {
+        "db": "image changed",
+        "db-migrator": "image changed",
+        "app": "image changed",
+    }
+
+
+def test_migrators_alone_go_to_compose_up_else_everything() -> None:
+    assert _deploy.up_services(project(), {"db-migrator": "not completed"}) == ["db-migrator"]
+    assert _deploy.up_services(project(), {"db-migrator": "x", "db": "y"}) is None
 
 
 def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_path: Path) -> None:

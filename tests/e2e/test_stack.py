@@ -10,7 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import CONTAINERS, NETWORK, PROJECT, Run, Stack, clean_slate, copy_example, eventually, query
+from e2e_support import (
+    CONTAINERS,
+    NETWORK,
+    PROJECT,
+    Run,
+    Stack,
+    clean_slate,
+    copy_example,
+    eventually,
+    migration_rows,
+    query,
+    table_exists,
+)
 
 from clockwork_compose import _runtime
 
@@ -99,15 +111,36 @@ def test_assert_passes(up: Stack) -> None:
     assert human.code == 0 and "PASS" in human.out and "0 failed" in human.out
 
 
-def test_second_apply_changes_nothing(up: Stack) -> None:
-    ids = {name: s.id for name, s in _runtime.containers(PROJECT).items()}
+def test_second_apply_changes_nothing_and_does_not_start_the_migrator(up: Stack) -> None:
+    before = _runtime.containers(PROJECT)
     rows = query("SELECT version, checksum, applied_at FROM clockwork_migrations ORDER BY version")
     result = up.apply()
     assert result.code == 0, result.text
-    assert {name: s.id for name, s in _runtime.containers(PROJECT).items()} == ids
+    after = _runtime.containers(PROJECT)
+    assert {name: s.id for name, s in after.items()} == {name: s.id for name, s in before.items()}
+    assert after["postgres-db-migrator"].started == before["postgres-db-migrator"].started, "the migrator ran again"
     assert query("SELECT version, checksum, applied_at FROM clockwork_migrations ORDER BY version") == rows
-    assert "5 unchanged" in result.err
-    assert "done: 0 applied" in _runtime.logs("postgres-db-migrator", tail=1)
+    assert "5 unchanged" in result.err and "compose up not needed" in result.err
+
+
+def test_a_new_migration_is_applied_by_the_next_apply_and_only_it(up: Stack) -> None:
+    before = _runtime.containers(PROJECT)
+    rows = migration_rows()
+    up.migration("004_add_notes_table.sql").write_text("CREATE TABLE notes (id serial PRIMARY KEY, body text);\n")
+    result = up.apply()
+    assert result.code == 0, result.text
+    after_rows = migration_rows()
+    assert set(after_rows) == set(rows) | {"004_add_notes_table.sql"}
+    assert {v: after_rows[v] for v in rows} == rows, "an earlier migration was applied again"
+    assert table_exists("notes")
+    log = _runtime.logs("postgres-db-migrator", tail=5)
+    assert "applied 004_add_notes_table.sql" in log and "1 applied" in log
+    after = _runtime.containers(PROJECT)
+    unchanged = set(CONTAINERS) - {"postgres-db-migrator"}
+    assert {n: after[n].id for n in unchanged} == {n: before[n].id for n in unchanged}
+    assert "compose up not needed" not in result.err
+    again = up.apply()  # and then nothing more to do
+    assert again.code == 0 and "compose up not needed" in again.err, again.text
 
 
 def test_destroy_leaves_nothing_and_is_idempotent(up: Stack) -> None:
