@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clockwork_compose import _runtime
+from clockwork_compose._errors import ClockworkError
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "connected-services"
@@ -31,3 +41,38 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         timeout=120,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@cache
+def compose_v2() -> bool:
+    """Whether a docker CLI with Compose v2 is here (it parses files without an engine)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return _runtime.compose_version().startswith("2.")
+    except ClockworkError:
+        return False
+
+
+needs_compose = pytest.mark.skipif(not compose_v2(), reason="needs a Docker CLI with Compose v2")
+
+#: Variables that would change what Compose reads: secrets must come from .env alone.
+_NOT_FROM_THE_ENVIRONMENT = ("DB_PASSWORD", "CLOCKWORK_API_SERVER_DATABASE_URL", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME")
+
+
+@contextlib.contextmanager
+def _environment_without(names: tuple[str, ...]) -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def compose_config(folder: Path, file: str = "docker-compose.yml") -> dict[str, Any]:
+    """What Compose makes of ``folder``'s compose file and .env, through ``_runtime``,
+    with the secrets absent from the environment."""
+    folder = folder.resolve()
+    project = _runtime.ComposeProject(folder.name, folder, (folder / file,))
+    with _environment_without(_NOT_FROM_THE_ENVIRONMENT):
+        return _runtime.compose_config(project)

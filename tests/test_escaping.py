@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
-from test_secrets import compose_config, needs_compose
+from support import compose_config, needs_compose
 
 from clockwork_compose import DeclarationError, _api, _envfile
 

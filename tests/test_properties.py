@@ -23,7 +23,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
-from test_secrets import compose_config, needs_compose
+from support import compose_config, needs_compose
 
 from clockwork_compose import _api
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from support import run_cli
+from support import compose_config, needs_compose, run_cli
 
 from clockwork_compose import DeclarationError, _api, _envfile
 
@@ -35,38 +34,6 @@ api.connect(
 """
 PLAIN_MAIN = SECRET_MAIN.replace('Secret("DB_PASSWORD")', '"secret123"')  # pragma: allowlist secret
 URL = f"postgresql://admin:{quote(PASSWORD, safe='')}@postgres-db:5432/appdb"
-
-
-def _compose_v2() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        out = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and " v2." in out.stdout.replace("version 2.", "version v2.")
-
-
-needs_compose = pytest.mark.skipif(not _compose_v2(), reason="needs a Docker CLI with Compose v2")
-
-
-def _without(*names: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in names}
-
-
-def compose_config(folder: Path) -> dict:
-    """`docker compose config` as JSON, with the secrets absent from the environment."""
-    env = _without("DB_PASSWORD", "CLOCKWORK_API_SERVER_DATABASE_URL", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME")
-    out = subprocess.run(
-        ["docker", "compose", "config", "--format", "json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def unescape(value: str) -> str:
@@ -137,6 +104,10 @@ def test_a_secret_without_a_value_is_not_an_error_and_leaves_env_alone(make_proj
     assert "not set yet: DB_PASSWORD" in result.stderr
     assert (root / ".env").read_text() == user_env
     assert (root / "docker-compose.yml").is_file()
+
+
+def _without(*names: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in names}
 
 
 def _cli() -> list[str]:
