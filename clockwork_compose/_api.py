@@ -38,11 +38,11 @@ def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Proj
     resources = _loader.load(project_dir)
     ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
     project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
-    text = _compose.render(project)
+    doc = _compose.document(project)
     from . import _schema
 
-    _schema.validate(_compose.document(project))
-    return project, text, path
+    _schema.validate(doc)
+    return project, _compose.render(project, doc), path
 
 
 def build(project_dir: Path, output: Path | None = None, environ: Mapping[str, str] | None = None) -> Build:

@@ -29,26 +29,42 @@ SCRIPT_FIELD = "x-clockwork-migrator"
 SCRIPT_ANCHOR = "clockwork-migrator"
 
 
-def render(project: Project) -> str:
-    return HEADER + _yaml.dump(document(project, share_scripts=True))
+def render(project: Project, doc: dict[str, Any] | None = None) -> str:
+    """The file's text: ``document(project)`` (or ``doc``, already made from it), with the
+    migrator driver written once under an anchor when every migrator runs the same one."""
+    return HEADER + _yaml.dump(_share_scripts(doc if doc is not None else document(project)))
 
 
-def document(project: Project, *, share_scripts: bool = False) -> dict[str, Any]:
-    """The compose document; with ``share_scripts`` the migrator driver appears once (YAML anchor)."""
-    services = {s.name: service(s) for s in project.ordered()}
-    doc: dict[str, Any] = {"name": project.name}
-    scripts = {tuple(s["entrypoint"]) for s in services.values() if s["labels"]["dev.clockwork.role"] == "migrator"}
-    if share_scripts and len(scripts) == 1:
-        (entrypoint,) = scripts
-        doc[SCRIPT_FIELD] = _yaml.Anchor(SCRIPT_ANCHOR, entrypoint[-1])
-        for s in services.values():
-            if s.get("entrypoint") == list(entrypoint):
-                s["entrypoint"] = [*entrypoint[:-1], _yaml.Alias(SCRIPT_ANCHOR)]
-    doc["services"] = services
-    doc["networks"] = {n: {"name": n} for n in project.networks}
+def document(project: Project) -> dict[str, Any]:
+    """The compose document as plain data (what the schema validates)."""
+    doc: dict[str, Any] = {
+        "name": project.name,
+        "services": {s.name: service(s) for s in project.ordered()},
+        "networks": {n: {"name": n} for n in project.networks},
+    }
     if project.volumes:
         doc["volumes"] = {v: {} for v in project.volumes}
     return doc
+
+
+def _share_scripts(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` where the migrators' driver is an alias of one ``x-`` field."""
+    services = doc["services"]
+    migrators = [n for n, s in services.items() if s["labels"]["dev.clockwork.role"] == "migrator"]
+    scripts = {services[n]["entrypoint"][-1] for n in migrators}
+    if len(scripts) != 1:
+        return doc
+    (script,) = scripts
+    shared = {
+        n: {**s, "entrypoint": [*s["entrypoint"][:-1], _yaml.Alias(SCRIPT_ANCHOR)]}
+        for n, s in services.items()
+        if n in migrators
+    }
+    return {
+        "name": doc["name"],
+        SCRIPT_FIELD: _yaml.Anchor(SCRIPT_ANCHOR, script),
+        **{k: ({**v, **shared} if k == "services" else v) for k, v in doc.items() if k != "name"},
+    }
 
 
 def text(value: str) -> str:

@@ -72,6 +72,8 @@ class Context:
 
     project_dir: Path
     output_dir: Path
+    #: Resolved paths, per build: many connections name the same schema and folders.
+    resolved: dict[str, Path] = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
 
 def project_name(folder: Path) -> str:
@@ -234,8 +236,8 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} is not a path", "write a path relative to the project folder"
         )
-    path = (ctx.project_dir / value).resolve()
-    if not outside and not path.is_relative_to(ctx.project_dir.resolve()):
+    path = _resolved(ctx, value)
+    if not outside and not path.is_relative_to(_resolved(ctx, ".")):
         raise DeclarationError(
             resource,
             field,
@@ -247,7 +249,7 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
         )
-    relative = PurePosixPath(Path(os.path.relpath(path, ctx.output_dir.resolve())).as_posix())
+    relative = PurePosixPath(Path(os.path.relpath(path, ctx.output_dir)).as_posix())
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
 
 
@@ -519,7 +521,11 @@ def _same_migrations(
 
 
 def _resolved(ctx: Context, value: str) -> Path:
-    return (ctx.project_dir / value).resolve()
+    """``value`` resolved against the project folder (symlinks too), once per build."""
+    path = ctx.resolved.get(value)
+    if path is None:
+        path = ctx.resolved[value] = (ctx.project_dir / value).resolve()
+    return path
 
 
 def _migrator(
@@ -573,7 +579,7 @@ def _migrator(
         )
         mounts.append(Mount("bind", files, f"{MIGRATOR_ROOT}/migrations", read_only=True))
         environment["CLOCKWORK_MIGRATIONS_DIR"] = f"{MIGRATOR_ROOT}/migrations"
-        folder = (ctx.project_dir / conn.migrations_dir).resolve()
+        folder = _resolved(ctx, conn.migrations_dir)
         migration_files = tuple(sorted(p.name for p in folder.glob("*.sql") if p.is_file()))
         contents += [(name, folder / name) for name in migration_files]
     source = project.services[database.name]

@@ -9,6 +9,7 @@ keep their insertion order: callers order keys.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -47,19 +48,21 @@ def dump(data: Mapping[str, Data]) -> str:
 
 
 def scalar(value: str | int | float | bool | None) -> str:
+    if isinstance(value, str):
+        return _string(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+    return repr(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _string(value: str) -> str:
+    # Cached: names, keys and conditions repeat across services.
     if _PLAIN.fullmatch(value) and value.lower() not in _WORDS:
         return value
     return _NOT_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
-
-
-def _is_block(value: object) -> bool:
-    return isinstance(value, Mapping | list | tuple) and len(value) > 0  # type: ignore[arg-type]
 
 
 def _literal(value: str) -> bool:
@@ -74,41 +77,42 @@ def _literal(value: str) -> bool:
 def _value(value: Data, indent: int, lines: list[str], prefix: str) -> None:
     """Write ``prefix`` (a key or a dash) followed by value, at ``indent``."""
     pad = " " * indent
-    if isinstance(value, Alias):
-        lines.append(f"{pad}{prefix} *{value.name}")
-        return
-    if isinstance(value, Anchor):
-        prefix = f"{prefix} &{value.name}"
-        value = value.value
-    if isinstance(value, Mapping):
-        if not value:
+    if isinstance(value, str):  # the common case first
+        if "\n" in value and _literal(value):
+            lines.append(f"{pad}{prefix} |{'' if value.endswith(chr(10)) else '-'}")
+            inner = " " * (indent + 2)
+            lines.extend(f"{inner}{line}" if line else "" for line in value.rstrip("\n").split("\n"))
+        else:
+            lines.append(f"{pad}{prefix} {_string(value)}")
+    elif isinstance(value, dict):
+        if value:
+            lines.append(f"{pad}{prefix}")
+            _mapping(value, indent + 2, lines)
+        else:
             lines.append(f"{pad}{prefix} {{}}")
-            return
-        lines.append(f"{pad}{prefix}")
-        _mapping(value, indent + 2, lines)
     elif isinstance(value, list | tuple):
-        if not value:
+        if value:
+            lines.append(f"{pad}{prefix}")
+            _sequence(value, indent + 2, lines)
+        else:
             lines.append(f"{pad}{prefix} []")
-            return
-        lines.append(f"{pad}{prefix}")
-        _sequence(value, indent + 2, lines)
-    elif isinstance(value, str) and _literal(value):
-        lines.append(f"{pad}{prefix} |{'' if value.endswith(chr(10)) else '-'}")
-        inner = " " * (indent + 2)
-        lines.extend(f"{inner}{line}" if line else "" for line in value.rstrip("\n").split("\n"))
+    elif isinstance(value, Alias):
+        lines.append(f"{pad}{prefix} *{value.name}")
+    elif isinstance(value, Anchor):
+        _value(value.value, indent, lines, f"{prefix} &{value.name}")
     else:
         lines.append(f"{pad}{prefix} {scalar(value)}")  # type: ignore[arg-type]
 
 
 def _mapping(data: Mapping[str, Data], indent: int, lines: list[str]) -> None:
     for key, value in data.items():
-        _value(value, indent, lines, f"{scalar(key)}:")
+        _value(value, indent, lines, f"{_string(key)}:")
 
 
 def _sequence(items: Sequence[Data], indent: int, lines: list[str]) -> None:
     pad = " " * indent
     for item in items:
-        if isinstance(item, Mapping) and item:
+        if isinstance(item, dict) and item:
             first = len(lines)
             _mapping(item, indent + 2, lines)
             lines[first] = f"{pad}- {lines[first][indent + 2 :]}"
