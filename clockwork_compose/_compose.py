@@ -98,6 +98,8 @@ def service(s: Service) -> dict[str, Any]:
         out["ports"] = [_port(p) for p in s.ports]
     if s.mounts:
         out["volumes"] = [_mount(m) for m in s.mounts]
+    if s.tmpfs:
+        out["tmpfs"] = [text(path) for path in s.tmpfs]
     out["networks"] = sorted(s.networks)
     if s.depends_on:
         out["depends_on"] = {

@@ -593,6 +593,9 @@ def _migrator(
         entrypoint=("/bin/sh", "-c", render_migrator_script()),
         environment=environment,
         mounts=mounts,
+        # The image declares its data dir a VOLUME: without this, every migrator container
+        # would leave an anonymous volume behind.
+        tmpfs=[engine.data_dir],
         networks=[NETWORK],
         restart="no",
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},

@@ -127,6 +127,8 @@ class Service:
     environment: dict[str, EnvValue] = field(default_factory=dict)
     ports: list[Port] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
+    #: Container paths backed by memory: nothing written there outlives the container.
+    tmpfs: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     depends_on: dict[str, Dependency] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None

@@ -561,6 +561,12 @@ def project_resources(project_name: str) -> Removed:
     return Removed(tuple(sorted(names)), tuple(sorted(networks)), tuple(sorted(volumes)))
 
 
+def volume_names() -> frozenset[str]:
+    """Every volume on the engine, named or anonymous."""
+    with _translated("listing volumes"):
+        return frozenset(v.name for v in _client().volume.list())
+
+
 def network_containers(network: str) -> tuple[str, ...]:
     """Names of the containers attached to a network (empty when there is no such network)."""
     from python_on_whales.exceptions import NoSuchNetwork

@@ -94,6 +94,8 @@ def test_the_migrator_is_one_shot_on_the_database_image(example):
     assert mounts[env["CLOCKWORK_SCHEMA_FILE"]]["source"] == "./schema.sql"
     assert mounts[env["CLOCKWORK_MIGRATIONS_DIR"]]["source"] == "./migrations"
     assert all(m["read_only"] and m["type"] == "bind" for m in mounts.values())
+    # The image's data dir is a VOLUME: tmpfs there, or each run leaves an anonymous volume.
+    assert migrator["tmpfs"] == ["/var/lib/postgresql/data"]
 
 
 def test_the_migrator_label_hashes_its_files_so_a_new_or_edited_migration_changes_the_file(tmp_path):

@@ -31,9 +31,13 @@ pytestmark = pytest.mark.e2e
 MIGRATIONS = ("001_add_users_table.sql", "002_add_sessions_table.sql", "003_add_indexes.sql")
 
 
+VOLUMES_BEFORE: set[str] = set()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Run]]:
     clean_slate()
+    VOLUMES_BEFORE.update(_runtime.volume_names())
     copy = copy_example(tmp_path_factory.mktemp("stack"))
     try:
         yield copy, copy.apply()
@@ -150,6 +154,8 @@ def test_destroy_leaves_nothing_and_is_idempotent(up: Stack) -> None:
     assert _runtime.project_resources(PROJECT) == _runtime.Removed()
     assert all(_runtime.container(name) is None for name in CONTAINERS)
     assert _runtime.network_containers(NETWORK) == ()
+    # Anonymous volumes too (images declare VOLUMEs): nothing new is left on the engine.
+    assert _runtime.volume_names() <= VOLUMES_BEFORE
     again = up.cli("destroy")
     assert again.code == 0 and "nothing to remove" in again.err
 
