@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _compose, _envfile, _graph, _loader, _lower
+from . import _compose, _envfile, _graph, _loader, _lower, _schema
 from ._envfile import write_atomic
 from ._errors import CheckFailed
 from ._model import Project
@@ -39,8 +38,6 @@ def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Proj
     ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
     project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
     doc = _compose.document(project)
-    from . import _schema
-
     _schema.validate(doc)
     return project, _compose.render(project, doc), path
 
@@ -77,6 +74,8 @@ def check(project_dir: Path, output: Path | None = None) -> Build:
 
 
 def _short_diff(old: str, new: str, path: Path, limit: int = 40) -> str:
+    import difflib  # only when a file is stale: keeps it off the start-up path
+
     lines = list(
         difflib.unified_diff(
             old.splitlines(), new.splitlines(), f"{path.name} (committed)", f"{path.name} (from main.py)", lineterm=""

@@ -8,7 +8,6 @@ registration call: declaring a resource is enough.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Union
@@ -53,6 +52,8 @@ def _declaration_error(kind: str, name: object, exc: ValidationError, model: typ
     if kind_of_error == "extra_forbidden":
         wrong = str(error["loc"][-1])
         known = sorted(model.model_fields)
+        import difflib  # only on this error path: keeps it off the start-up path
+
         close = difflib.get_close_matches(wrong, known, n=1)
         fix = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
         return DeclarationError(resource, wrong, f"unknown field for {kind}", fix)
