@@ -458,7 +458,7 @@ def _url(
                 field,
                 f"unknown placeholder {{{placeholder}{'!' + conversion if conversion else ''}"
                 f"{':' + spec if spec else ''}}}",
-                "use only {user} {password} {host} {port} {database}",
+                "use only " + " ".join(f"{{{name}}}" for name in PLACEHOLDERS),
             )
         value = values[placeholder]
         encode = placeholder in ("user", "password", "database")

@@ -280,14 +280,7 @@ def _compose_semver(text: str) -> str:
     return last[1:] if last.startswith("v") else last
 
 
-def api_version_at_least(info: EngineInfo, wanted: str) -> bool:
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in v.split(".") if p.isdigit())
-
-    return parts(info.api_version) >= parts(wanted)
-
-
-# -- compose --------------------------------------------------------------------------------
+# -- compose ---------------------------------------------------------------------------------
 
 
 def compose_up(

@@ -165,12 +165,6 @@ def test_never_is_none() -> None:
     assert _runtime._time("0001-01-01T00:00:00Z") is None
 
 
-def test_api_version_comparison() -> None:
-    info = EngineInfo("20.10.24", "1.41", "2.26.1")
-    assert _runtime.api_version_at_least(info, "1.41")
-    assert not _runtime.api_version_at_least(info, "1.44")
-
-
 def test_logs_are_sorted_by_time_with_trimmed_fractions() -> None:
     lines = ["2026-01-01T00:00:01.5Z b", "2026-01-01T00:00:01.123456789Z a", "2026-01-01T00:00:02Z c"]
     ordered = [_runtime._untimed(line) for line in sorted(lines, key=_runtime._log_time)]
