@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import IMAGES, Stack, clean_slate, copy_example
+from e2e_support import IMAGES, Stack, clean_slate, copy_example, example_lock
 
 from clockwork_compose import _runtime
 from clockwork_compose._errors import EngineUnavailable
@@ -43,11 +43,12 @@ def docker_engine() -> _runtime.EngineInfo:
 @pytest.fixture
 def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
     """A fresh copy of the example, nothing running yet; everything removed afterwards."""
-    clean_slate()
-    try:
-        yield copy_example(tmp_path)
-    finally:
+    with example_lock():
         clean_slate()
+        try:
+            yield copy_example(tmp_path)
+        finally:
+            clean_slate()
 
 
 @pytest.fixture

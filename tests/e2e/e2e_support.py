@@ -3,11 +3,13 @@ slates and the example's database. Engine calls go through ``clockwork_compose._
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,10 @@ NETWORK = "app_network"
 IMAGES = ("postgres:15-alpine", "redis:7-alpine", "connected-services-api-server", "connected-services-worker-service")
 DSN = "postgresql://admin:secret123@127.0.0.1:5432/appdb"  # pragma: allowlist secret
 CLI_TIMEOUT = 300
+#: Held while a test uses the example's fixed container names, host ports and network, so
+#: that two test runs on one engine (two developers, a benchmark) take turns instead of
+#: removing each other's stacks.
+EXAMPLE_LOCK = Path("/tmp/clockwork-e2e-example.lock")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,17 @@ def clockwork(*args: str, cwd: Path) -> Run:
         timeout=CLI_TIMEOUT,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@contextlib.contextmanager
+def example_lock() -> Iterator[None]:
+    """Exclusive use of the example's fixed names and ports on this engine."""
+    with EXAMPLE_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def clean_slate() -> _runtime.Removed:

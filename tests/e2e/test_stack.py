@@ -19,6 +19,7 @@ from e2e_support import (
     clean_slate,
     copy_example,
     eventually,
+    example_lock,
     migration_rows,
     query,
     table_exists,
@@ -36,13 +37,14 @@ VOLUMES_BEFORE: set[str] = set()
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Run]]:
-    clean_slate()
-    VOLUMES_BEFORE.update(_runtime.volume_names())
-    copy = copy_example(tmp_path_factory.mktemp("stack"))
-    try:
-        yield copy, copy.apply()
-    finally:
+    with example_lock():
         clean_slate()
+        VOLUMES_BEFORE.update(_runtime.volume_names())
+        copy = copy_example(tmp_path_factory.mktemp("stack"))
+        try:
+            yield copy, copy.apply()
+        finally:
+            clean_slate()
 
 
 @pytest.fixture(scope="module")
