@@ -17,6 +17,7 @@ next apply runs it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -175,7 +176,19 @@ class _Watch:
 
 
 def apply(project_dir: Path, timeout: float | None = None, on_progress: Progress | None = None) -> ApplyReport:
-    """Build, bring the project up and wait until it is healthy, or say what failed."""
+    """Build, bring the project up and wait until it is healthy, or say what failed.
+
+    One apply of a project at a time on this host: a second one raises ``_runtime.Busy``."""
+    with apply_lock(_lower.project_name(project_dir)):
+        return _apply(project_dir, timeout, on_progress)
+
+
+def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
+    """The host-wide lock an apply of ``project`` holds from start to end."""
+    return _runtime.host_lock(f"apply-{project}", wait=False, what=f"another apply of {project}")
+
+
+def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | None) -> ApplyReport:
     started = time.monotonic()
     engine_check = _runtime.EngineCheck()  # runs while we build
     try:
@@ -189,6 +202,8 @@ def apply(project_dir: Path, timeout: float | None = None, on_progress: Progress
     why = why_up(project, before, compose)
     services = up_services(project, why)
     watch = _Watch(project, _engine_now() if why else None, started, on_progress)
+    if why:  # Compose would create the network when missing: two at once make two of it
+        _runtime.ensure_network(_lower.NETWORK)
     up = _Up(compose, services) if why else None
     if up is not None:
         up.start()

@@ -19,10 +19,13 @@ and tests never see python-on-whales objects, and never build docker command lin
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +41,16 @@ SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 IMAGE_LABEL = "com.docker.compose.image"
+#: The folder a Compose project was brought up from (Compose sets it on every container).
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+VOLUME_LABEL = "com.docker.compose.volume"
+#: Set by clockwork on the volumes it creates for a project: the folder that owns them.
+OWNER_LABEL = "dev.clockwork.working-dir"
+#: Set by clockwork on the shared network it creates: it belongs to no single project.
+SHARED_LABEL = "dev.clockwork.shared"
+ROLE_LABEL = "dev.clockwork.role"
+#: Host-wide lock files (one engine per host): the shared network, and one per project.
+LOCK_DIR = Path(tempfile.gettempdir()) / "clockwork-locks"
 #: Seconds a docker CLI call on apply's path may take (`compose up` has its own deadline).
 CALL_TIMEOUT = 120
 
@@ -80,6 +93,12 @@ class ContainerState:
     image_id: str = ""
     #: The Compose project it belongs to ("" when none).
     project: str = ""
+    #: The folder Compose brought it up from ("" when unknown).
+    working_dir: str = ""
+    #: clockwork's role label: app, database, migrator ("" when none).
+    role: str = ""
+    #: Named volumes mounted, as (container path, volume name), sorted.
+    volumes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -469,6 +488,15 @@ def _state(c: dict[str, Any]) -> ContainerState:
         image=config.get("Image") or "",
         image_id=labels.get(IMAGE_LABEL) or c.get("Image") or "",
         project=labels.get(PROJECT_LABEL, ""),
+        working_dir=labels.get(WORKING_DIR_LABEL, ""),
+        role=labels.get(ROLE_LABEL, ""),
+        volumes=tuple(
+            sorted(
+                (str(m.get("Destination", "")).rstrip("/"), str(m["Name"]))
+                for m in c.get("Mounts") or []
+                if m.get("Type") == "volume" and m.get("Name")
+            )
+        ),
     )
 
 
@@ -538,6 +566,167 @@ def start(name: str) -> None:
     docker = _client()
     with _translated(f"starting {name}"):
         docker.container.start(name)
+
+
+# -- locks, the shared network, ownership ---------------------------------------------------
+
+
+class Busy(RuntimeFailure):
+    """A host-wide lock is held by another process."""
+
+
+@contextlib.contextmanager
+def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
+    """An exclusive lock shared by every clockwork process on this host (one engine per
+    host), held until the block ends. ``wait=False``: raise Busy naming the holder's pid."""
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOCK_DIR / f"{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            pid = f" (process {holder})" if holder.isdigit() else ""
+            raise Busy(f"{what or name} is running{pid}; wait for it to finish, then try again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    labels: dict[str, str]
+    #: Names of the containers attached to it.
+    containers: tuple[str, ...]
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    labels: dict[str, str]
+
+
+def networks(name: str | None = None, project: str | None = None) -> list[Network]:
+    """Networks named exactly ``name`` (there can be several: Docker allows duplicates
+    through its API) and/or labelled with ``project``, oldest first."""
+    argv = ["network", "ls", "--no-trunc", "--quiet"]
+    if name is not None:
+        argv += ["--filter", f"name=^{re.escape(name)}$"]
+    if project is not None:
+        argv += ["--filter", f"label={PROJECT_LABEL}={project}"]
+    ids = _docker(argv, "listing networks").split()
+    if not ids:
+        return []
+    done = _Call(["network", "inspect", *ids], "inspecting networks").done()
+    if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
+        raise _failed("inspecting networks", done)
+    found = [
+        Network(
+            id=n["Id"],
+            name=n["Name"],
+            labels=dict(n.get("Labels") or {}),
+            containers=tuple(sorted(str(c.get("Name", "")) for c in (n.get("Containers") or {}).values())),
+            created=str(n.get("Created") or ""),
+        )
+        for n in (json.loads(done.out) if done.out.strip() else [])
+    ]
+    return sorted((n for n in found if name is None or n.name == name), key=lambda n: (n.created, n.id))
+
+
+def duplicate_network_error(name: str, found: Sequence[Network]) -> RuntimeFailure:
+    """The message for several networks of one name: which to remove, and how."""
+    keep = max(found, key=lambda n: (len(n.containers), n.created == found[0].created))
+    extra = [n for n in found if n is not keep]
+    described = ", ".join(
+        f"{n.id[:12]} ({len(n.containers)} container{'' if len(n.containers) == 1 else 's'})" for n in found
+    )
+    command = "; ".join(f"docker network rm {n.id[:12]}" for n in extra)
+    busy = (
+        " (stop the containers on it first: `docker network inspect` lists them)"
+        if any(n.containers for n in extra)
+        else ""
+    )
+    return RuntimeFailure(
+        f"there are {len(found)} networks named {name}: {described}; Compose fails with "
+        f"'network {name} is ambiguous' until one is left: run `{command}`{busy}, then apply again"
+    )
+
+
+def ensure_network(name: str) -> Network:
+    """The one network called ``name``, created when missing. Under a host-wide lock, so
+    that two applies never both create it (the engine would make two of one name)."""
+    with host_lock(f"network-{name}"):
+        found = networks(name)
+        if len(found) > 1:
+            raise duplicate_network_error(name, found)
+        if found:
+            return found[0]
+        _docker(["network", "create", "--label", f"{SHARED_LABEL}=true", name], f"creating network {name}")
+        found = networks(name)
+    if len(found) != 1:
+        raise duplicate_network_error(name, found)
+    return found[0]
+
+
+def remove_network_if_unused(name: str, project: str) -> tuple[str, ...]:
+    """Remove the networks called ``name`` that have no container attached and belong to
+    ``project`` or to no project (clockwork's shared one); the names removed."""
+    with host_lock(f"network-{name}"):
+        gone = [n.id for n in networks(name) if not n.containers and n.labels.get(PROJECT_LABEL, project) == project]
+        if gone:
+            _docker(["network", "rm", *gone], f"removing network {name}")
+    return (name,) if gone else ()
+
+
+def volumes(project: str) -> list[Volume]:
+    """The volumes labelled with the Compose project ``project``, by name."""
+    argv = ["volume", "ls", "--quiet", "--filter", f"label={PROJECT_LABEL}={project}"]
+    names = _docker(argv, f"listing the volumes of {project}").split()
+    if not names:
+        return []
+    done = _Call(["volume", "inspect", *names], f"inspecting the volumes of {project}").done()
+    if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
+        raise _failed(f"inspecting the volumes of {project}", done)
+    found = json.loads(done.out) if done.out.strip() else []
+    return sorted((Volume(v["Name"], dict(v.get("Labels") or {})) for v in found), key=lambda v: v.name)
+
+
+def create_volume(name: str, labels: dict[str, str]) -> None:
+    argv = ["volume", "create"]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    _docker([*argv, name], f"creating volume {name}")
+
+
+def remove_volumes(names: Sequence[str]) -> None:
+    if names:
+        _docker(["volume", "rm", *names], f"removing volumes {', '.join(names)}")
+
+
+def project_containers(project: str) -> list[ContainerState]:
+    """Every container labelled with the Compose project, one-offs included."""
+    return sorted(_project_states(project), key=lambda s: s.name)
+
+
+def remove_containers(groups: Sequence[Sequence[str]]) -> None:
+    """Stop, then remove (with their anonymous volumes; named ones stay), group by group:
+    dependants in the first group, what they depend on last."""
+    for names in groups:
+        if names:
+            _docker(["container", "stop", *names], f"stopping {', '.join(names)}")
+    everything = [name for names in groups for name in names]
+    if everything:
+        _docker(["container", "rm", "--force", "--volumes", *everything], f"removing {', '.join(everything)}")
 
 
 # -- project resources and leftovers --------------------------------------------------------
