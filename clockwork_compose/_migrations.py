@@ -18,6 +18,9 @@ separated by one space; the last field is the rest of the argument, so it may ho
         applied (golang-migrate, flyway, dbmate, goose, sqitch).
     var <name> <value>
         A psql variable (``-v name=value``) declared on the DatabaseConnection.
+    varenv <name> <ENVVAR>
+        A psql variable whose value is a secret: the migrator's environment variable ENVVAR
+        holds it (``-v "name=$ENVVAR"``), so the value never appears in the compose file.
     step <kind> <tx> <version> <adopt-key> <sha256> <checksum> <lines> <path>
         kind      schema | versioned | repeatable
         tx        tx   the driver runs the file inside BEGIN ... COMMIT, its record inside it
@@ -27,7 +30,12 @@ separated by one space; the last field is the rest of the argument, so it may ho
                        it fails)
         version   the record name in clockwork_migrations (no whitespace): the file's base
                   name for plain files, ``schema:<basename>`` for the schema file
-        adopt-key the version the convention's own tool records ("-" when none)
+        adopt-key the version the convention's own tool records ("-" when none):
+                  golang-migrate and goose the version as an integer without padding
+                  (``7``), dbmate the digits of the name as written (``20151129054053``),
+                  flyway the version with ``_`` written ``.`` (``1.1``; repeatables "-"),
+                  sqitch the change name (a reworked change appears more than once
+                  with the same key)
         sha256    hex sha256 of the whole file as built: the driver refuses to run when the
                   mounted file differs ("changed since clockwork build")
         checksum  what is recorded: hex sha256 of the executed part with comments removed
