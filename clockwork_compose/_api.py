@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _compose, _envfile, _graph, _loader, _lower, _schema
 from ._envfile import write_atomic
-from ._errors import CheckFailed
+from ._errors import CheckFailed, UnusableFile
 from ._model import Project
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -45,17 +46,70 @@ def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Proj
 def build(project_dir: Path, output: Path | None = None, environ: Mapping[str, str] | None = None) -> Build:
     """Compile, then write .env (secrets, 0600) and the compose file, each atomically.
 
-    Everything that can fail on the user's declarations fails before either file is touched;
-    unchanged bytes are not rewritten."""
+    Everything that can fail, on the user's declarations or on the files to write (a folder
+    where a file belongs, text that is not UTF-8, a folder or file that is not writable), fails
+    before any file is touched; unchanged bytes are not rewritten."""
     project, text, path = compile_project(project_dir, output)
+    current = existing_text(path)
+    if project.env_file:  # otherwise clockwork leaves .env alone
+        existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current != text:
+        writable(path)
+    if env.changed:
+        writable(env.path)
+    if env.gitignore is not None:
+        existing_text(env.gitignore)
+        writable(env.gitignore)
     notes = _envfile.write(env)
     if env.changed:
         notes.insert(0, f"wrote {env.path.name} (mode 600) with {len(project.env_file) - len(env.missing)} variables")
     if current != text:
         write_atomic(path, text)
     return Build(project, text, path, current != text, _unset_secrets(project, env), tuple(notes))
+
+
+def existing_text(path: Path) -> str | None:
+    """The text of a file clockwork reads and may replace; None when absent.
+
+    Raises UnusableFile when it cannot be: a folder stands where the file belongs, a file
+    where one of its folders belongs, or it is not UTF-8 text."""
+    blocker = _nearest_existing(path)
+    if blocker is not None and not blocker.is_dir():
+        raise UnusableFile(path, f"cannot be created: {blocker} is a file, not a folder", "give a path in a folder")
+    if path.is_dir():
+        raise UnusableFile(path, "is a folder, not a file", "remove or rename that folder, or write elsewhere with -o")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    except OSError as exc:
+        raise UnusableFile(path, f"cannot be read ({exc.strerror})", "check its permissions") from None
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnusableFile(
+            path, f"is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})", "save it as UTF-8, or move it away"
+        ) from None
+
+
+def writable(path: Path) -> None:
+    """Raise UnusableFile unless ``path`` can be (re)written as clockwork writes: a new file
+    in its folder, renamed over the old one. So the folder (or the nearest one to create it
+    in) must be writable, and a file already there must not be read-only."""
+    folder = _nearest_existing(path)
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        raise UnusableFile(
+            path, f"cannot be written: {folder} is not writable", "make the folder writable, or write elsewhere with -o"
+        )
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise UnusableFile(path, "is read-only", f"make it writable (chmod u+w {path.name}), or remove it")
+
+
+def _nearest_existing(path: Path) -> Path | None:
+    return next((p for p in path.parents if p.exists()), None)
 
 
 def _unset_secrets(project: Project, env: _envfile.EnvFile) -> tuple[str, ...]:
@@ -67,7 +121,7 @@ def _unset_secrets(project: Project, env: _envfile.EnvFile) -> tuple[str, ...]:
 def check(project_dir: Path, output: Path | None = None) -> Build:
     """Raise CheckFailed with a short diff when the committed file is not current."""
     project, text, path = compile_project(project_dir, output)
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    current = existing_text(path) or ""
     if current != text:
         raise CheckFailed(_short_diff(current, text, path))
     return Build(project, text, path, False)

@@ -2,12 +2,16 @@
 
     ClockworkError                  base class; ``str(exc)`` is one line for the user
     ├── DeclarationError            bad declarations or usage: exit 2
-    │   └── LoadError               main.py missing, not valid Python, or raised
+    │   ├── LoadError               main.py missing, not valid Python, raised, exited or hung
+    │   └── UnusableFile            a file clockwork reads or writes is a folder, not UTF-8
+    │                               text, or not writable
     ├── CheckFailed                 `build --check` found a stale file: exit 1
     └── RuntimeFailure              the engine or a deployed service failed: exit 1
         └── EngineUnavailable       no engine answers, or Compose is not v2
 
 Library code raises these and never prints or exits; ``_cli`` maps them to exit codes.
+Anything else that reaches the CLI is a bug: "internal error", exit 70 (``--debug`` shows
+the traceback).
 Third-party errors are translated at the boundary with ``raise ... from exc``.
 """
 
@@ -47,6 +51,14 @@ class DeclarationError(ClockworkError):
 
 class LoadError(DeclarationError):
     """main.py could not be loaded."""
+
+
+class UnusableFile(DeclarationError):
+    """A file clockwork must read or write cannot be used as it is; nothing was written."""
+
+    def __init__(self, path: object, problem: str, fix: str) -> None:
+        self.path = path
+        super().__init__(None, None, f"{path} {problem}", fix)
 
 
 class CheckFailed(ClockworkError):

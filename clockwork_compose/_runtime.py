@@ -35,7 +35,10 @@ from typing import Any
 
 from ._errors import EngineUnavailable, RuntimeFailure
 
-PROVISION_HINT = "run `scripts/provision-docker.sh` (as root) to install and start Docker Engine with Compose v2"
+PROVISION_HINT = (
+    "install Docker Engine with the Compose v2 plugin (https://docs.docker.com/engine/install/) and start it, "
+    "or set DOCKER_HOST to an engine that runs"
+)
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"

@@ -39,12 +39,12 @@ def test_engine_failure_keeps_stderr_and_chains() -> None:
 def test_no_daemon_is_engine_unavailable_with_fix() -> None:
     with pytest.raises(EngineUnavailable) as info, _runtime._translated("checking the Docker engine"):
         raise docker_error("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the daemon running?")
-    assert "scripts/provision-docker.sh" in str(info.value)
+    assert "docs.docker.com/engine/install" in str(info.value)
     assert "Cannot connect to the Docker daemon" in str(info.value)
 
 
 def test_missing_cli_is_engine_unavailable() -> None:
-    with pytest.raises(EngineUnavailable, match="provision-docker"), _runtime._translated("checking"):
+    with pytest.raises(EngineUnavailable, match="docs.docker.com/engine/install"), _runtime._translated("checking"):
         raise FileNotFoundError("docker")
 
 
@@ -82,7 +82,7 @@ def test_engine_info_reads_versions() -> None:
 
 
 def test_compose_v1_is_refused_with_fix() -> None:
-    with pytest.raises(EngineUnavailable, match="not v2.*provision-docker"):
+    with pytest.raises(EngineUnavailable, match="not v2.*docs.docker.com/engine/install"):
         _runtime.engine_info_from(done(SERVER), done("docker-compose version 1.29.2, build unknown"))
 
 
@@ -99,13 +99,13 @@ def test_no_server_is_engine_unavailable() -> None:
 
 def test_no_daemon_is_engine_unavailable_with_its_words_and_fix() -> None:
     down = done('{"Client": {}, "Server": null}', NO_DAEMON, code=1)
-    with pytest.raises(EngineUnavailable, match="Cannot connect to the Docker daemon.*provision-docker"):
+    with pytest.raises(EngineUnavailable, match="Cannot connect to the Docker daemon.*docs.docker.com/engine/install"):
         _runtime.engine_info_from(down, done(V2))
 
 
 def test_missing_docker_cli_is_engine_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(EngineUnavailable, match="docker CLI is not installed.*provision-docker"):
+    with pytest.raises(EngineUnavailable, match="docker CLI is not installed.*docs.docker.com/engine/install"):
         _runtime.EngineCheck().result()
 
 
