@@ -5,14 +5,17 @@ from clockwork_compose import DockerResource, DatabaseConnection
 
 from ._declarations import (
     BuildSpec,
+    CommandProbe,
     ContainerRunning,
     DatabaseConnection,
     DatabaseQuery,
     DockerResource,
     HealthCheck,
+    HttpProbe,
     HttpStatus,
     Secret,
     TcpPort,
+    TcpProbe,
 )
 from ._errors import CheckFailed, ClockworkError, DeclarationError, EngineUnavailable, LoadError, RuntimeFailure
 
@@ -22,6 +25,7 @@ __all__ = [
     "BuildSpec",
     "CheckFailed",
     "ClockworkError",
+    "CommandProbe",
     "ContainerRunning",
     "DatabaseConnection",
     "DatabaseQuery",
@@ -29,9 +33,11 @@ __all__ = [
     "DockerResource",
     "EngineUnavailable",
     "HealthCheck",
+    "HttpProbe",
     "HttpStatus",
     "LoadError",
     "RuntimeFailure",
     "Secret",
     "TcpPort",
+    "TcpProbe",
 ]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ._errors import DeclarationError
 
@@ -70,6 +70,7 @@ def _declaration_error(kind: str, name: object, exc: ValidationError, model: typ
 _UNION_TAGS = frozenset(
     {"str", "int", "list[str]", "Secret", "BuildSpec", "HealthCheck", "DockerResource", "DatabaseConnection"}
     | {"ContainerRunning", "HttpStatus", "TcpPort", "DatabaseQuery", "none"}
+    | {"HttpProbe", "TcpProbe", "CommandProbe"}
 )
 _MAPPINGS = frozenset({"env_vars", "labels", "args"})
 
@@ -181,6 +182,82 @@ class HealthCheck(_Model):
     start_period: float = Field(default=0.0, ge=0, description="seconds")
 
 
+#: What an HTTP probe's path may hold: URL characters that need no quoting in a shell or
+#: a Compose file (no quotes, spaces, backslashes or "$").
+_URL_PATH = re.compile(r"/[A-Za-z0-9._~%!*+,;=:@?&/-]*")
+
+
+class _Probe(_Model):
+    """How a service says it is ready; the timing is Docker's healthcheck timing."""
+
+    _kind: ClassVar[str] = "readiness probe"
+
+    interval: float = Field(default=1.0, gt=0, description="seconds between attempts")
+    timeout: float = Field(default=3.0, gt=0, description="seconds one attempt may take")
+    retries: int = Field(default=60, ge=1, description="failed attempts in a row before unhealthy")
+    start_period: float = Field(default=0.0, ge=0, description="seconds of failures that do not count")
+
+
+class HttpProbe(_Probe):
+    """Ready when ``GET http://127.0.0.1:PORT/PATH``, inside the container, answers ``status``.
+
+    Runs the first of curl, wget (busybox's too) or python that the image has."""
+
+    _kind: ClassVar[str] = "HttpProbe"
+
+    path: str = "/"
+    port: int | None = Field(default=None, ge=1, le=65535, description="defaults to the first container port")
+    status: int = Field(default=200, ge=100, le=599)
+
+    def __init__(self, path: str = "/", /, **data: Any) -> None:
+        super().__init__(path=path, **data)
+
+    @field_validator("path")
+    @classmethod
+    def _valid_path(cls, value: str) -> str:
+        if not _URL_PATH.fullmatch(value):
+            raise _invalid(
+                f"{value!r} is not a URL path",
+                'start with "/" and use URL characters only (percent-encode the rest), e.g. "/health"',
+            )
+        return value
+
+
+class TcpProbe(_Probe):
+    """Ready when something inside the container accepts TCP on ``port`` (127.0.0.1).
+
+    Runs the first of bash, python or nc that the image has."""
+
+    _kind: ClassVar[str] = "TcpProbe"
+
+    port: int | None = Field(default=None, ge=1, le=65535, description="defaults to the first container port")
+
+    def __init__(self, port: int | None = None, /, **data: Any) -> None:
+        super().__init__(port=port, **data)
+
+
+class CommandProbe(_Probe):
+    """Ready when ``command`` exits 0 inside the container: a list runs as is (no shell), a
+    string runs under ``/bin/sh -c``."""
+
+    _kind: ClassVar[str] = "CommandProbe"
+
+    command: list[str] | str
+
+    def __init__(self, command: list[str] | str, /, **data: Any) -> None:
+        super().__init__(command=command, **data)
+
+    @field_validator("command")
+    @classmethod
+    def _not_empty(cls, value: list[str] | str) -> list[str] | str:
+        if not (value.strip() if isinstance(value, str) else value and value[0].strip()):
+            raise _invalid("the command is empty", 'give a program and its arguments, e.g. ["pg_isready"]')
+        return value
+
+
+Probe = Union[HttpProbe, TcpProbe, CommandProbe]  # noqa: UP007
+
+
 class ContainerRunning(_Model):
     """Assert the resource's container is running (and healthy, when it has a healthcheck)."""
 
@@ -236,6 +313,9 @@ class DockerResource(_Model):
     working_dir: str | None = None
     user: str | None = None
     healthcheck: HealthCheck | None = None
+    #: How the service says it is ready: HttpProbe, TcpProbe or CommandProbe. Without one
+    #: (or a healthcheck), a running container counts as started, never as ready.
+    readiness: Probe | None = None
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     labels: dict[str, str] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
@@ -291,6 +371,24 @@ class DockerResource(_Model):
                     f"{key!r} is not a label name", 'use letters, digits, ".", "-" and "_", e.g. "com.example.team"'
                 )
         return value
+
+    @field_validator("readiness", mode="before")
+    @classmethod
+    def _a_probe(cls, value: object) -> object:
+        if value is not None and not isinstance(value, HttpProbe | TcpProbe | CommandProbe):
+            raise _invalid(
+                f"{value!r} is not a readiness probe",
+                'give HttpProbe("/health"), TcpProbe(5432) or CommandProbe([...])',
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_probe(self) -> DockerResource:
+        if self.healthcheck is not None and self.readiness is not None:
+            raise _invalid(
+                "both healthcheck and readiness are set", "keep one: readiness=HttpProbe(...) or healthcheck=..."
+            )
+        return self
 
     def connect(self, target: DockerResource | DatabaseConnection) -> DockerResource:
         """Depend on ``target``: a resource (ordering, plus its URL for known engines)

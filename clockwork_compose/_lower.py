@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 from urllib.parse import quote
 
-from . import _graph
+from . import _graph, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
 from ._engines import Credentials, Engine, engine_for_image
 from ._errors import DeclarationError
@@ -163,7 +163,21 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         if isinstance(hc.test, str):
             test = ("CMD-SHELL", hc.test)
         service.healthcheck = Healthcheck(test, hc.interval, hc.timeout, hc.retries, hc.start_period)
+    if resource.readiness is not None:
+        service.healthcheck = _probes.healthcheck(
+            resource.readiness, resource.name, [p.container for p in service.ports]
+        )
+        dockerfile = _dockerfile(service.build, ctx)
+        unknown = _probes.no_shell(resource.readiness, resource.image, dockerfile)
+        if unknown:
+            project.warnings.append(f"{resource.name}: {unknown}")
     return service
+
+
+def _dockerfile(build: Build | None, ctx: Context) -> Path | None:
+    if build is None:
+        return None
+    return (ctx.output_dir / build.context / (build.dockerfile or "Dockerfile")).resolve()
 
 
 def _data_volumes(project: Project) -> None:

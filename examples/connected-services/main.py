@@ -3,7 +3,7 @@
 Compile with `clockwork build`; run with `clockwork apply`, `clockwork assert`, `clockwork destroy`.
 """
 
-from clockwork_compose import DatabaseConnection, DockerResource
+from clockwork_compose import DatabaseConnection, DockerResource, HttpProbe
 
 # Independent database resource (deploys first)
 postgres = DockerResource(
@@ -26,11 +26,13 @@ redis = DockerResource(
     ports=["6379:6379"],
 )
 
-# API server: built from ./api-server/Dockerfile
+# API server: built from ./api-server/Dockerfile; ready once GET /health answers 200
+# (apply waits for it, so `curl localhost:8000/health` works as soon as apply returns).
 api = DockerResource(
     description="FastAPI backend server",
     name="api-server",
     ports=["8000:80"],
+    readiness=HttpProbe("/health", port=80),
 )
 
 # Background worker: built from ./worker-service/Dockerfile

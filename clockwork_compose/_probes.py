@@ -1,0 +1,118 @@
+"""Typed readiness probes (HttpProbe, TcpProbe, CommandProbe) -> the model's Healthcheck.
+
+An HTTP or TCP probe runs inside the container, where the image decides what exists: the
+generated command is one ``/bin/sh`` script that uses the first tool it finds, so the same
+probe works in images with curl, with busybox's wget, or with only python (the official
+``python:*-slim`` images). It needs ``/bin/sh``: an image without a shell (``scratch``,
+distroless) cannot run it, which ``no_shell`` tells at build time when the image says so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._declarations import CommandProbe, HttpProbe, Probe, TcpProbe
+from ._errors import DeclarationError
+from ._model import Healthcheck
+
+#: Inside the container, the probe talks to the process itself, never through a proxy.
+HOST = "127.0.0.1"
+MISSING = "clockwork readiness probe: the image has none of {tools}; use CommandProbe with a program it has"
+
+
+def healthcheck(probe: Probe, resource: str, container_ports: Sequence[int]) -> Healthcheck:
+    """The probe as a healthcheck; ``container_ports`` give the default port."""
+    if isinstance(probe, CommandProbe):
+        test = ("CMD-SHELL", probe.command) if isinstance(probe.command, str) else ("CMD", *probe.command)
+    else:
+        port = probe.port if probe.port is not None else _first_port(probe, resource, container_ports)
+        script = http_script(probe, port) if isinstance(probe, HttpProbe) else tcp_script(port, probe.timeout)
+        test = ("CMD-SHELL", script)
+    return Healthcheck(test, probe.interval, probe.timeout, probe.retries, probe.start_period)
+
+
+def _first_port(probe: HttpProbe | TcpProbe, resource: str, container_ports: Sequence[int]) -> int:
+    if not container_ports:
+        example = 'HttpProbe("/health", port=8080)' if isinstance(probe, HttpProbe) else "TcpProbe(8080)"
+        raise DeclarationError(
+            resource,
+            "readiness",
+            f"{type(probe).__name__} needs a port and the resource has no ports",
+            f"give {example}",
+        )
+    return container_ports[0]
+
+
+def http_script(probe: HttpProbe, port: int) -> str:
+    """curl, else wget (GNU or busybox), else python3/python: the answer's status must match.
+
+    wget gets no -T: busybox 1.35 (Debian 12) crashes with it; Docker's own healthcheck
+    timeout ends a hung attempt anyway."""
+    url = f"http://{HOST}:{port}{probe.path}"
+    seconds = max(1, math.ceil(probe.timeout))
+    python = (
+        "import sys,urllib.request as r;"
+        'o=r.build_opener(type("H",(r.HTTPErrorProcessor,),{"http_response":lambda s,q,p:p}));'
+        f'sys.exit(o.open("{url}",timeout={seconds}).status!={probe.status})'
+    )
+    return _first_of(
+        [
+            ("curl", f"[ \"$(curl -s -o /dev/null -m {seconds} -w '%{{http_code}}' '{url}')\" = {probe.status} ]"),
+            ("wget", f"wget -S -O /dev/null '{url}' 2>&1 | grep -qE 'HTTP/[0-9.]+ {probe.status}( |$)'"),
+            (_PYTHON, f"\"$py\" -c '{python}'"),
+        ]
+    )
+
+
+def tcp_script(port: int, timeout: float) -> str:
+    """bash's /dev/tcp, else python3/python, else nc -z."""
+    seconds = max(1, math.ceil(timeout))
+    python = f'import socket;socket.create_connection(("{HOST}",{port}),{seconds}).close()'
+    return _first_of(
+        [
+            ("bash", f"bash -c 'exec 3<>/dev/tcp/{HOST}/{port}'"),
+            (_PYTHON, f"\"$py\" -c '{python}'"),
+            ("nc", f"nc -z -w {seconds} {HOST} {port}"),
+        ]
+    )
+
+
+#: python3, else python (python:*-slim images have both; some only one).
+_PYTHON = "python"
+
+
+def _first_of(choices: Sequence[tuple[str, str]]) -> str:
+    """One POSIX sh script that runs the command of the first tool on PATH."""
+    branches = []
+    for i, (tool, command) in enumerate(choices):
+        found = (
+            "py=$(command -v python3 || command -v python)" if tool == _PYTHON else f"command -v {tool} >/dev/null 2>&1"
+        )
+        branches.append(f"{'if' if i == 0 else 'elif'} {found}; then {command};")
+    tools = ", ".join(tool for tool, _ in choices)
+    return " ".join([*branches, f"else echo '{MISSING.format(tools=tools)}' >&2; exit 1; fi"])
+
+
+#: Images known to have no /bin/sh: a shell-based probe cannot run in them.
+_NO_SHELL = re.compile(r"^scratch(:|$)|distroless", re.IGNORECASE)
+_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+def no_shell(probe: Probe, image: str | None, dockerfile: Path | None) -> str | None:
+    """Why ``probe`` cannot run in the image, when the declarations say so; else None."""
+    if isinstance(probe, CommandProbe) and not isinstance(probe.command, str):
+        return None  # exec form: needs only its program
+    base = image
+    if base is None and dockerfile is not None and dockerfile.is_file():
+        stages = _FROM.findall(dockerfile.read_text(encoding="utf-8", errors="replace"))
+        base = stages[-1] if stages else None
+    if base is None or not _NO_SHELL.search(base):
+        return None
+    where = f"image {base!r}" if image else f"its Dockerfile's last stage ({base!r})"
+    return (
+        f"{type(probe).__name__} runs /bin/sh inside the container and {where} has no shell; "
+        'give CommandProbe(["/path/to/program", ...]) with a program the image has'
+    )
