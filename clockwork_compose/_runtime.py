@@ -102,6 +102,10 @@ class ContainerState:
     role: str = ""
     #: Named volumes mounted, as (container path, volume name), sorted.
     volumes: tuple[tuple[str, str], ...] = ()
+    #: How often the engine restarted it (its restart policy), since it was created.
+    restart_count: int = 0
+    #: What the last healthcheck attempt printed ("" without one).
+    health_output: str = ""
 
 
 @dataclass(frozen=True)
@@ -500,6 +504,8 @@ def _state(c: dict[str, Any]) -> ContainerState:
                 if m.get("Type") == "volume" and m.get("Name")
             )
         ),
+        restart_count=int(c.get("RestartCount") or 0),
+        health_output=str(((state.get("Health") or {}).get("Log") or [{}])[-1].get("Output") or "").strip(),
     )
 
 
