@@ -27,7 +27,8 @@ def collecting() -> Iterator[list[DockerResource]]:
     try:
         yield found
     finally:
-        _collectors.pop()
+        # By identity, not the last one: a main.py that timed out may still be running.
+        _collectors[:] = [c for c in _collectors if c is not found]
 
 
 class _Model(BaseModel):
@@ -145,6 +146,8 @@ _IMAGE = re.compile(
 )
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+#: Labels clockwork writes itself (role, description, migrations, ownership): not for users.
+RESERVED_LABELS = "dev.clockwork."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -369,6 +372,11 @@ class DockerResource(_Model):
             if not _LABEL.fullmatch(key):
                 raise _invalid(
                     f"{key!r} is not a label name", 'use letters, digits, ".", "-" and "_", e.g. "com.example.team"'
+                )
+            if key.lower() == RESERVED_LABELS[:-1] or key.lower().startswith(RESERVED_LABELS):
+                raise _invalid(
+                    f"{key!r} is in the {RESERVED_LABELS} namespace, which clockwork keeps for its own labels",
+                    'use a namespace of your own, e.g. "com.example.team"',
                 )
         return value
 

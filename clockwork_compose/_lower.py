@@ -99,6 +99,7 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     project.databases.sort(key=lambda d: (d.consumer, d.env_var))
     _check_cycles(project)
     _check_host_ports(project)
+    _check_durations(resources)
     _warn_plain_passwords(resources, project)
     return project
 
@@ -150,7 +151,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
             "volumes",
             resource.volumes,
             [_mount(resource, spec, ctx) for spec in resource.volumes],
-            key=lambda m: m.target.rstrip("/"),
+            key=lambda m: _normal_target(m.target),
         ),
         networks=[NETWORK, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=resource.restart,
@@ -205,6 +206,15 @@ def _once(
             )
         seen[mark] = spec
     return items
+
+
+def _normal_target(target: str) -> str:
+    """A container path as the engine compares mount points: ``/data/``, ``/data/.`` and
+    ``//data`` are all ``/data``, and two mounts there are one too many."""
+    import posixpath
+
+    normal = posixpath.normpath(target)
+    return "/" + normal.lstrip("/")
 
 
 def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
@@ -272,11 +282,28 @@ def _port(resource: str, spec: str) -> Port:
     fix = 'write "HOST:CONTAINER", "IP:HOST:CONTAINER" or "CONTAINER", ports 1-65535, optional /tcp or /udp'
     if match is None or (match["ip"] and not match["host"]):
         raise DeclarationError(resource, "ports", f"{spec!r} is not a port mapping", fix)
+    if match["ip"] and not _ip_address(match["ip"].strip("[]")):
+        raise DeclarationError(
+            resource,
+            "ports",
+            f"{spec!r}: {match['ip']} is not an IP address",
+            'give an IPv4 address such as "127.0.0.1:8080:80", or an IPv6 one in brackets, e.g. "[::1]:8080:80"',
+        )
     numbers = [int(n) for n in (match["host"], match["container"]) if n is not None]
     if any(not 1 <= n <= 65535 for n in numbers):
         raise DeclarationError(resource, "ports", f"{spec!r} has a port out of range", fix)
     host = int(match["host"]) if match["host"] else None
     return Port(int(match["container"]), host, match["ip"], match["protocol"] or "tcp")
+
+
+def _ip_address(text: str) -> bool:
+    import ipaddress  # only for ports that name an address: keeps it off the start-up path
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _mount(resource: DockerResource, spec: str, ctx: Context) -> Mount:
@@ -376,7 +403,9 @@ def _connect(
     condition = Condition.HEALTHY if dependency.healthcheck else Condition.STARTED
     engine = _engine(resource)
     reason = "connect"
-    if engine and engine.url_env_var not in consumer.env_vars and engine.url_env_var not in service.environment:
+    if engine and engine.url_env_var not in consumer.env_vars and engine.url_env_var in service.environment:
+        _one_url_per_variable(consumer, resource, engine.url_env_var, service)
+    elif engine and engine.url_env_var not in consumer.env_vars:
         creds = _credentials(resource, engine, project)
         port = _container_port(resource, engine)
         url = _url(
@@ -385,6 +414,22 @@ def _connect(
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
     service.wait_for(resource.name, condition, reason)
+
+
+def _one_url_per_variable(consumer: DockerResource, resource: DockerResource, variable: str, service: Service) -> None:
+    """A plain connect() whose URL variable another connection already set: fine when it is
+    the same resource (connected twice), an error when it is another one."""
+    owner = next((d.target for _, d in sorted(service.depends_on.items()) if variable in d.reasons), None)
+    if owner is None or owner == resource.name:
+        return
+    suggested = re.sub(r"[^A-Z0-9]+", "_", resource.name.upper()).strip("_") + "_URL"
+    raise DeclarationError(
+        consumer.name,
+        "connect",
+        f"{owner} and {resource.name} would both set {variable}",
+        f"connect one of them with DatabaseConnection(to_resource={resource.name}, "
+        f'env_var_name="{suggested}") to give it its own variable',
+    )
 
 
 def _database_connection(consumer: DockerResource, conn: DatabaseConnection, project: Project) -> None:
@@ -659,6 +704,39 @@ def _check_host_ports(project: Project) -> None:
                         "publish each host port once: pick another host port",
                     )
             taken[key] = (service.name, port.host_ip)
+
+
+#: Healthcheck timing as the engine takes it: 0 (for start_period) or at least a millisecond,
+#: and written as Compose reads a duration ("1.5s", never "1e+06s").
+_MIN_DURATION = 0.001
+_MAX_RETRIES = 2**31 - 1
+
+
+def _check_durations(resources: Sequence[DockerResource]) -> None:
+    for resource in sorted(resources, key=lambda r: r.name):
+        for field in ("healthcheck", "readiness"):
+            probe = getattr(resource, field, None)
+            if probe is None:
+                continue
+            for name in ("interval", "timeout", "start_period"):
+                value = getattr(probe, name, None)
+                if value is None or (name == "start_period" and value == 0):
+                    continue
+                if not (math.isfinite(value) and value >= _MIN_DURATION and "e" not in f"{value:g}"):
+                    raise DeclarationError(
+                        resource.name,
+                        f"{field}.{name}",
+                        f"{value!r} seconds cannot be written as a Compose duration",
+                        "give seconds from 0.001 to 999999, e.g. 1 or 0.5",
+                    )
+            retries = getattr(probe, "retries", None)
+            if retries is not None and retries > _MAX_RETRIES:
+                raise DeclarationError(
+                    resource.name,
+                    f"{field}.retries",
+                    f"{retries} retries is more than the engine takes",
+                    "give at most 2147483647",
+                )
 
 
 def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project) -> None:
