@@ -53,10 +53,43 @@ applied one (out of order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from . import _sql
 
 #: Where the migrator's files are mounted in its container.
 ROOT = "/clockwork"
+#: The folder (under ROOT) the migrations folder is mounted on, and the schema file's.
+MIGRATIONS = "migrations"
+SCHEMA = "schema"
+#: A line equal to this (trailing blanks allowed) makes a file run outside a transaction.
+NO_TRANSACTION_MARKER = "-- clockwork:no-transaction"
+
+CONVENTIONS = ("plain", "golang-migrate", "flyway", "dbmate", "goose", "timestamp", "sqitch")
+#: The conventions whose own history table the migrator can adopt.
+_ADOPTS = frozenset({"golang-migrate", "flyway", "dbmate", "goose", "sqitch"})
+#: How each convention names a migration, for messages.
+PATTERNS = {
+    "plain": "any name ending in .sql",
+    "golang-migrate": "<version>_<name>.up.sql and <version>_<name>.down.sql",
+    "flyway": "V<version>__<description>.sql, R__<description>.sql, U<version>__<description>.sql",
+    "dbmate": "<version>_<name>.sql with -- migrate:up and -- migrate:down",
+    "goose": "<version>_<name>.sql with -- +goose Up and -- +goose Down",
+    "timestamp": "<timestamp>_<name>.sql (or .up.sql/.down.sql)",
+    "sqitch": "deploy/<change>.sql for each change in sqitch.plan",
+}
+
+
+class MigrationError(Exception):
+    """A migrations folder that cannot run as written: ``where`` is ``file`` or ``file:line``."""
+
+    def __init__(self, where: str, problem: str, fix: str) -> None:
+        self.where, self.problem, self.fix = where, problem, fix
+        super().__init__(f"{where}: {problem}; {fix}")
 
 
 @dataclass(frozen=True)
@@ -92,6 +125,8 @@ class Plan:
     cwd: str | None = None
     adopt: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    #: Secret psql variables: (name, environment variable of the migrator that holds it).
+    env_variables: tuple[tuple[str, str], ...] = field(default=())
 
     def arguments(self) -> list[str]:
         out = []
@@ -100,5 +135,642 @@ class Plan:
         if self.adopt is not None:
             out.append(f"set adopt {self.adopt}")
         out += [f"var {name} {value}" for name, value in self.variables]
+        out += [f"varenv {name} {variable}" for name, variable in self.env_variables]
         out += [step.argument() for step in self.steps]
         return out
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The record names the migrator writes, in plan order."""
+        return tuple(step.version for step in self.steps)
+
+    def digest(self) -> str:
+        """One hash of the record names and file contents (the migrator's label)."""
+        digest = hashlib.sha256()
+        for step in self.steps:
+            digest.update(f"{step.version}\0{step.sha256}\n".encode())
+        return f"sha256:{digest.hexdigest()}"
+
+
+# -- the entry point ------------------------------------------------------------------------
+
+
+def plan_for(
+    migrations_dir: Path | None,
+    schema_file: Path | None = None,
+    *,
+    convention: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    env_variables: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan for a schema file and a migrations folder (either may be None).
+
+    ``convention`` overrides detection (one of :data:`CONVENTIONS`); ``variables`` are the
+    declared psql variables with their values, ``env_variables`` the secret ones (name ->
+    the migrator's environment variable). Raises :class:`MigrationError` naming the file
+    (and line) of the first thing that would not run as its tool runs it.
+
+    The in-container driver gets ``plan.arguments()``; an end-to-end test can call this on
+    a corpus folder directly: ``plan_for(Path("tests/data/migrations/goose-goose"))``."""
+    variables = dict(variables or {})
+    env_variables = dict(env_variables or {})
+    declared = frozenset(variables) | frozenset(env_variables)
+    steps: list[Step] = []
+    if schema_file is not None:
+        steps.append(_schema_step(schema_file, declared))
+    if migrations_dir is None:
+        return Plan(
+            "plain",
+            tuple(steps),
+            (),
+            None,
+            None,
+            tuple(sorted(variables.items())),
+            tuple(sorted(env_variables.items())),
+        )
+    folder = Path(migrations_dir)
+    if convention is not None and convention not in CONVENTIONS:
+        raise MigrationError(
+            str(folder), f"unknown migrations convention {convention!r}", "use one of " + ", ".join(CONVENTIONS)
+        )
+    listing = _list(folder)
+    chosen = convention or _detect(folder, listing)
+    found = _CONVENTIONS[chosen](folder, listing)
+    for migration in found.migrations:
+        steps.append(_step(migration, folder, found.cwd, declared, chosen))
+    seen: dict[str, str] = {}
+    for step in steps:
+        if step.version in seen:
+            raise MigrationError(
+                step.path,
+                f"records the same name {step.version!r} as {seen[step.version]}",
+                "rename one of the two files",
+            )
+        seen[step.version] = step.path
+    return Plan(
+        chosen,
+        tuple(steps),
+        tuple(sorted(found.skipped, key=lambda s: s.path)),
+        found.cwd,
+        chosen if chosen in _ADOPTS else None,
+        tuple(sorted(variables.items())),
+        tuple(sorted(env_variables.items())),
+    )
+
+
+# -- the folder -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Listing:
+    files: dict[str, Path]  # top-level regular *.sql files, by name
+    skipped: list[Skipped]
+    subfolders: list[str]
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def text(self, folder: Path, rel: str) -> str:
+        if rel not in self.texts:
+            self.texts[rel] = _read(folder / rel, rel)
+        return self.texts[rel]
+
+
+def _read(path: Path, rel: str) -> str:
+    data = path.read_bytes()
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _list(folder: Path) -> _Listing:
+    """The folder's top level: what may run, what is skipped, what is refused."""
+    files: dict[str, Path] = {}
+    skipped: list[Skipped] = []
+    subfolders: list[str] = []
+    root = folder.resolve()
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        _refuse_outside(entry, name, root)
+        looks_sql = name.lower().endswith(".sql")
+        if entry.is_dir():
+            if looks_sql:
+                raise MigrationError(name, "is a folder named like a migration", "rename it, or move its files up")
+            subfolders.append(name)
+        elif looks_sql and not name.endswith(".sql"):
+            raise MigrationError(
+                name, "ends in an upper-case .SQL and would never run", f"rename it to {name[:-4]}.sql"
+            )
+        elif looks_sql and entry.is_file():
+            files[name] = entry
+        elif looks_sql:
+            raise MigrationError(name, "is not a regular file", "replace it with the file itself")
+        else:
+            skipped.append(Skipped(name, "not a .sql file"))
+    return _Listing(files, skipped, subfolders)
+
+
+def _refuse_outside(entry: Path, rel: str, root: Path) -> None:
+    if not entry.is_symlink():
+        return
+    target = entry.resolve()
+    if not target.exists():
+        raise MigrationError(rel, "is a symlink to nothing", "remove it, or point it at a file in the folder")
+    if not target.is_relative_to(root):
+        raise MigrationError(
+            rel,
+            f"is a symlink out of the migrations folder ({target}), which the migrator cannot see",
+            "copy the file into the folder",
+        )
+
+
+_FLYWAY = re.compile(r"(?P<kind>[VUR])(?P<version>[0-9]+(?:[._][0-9]+)*)?__(?P<desc>.+)\.sql")
+_UPDOWN = re.compile(r"(?P<version>[0-9]+)_(?P<name>.+)\.(?P<way>up|down)\.sql")
+_NUMBERED = re.compile(r"(?P<version>[0-9]+)_(?P<name>.+)\.sql")
+_DBMATE_UP = re.compile(r"^--[ \t]*migrate:up\b(?P<options>[^\n]*)$", re.M)
+_DBMATE_DOWN = re.compile(r"^--[ \t]*migrate:down\b", re.M)
+_GOOSE = re.compile(r"^--[ \t]*\+goose[ \t]+(?P<what>[A-Za-z ]+?)[ \t\r]*$", re.M | re.I)
+_MARKER = re.compile(r"^" + re.escape(NO_TRANSACTION_MARKER) + r"[ \t\r]*$", re.M)
+
+
+def _detect(folder: Path, listing: _Listing) -> str:
+    """The convention the folder's files follow; two files that disagree are an error."""
+    if (folder / "sqitch.plan").is_file():
+        return "sqitch"
+    if folder.name == "deploy" and (folder.parent / "sqitch.plan").is_file():
+        raise MigrationError(
+            str(folder), "is the deploy folder of a sqitch project", "set migrations_dir to the folder of sqitch.plan"
+        )
+    evidence: dict[str, str] = {}
+    for name in listing.files:
+        text = listing.text(folder, name)
+        if "+goose" in text and _GOOSE.search(text):
+            evidence.setdefault("goose", name)
+        elif "migrate:up" in text and _DBMATE_UP.search(text):
+            evidence.setdefault("dbmate", name)
+        elif _FLYWAY.fullmatch(name):
+            evidence.setdefault("flyway", name)
+        elif _UPDOWN.fullmatch(name):
+            evidence.setdefault("golang-migrate", name)
+    if len(evidence) > 1:
+        (a, fa), (b, fb) = sorted(evidence.items(), key=lambda item: item[1])[:2]
+        raise MigrationError(
+            str(folder),
+            f"mixes conventions: {fa} is {a}, {fb} is {b}",
+            "keep one convention per folder, or set migrations_convention on the DatabaseConnection",
+        )
+    if evidence:
+        return next(iter(evidence))
+    numbered = [_NUMBERED.fullmatch(name) for name in listing.files]
+    if numbered and all(m is not None and len(m["version"]) >= 14 for m in numbered):
+        return "timestamp"
+    return "plain"
+
+
+# -- conventions: each lists what runs, in order, and what is skipped -----------------------
+
+
+@dataclass(frozen=True)
+class _Migration:
+    rel: str  # relative to the migrations folder
+    kind: str
+    version: str
+    adopt_key: str | None
+    no_transaction: bool = False  # the convention's own marker
+    section: tuple[int, int] | None = None
+
+
+@dataclass
+class _Found:
+    migrations: list[_Migration]
+    skipped: list[Skipped]
+    cwd: str | None = None
+
+
+def _no_pattern(name: str, convention: str) -> MigrationError:
+    return MigrationError(
+        name,
+        f"matches no {convention} pattern ({PATTERNS[convention]}), so it would never run",
+        "rename it to the pattern, or move it out of the migrations folder",
+    )
+
+
+def _subfolders(listing: _Listing, convention: str) -> list[Skipped]:
+    return [Skipped(f"{name}/", f"subfolder: {convention} reads only the top folder") for name in listing.subfolders]
+
+
+def _natural(name: str) -> tuple[object, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"([0-9]+)", name))
+
+
+def _plain(folder: Path, listing: _Listing) -> _Found:
+    names = sorted(listing.files, key=lambda n: (_natural(n), n))
+    migrations = [_Migration(n, "versioned", n, None) for n in names]
+    return _Found(migrations, listing.skipped + _subfolders(listing, "plain"))
+
+
+def _numbered(
+    listing: _Listing, convention: str, *, updown: bool, pad: bool
+) -> tuple[list[tuple[int, str, re.Match[str]]], list[Skipped]]:
+    """Files named <version>_<name>.sql (and .up.sql/.down.sql when ``updown``), by version."""
+    found: list[tuple[int, str, re.Match[str]]] = []
+    skipped: list[Skipped] = []
+    by_version: dict[int, str] = {}
+    for name in listing.files:
+        match = _UPDOWN.fullmatch(name) if updown else None
+        if match is not None and match["way"] == "down":
+            skipped.append(Skipped(name, "down migration: never runs"))
+            continue
+        match = match or (None if convention == "golang-migrate" else _NUMBERED.fullmatch(name))
+        if match is None:
+            raise _no_pattern(name, convention)
+        version = int(match["version"])
+        if version in by_version:
+            raise MigrationError(
+                name, f"has version {version}, like {by_version[version]}", "give each migration its own version"
+            )
+        by_version[version] = name
+        found.append((version, name, match))
+    found.sort()
+    return found, skipped
+
+
+def _golang_migrate(folder: Path, listing: _Listing) -> _Found:
+    found, skipped = _numbered(listing, "golang-migrate", updown=True, pad=True)
+    migrations = [_Migration(name, "versioned", name, str(version)) for version, name, _ in found]
+    return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "golang-migrate"))
+
+
+def _timestamp(folder: Path, listing: _Listing) -> _Found:
+    found, skipped = _numbered(listing, "timestamp", updown=True, pad=True)
+    migrations = [_Migration(name, "versioned", name, None) for _, name, _ in found]
+    return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "timestamp"))
+
+
+def _dbmate(folder: Path, listing: _Listing) -> _Found:
+    found, skipped = _numbered(listing, "dbmate", updown=False, pad=False)
+    migrations = []
+    for _, name, match in found:
+        text = listing.text(folder, name)
+        up = _DBMATE_UP.search(text)
+        if up is None:
+            raise MigrationError(name, "has no -- migrate:up line, so dbmate would refuse it", "add one above its SQL")
+        first = text.count("\n", 0, up.start()) + 1
+        down = _DBMATE_DOWN.search(text, up.end())
+        last = text.count("\n", 0, down.start()) if down else _line_count(text)
+        options = up["options"].split()
+        no_tx = "transaction:false" in options
+        migrations.append(_Migration(name, "versioned", name, match["version"], no_tx, (first, last)))
+    return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "dbmate"))
+
+
+def _goose(folder: Path, listing: _Listing) -> _Found:
+    found, skipped = _numbered(listing, "goose", updown=False, pad=False)
+    migrations = []
+    for version, name, _ in found:
+        text = listing.text(folder, name)
+        marks = [(m["what"].lower().split(), text.count("\n", 0, m.start()) + 1) for m in _GOOSE.finditer(text)]
+        up = next((line for what, line in marks if what == ["up"]), None)
+        if up is None:
+            raise MigrationError(name, "has no -- +goose Up line, so goose would refuse it", "add one above its SQL")
+        down = next((line for what, line in marks if what == ["down"] and line > up), None)
+        last = down - 1 if down else _line_count(text)
+        no_tx = any(what == ["no", "transaction"] for what, _ in marks)
+        for what, line in marks:
+            if what[:2] == ["envsub", "on"]:
+                raise MigrationError(
+                    f"{name}:{line}",
+                    "uses goose ENVSUB, which clockwork does not substitute",
+                    "write psql variables (:name) and declare them in psql_variables",
+                )
+        migrations.append(_Migration(name, "versioned", name, str(version), no_tx, (up, last)))
+    return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "goose"))
+
+
+def _line_count(text: str) -> int:
+    return max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+
+
+def _flyway(folder: Path, listing: _Listing) -> _Found:
+    """Flyway reads subfolders too; versions are global, repeatables run last by description."""
+    versioned: list[tuple[tuple[int, ...], str, str]] = []
+    repeatable: list[tuple[str, str]] = []
+    skipped = list(listing.skipped)
+    by_version: dict[tuple[int, ...], str] = {}
+    names: dict[str, str] = {}
+    root = folder.resolve()
+    for rel in _flyway_files(folder, listing, skipped, root):
+        base = PurePosixPath(rel).name
+        match = _FLYWAY.fullmatch(base)
+        if match is None:
+            raise _no_pattern(rel, "flyway")
+        if base in names:
+            raise MigrationError(rel, f"has the same name as {names[base]}", "rename one of the two files")
+        names[base] = rel
+        if match["kind"] == "U":
+            skipped.append(Skipped(rel, "undo migration: never runs"))
+        elif match["kind"] == "R":
+            if match["version"]:
+                raise _no_pattern(rel, "flyway")
+            repeatable.append((match["desc"], rel))
+        else:
+            if not match["version"]:
+                raise _no_pattern(rel, "flyway")
+            key = tuple(int(p) for p in re.split(r"[._]", match["version"]))
+            while len(key) > 1 and key[-1] == 0:
+                key = key[:-1]
+            if key in by_version:
+                raise MigrationError(
+                    rel, f"has the version of {by_version[key]}", "give each migration its own version"
+                )
+            by_version[key] = rel
+            versioned.append((key, rel, match["version"].replace("_", ".")))
+    migrations = [_Migration(rel, "versioned", PurePosixPath(rel).name, v) for _, rel, v in sorted(versioned)]
+    migrations += [_Migration(rel, "repeatable", PurePosixPath(rel).name, None) for _, rel in sorted(repeatable)]
+    return _Found(migrations, skipped)
+
+
+def _flyway_files(folder: Path, listing: _Listing, skipped: list[Skipped], root: Path) -> list[str]:
+    out = list(listing.files)
+    for sub in listing.subfolders:
+        for path in sorted((folder / sub).rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            _refuse_outside(path, rel, root)
+            lower = path.name.lower()
+            if path.is_dir():
+                if lower.endswith(".sql"):
+                    raise MigrationError(rel, "is a folder named like a migration", "rename it")
+            elif lower.endswith(".sql") and not path.name.endswith(".sql"):
+                raise MigrationError(rel, "ends in an upper-case .SQL and would never run", "rename it to .sql")
+            elif lower.endswith(".sql"):
+                out.append(rel)
+            else:
+                skipped.append(Skipped(rel, "not a .sql file"))
+    return out
+
+
+_PLAN_CHANGE = re.compile(r"(?P<name>[^\s\[@#:%][^\s\[@#:]*)")
+
+
+def _sqitch(folder: Path, listing: _Listing) -> _Found:
+    """Changes in sqitch.plan order; a reworked change's earlier copies are ``name@tag.sql``."""
+    entries: list[tuple[str, str, int]] = []  # ("change" | "tag", name, line)
+    plan = (folder / "sqitch.plan").read_text(encoding="utf-8", errors="surrogateescape")
+    for number, raw in enumerate(plan.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", "%")):
+            continue
+        if line.startswith("@"):
+            entries.append(("tag", line[1:].split()[0], number))
+            continue
+        if line.startswith("-"):
+            raise MigrationError(
+                f"sqitch.plan:{number}", "plans a revert (-change), which clockwork does not run", "remove the line"
+            )
+        match = _PLAN_CHANGE.match(line.lstrip("+"))
+        if match is None:
+            raise MigrationError(f"sqitch.plan:{number}", "is not a change or tag line", "fix the line")
+        entries.append(("change", match["name"], number))
+    migrations: list[_Migration] = []
+    used: set[str] = set()
+    occurrences: dict[str, int] = {}
+    for index, (what, name, number) in enumerate(entries):
+        if what != "change":
+            continue
+        occurrences[name] = occurrences.get(name, 0) + 1
+        rel = _sqitch_script(folder, entries, index, name, number)
+        used.add(rel)
+        count = occurrences[name]
+        version = name if count == 1 else f"{name}~{count}"
+        migrations.append(_Migration(rel, "versioned", version, name))
+    skipped = list(listing.skipped)
+    skipped += [Skipped(name, "not a deploy script: sqitch runs deploy/ only") for name in listing.files]
+    for sub in listing.subfolders:
+        reason = {
+            "revert": "sqitch revert script: never runs",
+            "verify": "sqitch verify script: never runs",
+        }.get(sub)
+        for path in sorted((folder / sub).rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            if path.is_dir() or rel in used:
+                continue
+            if reason is not None:
+                skipped.append(Skipped(rel, reason))
+            elif sub == "deploy":
+                skipped.append(Skipped(rel, "not a change in sqitch.plan"))
+            else:
+                skipped.append(Skipped(rel, "not a deploy script: sqitch runs deploy/ only"))
+    return _Found(migrations, skipped, cwd=MIGRATIONS)
+
+
+def _sqitch_script(folder: Path, entries: list[tuple[str, str, int]], index: int, name: str, number: int) -> str:
+    later = [e for e in entries[index + 1 :] if e[0] == "change" and e[1] == name]
+    if later:  # reworked: this copy is kept as name@<tag>, a tag between here and the rework
+        until = entries.index(later[0])
+        for what, tag, _ in entries[index + 1 : until]:
+            if what == "tag" and (folder / "deploy" / f"{name}@{tag}.sql").is_file():
+                return f"deploy/{name}@{tag}.sql"
+        raise MigrationError(
+            f"sqitch.plan:{number}",
+            f"change {name} is reworked later but no deploy/{name}@<tag>.sql holds this copy",
+            "run sqitch rework as sqitch does, or restore the file",
+        )
+    rel = f"deploy/{name}.sql"
+    if not (folder / rel).is_file():
+        raise MigrationError(f"sqitch.plan:{number}", f"change {name} has no {rel}", "add the deploy script")
+    _refuse_outside(folder / rel, rel, folder.resolve())
+    return rel
+
+
+_CONVENTIONS = {
+    "plain": _plain,
+    "golang-migrate": _golang_migrate,
+    "flyway": _flyway,
+    "dbmate": _dbmate,
+    "goose": _goose,
+    "timestamp": _timestamp,
+    "sqitch": _sqitch,
+}
+
+
+# -- one file: its transaction mode, and what is refused in it ------------------------------
+
+#: First words of statements that end or open a transaction.
+_TX_OPEN = {("BEGIN",), ("START", "TRANSACTION")}
+_TX_CLOSE = {("COMMIT",), ("END",)}
+_TX_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
+#: psql meta-commands that end the file early or leave its session.
+_LEAVES = {
+    "q": "ends the file early",
+    "quit": "ends the file early",
+    "c": "leaves the session",
+    "connect": "leaves the session",
+    "!": "runs a shell command outside the session",
+}
+_INCLUDES = {"i", "include", "ir", "include_relative"}
+
+
+def _no_transaction_statement(words: tuple[str, ...]) -> bool:
+    """Statements PostgreSQL refuses inside a transaction block."""
+    head = words[:4]
+    if head[:1] == ("VACUUM",) or head[:2] == ("ALTER", "SYSTEM"):
+        return True
+    if head[:2] in (("CREATE", "DATABASE"), ("DROP", "DATABASE"), ("CREATE", "TABLESPACE"), ("DROP", "TABLESPACE")):
+        return True
+    return head[:1] in (("CREATE",), ("DROP",), ("REINDEX",)) and "CONCURRENTLY" in words[:5]
+
+
+def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozenset[str], convention: str) -> Step:
+    path = folder / migration.rel
+    data = path.read_bytes()
+    text = data.decode("utf-8", "surrogateescape")
+    offset = 0
+    part = text
+    if migration.section is not None:
+        first, last = migration.section
+        lines = text.splitlines(keepends=True)
+        part = "".join(lines[first - 1 : last])
+        offset = first - 1
+    marked = migration.no_transaction or bool(_MARKER.search(part))
+    script = _sql.scan(part)
+    tx = _transaction(script, migration.rel, offset, marked, convention)
+    _check_script(script, migration.rel, offset, declared, folder, cwd)
+    return Step(
+        migration.kind,
+        tx,
+        migration.version,
+        migration.adopt_key,
+        hashlib.sha256(data).hexdigest(),
+        script.checksum,
+        migration.section,
+        f"{MIGRATIONS}/{migration.rel}",
+    )
+
+
+def _schema_step(schema_file: Path, declared: frozenset[str]) -> Step:
+    data = schema_file.read_bytes()
+    script = _sql.scan(data.decode("utf-8", "surrogateescape"))
+    name = schema_file.name
+    marked = bool(_MARKER.search(data.decode("utf-8", "surrogateescape")))
+    tx = _transaction(script, name, 0, marked, "schema")
+    _check_script(script, name, 0, declared, None, None)
+    return Step(
+        "schema",
+        tx,
+        f"schema:{name}",
+        None,
+        hashlib.sha256(data).hexdigest(),
+        script.checksum,
+        None,
+        f"{SCHEMA}/{name}",
+    )
+
+
+def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, convention: str) -> str:
+    """tx, own or none: how the file runs so that it is applied whole or not at all."""
+    if script.unterminated is not None:
+        line, what = script.unterminated
+        raise MigrationError(f"{rel}:{line + offset}", f"unterminated {what}", "close it")
+    if marked:
+        return "none"
+    for meta in script.metas:
+        if meta.command in _LEAVES:
+            raise MigrationError(
+                f"{rel}:{meta.line + offset}",
+                f"\\{meta.command} {_LEAVES[meta.command]}, so the file could be recorded half-applied",
+                f"remove it, or mark the file with a line {NO_TRANSACTION_MARKER} "
+                "(it is then re-run whole if it fails)",
+            )
+    statements = script.statements
+    control = [s for s in statements if s.words[:1] and s.words[0] in _TX_CONTROL and not _savepoint(s.words)]
+    if (
+        len(control) == 2
+        and control[0] is statements[0]
+        and control[1] is statements[-1]
+        and _opens(statements[0].words)
+        and statements[-1].words[:1] in _TX_CLOSE
+    ):
+        return "own"
+    if control:
+        bad = control[0] if not _opens(control[0].words) or control[0] is not statements[0] else control[-1]
+        if len(control) >= 2 and bad is control[-1] and control[-1] is statements[-1]:
+            bad = control[1]
+        raise MigrationError(
+            f"{rel}:{bad.line + offset}",
+            f"{' '.join(bad.words[:2])} where only one BEGIN first and one COMMIT last can keep the file "
+            "all or nothing",
+            f"wrap the whole file in one BEGIN ... COMMIT, or mark it with a line {NO_TRANSACTION_MARKER} "
+            "(it is then re-run whole if it fails)",
+        )
+    if any(_no_transaction_statement(s.words) for s in statements):
+        return "none"
+    return "tx"
+
+
+def _opens(words: tuple[str, ...]) -> bool:
+    return words[:1] == ("BEGIN",) or words[:2] == ("START", "TRANSACTION")
+
+
+def _savepoint(words: tuple[str, ...]) -> bool:
+    """ROLLBACK TO [SAVEPOINT] stays inside the transaction."""
+    return (
+        words[:2] == ("ROLLBACK", "TO")
+        or words[:3] == ("ROLLBACK", "TRANSACTION", "TO")
+        or words[:3]
+        == (
+            "ROLLBACK",
+            "WORK",
+            "TO",
+        )
+    )
+
+
+def _check_script(
+    script: _sql.Script, rel: str, offset: int, declared: frozenset[str], folder: Path | None, cwd: str | None
+) -> None:
+    defined = {m.argument.split()[0] for m in script.metas if m.command == "set" and m.argument.split()}
+    for variable in script.variables:
+        name = variable.name
+        if name in declared or name in defined or name in _sql.BUILTIN_VARIABLES:
+            continue
+        raise MigrationError(
+            f"{rel}:{variable.line + offset}",
+            f"psql variable :{name} is not declared",
+            f"declare it: DatabaseConnection(..., psql_variables={{{name!r}: ...}})",
+        )
+    for meta in script.metas:
+        if meta.command in _INCLUDES:
+            base = (
+                PurePosixPath(rel).parent if meta.command in ("ir", "include_relative") else PurePosixPath(cwd or ".")
+            )
+            if cwd == MIGRATIONS and meta.command not in ("ir", "include_relative"):
+                base = PurePosixPath(".")
+            _inside(meta.argument.strip("'\""), base, folder, f"{rel}:{meta.line + offset}", f"\\{meta.command}")
+    for line, command in script.backticks:
+        base = PurePosixPath(".")
+        for word in command.split():
+            word = word.strip("'\"")
+            if "/" in word or re.search(r"\.[A-Za-z0-9]+$", word):
+                _inside(word, base, folder, f"{rel}:{line + offset}", "backtick command")
+
+
+def _inside(target: str, base: PurePosixPath, folder: Path | None, where: str, what: str) -> None:
+    """An included path must be a file the migrator can see: inside the migrations folder."""
+    if folder is None:
+        raise MigrationError(
+            where,
+            f"{what} {target} needs a file the migrator does not mount with the schema file",
+            "move the schema's includes into a migration",
+        )
+    if ":" in target or "`" in target or target.startswith("/"):
+        raise MigrationError(
+            where,
+            f"{what} {target} cannot be checked to stay in the migrations folder",
+            "use a path relative to the file's folder",
+        )
+    root = folder.resolve()
+    resolved = (folder / base / target).resolve()
+    if not resolved.is_relative_to(root):
+        raise MigrationError(
+            where,
+            f"{what} {target} leaves the migrations folder, which is all the migrator sees",
+            "move the file into the migrations folder",
+        )
+    if not resolved.exists():
+        raise MigrationError(where, f"{what} {target} does not exist", "fix the path")

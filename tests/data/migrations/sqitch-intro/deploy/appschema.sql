@@ -1,0 +1,7 @@
+-- Deploy appschema
+
+BEGIN;
+
+CREATE SCHEMA flipr;
+
+COMMIT;

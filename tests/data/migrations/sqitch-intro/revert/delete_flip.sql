@@ -1,0 +1,7 @@
+-- Revert delete_flip
+
+BEGIN;
+
+DROP FUNCTION flipr.delete_flip(BIGINT);
+
+COMMIT;

@@ -1,0 +1,7 @@
+-- Revert pgcrypto
+
+BEGIN;
+
+DROP EXTENSION pgcrypto;
+
+COMMIT;

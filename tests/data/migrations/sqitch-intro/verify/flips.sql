@@ -1,0 +1,12 @@
+-- Verify flips
+
+BEGIN;
+
+SELECT id
+     , nickname
+     , body
+     , timestamp
+  FROM flipr.flips
+ WHERE FALSE;
+
+ROLLBACK;

@@ -1,0 +1,7 @@
+-- Verify insert_user
+
+BEGIN;
+
+SELECT has_function_privilege('flipr.insert_user(text, text)', 'execute');
+
+ROLLBACK;
