@@ -213,7 +213,8 @@ def test_the_convention_can_be_set(tmp_path: Path) -> None:
     folder = write(tmp_path, {"20240101000000_a.up.sql": "SELECT 1;", "20240101000000_a.down.sql": "SELECT 1;"})
     assert plan_for(folder, convention="timestamp").convention == "timestamp"
     assert plan_for(folder, convention="timestamp").adopt is None
-    assert "has no -- +goose Up line" in refusal(folder, convention="goose")
+    assert "has version 20240101000000, like" in refusal(folder, convention="goose")
+    assert "has no -- +goose Up line" in refusal(write(tmp_path / "g", {"1_a.sql": "SELECT 1;"}), convention="goose")
     assert "unknown migrations convention" in refusal(folder, convention="liquibase")
 
 
