@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import enum
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +23,48 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: flags without "<bool>" placeholders, defaults shown, nothing eaten as markup.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     help="Compile main.py into a docker-compose.yml, run it, prove it works, tear it down.",
 )
 
-ProjectDir = Annotated[Path, typer.Option("-C", "--project-dir", help="Folder that holds main.py.", file_okay=False)]
+#: Exit code of a bug in clockwork itself (sysexits' EX_SOFTWARE); 130: interrupted (Ctrl-C).
+INTERNAL_ERROR = 70
+INTERRUPTED = 130
+#: ``-C`` given before the subcommand (``clockwork -C DIR build``); one after it wins.
+_global_project_dir: Path | None = None
+
+
+def _project_dir(ctx: typer.Context, param: typer.CallbackParam, value: Path) -> Path:
+    """``-C`` after the subcommand, else ``-C`` before it, else the folder of the nearest
+    main.py: the current folder, or a parent (as git and Compose look up)."""
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if source is not None and source.name != "DEFAULT":
+        return value
+    if _global_project_dir is not None:
+        return _global_project_dir
+    from ._loader import find_project
+
+    found = find_project(Path("."))
+    return found
+
+
+ProjectDir = Annotated[
+    Path,
+    typer.Option(
+        "-C",
+        "--project-dir",
+        metavar="DIR",
+        help="Folder that holds main.py [default: the current folder, else the nearest parent with one].",
+        show_default=False,
+        callback=_project_dir,
+    ),
+]
 Output = Annotated[
     Path | None,  # noqa: UP007 (typer reads the annotation at run time)
     typer.Option(
-        "-o", "--output", help="Where to write the compose file [default: DIR/docker-compose.yml].", dir_okay=False
+        "-o", "--output", metavar="FILE", help="Where to write the compose file [default: DIR/docker-compose.yml]."
     ),
 ]
 _debug = False
@@ -40,7 +76,8 @@ def _say(message: str) -> None:
 
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
-    """Map the project's exceptions to a one-line message and an exit code, never a traceback."""
+    """Map the project's exceptions to a one-line message and an exit code, never a traceback;
+    anything else is a bug of ours: "internal error", exit 70, and how to see the traceback."""
     try:
         yield
     except ClockworkError as exc:
@@ -48,14 +85,67 @@ def _errors() -> Iterator[None]:
             raise
         _say(f"error: {exc}" if exc.exit_code == 2 else str(exc))
         raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        if _debug:
+            raise
+        _say("interrupted")
+        raise typer.Exit(INTERRUPTED) from None
+    except Exception as exc:
+        if _debug:
+            raise
+        _internal_error(exc)
+        raise typer.Exit(INTERNAL_ERROR) from None
+
+
+def _internal_error(exc: BaseException) -> None:
+    """The last-resort message: one line, what broke, and how to get the traceback."""
+    detail = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    _say(f"internal error: {what} (a bug in clockwork; run again with --debug for the traceback, and report it)")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"clockwork-compose {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main(
+    project_dir: Annotated[
+        Optional[Path],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option(
+            "-C",
+            "--project-dir",
+            metavar="DIR",
+            help="Folder that holds main.py, for any subcommand.",
+            show_default=False,
+        ),
+    ] = None,
+    load_timeout: Annotated[
+        float,
+        typer.Option(
+            "--load-timeout",
+            metavar="SECONDS",
+            envvar="CLOCKWORK_LOAD_TIMEOUT",
+            min=0,
+            help="Seconds main.py may take to load; 0: no limit.",
+        ),
+    ] = 60.0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
+    ] = False,
 ) -> None:
-    global _debug
+    global _debug, _global_project_dir
     _debug = debug
+    _global_project_dir = project_dir
+    # The loader reads it there, whichever command (apply, assert, destroy too) loads main.py.
+    os.environ["CLOCKWORK_LOAD_TIMEOUT"] = f"{load_timeout:g}"
 
 
 @app.command()
@@ -94,13 +184,37 @@ def _report_secrets(result: _api.Build) -> None:
         _say(f"not set yet: {names} (left out of .env; export them or add them to .env before clockwork apply)")
 
 
+class PlanFormat(enum.StrEnum):
+    """`plan --format`: the same facts for people, machines and pictures (see ``_render``)."""
+
+    text = "text"
+    json = "json"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
 @app.command()
-def plan(project_dir: ProjectDir = Path("."), output: Output = None) -> None:
+def plan(
+    project_dir: ProjectDir = Path("."),
+    fmt: Annotated[
+        PlanFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text for people; json for machines; mermaid or dot to draw the dependency graph.",
+        ),
+    ] = PlanFormat.text,
+) -> None:
     """Show the deployment layers and, per service, what it waits for and why."""
     from . import _api
 
     with _errors():
-        project, _, _ = _api.compile_project(project_dir, output)
+        project, _, _ = _api.compile_project(project_dir)
+        if fmt is not PlanFormat.text:
+            from . import _render
+
+            sys.stdout.write(_render.render(fmt.value, project.name, _api.plan(project)))
+            return
         for number, layer in enumerate(_api.plan(project), start=1):
             print(f"Layer {number}")
             for step in layer:
@@ -241,4 +355,14 @@ def _shown(path: Path) -> str:
 
 
 def run() -> None:
-    app()
+    """The `clockwork` entry point: the commands, behind the last-resort handler."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(INTERRUPTED)
+    except Exception as exc:  # what escaped every command's _errors(): a bug of ours
+        if _debug:
+            raise
+        _internal_error(exc)
+        sys.exit(INTERNAL_ERROR)
