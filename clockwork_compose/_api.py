@@ -152,6 +152,8 @@ class Step:
     role: str
     waits_for: tuple[tuple[str, str, tuple[str, ...]], ...]  # (target, condition, reasons)
     note: str
+    #: A migrator's plan: what runs, in order (first and last few when long), and what is skipped.
+    details: tuple[str, ...] = ()
 
 
 def plan(project: Project) -> list[list[Step]]:
@@ -165,7 +167,7 @@ def plan(project: Project) -> list[list[Step]]:
             waits = tuple(
                 (dep.target, dep.condition.value, dep.reasons) for _, dep in sorted(service.depends_on.items())
             )
-            steps.append(Step(name, service.role.value, waits, _note(project, name)))
+            steps.append(Step(name, service.role.value, waits, _note(project, name), _details(project, name)))
         out.append(steps)
     return out
 
@@ -181,6 +183,34 @@ def _note(project: Project, name: str) -> str:
             if target.schema_file:
                 parts.append(target.schema_file)
             if target.migrations_dir:
-                parts.append(f"{len(target.migration_files)} migrations from {target.migrations_dir}")
+                convention = f" {target.plan.convention}" if target.plan is not None else ""
+                parts.append(f"{len(target.migration_files)}{convention} migrations from {target.migrations_dir}")
             return "applies " + ", then ".join(parts)
     return service.description
+
+
+#: How many steps `plan` shows at each end of a long migration list.
+SHOWN_STEPS = 5
+
+
+def _details(project: Project, name: str) -> tuple[str, ...]:
+    """A migrator's plan in lines: each step (version, how it runs), then the skipped files."""
+    plan = next(
+        (d.migrations.plan for d in project.databases if d.migrations and f"{d.service}-migrator" == name), None
+    )
+    if plan is None:
+        return ()
+    lines = [f"convention: {plan.convention}" + (f" (adopts {plan.adopt}'s history)" if plan.adopt else "")]
+    modes = {"tx": "in a transaction", "own": "its own BEGIN/COMMIT", "none": "no transaction"}
+    steps = [
+        f"{i}. {s.path.split('/', 1)[1]}"
+        + (f" as {s.version}" if s.version != s.path.rsplit("/", 1)[-1] else "")
+        + (f" lines {s.lines[0]}-{s.lines[1]}" if s.lines else "")
+        + f" ({s.kind}, {modes[s.tx]})"
+        for i, s in enumerate(plan.steps, start=1)
+    ]
+    if len(steps) > 2 * SHOWN_STEPS + 1:
+        steps = [*steps[:SHOWN_STEPS], f"... {len(steps) - 2 * SHOWN_STEPS} more", *steps[-SHOWN_STEPS:]]
+    lines += [f"runs {line}" for line in steps]
+    lines += [f"skips {s.path}: {s.reason}" for s in plan.skipped]
+    return tuple(lines)

@@ -140,10 +140,13 @@ def _database_probes(target: DatabaseTarget, env: Mapping[str, str]) -> list[Pro
 
 
 def expected_versions(target: DatabaseTarget) -> tuple[str, ...]:
-    """The record names the migrator writes: ``schema:<basename>``, then each file's name."""
+    """The record names the migrator writes: ``schema:<basename>``, then each migration's
+    (the file's name; a sqitch change's name), in the plan's order."""
     migrations = target.migrations
     if migrations is None:
         return ()
+    if migrations.plan is not None:
+        return migrations.plan.versions
     schema = (f"{SCHEMA_PREFIX}{migrations.schema_file.rsplit('/', 1)[-1]}",) if migrations.schema_file else ()
     return (*schema, *migrations.migration_files)
 

@@ -439,6 +439,12 @@ class DatabaseConnection(_Model):
     migrations_dir: str | None = None
     #: Opt-in: let schema_file and migrations_dir point outside the project folder.
     allow_outside_project: bool = False
+    #: The migrations folder's convention, when detection from its files is not wanted.
+    migrations_convention: (
+        Literal["plain", "golang-migrate", "flyway", "dbmate", "goose", "timestamp", "sqitch"] | None
+    ) = None
+    #: psql variables the schema and migrations use as :name, :'name' or :"name".
+    psql_variables: dict[str, Text] = Field(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         target = data.get("to_resource")
@@ -453,6 +459,16 @@ class DatabaseConnection(_Model):
     def _env_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise _invalid(f"{value!r} is not an environment variable name", 'use e.g. "DATABASE_URL"')
+        return value
+
+    @field_validator("psql_variables")
+    @classmethod
+    def _psql_variables(cls, value: dict[str, Text]) -> dict[str, Text]:
+        for name, text in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise _invalid(f"{name!r} is not a psql variable name", "use letters, digits and underscores")
+            if isinstance(text, str) and _CONTROL.search(text):
+                raise _invalid(f"the value of {name!r} holds a control character", "write it on one line")
         return value
 
 

@@ -9,7 +9,6 @@ cannot express (names, cycles, host ports). Pure apart from reading the project 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 import re
@@ -17,7 +16,7 @@ import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from . import _graph, _probes
@@ -41,6 +40,9 @@ from ._model import (
     SecretRef,
     Service,
 )
+
+if TYPE_CHECKING:
+    from ._migrations import Plan
 
 T = TypeVar("T")
 NETWORK = "app_network"
@@ -596,8 +598,6 @@ def _migrator(
     targets: list[int],
     consumers: list[str],
 ) -> None:
-    from ._migrator import render_migrator_script
-
     engine = _engine(database)
     name = f"{database.name}-migrator"
     if engine is None or engine.migration_client is None:
@@ -620,27 +620,7 @@ def _migrator(
         "PGPASSWORD": target.password,
         "PGDATABASE": target.database,
     }
-    mounts: list[Mount] = []
-    schema = files = None
-    migration_files: tuple[str, ...] = ()
-    contents: list[tuple[str, Path]] = []  # (version, file) as the migrator records them
-    if conn.schema_file:
-        schema = project_path(
-            ctx, conn.schema_file, consumer.name, "schema_file", kind="file", outside=conn.allow_outside_project
-        )
-        inside = f"{MIGRATOR_ROOT}/schema/{PurePosixPath(conn.schema_file).name}"
-        mounts.append(Mount("bind", schema, inside, read_only=True))
-        environment["CLOCKWORK_SCHEMA_FILE"] = inside
-        contents.append((f"schema:{PurePosixPath(inside).name}", _resolved(ctx, conn.schema_file)))
-    if conn.migrations_dir:
-        files = project_path(
-            ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir", outside=conn.allow_outside_project
-        )
-        mounts.append(Mount("bind", files, f"{MIGRATOR_ROOT}/migrations", read_only=True))
-        environment["CLOCKWORK_MIGRATIONS_DIR"] = f"{MIGRATOR_ROOT}/migrations"
-        folder = _resolved(ctx, conn.migrations_dir)
-        migration_files = tuple(sorted(p.name for p in folder.glob("*.sql") if p.is_file()))
-        contents += [(name, folder / name) for name in migration_files]
+    mounts, plan = _migration_plan(conn, consumer, ctx, project, environment)
     source = project.services[database.name]
     project.services[name] = Service(
         name=name,
@@ -649,7 +629,8 @@ def _migrator(
         engine=engine.name,
         image=source.image,
         build=source.build,
-        entrypoint=("/bin/sh", "-c", render_migrator_script()),
+        entrypoint=_migrator_entrypoint(),
+        command=tuple(plan.arguments()),
         environment=environment,
         mounts=mounts,
         # The image declares its data dir a VOLUME: without this, every migrator container
@@ -658,21 +639,71 @@ def _migrator(
         networks=[NETWORK],
         restart="no",
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
-        labels={MIGRATIONS_LABEL: _digest(contents)},
+        labels={MIGRATIONS_LABEL: plan.digest()},
     )
-    migrations = Migrations(database.name, conn.schema_file, conn.migrations_dir, migration_files)
+    migrations = Migrations(
+        database.name,
+        conn.schema_file,
+        conn.migrations_dir,
+        tuple(s.version for s in plan.steps if s.kind != "schema"),
+        plan,
+    )
     for i in targets:
         project.databases[i] = dataclasses.replace(project.databases[i], migrations=migrations)
     for consumer_name in consumers:
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
 
 
-def _digest(files: Sequence[tuple[str, Path]]) -> str:
-    """One hash of the versions and contents of a migrator's files."""
-    digest = hashlib.sha256()
-    for version, path in files:
-        digest.update(f"{version}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
-    return f"sha256:{digest.hexdigest()}"
+def _migrator_entrypoint() -> tuple[str, ...]:
+    from . import _migrator
+
+    if hasattr(_migrator, "migrator_entrypoint"):
+        return tuple(_migrator.migrator_entrypoint())
+    return ("/bin/sh", "-c", _migrator.render_migrator_script())
+
+
+def _migration_plan(
+    conn: DatabaseConnection,
+    consumer: DockerResource,
+    ctx: Context,
+    project: Project,
+    environment: dict[str, EnvValue],
+) -> tuple[list[Mount], Plan]:
+    """The migrator's mounts and its plan (``_migrations`` decides everything about the files)."""
+    from . import _migrations
+
+    mounts: list[Mount] = []
+    schema = folder = None
+    if conn.schema_file:
+        source = project_path(
+            ctx, conn.schema_file, consumer.name, "schema_file", kind="file", outside=conn.allow_outside_project
+        )
+        schema = _resolved(ctx, conn.schema_file)
+        target = f"{MIGRATOR_ROOT}/{_migrations.SCHEMA}/{PurePosixPath(conn.schema_file).name}"
+        mounts.append(Mount("bind", source, target, read_only=True))
+    if conn.migrations_dir:
+        source = project_path(
+            ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir", outside=conn.allow_outside_project
+        )
+        folder = _resolved(ctx, conn.migrations_dir)
+        mounts.append(Mount("bind", source, f"{MIGRATOR_ROOT}/{_migrations.MIGRATIONS}", read_only=True))
+    values: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for name, value in sorted(conn.psql_variables.items()):
+        if isinstance(value, Secret):
+            variable = f"CLOCKWORK_PSQL_{name.upper()}"
+            environment[variable] = _env_value(value, project)
+            secrets[name] = variable
+        else:
+            values[name] = value
+    try:
+        plan = _migrations.plan_for(
+            folder, schema, convention=conn.migrations_convention, variables=values, env_variables=secrets
+        )
+    except _migrations.MigrationError as exc:
+        field = "schema_file" if schema is not None and exc.where.split(":")[0] == schema.name else "migrations_dir"
+        raise DeclarationError(consumer.name, field, f"{exc.where}: {exc.problem}", exc.fix) from None
+    return mounts, plan
 
 
 # -- checks ---------------------------------------------------------------------------------

@@ -9,7 +9,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from ._migrations import Plan
 
 
 class Condition(enum.Enum):
@@ -155,7 +159,10 @@ class Migrations:
     database: str
     schema_file: str | None
     migrations_dir: str | None
+    #: The record names the migrator writes for the migrations folder, in plan order.
     migration_files: tuple[str, ...]
+    #: What the migrator runs, decided at build time (a ``_migrations.Plan``).
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
