@@ -239,7 +239,8 @@ _PHASE_STYLE = {
     "failed": "bold red",
     "unhealthy": "bold red",
     "restarting": "bold red",
-}
+    "exited": "bold red",
+}  # anything else, "running (no readiness probe)" included, is yellow: not known to be ready
 
 
 def _console(stderr: bool = True) -> Console:
@@ -260,14 +261,22 @@ def apply(project_dir: ProjectDir = Path("."), timeout: Timeout = None) -> None:
             err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
 
         err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
-        report = _deploy.apply(project_dir, timeout, on_progress=progress)
+        try:
+            report = _deploy.apply(project_dir, timeout, on_progress=progress)
+        except KeyboardInterrupt:  # before apply waited: during the build or before compose up
+            err.print("[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `clockwork apply` again")
+            raise typer.Exit(130) from None
         _apply_summary(err, report)
+        if report.failure is not None and report.failure.interrupted:
+            raise typer.Exit(130)
         if not report.ok:
             raise typer.Exit(1)
 
 
 def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
     from rich.markup import escape
+
+    from . import _deploy
 
     for s in report.services:
         style = _PHASE_STYLE.get(s.phase, "yellow")
@@ -278,9 +287,18 @@ def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
         if not report.why_up:
             done += "; already up to date, compose up not needed"
         err.print(f"[green]applied[/] {report.project} in {report.seconds:.1f}s ({done})")
+        unprobed = [s.name for s in report.services if s.phase == _deploy.UNPROBED]
+        if unprobed:
+            err.print(
+                f"[yellow]not known to be ready[/]: {', '.join(unprobed)} "
+                '(no readiness probe: declare readiness=HttpProbe("/health") or TcpProbe(PORT))'
+            )
         return
     failure = report.failure
     assert failure is not None
+    if failure.interrupted:
+        err.print(f"[bold red]apply interrupted[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
+        return
     err.print(f"[bold red]apply failed[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
     if failure.logs:
         err.print(f"last log lines of {failure.service}:")

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import _api, _assertions, _envfile, _graph, _lower, _runtime
-from ._model import Project, Role, Service
+from ._model import Condition, Project, Role, Service
 from ._runtime import ContainerState
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
@@ -38,8 +38,14 @@ POLL = 0.2
 GRACE = 5.0
 LOG_LINES = 20
 
-GOOD = frozenset({"healthy", "running", "migrated", "completed"})
-BAD = frozenset({"failed", "unhealthy", "restarting"})
+#: Seconds an app without a readiness probe must stay running (no restart) to count as up:
+#: a crash loop that exits at once is caught; readiness is still not known.
+SETTLE = 2.0
+#: An app without a probe, running: up, but nothing says it serves yet.
+UNPROBED = "running (no readiness probe)"
+
+GOOD = frozenset({"healthy", UNPROBED, "migrated", "completed"})
+BAD = frozenset({"failed", "unhealthy", "restarting", "exited"})
 
 Progress = Callable[[str, str, float], None]  # (service, phase, seconds since start)
 
@@ -59,6 +65,8 @@ class Failure:
     service: str | None
     reason: str
     logs: str
+    #: Ctrl-C: apply stopped waiting; what runs keeps running (the CLI exits 130).
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,17 +97,31 @@ class DestroyReport:
 # -- phases ---------------------------------------------------------------------------------
 
 
-def phase(service: Service, state: ContainerState | None, since: datetime | None = None) -> str:
+def phase(
+    service: Service,
+    state: ContainerState | None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    stays_up: bool | None = None,
+) -> str:
     """What a service is doing, from its container's state.
 
     A container that last ran before ``since`` (a one-shot from the previous apply) is
-    ``waiting``: Compose has not run it again yet."""
+    ``waiting``: Compose has not run it again yet. An app without a healthcheck is
+    ``started`` until it has run SETTLE seconds (by ``now``; None: it has), then UNPROBED,
+    never "ready". An app that exits 0 is ``completed`` only when it is not meant to stay
+    up (``stays_up``, by default from the service alone: see ``meant_to_stay_up``)."""
     if state is None or state.status == "created":
         return "waiting"
     if state.status == "running":
         # A migrator is done when it exits 0, not while it runs (`compose up` of it alone
         # returns once it started).
-        return "migrating" if service.role is Role.MIGRATOR else state.health or "running"
+        if service.role is Role.MIGRATOR:
+            return "migrating"
+        if service.healthcheck is not None or state.health:
+            return state.health or "starting"
+        settled = now is None or state.started is None or (now - state.started).total_seconds() >= SETTLE
+        return UNPROBED if settled else "started"
     if state.status == "restarting":
         return "restarting"
     if state.status == "exited":
@@ -107,8 +129,19 @@ def phase(service: Service, state: ContainerState | None, since: datetime | None
             return "waiting"
         if state.exit_code != 0:
             return "failed"
-        return "migrated" if service.role is Role.MIGRATOR else "completed"
+        if service.role is Role.MIGRATOR:
+            return "migrated"
+        return "exited" if (meant_to_stay_up(service) if stays_up is None else stays_up) else "completed"
     return state.status
+
+
+def meant_to_stay_up(service: Service, waited_for: bool = False) -> bool:
+    """Whether an app that exits 0 has stopped too early: the engine would restart it, it
+    has a readiness probe or published ports, or another service waits for it to be
+    started or healthy (``waited_for``). Otherwise it is a one-shot job that completed."""
+    if service.role is not Role.APP:
+        return False
+    return service.restart in ("always", "unless-stopped") or bool(service.healthcheck or service.ports or waited_for)
 
 
 def deadline_seconds(project: Project) -> int:
@@ -155,18 +188,37 @@ class _Watch:
     on_progress: Progress | None
     phases: dict[str, str] = field(default_factory=dict)
     states: dict[str, ContainerState] = field(default_factory=dict)
+    #: Each container's restart count when this apply first saw it (0 for one it created):
+    #: a count that grows while apply waits is a crash loop, whatever the status says now.
+    restarts: dict[str, int] = field(default_factory=dict)
 
     def poll(self) -> None:
         # Container names are the service names (the compose target sets container_name).
         self.states = _runtime.containers(self.project.name, list(self.project.services))
+        waited_for = {
+            dep.target
+            for s in self.project.services.values()
+            for dep in s.depends_on.values()
+            if dep.condition is not Condition.COMPLETED
+        }
+        clock = datetime.now(UTC)
         for name in dependency_order(self.project):
-            now = phase(self.project.services[name], self.states.get(name), self.since)
+            service, state = self.project.services[name], self.states.get(name)
+            stays_up = meant_to_stay_up(service, name in waited_for)
+            now = phase(service, state, self.since, clock, stays_up)
+            if state is not None and self._restarted(state) and now not in ("failed", "exited"):
+                now = "restarting"
             before = self.phases.get(name)
             if before != now:
                 self.phases[name] = now
                 # Everything starts out waiting: report changes from there on.
                 if self.on_progress and (before is not None or now != "waiting"):
                     self.on_progress(name, now, time.monotonic() - self.started)
+
+    def _restarted(self, state: ContainerState) -> bool:
+        new = self.since is not None and state.created is not None and state.created >= self.since
+        first = self.restarts.setdefault(state.id, 0 if new else state.restart_count)
+        return state.restart_count > first
 
     def failed(self) -> list[str]:
         return [name for name in dependency_order(self.project) if self.phases.get(name) in BAD]
@@ -279,6 +331,13 @@ def _engine_now() -> datetime:
 
 
 def _wait(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None:
+    try:
+        return _wait_loop(watch, up, deadline)
+    except KeyboardInterrupt:
+        return _interrupted(watch)
+
+
+def _wait_loop(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None:
     failing_since: float | None = None
     while True:
         watch.poll()
@@ -308,7 +367,26 @@ def _failure(watch: _Watch, up: _Up | None) -> Failure:
     if engine_error:
         reason = f"{reason}: {engine_error}"
     logs = _runtime.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
-    return Failure(service, reason, logs)
+    hint = next((fix for words, fix in HINTS if words in logs or words in engine_error), "")
+    return Failure(service, f"{reason}; {hint}" if hint else reason, logs)
+
+
+#: Known words in a failed service's logs, and what to do about them.
+HINTS = (
+    (
+        "password authentication failed",
+        "hint: the postgres image applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume "
+        "is first created, and this volume was created with another password: put the old password back, "
+        "or change it in the database (ALTER USER ... PASSWORD ...), or start from an empty volume with "
+        "`clockwork destroy` (deletes the data) and `clockwork apply`",
+    ),
+    (
+        "Access denied for user",
+        "hint: the mariadb/mysql images apply their *_PASSWORD variables only when the data volume is first "
+        "created: put the old password back, change it in the database (ALTER USER), or start from an empty "
+        "volume with `clockwork destroy` (deletes the data) and `clockwork apply`",
+    ),
+)
 
 
 def _what_happened(service: str, watch: _Watch) -> str:
@@ -316,8 +394,19 @@ def _what_happened(service: str, watch: _Watch) -> str:
     if now == "failed" and state is not None:
         return f"{service} failed (exit code {state.exit_code})"
     if now == "restarting":
-        return f"{service} keeps restarting (last exit code {state.exit_code if state else '?'})"
+        times = f"restarted {state.restart_count} times, " if state and state.restart_count else ""
+        return f"{service} keeps restarting ({times}last exit code {state.exit_code if state else '?'})"
+    if now == "exited":
+        restart = watch.project.services[service].restart
+        return f'{service} exited with code 0 but is meant to stay up (restart: "{restart}")'
+    if now == "unhealthy" and state is not None and state.health_output:
+        return f"{service} is unhealthy; its readiness probe said: {_one_line(state.health_output)}"
     return f"{service} is {now}" if now in BAD else f"{service} did not start"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " / ".join(line.strip() for line in text.splitlines() if line.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _timed_out(watch: _Watch, deadline: float) -> Failure:
@@ -326,8 +415,26 @@ def _timed_out(watch: _Watch, deadline: float) -> Failure:
     service = next((n for n in pending if n in watch.states), pending[0] if pending else None)
     waited = int(deadline - watch.started)
     reason = f"timed out after {waited}s waiting for {', '.join(pending)}"
+    running = [n for n in pending if watch.phases.get(n) == "migrating"]
+    if running:
+        reason += (
+            f"; {', '.join(running)} {'is' if len(running) == 1 else 'are'} still running: "
+            "it keeps running and may still commit its migrations (see `docker logs NAME`)"
+        )
     logs = _runtime.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
     return Failure(service, reason, logs)
+
+
+def _interrupted(watch: _Watch) -> Failure:
+    """Ctrl-C while waiting: what was left running (nothing is stopped)."""
+    with contextlib.suppress(Exception, KeyboardInterrupt):  # a second Ctrl-C, an engine call cut short
+        watch.poll()
+    order = dependency_order(watch.project)
+    running = [f"{n} ({watch.phases[n]})" for n in order if watch.states.get(n) and watch.states[n].status == "running"]
+    left = "; left running: " + ", ".join(running) if running else "; nothing was left running"
+    pending = [n for n in order if watch.phases.get(n) not in GOOD and n not in watch.states]
+    never = f"; not started: {', '.join(pending)}" if pending else ""
+    return Failure(None, f"interrupted (Ctrl-C) while waiting{left}{never}", "", interrupted=True)
 
 
 def _named_in(text: str, project: Project) -> str | None:

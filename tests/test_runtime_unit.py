@@ -3,6 +3,7 @@ logic driven by a fake ``_runtime`` (containers, compose up, logs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -195,6 +196,7 @@ MIGRATOR = Service(
     "db-migrator", role=Role.MIGRATOR, restart="no", depends_on={"db": Dependency("db", Condition.HEALTHY)}
 )
 APP = Service("app", depends_on={"db-migrator": Dependency("db-migrator", Condition.COMPLETED)})
+JOB = Service("job", restart="no")
 
 
 @pytest.mark.parametrize(
@@ -205,12 +207,13 @@ APP = Service("app", depends_on={"db-migrator": Dependency("db-migrator", Condit
         (DB, state("db", health="starting"), "starting"),
         (DB, state("db", health="healthy"), "healthy"),
         (DB, state("db", health="unhealthy"), "unhealthy"),
-        (APP, state("app"), "running"),
+        (APP, state("app"), "running (no readiness probe)"),
         (APP, state("app", "restarting"), "restarting"),
         (MIGRATOR, state("db-migrator"), "migrating"),
         (MIGRATOR, state("db-migrator", "exited", finished=NOW), "migrated"),
         (MIGRATOR, state("db-migrator", "exited", exit_code=1, finished=NOW), "failed"),
-        (APP, state("app", "exited", finished=NOW), "completed"),
+        (APP, state("app", "exited", finished=NOW), "exited"),  # restart unless-stopped: meant to stay up
+        (JOB, state("job", "exited", finished=NOW), "completed"),
     ],
 )
 def test_phase(service: Service, container: ContainerState | None, expected: str) -> None:
@@ -462,3 +465,92 @@ def test_timeout_names_what_it_waited_for(fake_apply, tmp_path: Path) -> None:
     assert report.failure is not None
     assert report.failure.service == "db"
     assert "timed out" in report.failure.reason and "db, db-migrator, app" in report.failure.reason
+
+
+# -- ready means ready: probes, crash loops, early exits, timeouts, Ctrl-C, hints ----------------
+
+
+def test_an_app_without_a_probe_is_started_until_it_has_stayed_up_a_while() -> None:
+    just = state("app", started=NOW - timedelta(seconds=0.5))
+    assert _deploy.phase(APP, just, None, NOW) == "started"
+    assert _deploy.phase(APP, just, None, NOW + timedelta(seconds=_deploy.SETTLE)) == _deploy.UNPROBED
+    assert _deploy.UNPROBED in _deploy.GOOD and "started" not in _deploy.GOOD
+
+
+def test_a_one_shot_app_completes_unless_something_waits_for_it() -> None:
+    done = state("job", "exited", finished=NOW)
+    assert _deploy.phase(JOB, done, None, NOW) == "completed"
+    assert _deploy.phase(JOB, done, None, NOW, stays_up=True) == "exited"
+    assert _deploy.meant_to_stay_up(JOB, waited_for=True)
+    assert not _deploy.meant_to_stay_up(JOB)
+
+
+def _restarted(name: str, count: int, status: str = "running") -> ContainerState:
+    return dataclasses.replace(state(name, status, exit_code=3), restart_count=count)
+
+
+def test_a_restart_count_that_grows_while_apply_waits_is_a_crash_loop(fake_apply, tmp_path: Path) -> None:
+    first = {**healthy(), "app": _restarted("app", 4)}  # restarted before this apply: not counted
+    later = {**healthy(), "app": _restarted("app", 5)}
+    fake_apply(FakeEngine([first, first, later], up_seconds=0.3, hashes={}))
+    report = _deploy.apply(tmp_path)
+    assert report.failure is not None and report.failure.service == "app"
+    assert "keeps restarting (restarted 5 times, last exit code 3)" in report.failure.reason
+    assert report.failure.logs == "last lines of app"
+
+
+def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) -> None:
+    fake_apply(FakeEngine([{**healthy(), "app": state("app", "exited", finished=soon())}], hashes={}))
+    report = _deploy.apply(tmp_path)
+    assert report.failure is not None and report.failure.service == "app"
+    assert 'app exited with code 0 but is meant to stay up (restart: "unless-stopped")' in report.failure.reason
+
+
+def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_path: Path) -> None:
+    running = {"db": state("db", health="healthy"), "db-migrator": state("db-migrator")}
+    fake_apply(FakeEngine([running], up_seconds=5, hashes={}))
+    report = _deploy.apply(tmp_path, timeout=0.2)
+    assert report.failure is not None
+    assert "db-migrator is still running: it keeps running and may still commit" in report.failure.reason
+
+
+def test_unhealthy_shows_what_the_probe_said(fake_apply, tmp_path: Path) -> None:
+    sick = dataclasses.replace(state("db", health="unhealthy"), health_output="curl: (7) Failed to connect\n")
+    fake_apply(FakeEngine([{"db": sick}], hashes={}))
+    report = _deploy.apply(tmp_path)
+    assert report.failure is not None
+    assert "db is unhealthy; its readiness probe said: curl: (7) Failed to connect" in report.failure.reason
+
+
+def test_ctrl_c_while_waiting_says_what_was_left_running(fake_apply, tmp_path: Path, monkeypatch) -> None:
+    engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5, hashes={}))
+    polls = engine.containers
+
+    def interrupted(*args: object, **kwargs: object) -> dict[str, ContainerState]:
+        if engine.calls == 3:
+            engine.calls += 1
+            raise KeyboardInterrupt
+        return polls(*args, **kwargs)
+
+    monkeypatch.setattr(_runtime, "containers", interrupted)
+    report = _deploy.apply(tmp_path)
+    assert report.failure is not None and report.failure.interrupted
+    assert report.failure.reason == (
+        "interrupted (Ctrl-C) while waiting; left running: db (starting); not started: db-migrator, app"
+    )
+
+
+def test_a_changed_password_on_an_old_volume_gets_a_hint(fake_apply, tmp_path: Path, monkeypatch) -> None:
+    failed = {
+        "db": state("db", health="healthy"),
+        "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
+    }
+    fake_apply(FakeEngine([failed], hashes={}))
+    words = 'psql: error: FATAL:  password authentication failed for user "admin"'
+    monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: words)
+    report = _deploy.apply(tmp_path)
+    assert report.failure is not None and report.failure.service == "db-migrator"
+    assert "applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume is first created" in (
+        report.failure.reason
+    )
+    assert "`clockwork destroy` (deletes the data)" in report.failure.reason
