@@ -205,12 +205,31 @@ def migrator_done(name: str) -> Outcome:
     return Outcome(True, "exited 0")
 
 
+#: How long a connection must stay open to count as accepted by a process: Docker's port
+#: proxy accepts on the host even when nothing listens in the container, then resets or
+#: closes the connection at once (well within this).
+LISTENER_WAIT = 0.3
+
+
 def tcp_open(host: str, port: int) -> Outcome:
+    """Passes when a process accepts the connection: it stays open for LISTENER_WAIT (most
+    servers wait for the client to speak) or the server speaks first; a reset or an
+    immediate close is the port proxy saying nothing listens behind it."""
     try:
-        with socket.create_connection((host, port), timeout=ATTEMPT_TIMEOUT):
-            return Outcome(True, "connected")
+        connection = socket.create_connection((host, port), timeout=ATTEMPT_TIMEOUT)
     except OSError as exc:
         return Outcome(False, exc.strerror or str(exc))
+    with connection:
+        connection.settimeout(LISTENER_WAIT)
+        try:
+            data = connection.recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            return Outcome(True, "connected, held open")
+        except OSError as exc:
+            return Outcome(False, f"{exc.strerror or exc} at once: published, but nothing listens in the container")
+    if not data:
+        return Outcome(False, "closed at once: published, but nothing listens in the container")
+    return Outcome(True, "connected, the server spoke first")
 
 
 def http_status(url: str, expected: int) -> Outcome:

@@ -8,10 +8,12 @@ import http.server
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 from _compile import compile_dir
 from support import EXAMPLE, HEADER, run_cli
 
-from clockwork_compose import CommandProbe, DockerResource, HealthCheck, HttpProbe, TcpProbe
+from clockwork_compose import CommandProbe, DockerResource, HealthCheck, HttpProbe, TcpProbe, _assertions
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._probes import http_script, tcp_script
 
@@ -257,3 +259,50 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# -- assert's port check: a process must accept, not just Docker's port proxy ------------------
+
+
+def _serve_once(behaviour: str) -> tuple[int, threading.Thread]:
+    """A listener that accepts one connection and then closes it, resets it or greets."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def handle() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                if behaviour == "reset":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                elif behaviour == "greet":
+                    conn.sendall(b"220 hello\r\n")
+                    time.sleep(1)
+
+    thread = threading.Thread(target=handle, daemon=True)
+    thread.start()
+    return server.getsockname()[1], thread
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "passed", "detail"),
+    [
+        ("close", False, "closed at once: published, but nothing listens in the container"),
+        ("reset", False, "at once: published, but nothing listens in the container"),
+        ("greet", True, "connected, the server spoke first"),
+    ],
+)
+def test_port_check_fails_on_an_immediate_close_or_reset(behaviour, passed, detail):
+    port, thread = _serve_once(behaviour)
+    outcome = _assertions.tcp_open("127.0.0.1", port)
+    thread.join(5)
+    assert outcome.passed is passed and detail in outcome.detail
+
+
+def test_port_check_passes_when_the_connection_is_held_open():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()  # the kernel accepts; nobody speaks or closes: a real listener
+        outcome = _assertions.tcp_open("127.0.0.1", server.getsockname()[1])
+    assert outcome == _assertions.Outcome(True, "connected, held open")
