@@ -1,9 +1,11 @@
 """Render the migrator driver: the POSIX sh script run by the one-shot migrator service.
 
-The script (``templates/migrator.sh.j2``) takes all user input from the environment
-(``PG*`` for libpq, :data:`SCHEMA_FILE_ENV`, :data:`MIGRATIONS_DIR_ENV`); the values
-rendered into it here are this module's own constants, validated before use.
-The compiler inlines the rendered text as ``entrypoint: ["/bin/sh", "-c", <script>]``
+The script (``templates/migrator.sh.j2``) executes the migration plan it is given as its
+arguments (see :mod:`clockwork_compose._migrations`); libpq reads ``PG*`` from the
+environment. The values rendered into it here are this module's own constants, validated
+before use. The compiler sets ``entrypoint:`` to :func:`migrator_entrypoint` (``/bin/sh -c
+<script> clockwork-migrate``: the last word is the script's ``$0``) and ``command:`` to the
+plan's arguments, so the container runs ``/bin/sh -c <script> clockwork-migrate <plan...>``
 (escaping ``$`` as ``$$`` for Compose).
 """
 
@@ -18,28 +20,26 @@ import jinja2
 
 TEMPLATE_NAME = "migrator.sh.j2"
 
-#: Environment variable naming the schema file inside the container (optional).
-SCHEMA_FILE_ENV = "CLOCKWORK_SCHEMA_FILE"
-#: Environment variable naming the folder of ``*.sql`` migrations (optional).
-MIGRATIONS_DIR_ENV = "CLOCKWORK_MIGRATIONS_DIR"
+#: Environment variable overriding where the plan's paths are (tests and benchmarks run
+#: the driver on the host); the migrator's mount, :data:`ROOT`, when unset.
+ROOT_ENV = "CLOCKWORK_ROOT"
+#: Where the migrator's files are mounted (the plan's paths are relative to it).
+ROOT = "/clockwork"
 
-#: Bookkeeping table: ``(version text primary key, checksum text, applied_at timestamptz)``.
+#: Bookkeeping table: ``(version text primary key, checksum text, applied_at timestamptz,
+#: note text)``; ``note`` says where an adopted step's history came from.
 MIGRATIONS_TABLE = "clockwork_migrations"
 #: ``pg_advisory_lock`` key serialising concurrent migrator runs on one database
 #: (the first 8 bytes of sha256("clockwork-compose:migrations"), as a signed bigint).
 LOCK_KEY = 3567609838304158359
-#: A line equal to this (trailing blanks allowed) makes a file run outside a transaction.
-NO_TRANSACTION_MARKER = "-- clockwork:no-transaction"
-#: Record name prefix of the schema file (``schema:<basename>``).
-SCHEMA_VERSION_PREFIX = "schema:"
-#: Prefix of every line the driver prints.
+#: Prefix of every line the driver prints, and its ``$0``.
 LOG_PREFIX = "clockwork-migrate"
 #: pg_isready probes (1 s apart) before trying psql anyway on a server not accepting connections.
 CONNECT_ATTEMPTS = 5
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_.-]+")
-_BRE_SPECIAL = re.compile(r"([.\[\]*^$\\])")
+_SAFE_PATH = re.compile(r"(/[A-Za-z0-9_.-]+)+")
 _BIGINT_MIN = -(2**63)
 _BIGINT_MAX = 2**63 - 1
 
@@ -57,26 +57,16 @@ def shell_quote(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def sql_literal(value: object) -> str:
-    """Quote a value as an SQL string literal (standard_conforming_strings)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def bre_line_pattern(line: str) -> str:
-    """A grep basic regular expression matching ``line`` plus optional trailing blanks."""
-    return "^" + _BRE_SPECIAL.sub(r"\\\1", line) + "[[:space:]]*$"
-
-
 def _check_constants() -> None:
     if not _IDENTIFIER.fullmatch(MIGRATIONS_TABLE):
         raise ValueError(f"invalid migrations table name: {MIGRATIONS_TABLE!r}")
     if not _BIGINT_MIN <= LOCK_KEY <= _BIGINT_MAX:
         raise ValueError(f"advisory lock key out of bigint range: {LOCK_KEY}")
-    for word in (LOG_PREFIX, SCHEMA_FILE_ENV, MIGRATIONS_DIR_ENV):
+    for word in (LOG_PREFIX, ROOT_ENV):
         if not _SAFE_WORD.fullmatch(word):
             raise ValueError(f"unsafe word for the script text: {word!r}")
-    if "\n" in NO_TRANSACTION_MARKER or "'" in SCHEMA_VERSION_PREFIX:
-        raise ValueError("marker and schema prefix must be single-line, quote-free")
+    if not _SAFE_PATH.fullmatch(ROOT):
+        raise ValueError(f"unsafe root folder for the script text: {ROOT!r}")
     if CONNECT_ATTEMPTS < 1:
         raise ValueError("CONNECT_ATTEMPTS must be at least 1")
 
@@ -89,7 +79,6 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["sh"] = shell_quote
-    env.filters["sql"] = sql_literal
     return env
 
 
@@ -97,12 +86,10 @@ def template_context() -> dict[str, object]:
     """The values rendered into the template (all constants of this module)."""
     return {
         "prog": LOG_PREFIX,
-        "schema_env": SCHEMA_FILE_ENV,
-        "migrations_env": MIGRATIONS_DIR_ENV,
+        "root_env": ROOT_ENV,
+        "root": ROOT,
         "table": MIGRATIONS_TABLE,
         "lock_key": LOCK_KEY,
-        "marker_pattern": bre_line_pattern(NO_TRANSACTION_MARKER),
-        "schema_prefix": SCHEMA_VERSION_PREFIX,
         "connect_attempts": CONNECT_ATTEMPTS,
     }
 
@@ -113,3 +100,8 @@ def render_migrator_script() -> str:
     _check_constants()
     template = _environment().get_template(TEMPLATE_NAME)
     return template.render(**template_context())
+
+
+def migrator_entrypoint() -> tuple[str, ...]:
+    """The migrator's ``entrypoint:``; its ``command:`` is the plan's arguments."""
+    return ("/bin/sh", "-c", render_migrator_script(), LOG_PREFIX)
