@@ -9,6 +9,13 @@ refused before anything runs.
 The plan reaches the driver as the migrator's arguments, one argument per line of the
 plan, in order (``command:`` in the compose file; ``"$@"`` in the driver). Fields are
 separated by one space; the last field is the rest of the argument, so it may hold spaces.
+No argument may hold a newline or another control character (the driver refuses the plan).
+The migrator's ``entrypoint:`` is ``_migrator.migrator_entrypoint()``, i.e. ``["/bin/sh",
+"-c", <script>, "clockwork-migrate"]``: the last word is the script's ``$0``, so
+``command:`` is exactly ``Plan.arguments()``. The driver takes no other input but libpq's
+``PG*`` variables (and ``CLOCKWORK_ROOT``, for running it on a host in tests; default
+/clockwork); an empty plan is "nothing to apply". clockwork_migrations gains a nullable
+``note`` column (where an adopted step's history came from).
 
     set cwd <dir>
         psql runs from /clockwork/<dir> (sqitch: the plan's folder), so that backticks and
