@@ -1,0 +1,94 @@
+"""The migrator as built: its command is the plan, Compose reads it back, plan prints it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from _compile import compile_dir
+from support import compose_config, needs_compose
+
+from clockwork_compose import _api
+from clockwork_compose._errors import DeclarationError
+from clockwork_compose._migrations import plan_for
+
+CORPUS = Path(__file__).parent / "data" / "migrations"
+
+MAIN = """\
+from clockwork_compose import DatabaseConnection, DockerResource, Secret
+
+db = DockerResource(name="db", image="postgres:16-alpine", env_vars={{
+    "POSTGRES_USER": "app", "POSTGRES_DB": "app", "POSTGRES_PASSWORD": Secret("DB_PASSWORD")}})
+app = DockerResource(name="app", image="nginx:alpine")
+app.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations"{extra}))
+"""
+
+
+def project(tmp_path: Path, corpus: str, extra: str = "") -> Path:
+    folder = tmp_path / "proj"
+    shutil.copytree(CORPUS / corpus, folder / "migrations")
+    (folder / "main.py").write_text(MAIN.format(extra=extra))
+    return folder
+
+
+def test_the_migrators_command_is_the_plan(tmp_path: Path) -> None:
+    folder = project(tmp_path, "sqitch-intro")
+    model, _, doc = compile_dir(folder)
+    migrator = doc["services"]["db-migrator"]
+    assert migrator["command"] == plan_for(folder / "migrations").arguments()
+    assert migrator["command"][0] == "set cwd migrations"
+    assert migrator["entrypoint"][:2] == ["/bin/sh", "-c"]
+    assert migrator["labels"]["dev.clockwork.migrations"] == plan_for(folder / "migrations").digest()
+    (target,) = [t for t in model.databases if t.migrations]
+    assert target.migrations.plan.versions[0] == "appschema"
+
+
+def test_plan_shows_convention_steps_and_skipped(tmp_path: Path) -> None:
+    model, _, _ = compile_dir(project(tmp_path, "golang-migrate-migrate"))
+    (step,) = [s for layer in _api.plan(model) for s in layer if s.service == "db-migrator"]
+    assert step.note == "applies 9 golang-migrate migrations from migrations"
+    assert step.details[0] == "convention: golang-migrate (adopts golang-migrate's history)"
+    assert step.details[1] == "runs 1. 1085649617_create_users_table.up.sql (versioned, in a transaction)"
+    assert "runs 3. 1285849751_add_index_on_user_emails.up.sql (versioned, no transaction)" in step.details
+    assert "skips 1085649617_create_users_table.down.sql: down migration: never runs" in step.details
+
+
+def test_a_long_plan_shows_its_ends(tmp_path: Path) -> None:
+    folder = tmp_path / "proj"
+    (folder / "migrations").mkdir(parents=True)
+    for i in range(1, 31):
+        (folder / "migrations" / f"{i}_t.sql").write_text(f"CREATE TABLE t{i} (id int);\n")
+    (folder / "main.py").write_text(MAIN.format(extra=""))
+    model, _, _ = compile_dir(folder)
+    (step,) = [s for layer in _api.plan(model) for s in layer if s.service == "db-migrator"]
+    runs = [line for line in step.details if line.startswith("runs")]
+    assert runs[0] == "runs 1. 1_t.sql (versioned, in a transaction)"
+    assert runs[5] == "runs ... 20 more"
+    assert runs[-1] == "runs 30. 30_t.sql (versioned, in a transaction)"
+
+
+def test_a_refusal_is_a_declaration_error_naming_consumer_field_and_file(tmp_path: Path) -> None:
+    folder = project(tmp_path, "dbmate-dbmate")
+    (folder / "migrations" / "20300101000000_bad.sql").write_text("-- migrate:up\nSELECT :missing;\n")
+    with pytest.raises(DeclarationError) as info:
+        compile_dir(folder)
+    assert str(info.value).startswith(
+        "resource 'app', field 'migrations_dir': 20300101000000_bad.sql:2: psql variable :missing is not declared"
+    )
+
+
+def test_secret_psql_variables_stay_out_of_the_file(tmp_path: Path) -> None:
+    folder = project(tmp_path, "plain-sqlx-axum-social", ', psql_variables={"token": Secret("API_TOKEN"), "x": "1"}')
+    _, text, doc = compile_dir(folder)
+    migrator = doc["services"]["db-migrator"]
+    assert migrator["command"][:2] == ["var x 1", "varenv token CLOCKWORK_PSQL_TOKEN"]
+    assert migrator["environment"]["CLOCKWORK_PSQL_TOKEN"].startswith("${API_TOKEN:?")
+
+
+@needs_compose
+def test_compose_reads_the_plan_back(tmp_path: Path) -> None:
+    folder = project(tmp_path, "flyway-roadmap")
+    _api.build(folder, environ={"DB_PASSWORD": "pw"})
+    config = compose_config(folder)
+    assert config["services"]["db-migrator"]["command"] == plan_for(folder / "migrations").arguments()
