@@ -154,6 +154,8 @@ class Step:
     note: str
     #: A migrator's plan: what runs, in order (first and last few when long), and what is skipped.
     details: tuple[str, ...] = ()
+    #: An app with no readiness probe (nor healthcheck): apply can only see it running.
+    no_probe: bool = False
 
 
 def plan(project: Project) -> list[list[Step]]:
@@ -167,7 +169,8 @@ def plan(project: Project) -> list[list[Step]]:
             waits = tuple(
                 (dep.target, dep.condition.value, dep.reasons) for _, dep in sorted(service.depends_on.items())
             )
-            steps.append(Step(name, service.role.value, waits, _note(project, name), _details(project, name)))
+            no_probe = service.role.value == "app" and service.healthcheck is None
+            steps.append(Step(name, service.role.value, waits, _note(project, name), _details(project, name), no_probe))
         out.append(steps)
     return out
 

@@ -225,6 +225,11 @@ def plan(
                     print("      starts first: depends on nothing")
                 for target, condition, reasons in step.waits_for:
                     print(f"      waits for {target} {condition}  ({', '.join(reasons)})")
+                if step.no_probe:
+                    print("      no readiness probe: apply sees it running, never ready")
+        unprobed = [step.service for layer in _api.plan(project) for step in layer if step.no_probe]
+        if unprobed:
+            print(f"No readiness probe: {', '.join(unprobed)} (declare readiness=HttpProbe(...) or TcpProbe(...))")
 
 
 Timeout = Annotated[

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import shutil
 import socket
 import struct
@@ -306,3 +307,13 @@ def test_port_check_passes_when_the_connection_is_held_open():
         server.listen()  # the kernel accepts; nobody speaks or closes: a real listener
         outcome = _assertions.tcp_open("127.0.0.1", server.getsockname()[1])
     assert outcome == _assertions.Outcome(True, "connected, held open")
+
+
+def test_plan_names_the_apps_without_a_readiness_probe():
+    result = run_cli("plan", "-C", str(EXAMPLE))
+    assert result.code == 0, result.err
+    last = result.out.rstrip().splitlines()[-1]
+    assert last.startswith("No readiness probe: worker-service (")  # api-server has its HttpProbe
+    blocks = dict(re.findall(r"(?m)^  (\S+)  \[\w+\].*\n((?:      .*\n)*)", result.out))
+    assert "no readiness probe: apply sees it running, never ready" in blocks["worker-service"]
+    assert "no readiness probe" not in blocks["api-server"]
