@@ -1,0 +1,314 @@
+"""Errors at the edge of `clockwork`: the files it reads and writes, a main.py that misbehaves,
+and bugs of its own. Each is one line on stderr, the right exit code, and nothing written.
+
+Real processes on throwaway projects; only the last-resort handler is driven in-process,
+through a fake at the seam (a library function that raises what no library code should).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import HEADER, Result, run_cli
+from typer.testing import CliRunner
+
+from clockwork_compose import _api, _cli, _runtime
+
+APP = 'DockerResource(name="app", image="example/app:1", ports=["8080:80"])\n'
+#: A secret makes clockwork manage .env (and .gitignore) besides the compose file.
+WITH_SECRET = APP + 'DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": Secret("PW")})\n'
+NOT_UTF8 = b"services: {}\n# caf\xe9\n"
+
+
+def _project(root: Path, main: str = APP) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "main.py").write_text(HEADER + main, encoding="utf-8")
+    return root
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes, int]]:
+    """Every path under ``root`` with its kind, bytes and mode: what "nothing written" compares."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        kind = "dir" if path.is_dir() else "file"
+        data = path.read_bytes() if kind == "file" else b""
+        out[str(path.relative_to(root))] = (kind, data, path.stat().st_mode & 0o7777)
+    return out
+
+
+def _one_error_line(result: Result, code: int, *needles: str) -> str:
+    assert result.code == code, result
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# -- files clockwork reads and writes ----------------------------------------------------------
+
+
+def test_compose_file_that_is_a_folder(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / "docker-compose.yml").mkdir()
+    before = _tree(root)
+    result = run_cli("build", "-C", str(root), env={"PW": "s3cret"})
+    _one_error_line(result, 2, "error: ", "docker-compose.yml is a folder, not a file", "remove or rename")
+    assert _tree(root) == before  # no .env, no .gitignore either: checked before anything is written
+
+
+def test_check_on_a_compose_file_that_is_a_folder(tmp_path):
+    root = _project(tmp_path / "p")
+    (root / "docker-compose.yml").mkdir()
+    _one_error_line(run_cli("build", "--check", "-C", str(root)), 2, "is a folder")
+
+
+def test_env_file_that_is_a_folder(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".env").mkdir()
+    before = _tree(root)
+    result = run_cli("build", "-C", str(root), env={"PW": "s3cret"})
+    _one_error_line(result, 2, ".env is a folder, not a file")
+    assert _tree(root) == before
+
+
+def test_env_folder_does_not_matter_when_clockwork_leaves_env_alone(tmp_path):
+    root = _project(tmp_path / "p")  # no secrets: clockwork neither reads nor writes .env
+    (root / ".env").mkdir()
+    assert run_cli("build", "-C", str(root)).code == 0
+
+
+def test_compose_file_that_is_not_utf8(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / "docker-compose.yml").write_bytes(NOT_UTF8)
+    before = _tree(root)
+    result = run_cli("build", "-C", str(root), env={"PW": "s3cret"})
+    _one_error_line(result, 2, "docker-compose.yml is not UTF-8 text", "0xe9")
+    assert _tree(root) == before
+
+
+def test_env_file_that_is_not_utf8(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".env").write_bytes(b"OLD='caf\xe9'\n")
+    before = _tree(root)
+    result = run_cli("build", "-C", str(root), env={"PW": "s3cret"})
+    _one_error_line(result, 2, ".env is not UTF-8 text", "save it as UTF-8")
+    assert _tree(root) == before
+
+
+def test_gitignore_that_is_not_utf8(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".git").mkdir()  # the repository root: .gitignore files above it are not read
+    (root / ".gitignore").write_bytes(b"# caf\xe9\n")
+    before = _tree(root)
+    result = run_cli("build", "-C", str(root), env={"PW": "s3cret"})
+    _one_error_line(result, 2, ".gitignore is not UTF-8 text")
+    assert _tree(root) == before
+
+
+def test_output_under_a_file(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+    before = _tree(tmp_path)
+    result = run_cli("build", "-C", str(root), "-o", str(tmp_path / "notes.txt" / "deploy" / "compose.yml"))
+    _one_error_line(result, 2, "cannot be created", "notes.txt is a file, not a folder")
+    assert _tree(tmp_path) == before
+
+
+def test_output_that_is_a_folder_is_the_same_one_line(tmp_path):
+    root = _project(tmp_path / "p")
+    (tmp_path / "out").mkdir()
+    _one_error_line(run_cli("build", "-C", str(root), "-o", str(tmp_path / "out")), 2, "is a folder, not a file")
+
+
+def _run_without_root_override(*args: str, env: dict[str, str] | None = None) -> Result:
+    """`clockwork ARGS` subject to file permissions: as root, without CAP_DAC_OVERRIDE."""
+    command = [sys.executable, "-m", "clockwork_compose", *args]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: permissions cannot be enforced")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_unwritable_folder(tmp_path):
+    root = _project(tmp_path / "p")
+    before = _tree(root)
+    root.chmod(0o555)
+    try:
+        result = _run_without_root_override("build", "-C", str(root))
+    finally:
+        root.chmod(0o755)
+    _one_error_line(result, 2, "cannot be written", f"{root} is not writable", "-o")
+    assert _tree(root) == before
+
+
+def test_read_only_env_file_that_must_change(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".gitignore").write_text(".env\n")
+    (root / ".env").write_text('PW="old"\n')
+    (root / ".env").chmod(0o444)
+    before = _tree(root)
+    result = _run_without_root_override("build", "-C", str(root), env={"PW": "new"})  # .env must change
+    _one_error_line(result, 2, ".env is read-only", "chmod u+w .env")
+    assert _tree(root) == before
+
+
+def test_read_only_env_file_that_need_not_change_is_fine(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".gitignore").write_text(".env\n")
+    assert run_cli("build", "-C", str(root), env={"PW": "s3cret"}).code == 0
+    (root / ".env").chmod(0o400)
+    result = _run_without_root_override("build", "-C", str(root))
+    assert result.code == 0, result.err
+
+
+# -- main.py that misbehaves -------------------------------------------------------------------
+
+
+def test_main_py_that_never_returns_times_out_with_a_message(tmp_path):
+    root = _project(tmp_path / "p", APP + "import threading\nthreading.Event().wait()\n")
+    result = run_cli("--load-timeout", "0.5", "build", "-C", str(root))
+    line = _one_error_line(result, 2, "main.py (at line 4) did not finish loading within 0.5s", "--load-timeout")
+    assert "CLOCKWORK_LOAD_TIMEOUT" in line
+    assert not (root / "docker-compose.yml").exists()
+
+
+def test_load_timeout_from_the_environment(tmp_path):
+    root = _project(tmp_path / "p", APP + "import time\ntime.sleep(600)\n")
+    result = run_cli("plan", "-C", str(root), env={"CLOCKWORK_LOAD_TIMEOUT": "0.3"})
+    _one_error_line(result, 2, "did not finish loading within 0.3s")
+
+
+def test_load_timeout_default_is_60_seconds():
+    from clockwork_compose import _loader
+
+    assert _loader.load_timeout({}) == 60
+    assert _loader.load_timeout({"CLOCKWORK_LOAD_TIMEOUT": "0"}) is None  # 0: no limit
+    assert "default: 60" in run_cli("-h").out
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "inf"])
+def test_load_timeout_that_is_not_seconds(value):
+    from clockwork_compose import _loader
+    from clockwork_compose._errors import DeclarationError
+
+    with pytest.raises(DeclarationError, match="CLOCKWORK_LOAD_TIMEOUT"):
+        _loader.load_timeout({"CLOCKWORK_LOAD_TIMEOUT": value})
+
+
+@pytest.mark.parametrize(
+    ("code", "needle"),
+    [
+        ("import os\nos._exit(0)\n", "main.py called os._exit(0) while loading"),
+        ("from os import _exit\n_exit(3)\n", "main.py called os._exit(3) while loading"),
+        ("raise KeyboardInterrupt\n", "main.py line 3 raised KeyboardInterrupt"),
+        ("import sys\nsys.exit(1)\n", "main.py called sys.exit(1) while loading"),
+    ],
+    ids=["os._exit(0)", "from-os-import-_exit", "KeyboardInterrupt", "sys.exit"],
+)
+def test_main_py_that_exits_or_interrupts_itself(tmp_path, code, needle):
+    root = _project(tmp_path / "p", APP + code)
+    (root / "docker-compose.yml").write_text("# kept\n")
+    result = run_cli("build", "-C", str(root))
+    _one_error_line(result, 2, needle)  # not exit 0 with nothing said, not a traceback
+    assert (root / "docker-compose.yml").read_text() == "# kept\n"
+
+
+def test_what_main_py_prints_goes_to_stderr_and_json_stays_valid(tmp_path):
+    root = _project(
+        tmp_path / "p",
+        APP + 'print("hello from main.py")\nimport os\nos.system("echo from a child of main.py")\n',
+    )
+    result = run_cli("plan", "--format", "json", "-C", str(root))
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["layers"] == [["app"]]
+    assert "hello from main.py" in result.err and "from a child of main.py" in result.err
+
+
+def test_ctrl_c_while_main_py_loads_exits_130(tmp_path):
+    root = _project(
+        tmp_path / "p", APP + 'import sys, time\nprint("loading", file=sys.stderr, flush=True)\ntime.sleep(600)\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clockwork_compose", "build", "-C", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().strip() == "loading"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted"
+    assert not (root / "docker-compose.yml").exists()
+
+
+# -- bugs of our own ---------------------------------------------------------------------------
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise ZeroDivisionError("division by zero\nsecond line")
+
+
+def test_an_unexpected_exception_is_an_internal_error_exit_70(tmp_path, monkeypatch):
+    root = _project(tmp_path / "p")
+    monkeypatch.setattr(_api, "compile_project", _boom)
+    monkeypatch.setattr(_cli, "_debug", False)
+    result = CliRunner().invoke(_cli.app, ["plan", "-C", str(root)])
+    assert result.exit_code == _cli.INTERNAL_ERROR == 70
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("internal error: ZeroDivisionError: division by zero / second line")
+    assert "--debug" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_debug_lets_the_internal_error_show_its_traceback(tmp_path, monkeypatch):
+    root = _project(tmp_path / "p")
+    monkeypatch.setattr(_api, "compile_project", _boom)
+    result = CliRunner().invoke(_cli.app, ["--debug", "plan", "-C", str(root)])
+    monkeypatch.setattr(_cli, "_debug", False)
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_the_entry_point_catches_what_escapes_the_commands(monkeypatch, capsys):
+    def app() -> None:
+        raise KeyError("escaped")
+
+    monkeypatch.setattr(_cli, "app", app)
+    monkeypatch.setattr(_cli, "_debug", False)
+    with pytest.raises(SystemExit) as info:
+        _cli.run()
+    assert info.value.code == 70
+    assert capsys.readouterr().err.startswith("internal error: KeyError: 'escaped' (")
+
+
+# -- the Docker hint -----------------------------------------------------------------------------
+
+
+def test_the_docker_hint_fits_a_pip_user():
+    assert "scripts/" not in _runtime.PROVISION_HINT  # the wheel ships no scripts
+    assert "https://docs.docker.com/engine/install/" in _runtime.PROVISION_HINT
+
+
+def test_apply_without_a_docker_cli_says_how_to_install_one(tmp_path):
+    root = _project(tmp_path / "p")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = run_cli("apply", "-C", str(root), env={"PATH": str(empty)})
+    assert result.code == 1
+    assert "the docker CLI is not installed" in result.err
+    assert _runtime.PROVISION_HINT in result.err
