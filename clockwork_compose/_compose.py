@@ -51,12 +51,13 @@ def _share_scripts(doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``doc`` where the migrators' driver is an alias of one ``x-`` field."""
     services = doc["services"]
     migrators = [n for n, s in services.items() if s["labels"]["dev.clockwork.role"] == "migrator"]
-    scripts = {services[n]["entrypoint"][-1] for n in migrators}
+    # The entrypoint is ["/bin/sh", "-c", <script>, <$0>]: the script is its third word.
+    scripts = {services[n]["entrypoint"][2] for n in migrators}
     if len(scripts) != 1:
         return doc
     (script,) = scripts
     shared = {
-        n: {**s, "entrypoint": [*s["entrypoint"][:-1], _yaml.Alias(SCRIPT_ANCHOR)]}
+        n: {**s, "entrypoint": [*s["entrypoint"][:2], _yaml.Alias(SCRIPT_ANCHOR), *s["entrypoint"][3:]]}
         for n, s in services.items()
         if n in migrators
     }

@@ -255,6 +255,7 @@ def _list(folder: Path) -> _Listing:
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         name = entry.name
         _refuse_outside(entry, name, root)
+        _refuse_odd_name(name)
         looks_sql = name.lower().endswith(".sql")
         if entry.is_dir():
             if looks_sql:
@@ -271,6 +272,17 @@ def _list(folder: Path) -> _Listing:
         else:
             skipped.append(Skipped(name, "not a .sql file"))
     return _Listing(files, skipped, subfolders)
+
+
+_ODD_NAME = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _refuse_odd_name(rel: str) -> None:
+    """A blank or control character cannot be part of a plan line's path or record name."""
+    if rel.lower().endswith(".sql") and _ODD_NAME.search(rel):
+        raise MigrationError(
+            repr(rel), "holds a blank or a control character, which a record name cannot", "rename the file"
+        )
 
 
 def _refuse_outside(entry: Path, rel: str, root: Path) -> None:
@@ -499,6 +511,7 @@ def _flyway_files(folder: Path, listing: _Listing, skipped: list[Skipped], root:
         for path in sorted((folder / sub).rglob("*")):
             rel = path.relative_to(folder).as_posix()
             _refuse_outside(path, rel, root)
+            _refuse_odd_name(rel)
             lower = path.name.lower()
             if path.is_dir():
                 if lower.endswith(".sql"):
@@ -651,6 +664,10 @@ def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozen
 
 
 def _schema_step(schema_file: Path, declared: frozenset[str]) -> Step:
+    if _ODD_NAME.search(schema_file.name):
+        raise MigrationError(
+            repr(schema_file.name), "holds a blank or a control character, which a record name cannot", "rename it"
+        )
     data = schema_file.read_bytes()
     script = _sql.scan(data.decode("utf-8", "surrogateescape"))
     name = schema_file.name

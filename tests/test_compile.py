@@ -91,8 +91,12 @@ def test_the_migrator_is_one_shot_on_the_database_image(example):
     env = migrator["environment"]
     assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"]) == ("postgres-db", "5432", "admin", "appdb")
     mounts = {m["target"]: m for m in migrator["volumes"]}
-    assert mounts[env["CLOCKWORK_SCHEMA_FILE"]]["source"] == "./schema.sql"
-    assert mounts[env["CLOCKWORK_MIGRATIONS_DIR"]]["source"] == "./migrations"
+    assert mounts["/clockwork/schema/schema.sql"]["source"] == "./schema.sql"
+    assert mounts["/clockwork/migrations"]["source"] == "./migrations"
+    # The plan's paths are relative to /clockwork: the schema first, then the migrations.
+    steps = [line.split() for line in migrator["command"] if line.startswith("step ")]
+    assert steps[0][1:4] == ["schema", "tx", "schema:schema.sql"] and steps[0][-1] == "schema/schema.sql"
+    assert all(step[-1].startswith("migrations/") for step in steps[1:])
     assert all(m["read_only"] and m["type"] == "bind" for m in mounts.values())
     # The image's data dir is a VOLUME: tmpfs there, or each run leaves an anonymous volume.
     assert migrator["tmpfs"] == ["/var/lib/postgresql/data"]

@@ -24,9 +24,16 @@ def test_compose_reads_the_urls_back(model):
 def test_the_driver_reaches_the_migrator_unchanged(model):
     # Written once under an anchor, `$` escaped as `$$`: Compose must hand sh the exact script.
     # (`compose config` prints `$` escaped again as `$$`, so that its output is a compose file.)
-    shell, flag, script = model["services"]["postgres-db-migrator"]["entrypoint"]
-    assert (shell, flag) == ("/bin/sh", "-c")
+    shell, flag, script, zero = model["services"]["postgres-db-migrator"]["entrypoint"]
+    assert (shell, flag, zero) == ("/bin/sh", "-c", "clockwork-migrate")
     assert script.replace("$$", "$") == render_migrator_script()
+
+
+def test_the_plan_reaches_the_migrator_unchanged(model):
+    from clockwork_compose._migrations import plan_for
+
+    plan = plan_for(EXAMPLE / "migrations", EXAMPLE / "schema.sql")
+    assert model["services"]["postgres-db-migrator"]["command"] == plan.arguments()
 
 
 def test_conditions_and_network(model):

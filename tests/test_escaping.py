@@ -199,13 +199,14 @@ def test_paths_inside_the_project_are_relative_to_the_compose_file(make_project)
 
 
 def test_hostile_names_never_reach_the_migrator_script(make_project):
-    from clockwork_compose._migrator import render_migrator_script
+    from clockwork_compose._migrator import migrator_entrypoint
 
-    hostile_schema = "001_it's;rm -rf INJECTED.sql"
+    # No blanks: a blank cannot be part of a record name, and build refuses it (tested below).
+    hostile_schema = "001_it's;rm${IFS}-rf${IFS}INJECTED.sql"
     files = {
         hostile_schema: "select 1;\n",
-        "migrations/001_it's;rm -rf INJECTED.sql": "select 1;\n",
-        "migrations/002 $(touch pwned) `id`.sql": "select 2;\n",
+        "migrations/001_it's;rm${IFS}-rf${IFS}INJECTED.sql": "select 1;\n",
+        "migrations/002_$(touch${IFS}pwned)`id`.sql": "select 2;\n",
         'migrations/003_"quoted"\\.sql': "select 3;\n",
     }
     main = f"""
@@ -221,15 +222,29 @@ def test_hostile_names_never_reach_the_migrator_script(make_project):
     _, text, _ = _api.compile_project(root)
     migrator = yaml.safe_load(text)["services"]["db-migrator"]
     entrypoint = [part.replace("$$", "$") for part in migrator["entrypoint"]]
-    assert entrypoint == ["/bin/sh", "-c", render_migrator_script()]  # the same script for every project
+    assert entrypoint == list(migrator_entrypoint())  # the same script for every project
     for word in ("it's", "INJECTED", "pwned", "o'neil", 'a"b'):
         assert word not in entrypoint[2]
+    # The names reach the driver as data: arguments of the plan, "$" escaped for Compose.
+    command = [part.replace("$$", "$") for part in migrator["command"]]
+    assert command[0].endswith(f" schema/{hostile_schema}")
+    assert command[2].endswith(" migrations/002_$(touch${IFS}pwned)`id`.sql")
     env = migrator["environment"]
     assert env["PGDATABASE"] == 'a"b' and env["PGUSER"] == "o'neil; drop"
-    assert env["CLOCKWORK_SCHEMA_FILE"].endswith(hostile_schema)
     assert env["PGPASSWORD"].startswith("${PW:?")
-    sources = {v["source"] for v in migrator["volumes"]}
+    sources = {v["source"].replace("$$", "$") for v in migrator["volumes"]}
     assert sources == {f"./{hostile_schema}", "./migrations"}
+
+
+def test_a_blank_in_a_migration_name_is_refused(make_project):
+    main = """
+    db = DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": Secret("PW")})
+    web = DockerResource(name="web", image="example/web:1")
+    web.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations"))
+    """
+    root = make_project(main, {"migrations/002 $(touch pwned).sql": "select 2;\n"})
+    with pytest.raises(DeclarationError, match="holds a blank or a control character"):
+        _api.compile_project(root)
 
 
 def test_compose_file_is_json_schema_valid_with_hostile_values(make_project):
