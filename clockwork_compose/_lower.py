@@ -655,11 +655,9 @@ def _migrator(
 
 
 def _migrator_entrypoint() -> tuple[str, ...]:
-    from . import _migrator
+    from ._migrator import migrator_entrypoint
 
-    if hasattr(_migrator, "migrator_entrypoint"):
-        return tuple(_migrator.migrator_entrypoint())
-    return ("/bin/sh", "-c", _migrator.render_migrator_script())
+    return tuple(migrator_entrypoint())
 
 
 def _migration_plan(
