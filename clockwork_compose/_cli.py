@@ -382,7 +382,7 @@ def _shown(path: Path) -> str:
 def run() -> None:
     """The `clockwork` entry point: the commands, behind the last-resort handler."""
     try:
-        app()
+        app(prog_name="clockwork")
     except KeyboardInterrupt:
         _say("interrupted")
         sys.exit(INTERRUPTED)
