@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -144,3 +145,98 @@ def test_plan_prints_layers_and_reasons():
     assert "api-server" in layer3
     assert "waits for postgres-db-migrator completed successfully  (schema and migrations)" in layer3
     assert "waits for redis-cache healthy  (REDIS_URL)" in layer3
+
+
+# -- the CLI people expect -----------------------------------------------------------------------
+
+
+def test_version():
+    from clockwork_compose import __version__
+
+    result = run_cli("--version")
+    assert result.code == 0 and result.out.strip() == f"clockwork-compose {__version__}"
+
+
+@pytest.mark.parametrize("command", [(), ("build",), ("plan",), ("apply",), ("assert",), ("destroy",)])
+def test_h_is_help_too(command):
+    short, long = run_cli(*command, "-h"), run_cli(*command, "--help")
+    assert short.code == long.code == 0
+    assert short.out == long.out and "Usage: clockwork" in short.out
+
+
+@pytest.mark.parametrize("command", ["", "build", "plan", "apply", "assert", "destroy"])
+def test_help_shows_defaults_and_no_type_placeholders_on_flags(command):
+    out = " ".join(run_cli(*command.split(), "--help").out.split())
+    assert "<bool>" not in out and "BOOLEAN" not in out
+    if command in ("build", "plan", "apply", "assert", "destroy"):
+        assert "-C, --project-dir DIR" in out and "[default: the current folder" in out
+    if command == "build":
+        assert "[default:DIR/docker-compose.yml]" in out.replace(" ", "")  # not eaten as markup
+    if command == "plan":
+        assert "[default: text]" in out
+    if command == "":
+        assert "--version" in out and "default: 60" in out
+
+
+def test_project_dir_before_or_after_the_subcommand(make_project, tmp_path):
+    root = make_project(SIMPLE)
+    assert run_cli("-C", str(root), "build", cwd=tmp_path).code == 0
+    after = run_cli("build", "--check", "-C", str(root), cwd=tmp_path)
+    before = run_cli("-C", str(root), "build", "--check", cwd=tmp_path)
+    assert after.code == before.code == 0
+    # Given both ways, the one after the subcommand wins.
+    both = run_cli("-C", str(tmp_path / "nowhere"), "plan", "-C", str(root))
+    assert both.code == 0 and "Layer 1" in both.out
+
+
+def test_main_py_is_found_in_a_parent_folder(make_project):
+    root = make_project(SIMPLE)
+    deep = root / "src" / "pkg"
+    deep.mkdir(parents=True)
+    result = run_cli("build", cwd=deep)
+    assert result.code == 0, result.err
+    assert (root / "docker-compose.yml").is_file() and not (deep / "docker-compose.yml").exists()
+    assert run_cli("plan", cwd=deep).out.startswith("Layer 1")
+
+
+def test_a_parent_main_py_that_is_not_clockworks_is_not_run(tmp_path):
+    (tmp_path / "main.py").write_text("raise SystemExit('someone else's program')\n")
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    result = run_cli("build", cwd=inner)
+    assert result.code == 2 and f"no main.py in {inner}" in result.err
+
+
+def test_the_nearest_main_py_wins(make_project):
+    outer = make_project(SIMPLE, name="outer")
+    inner = outer / "inner"
+    inner.mkdir()
+    (inner / "main.py").write_text((outer / "main.py").read_text())
+    assert run_cli("build", cwd=inner).code == 0
+    assert (inner / "docker-compose.yml").is_file() and not (outer / "docker-compose.yml").exists()
+
+
+def test_plan_takes_no_output_option(make_project):
+    root = make_project(SIMPLE)
+    result = run_cli("plan", "-C", str(root), "-o", str(root / "x.yml"))
+    assert result.code == 2 and "No such option" in result.err
+    assert not (root / "x.yml").exists()
+
+
+def test_every_option_of_every_command_is_used():
+    """No option that is accepted and ignored: each one is a parameter its command reads."""
+    import inspect
+
+    import typer.main
+
+    from clockwork_compose import _cli
+
+    group = typer.main.get_command(_cli.app)
+    for name, command in [("", group), *group.commands.items()]:
+        function = getattr(_cli, {"": "main", "assert": "assert_"}.get(name, name))
+        source = inspect.getsource(function)
+        body = source.split(") -> None:", 1)[1]
+        for param in command.params:
+            if param.name in ("help", "version"):
+                continue
+            assert re.search(rf"\b{param.name}\b", body), f"`clockwork {name}` ignores --{param.name}"

@@ -285,7 +285,7 @@ def test_debug_lets_the_internal_error_show_its_traceback(tmp_path, monkeypatch)
 
 
 def test_the_entry_point_catches_what_escapes_the_commands(monkeypatch, capsys):
-    def app() -> None:
+    def app(**kwargs: object) -> None:
         raise KeyError("escaped")
 
     monkeypatch.setattr(_cli, "app", app)
@@ -312,3 +312,61 @@ def test_apply_without_a_docker_cli_says_how_to_install_one(tmp_path):
     assert result.code == 1
     assert "the docker CLI is not installed" in result.err
     assert _runtime.PROVISION_HINT in result.err
+
+
+# -- values Compose would reject, and what stays allowed -----------------------------------------
+
+
+def _compile(tmp_path: Path, main: str):
+    return _api.compile_project(_project(tmp_path / "p", main))[0]
+
+
+def test_two_plain_connects_wanting_one_variable_name_both(tmp_path):
+    from clockwork_compose._errors import DeclarationError
+
+    main = (
+        'a = DockerResource(name="sessions", image="redis:7")\n'
+        'b = DockerResource(name="jobs", image="redis:7")\n'
+        'web = DockerResource(name="web", image="example/web:1")\n'
+        "web.connect(a)\nweb.connect(b)\n"
+    )
+    with pytest.raises(DeclarationError) as info:
+        _compile(tmp_path, main)
+    assert "sessions and jobs would both set REDIS_URL" in str(info.value)
+    assert 'env_var_name="JOBS_URL"' in str(info.value)
+    # The suggested fix compiles, and gives each its own variable.
+    fixed = main.replace("web.connect(b)", 'web.connect(DatabaseConnection(to_resource=b, env_var_name="JOBS_URL"))')
+    web = _compile(tmp_path / "fixed", fixed).services["web"]
+    assert web.environment["REDIS_URL"] == "redis://sessions:6379/0"
+    assert web.environment["JOBS_URL"] == "redis://jobs:6379/0"
+
+
+def test_connecting_one_resource_twice_or_setting_the_variable_yourself_is_fine(tmp_path):
+    twice = _compile(
+        tmp_path,
+        'r = DockerResource(name="cache", image="redis:7")\n'
+        'web = DockerResource(name="web", image="example/web:1")\nweb.connect(r)\nweb.connect(r)\n',
+    )
+    assert twice.services["web"].environment["REDIS_URL"] == "redis://cache:6379/0"
+    own = _compile(
+        tmp_path / "own",
+        'a = DockerResource(name="sessions", image="redis:7")\nb = DockerResource(name="jobs", image="redis:7")\n'
+        'web = DockerResource(name="web", image="example/web:1", env_vars={"REDIS_URL": "redis://sessions/1"})\n'
+        "web.connect(a)\nweb.connect(b)\n",
+    )
+    assert own.services["web"].environment["REDIS_URL"] == "redis://sessions/1"
+    assert set(own.services["web"].depends_on) == {"sessions", "jobs"}
+
+
+def test_what_compose_takes_is_still_allowed(tmp_path):
+    project = _compile(
+        tmp_path,
+        'DockerResource(name="web", image="example/web:1", ports=["127.0.0.1:8080:80", "[::1]:8081:81"],\n'
+        '    volumes=["a:/data", "b:/data2", "c:/srv/data"],\n'
+        '    healthcheck=HealthCheck(test="true", interval=0.5, timeout=0.001, start_period=0, retries=3),\n'
+        '    labels={"com.example.team": "core", "dev.clockworks.other": "x"})\n',
+    )
+    web = project.services["web"]
+    assert [p.host_ip for p in web.ports] == ["127.0.0.1", "[::1]"]
+    assert [m.target for m in web.mounts] == ["/data", "/data2", "/srv/data"]
+    assert web.healthcheck is not None and web.healthcheck.interval == 0.5
