@@ -283,9 +283,10 @@ def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
 
     from . import _deploy
 
+    width = max([10, *(len(s.phase) for s in report.services)])
     for s in report.services:
         style = _PHASE_STYLE.get(s.phase, "yellow")
-        err.print(f"  {s.name:<24} {s.role:<9} [{style}]{s.phase:<10}[/] {s.change}")
+        err.print(f"  {s.name:<24} {s.role:<9} [{style}]{s.phase:<{width}}[/] {s.change}")
     if report.ok:
         counts = {c: sum(1 for s in report.services if s.change == c) for c in ("created", "recreated", "unchanged")}
         done = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
