@@ -234,7 +234,12 @@ def plan(
 
 Timeout = Annotated[
     Optional[float],  # noqa: UP007, UP045 (typer reads the annotation at run time)
-    typer.Option("--timeout", help="Seconds to wait at most.", min=0),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Seconds to wait at most [default: assert 15; apply the longest readiness budget plus a margin].",
+        min=0,
+    ),
 ]
 _PHASE_STYLE = {
     "healthy": "green",
