@@ -174,6 +174,8 @@ def test_help_shows_defaults_and_no_type_placeholders_on_flags(command):
         assert "[default:DIR/docker-compose.yml]" in out.replace(" ", "")  # not eaten as markup
     if command == "plan":
         assert "[default: text]" in out
+    if command in ("apply", "assert"):
+        assert "--timeout SECONDS" in out and "[default: assert 15;" in out
     if command == "":
         assert "--version" in out and "default: 60" in out
 
