@@ -13,7 +13,19 @@
 #   connected-services-worker-service  idem
 #   clockwork-standin-base:bookworm    mmdebstrap rootfs the stand-ins are built on
 #
-# Env: FORCE_STANDINS=1 skips pulls/real builds; REBUILD_BASE=1 rebuilds the base.
+# The other engines clockwork knows (their end-to-end tests and examples):
+#   mariadb:11                         official image, or Debian mariadb-server 10.11 stand-in
+#   mysql:8.4                          official image, or the SAME MariaDB 10.11 stand-in
+#                                      reading MYSQL_* only: tests on this tag test MariaDB
+#   rabbitmq:3-management              official image, or Debian rabbitmq-server 3.10 stand-in
+#   valkey/valkey:8                    official image, or Debian redis-server 7.0 as valkey-*
+#   eqalpha/keydb:latest               official image, or Debian redis-server 7.0 as keydb-*
+#   clockwork-standin-engines:bookworm second rootfs (MariaDB, Erlang/RabbitMQ, Python
+#                                      clients for them): kept apart so that the
+#                                      common base stays small and fast to build
+#
+# Env: FORCE_STANDINS=1 skips pulls/real builds; REBUILD_BASE=1 rebuilds the bases;
+# SKIP_ENGINES=1 makes only the connected-services images.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +38,9 @@ LABEL=org.clockwork-compose.standin.hash
 PULL_TIMEOUT=${PULL_TIMEOUT:-20}
 BASE_PACKAGES=postgresql-15,postgresql-client-15,redis-server,redis-tools,python3,python3-fastapi,python3-uvicorn,python3-psycopg,python3-redis,ca-certificates,curl,util-linux,procps,findutils,gzip
 BASE_PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENGINES_TAG=clockwork-standin-engines:bookworm
+ENGINES_PACKAGES=mariadb-server,mariadb-client,rabbitmq-server,redis-tools,python3,python3-pymysql,python3-pika,ca-certificates,curl,util-linux,procps,findutils,gzip,hostname
+ENGINES_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 export DOCKER_BUILDKIT=0   # the legacy builder works offline on local base images
 
@@ -77,58 +92,71 @@ try_pull() {
 
 . "$here/lib.sh"
 
-# ------------------------------------------------------------------ base
-BASE_READY=0
-ensure_base() {
-    local want have t0 mirror tmp
-    [ "$BASE_READY" = 1 ] && return
-    BASE_READY=1
-    want=$(hash_inputs -- "$BASE_PACKAGES" "$BASE_PATH" "base-v1")
-    have=$(image_label "$BASE_TAG" || true)
-    if image_exists "$BASE_TAG" && [ "$have" = "$want" ] && [ "${REBUILD_BASE:-0}" != 1 ]; then
-        log "$BASE_TAG: present, skipped"
+# ------------------------------------------------------------------ bases
+# build_base TAG PACKAGES PATH: an mmdebstrap rootfs imported as TAG, unless TAG is present
+# with the same recipe (packages, PATH, version of this function).
+build_base() {
+    local tag=$1 packages=$2 path=$3 want have t0 mirror tmp
+    want=$(hash_inputs -- "$packages" "$path" "base-v1")
+    have=$(image_label "$tag" || true)
+    if image_exists "$tag" && [ "$have" = "$want" ] && [ "${REBUILD_BASE:-0}" != 1 ]; then
+        log "$tag: present, skipped"
         return
     fi
     command -v mmdebstrap >/dev/null || die "mmdebstrap missing (run scripts/provision-docker.sh first)"
     t0=$(date +%s)
     mirror=$(debian_mirror_uri)
     tmp=$(mktemp -d /tmp/clockwork-standin-base.XXXXXX)
-    log "$BASE_TAG: building rootfs with mmdebstrap (about a minute)"
-    # Explicit mirror lines (mmdebstrap would otherwise read sources from stdin).
-    mmdebstrap --quiet --variant=apt --include="$BASE_PACKAGES" \
-        --customize-hook='rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15 "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
+    log "$tag: building rootfs with mmdebstrap (a minute or two)"
+    # Explicit mirror lines (mmdebstrap would otherwise read sources from stdin). The
+    # packages' own data dirs are emptied: each stand-in initialises its own at start.
+    mmdebstrap --quiet --variant=apt --include="$packages" \
+        --customize-hook='rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15 "$1"/var/lib/mysql/* "$1"/var/lib/rabbitmq/mnesia "$1"/var/lib/rabbitmq/.erlang.cookie "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
         bookworm "$tmp/rootfs.tar" \
         "deb $mirror bookworm main" "deb $mirror bookworm-updates main" </dev/null
     docker import \
-        --change "ENV PATH=$BASE_PATH" \
+        --change "ENV PATH=$path" \
         --change "ENV LANG=C.UTF-8" \
         --change "LABEL $LABEL=$want" \
         --change 'CMD ["/bin/bash"]' \
-        "$tmp/rootfs.tar" "$BASE_TAG" >/dev/null
+        "$tmp/rootfs.tar" "$tag" >/dev/null
     rm -rf "$tmp"
-    log "$BASE_TAG: built ($(( $(date +%s) - t0 )) s)"
+    log "$tag: built ($(( $(date +%s) - t0 )) s)"
 }
 
-# Build a stand-in from a context dir; $1 tag, $2 context, $3 hash, [$4 dockerfile]
+BASES_READY=" "
+ensure_base() {  # [TAG]: the common base by default
+    local tag=${1:-$BASE_TAG}
+    case $BASES_READY in *" $tag "*) return ;; esac
+    BASES_READY="$BASES_READY$tag "
+    if [ "$tag" = "$ENGINES_TAG" ]; then
+        build_base "$ENGINES_TAG" "$ENGINES_PACKAGES" "$ENGINES_PATH"
+    else
+        build_base "$BASE_TAG" "$BASE_PACKAGES" "$BASE_PATH"
+    fi
+}
+
+# Build a stand-in from a context dir; $1 tag, $2 context, $3 hash, [$4 dockerfile],
+# [$5 base tag], [$6 extra build arg NAME=VALUE]
 build_standin() {
-    local tag=$1 ctx=$2 want=$3 dockerfile=${4:-Dockerfile}
+    local tag=$1 ctx=$2 want=$3 dockerfile=${4:-Dockerfile} base=${5:-$BASE_TAG} arg=${6:-}
     quiet docker build -q --pull=false \
-        --build-arg "BASE=$BASE_TAG" \
+        --build-arg "BASE=$base" ${arg:+--build-arg "$arg"} \
         --label "$LABEL=$want" \
         -f "$ctx/$dockerfile" -t "$tag" "$ctx"
 }
 
 # ------------------------------------------------------------------ services
-ensure_service_image() {  # tag standin-dir
-    local tag=$1 dir=$2 want="" have="" t0
+ensure_service_image() {  # tag standin-dir [base-tag] [build arg NAME=VALUE]
+    local tag=$1 dir=$2 base=${3:-$BASE_TAG} arg=${4:-} want="" have="" t0
     if image_exists "$tag"; then
         have=$(image_label "$tag")
         if [ -z "$have" ]; then
             log "$tag: present (real image), skipped"
             return
         fi
-        ensure_base
-        want=$(hash_inputs "$dir" -- "$(image_id "$BASE_TAG")")
+        ensure_base "$base"
+        want=$(hash_inputs "$dir" -- "$(image_id "$base")" $arg)
         if [ "$have" = "$want" ]; then
             log "$tag: present (stand-in, up to date), skipped"
             return
@@ -138,10 +166,10 @@ ensure_service_image() {  # tag standin-dir
         log "$tag: pulled"
         return
     fi
-    ensure_base
-    want=$(hash_inputs "$dir" -- "$(image_id "$BASE_TAG")")
+    ensure_base "$base"
+    want=$(hash_inputs "$dir" -- "$(image_id "$base")" $arg)
     t0=$(date +%s)
-    build_standin "$tag" "$dir" "$want"
+    build_standin "$tag" "$dir" "$want" Dockerfile "$base" "$arg"
     log "$tag: built stand-in ($(( $(date +%s) - t0 )) s)"
 }
 
@@ -192,5 +220,12 @@ ensure_service_image postgres:15-alpine "$standins/postgres"
 ensure_service_image redis:7-alpine "$standins/redis"
 ensure_app_image api-server app.py
 ensure_app_image worker-service worker.py
+if [ "${SKIP_ENGINES:-0}" != 1 ]; then
+    ensure_service_image valkey/valkey:8 "$standins/valkey" "$BASE_TAG" FLAVOR=valkey
+    ensure_service_image eqalpha/keydb:latest "$standins/valkey" "$BASE_TAG" FLAVOR=keydb
+    ensure_service_image mariadb:11 "$standins/mariadb" "$ENGINES_TAG" FLAVOR=mariadb
+    ensure_service_image mysql:8.4 "$standins/mariadb" "$ENGINES_TAG" FLAVOR=mysql
+    ensure_service_image rabbitmq:3-management "$standins/rabbitmq" "$ENGINES_TAG"
+fi
 docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true
 log "done in $(( $(date +%s) - t_start )) s"
