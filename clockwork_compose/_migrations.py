@@ -530,6 +530,7 @@ _PLAN_CHANGE = re.compile(r"(?P<name>[^\s\[@#:%][^\s\[@#:]*)")
 
 def _sqitch(folder: Path, listing: _Listing) -> _Found:
     """Changes in sqitch.plan order; a reworked change's earlier copies are ``name@tag.sql``."""
+    _default_sqitch_layout(folder)
     entries: list[tuple[str, str, int]] = []  # ("change" | "tag", name, line)
     plan = (folder / "sqitch.plan").read_text(encoding="utf-8", errors="surrogateescape")
     for number, raw in enumerate(plan.splitlines(), start=1):
@@ -577,6 +578,22 @@ def _sqitch(folder: Path, listing: _Listing) -> _Found:
             else:
                 skipped.append(Skipped(rel, "not a deploy script: sqitch runs deploy/ only"))
     return _Found(migrations, skipped, cwd=MIGRATIONS)
+
+
+_SQITCH_LAYOUT = re.compile(r"^\s*(top_dir|plan_file|deploy_dir|extension)\s*=", re.M)
+
+
+def _default_sqitch_layout(folder: Path) -> None:
+    """clockwork reads sqitch's default layout only: sqitch.plan and deploy/*.sql beside it."""
+    conf = folder / "sqitch.conf"
+    text = conf.read_text(encoding="utf-8", errors="surrogateescape") if conf.is_file() else ""
+    match = _SQITCH_LAYOUT.search(text)
+    if match is not None:
+        raise MigrationError(
+            f"sqitch.conf:{text.count(chr(10), 0, match.start()) + 1}",
+            f"sets {match.group(1)}, and clockwork reads only sqitch's default layout",
+            "remove the setting (sqitch.plan and deploy/<change>.sql beside it)",
+        )
 
 
 def _sqitch_script(folder: Path, entries: list[tuple[str, str, int]], index: int, name: str, number: int) -> str:
@@ -636,6 +653,21 @@ def _no_transaction_statement(words: tuple[str, ...]) -> bool:
     return head[:1] in (("CREATE",), ("DROP",), ("REINDEX",)) and "CONCURRENTLY" in words[:5]
 
 
+_FLYWAY_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
+
+
+def _refuse_placeholders(text: str, rel: str, offset: int) -> None:
+    """Flyway replaces ${name} everywhere in a file (literals too); psql would send it as is."""
+    match = _FLYWAY_PLACEHOLDER.search(text)
+    if match is not None:
+        name = match.group(1).rsplit(":", 1)[-1]
+        raise MigrationError(
+            f"{rel}:{text.count(chr(10), 0, match.start()) + 1 + offset}",
+            f"Flyway placeholder {match.group()} would reach the server as it is",
+            f"write a psql variable instead (:{name}, or :'{name}' in a string) and declare it in psql_variables",
+        )
+
+
 def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozenset[str], convention: str) -> Step:
     path = folder / migration.rel
     data = path.read_bytes()
@@ -648,6 +680,8 @@ def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozen
         part = "".join(lines[first - 1 : last])
         offset = first - 1
     marked = migration.no_transaction or bool(_MARKER.search(part))
+    if convention == "flyway":
+        _refuse_placeholders(part, migration.rel, offset)
     script = _sql.scan(part)
     tx = _transaction(script, migration.rel, offset, marked, convention)
     _check_script(script, migration.rel, offset, declared, folder, cwd)
@@ -710,6 +744,13 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, conve
         and _opens(statements[0].words)
         and statements[-1].words[:1] in _TX_CLOSE
     ):
+        inside = next((st for st in statements if _no_transaction_statement(st.words)), None)
+        if inside is not None:
+            raise MigrationError(
+                f"{rel}:{inside.line + offset}",
+                f"{' '.join(inside.words[:3])} cannot run inside the file's BEGIN ... COMMIT",
+                "move it to a file of its own without BEGIN/COMMIT",
+            )
         return "own"
     if control:
         bad = control[0] if not _opens(control[0].words) or control[0] is not statements[0] else control[-1]

@@ -253,3 +253,30 @@ def test_a_thousand_files_plan(tmp_path: Path) -> None:
     folder = write(tmp_path, {f"{i}_t.up.sql": f"CREATE TABLE t{i} (id int);\n" for i in range(1, 1001)})
     plan = plan_for(folder)
     assert len(plan.steps) == 1000 and ran(plan)[-1] == "1000_t.up.sql"
+
+
+def test_a_non_transactional_statement_inside_begin_commit_is_refused(tmp_path: Path) -> None:
+    folder = write(tmp_path, {"001_a.sql": "BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (id);\nCOMMIT;\n"})
+    assert refusal(folder).startswith("001_a.sql:2: CREATE INDEX CONCURRENTLY cannot run inside the file's BEGIN")
+
+
+def test_flyway_placeholders_are_refused(tmp_path: Path) -> None:
+    folder = write(tmp_path, {"V1__a.sql": "SELECT 1;\nCREATE SCHEMA ${flyway:defaultSchema};\n"})
+    message = refusal(folder)
+    assert message.startswith("V1__a.sql:2: Flyway placeholder ${flyway:defaultSchema}")
+    assert ":defaultSchema" in message
+
+
+def test_sqitch_layout_settings_are_refused(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path,
+        {"sqitch.plan": "%project=x\na 2020-01-01T00:00:00Z A <a@b> # a\n", "deploy/a.sql": "SELECT 1;\n"},
+    )
+    assert ran(plan_for(folder)) == ["deploy/a.sql"]
+    (folder / "sqitch.conf").write_text("[core]\n    engine = pg\n    top_dir = db\n")
+    assert refusal(folder).startswith("sqitch.conf:3: sets top_dir")
+
+
+def test_a_sqitch_change_without_its_deploy_script_is_refused(tmp_path: Path) -> None:
+    folder = write(tmp_path, {"sqitch.plan": "a 2020-01-01T00:00:00Z A <a@b> # a\n"})
+    assert refusal(folder).startswith("sqitch.plan:1: change a has no deploy/a.sql")
