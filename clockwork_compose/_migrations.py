@@ -440,6 +440,11 @@ def _dbmate(folder: Path, listing: _Listing) -> _Found:
 
 
 def _goose(folder: Path, listing: _Listing) -> _Found:
+    for skip in listing.skipped:
+        if re.fullmatch(r"[0-9]+_.+\.go", skip.path):
+            raise MigrationError(
+                skip.path, "is a goose Go migration, which clockwork cannot run", "write it as a .sql migration"
+            )
     found, skipped = _numbered(listing, "goose", updown=False, pad=False)
     migrations = []
     for version, name, _ in found:

@@ -280,3 +280,8 @@ def test_sqitch_layout_settings_are_refused(tmp_path: Path) -> None:
 def test_a_sqitch_change_without_its_deploy_script_is_refused(tmp_path: Path) -> None:
     folder = write(tmp_path, {"sqitch.plan": "a 2020-01-01T00:00:00Z A <a@b> # a\n"})
     assert refusal(folder).startswith("sqitch.plan:1: change a has no deploy/a.sql")
+
+
+def test_a_goose_go_migration_is_refused(tmp_path: Path) -> None:
+    folder = write(tmp_path, {"00001_a.sql": "-- +goose Up\nSELECT 1;\n", "00002_b.go": "package migrations\n"})
+    assert refusal(folder).startswith("00002_b.go: is a goose Go migration")
