@@ -96,6 +96,8 @@ class MigrationError(Exception):
 
     def __init__(self, where: str, problem: str, fix: str) -> None:
         self.where, self.problem, self.fix = where, problem, fix
+        #: The convention the folder was read as, once known.
+        self.convention: str | None = None
         super().__init__(f"{where}: {problem}; {fix}")
 
 
@@ -202,9 +204,13 @@ def plan_for(
         )
     listing = _list(folder)
     chosen = convention or _detect(folder, listing)
-    found = _CONVENTIONS[chosen](folder, listing)
-    for migration in found.migrations:
-        steps.append(_step(migration, folder, found.cwd, declared, chosen))
+    try:
+        found = _CONVENTIONS[chosen](folder, listing)
+        for migration in found.migrations:
+            steps.append(_step(migration, folder, found.cwd, declared, chosen))
+    except MigrationError as exc:
+        exc.convention = chosen
+        raise
     seen: dict[str, str] = {}
     for step in steps:
         if step.version in seen:
@@ -237,13 +243,8 @@ class _Listing:
 
     def text(self, folder: Path, rel: str) -> str:
         if rel not in self.texts:
-            self.texts[rel] = _read(folder / rel, rel)
+            self.texts[rel] = (folder / rel).read_bytes().decode("utf-8", "surrogateescape")
         return self.texts[rel]
-
-
-def _read(path: Path, rel: str) -> str:
-    data = path.read_bytes()
-    return data.decode("utf-8", "surrogateescape")
 
 
 def _list(folder: Path) -> _Listing:
@@ -385,7 +386,7 @@ def _plain(folder: Path, listing: _Listing) -> _Found:
 
 
 def _numbered(
-    listing: _Listing, convention: str, *, updown: bool, pad: bool
+    listing: _Listing, convention: str, *, updown: bool
 ) -> tuple[list[tuple[int, str, re.Match[str]]], list[Skipped]]:
     """Files named <version>_<name>.sql (and .up.sql/.down.sql when ``updown``), by version."""
     found: list[tuple[int, str, re.Match[str]]] = []
@@ -411,19 +412,19 @@ def _numbered(
 
 
 def _golang_migrate(folder: Path, listing: _Listing) -> _Found:
-    found, skipped = _numbered(listing, "golang-migrate", updown=True, pad=True)
+    found, skipped = _numbered(listing, "golang-migrate", updown=True)
     migrations = [_Migration(name, "versioned", name, str(version)) for version, name, _ in found]
     return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "golang-migrate"))
 
 
 def _timestamp(folder: Path, listing: _Listing) -> _Found:
-    found, skipped = _numbered(listing, "timestamp", updown=True, pad=True)
+    found, skipped = _numbered(listing, "timestamp", updown=True)
     migrations = [_Migration(name, "versioned", name, None) for _, name, _ in found]
     return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "timestamp"))
 
 
 def _dbmate(folder: Path, listing: _Listing) -> _Found:
-    found, skipped = _numbered(listing, "dbmate", updown=False, pad=False)
+    found, skipped = _numbered(listing, "dbmate", updown=False)
     migrations = []
     for _, name, match in found:
         text = listing.text(folder, name)
@@ -445,7 +446,7 @@ def _goose(folder: Path, listing: _Listing) -> _Found:
             raise MigrationError(
                 skip.path, "is a goose Go migration, which clockwork cannot run", "write it as a .sql migration"
             )
-    found, skipped = _numbered(listing, "goose", updown=False, pad=False)
+    found, skipped = _numbered(listing, "goose", updown=False)
     migrations = []
     for version, name, _ in found:
         text = listing.text(folder, name)

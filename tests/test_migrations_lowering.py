@@ -75,6 +75,7 @@ def test_a_refusal_is_a_declaration_error_naming_consumer_field_and_file(tmp_pat
         compile_dir(folder)
     assert str(info.value).startswith(
         "resource 'app', field 'migrations_dir': 20300101000000_bad.sql:2: psql variable :missing is not declared"
+        " (read as dbmate migrations); declare it"
     )
 
 
