@@ -700,7 +700,8 @@ def _migration_plan(
         )
     except _migrations.MigrationError as exc:
         field = "schema_file" if schema is not None and exc.where.split(":")[0] == schema.name else "migrations_dir"
-        raise DeclarationError(consumer.name, field, f"{exc.where}: {exc.problem}", exc.fix) from None
+        read_as = f" (read as {exc.convention} migrations)" if exc.convention else ""
+        raise DeclarationError(consumer.name, field, f"{exc.where}: {exc.problem}{read_as}", exc.fix) from None
     return mounts, plan
 
 
