@@ -93,3 +93,17 @@ def test_compose_reads_the_plan_back(tmp_path: Path) -> None:
     _api.build(folder, environ={"DB_PASSWORD": "pw"})
     config = compose_config(folder)
     assert config["services"]["db-migrator"]["command"] == plan_for(folder / "migrations").arguments()
+
+
+def test_assert_expects_the_plans_record_names(tmp_path: Path) -> None:
+    from clockwork_compose._assertions import expected_versions
+
+    folder = project(tmp_path, "sqitch-intro")
+    (folder / "schema.sql").write_text("CREATE TABLE base (id int);\n")
+    (folder / "main.py").write_text(MAIN.format(extra=', schema_file="schema.sql"'))
+    model, _, _ = compile_dir(folder)
+    (target,) = [t for t in model.databases if t.migrations]
+    versions = expected_versions(target)
+    assert versions[:3] == ("schema:schema.sql", "appschema", "users")
+    assert versions[-2:] == ("insert_user~2", "change_pass~2")
+    assert len(versions) == 1 + 13
