@@ -260,7 +260,14 @@ def _console(stderr: bool = True) -> Console:
 
 
 @app.command()
-def apply(project_dir: ProjectDir = Path("."), timeout: Timeout = None) -> None:
+def apply(
+    project_dir: ProjectDir = Path("."),
+    timeout: Timeout = None,
+    replace_data: Annotated[
+        bool,
+        typer.Option("--replace-data", help="Recreate a container even when it would leave its data volume behind."),
+    ] = False,
+) -> None:
     """Build, then start everything in dependency order and wait until it is healthy."""
     from . import _deploy
 
@@ -272,15 +279,26 @@ def apply(project_dir: ProjectDir = Path("."), timeout: Timeout = None) -> None:
 
         err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
         try:
-            report = _deploy.apply(project_dir, timeout, on_progress=progress)
+            report = _deploy.apply(project_dir, timeout, on_progress=progress, replace_data=replace_data)
         except KeyboardInterrupt:  # before apply waited: during the build or before compose up
             err.print("[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `clockwork apply` again")
             raise typer.Exit(130) from None
         _apply_summary(err, report)
+        _apply_removals(report)
         if report.failure is not None and report.failure.interrupted:
             raise typer.Exit(130)
         if not report.ok:
             raise typer.Exit(1)
+
+
+def _apply_removals(report: _deploy.ApplyReport) -> None:
+    """Containers apply removed and the volumes it kept, each with how to delete it."""
+    for orphan in report.orphans:
+        _say(f"removed {orphan.container}: service {orphan.service} is no longer declared in main.py")
+        for volume in orphan.volumes:
+            _say(f"kept volume {volume} of {orphan.service}; delete it with `docker volume rm {volume}`")
+    for move in report.replaced:
+        _say(f"kept volume {move.old} of {move.service} (--replace-data); delete it with `docker volume rm {move.old}`")
 
 
 def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
@@ -368,7 +386,9 @@ def destroy(
         for kind, names in parts:
             _say(f"removed {kind}: {', '.join(names)}")
         if not parts:
-            _say(f"nothing to remove: project {report.project} has no containers, networks or volumes")
+            _say(f"nothing to remove: project {report.project} has no containers, networks or volumes here")
+        for folder in report.foreign:
+            _say(f"left alone: containers of project {report.project} created from {folder} (destroy them there)")
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import _api, _assertions, _envfile, _graph, _lower, _runtime
+from ._errors import RuntimeFailure
 from ._model import Condition, Project, Role, Service
 from ._runtime import ContainerState
 
@@ -81,6 +82,10 @@ class ApplyReport:
     why_up: dict[str, str] = field(default_factory=dict)
     #: The services `compose up` was given (None: all of them).
     up_services: tuple[str, ...] | None = None
+    #: Containers of services no longer declared, removed; their named volumes kept.
+    orphans: tuple[Orphan, ...] = ()
+    #: Data volumes left behind by ``replace_data`` (kept, no longer mounted).
+    replaced: tuple[VolumeMove, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -88,10 +93,34 @@ class ApplyReport:
 
 
 @dataclass(frozen=True)
+class Orphan:
+    """A container of a service main.py no longer declares."""
+
+    container: str
+    service: str
+    #: The named volumes it had mounted: kept, and not used by any declared service.
+    volumes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VolumeMove:
+    """A container that would be recreated with another volume (or none) at a path where
+    a named volume holds its data today."""
+
+    service: str
+    path: str
+    old: str
+    #: The volume the new file mounts there; "" when none (a bind mount or nothing).
+    new: str
+
+
+@dataclass(frozen=True)
 class DestroyReport:
     project: str
     removed: _runtime.Removed
     kept_volumes: bool
+    #: Folders other than this one that containers of the same project name come from.
+    foreign: tuple[str, ...] = ()
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -227,12 +256,20 @@ class _Watch:
         return all(self.phases.get(name) in GOOD for name in self.project.services)
 
 
-def apply(project_dir: Path, timeout: float | None = None, on_progress: Progress | None = None) -> ApplyReport:
+def apply(
+    project_dir: Path,
+    timeout: float | None = None,
+    on_progress: Progress | None = None,
+    replace_data: bool = False,
+) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed.
 
-    One apply of a project at a time on this host: a second one raises ``_runtime.Busy``."""
+    One apply of a project at a time on this host: a second one raises ``_runtime.Busy``.
+    Before anything changes: containers of this project name from another folder, or a
+    container that would come back on another volume than its data is in (unless
+    ``replace_data``), raise RuntimeFailure and nothing is touched."""
     with apply_lock(_lower.project_name(project_dir)):
-        return _apply(project_dir, timeout, on_progress)
+        return _apply(project_dir, timeout, on_progress, replace_data)
 
 
 def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
@@ -240,7 +277,7 @@ def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
     return _runtime.host_lock(f"apply-{project}", wait=False, what=f"another apply of {project}")
 
 
-def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | None) -> ApplyReport:
+def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | None, replace_data: bool) -> ApplyReport:
     started = time.monotonic()
     engine_check = _runtime.EngineCheck()  # runs while we build
     try:
@@ -249,13 +286,23 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
         engine = engine_check.result()  # no engine says so first, even when the build fails
     project = built.project
     _envfile.require(project, built.path.parent)
-    compose = _runtime.ComposeProject(project.name, project_dir.resolve(), (built.path,))
+    folder = project_dir.resolve()
+    compose = _runtime.ComposeProject(project.name, folder, (built.path,))
+    existing = _runtime.project_containers(project.name)
+    check_owner(project.name, folder, existing)
+    moves = volume_moves(project, existing)
+    if moves and not replace_data:
+        raise guard_error(project.name, moves)
+    orphans = orphans_of(project, existing)
+    if orphans:
+        _runtime.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
     before = _runtime.containers(project.name, list(project.services))
     why = why_up(project, before, compose)
     services = up_services(project, why)
     watch = _Watch(project, _engine_now() if why else None, started, on_progress)
     if why:  # Compose would create the network when missing: two at once make two of it
         _runtime.ensure_network(_lower.NETWORK)
+        own_volumes(project, folder)
     up = _Up(compose, services) if why else None
     if up is not None:
         up.start()
@@ -269,7 +316,104 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
         failure=failure,
         why_up=why,
         up_services=tuple(services) if services is not None else None,
+        orphans=orphans,
+        replaced=tuple(moves),
     )
+
+
+# -- ownership, the data guard, orphans -------------------------------------------------------
+
+
+def owned(container: ContainerState, folder: Path) -> bool:
+    """Whether Compose created ``container`` from ``folder`` (its working_dir label)."""
+    return not container.working_dir or Path(os.path.realpath(container.working_dir)) == folder
+
+
+def check_owner(name: str, folder: Path, existing: Sequence[ContainerState]) -> None:
+    """RuntimeFailure when containers of project ``name`` were created from another folder."""
+    foreign = sorted({c.working_dir for c in existing if not owned(c, folder)})
+    if foreign:
+        names = ", ".join(sorted(c.name for c in existing if not owned(c, folder)))
+        raise RuntimeFailure(
+            f"project {name} belongs to {foreign[0]}: its containers ({names}) were created there, "
+            f"not in {folder}; nothing was changed. Run `clockwork destroy` in {foreign[0]} first, "
+            "or rename this folder so that it gets a project name of its own"
+        )
+
+
+def _anonymous(volume: str) -> bool:
+    return len(volume) == 64 and all(c in "0123456789abcdef" for c in volume)
+
+
+def volume_moves(project: Project, existing: Sequence[ContainerState]) -> list[VolumeMove]:
+    """Each path where an existing container of a declared service keeps data in a named
+    volume, and the new file mounts another volume or none."""
+    moves = []
+    for c in existing:
+        service = project.services.get(c.service)
+        if service is None or c.oneoff:
+            continue
+        for path, old in c.volumes:
+            if _anonymous(old):
+                continue
+            mount = next((m for m in service.mounts if m.target.rstrip("/") == path), None)
+            new = f"{project.name}_{mount.source}" if mount is not None and mount.kind == "volume" else ""
+            if new != old:
+                moves.append(VolumeMove(c.service, path, old, new))
+    return sorted(moves, key=lambda m: (m.service, m.path))
+
+
+def guard_error(name: str, moves: Sequence[VolumeMove]) -> RuntimeFailure:
+    """What would be lost, how to keep it, and the flag that goes ahead anyway."""
+    parts = []
+    for m in moves:
+        onto = f"the new file mounts {m.new} there (empty)" if m.new else "the new file mounts no volume there"
+        part = f"{m.service} keeps its data in volume {m.old} at {m.path}, and {onto}"
+        key = m.old.removeprefix(f"{name}_")
+        if key != m.old:
+            part += f'; to keep the data, declare volumes=["{key}:{m.path}"] on {m.service} in main.py'
+        parts.append(part)
+    return RuntimeFailure(
+        "apply stopped before changing anything: "
+        + "; ".join(parts)
+        + "; to recreate it without that data (the old volume is kept, not deleted), "
+        "run `clockwork apply --replace-data`"
+    )
+
+
+def orphans_of(project: Project, existing: Sequence[ContainerState]) -> tuple[Orphan, ...]:
+    """Containers of the project whose service main.py no longer declares."""
+    used = {f"{project.name}_{v}" for v in project.volumes}
+    return tuple(
+        Orphan(c.name, c.service, tuple(sorted({v for _, v in c.volumes if not _anonymous(v) and v not in used})))
+        for c in sorted(existing, key=lambda c: c.name)
+        if c.service not in project.services
+    )
+
+
+def stop_order(containers: Sequence[ContainerState]) -> list[list[str]]:
+    """Container names in groups to stop one after the other: apps (what depends on the
+    rest) first, then migrators, then databases."""
+    rank = {"migrator": 1, "database": 2}
+    groups: list[list[str]] = [[], [], []]
+    for c in sorted(containers, key=lambda c: c.name):
+        groups[rank.get(c.role, 0)].append(c.name)
+    return [g for g in groups if g]
+
+
+def own_volumes(project: Project, folder: Path) -> None:
+    """Create the project's named volumes that are missing, labelled as Compose would
+    label them plus the folder that owns them (Compose labels volumes with no folder)."""
+    present = {v.name for v in _runtime.volumes(project.name)}
+    for key in project.volumes:
+        name = f"{project.name}_{key}"
+        if name not in present:
+            labels = {
+                _runtime.PROJECT_LABEL: project.name,
+                _runtime.VOLUME_LABEL: key,
+                _runtime.OWNER_LABEL: str(folder),
+            }
+            _runtime.create_volume(name, labels)
 
 
 def why_up(project: Project, before: dict[str, ContainerState], compose: _runtime.ComposeProject) -> dict[str, str]:
@@ -497,15 +641,31 @@ def secret_values(folder: Path) -> dict[str, str]:
 
 
 def destroy(project_dir: Path, keep_volumes: bool = False) -> DestroyReport:
-    """`compose down --remove-orphans` (`--volumes` unless kept). Needs no main.py: it uses
-    the compose file when there is one (and the folder's .env), else the project name only."""
+    """Remove the containers (apps first, databases last), then the volumes (unless kept)
+    and the networks left unused, of this project name created from this folder.
+
+    Needs no main.py, no compose file and no secret: it goes by labels. Containers of the
+    same project name from another folder are left alone, and so are the volumes then,
+    unless clockwork labelled them as this folder's."""
     _runtime.engine_info()
+    folder = project_dir.resolve()
     name = _lower.project_name(project_dir)
-    compose_file = project_dir.resolve() / _api.COMPOSE_FILE
-    compose = (
-        _runtime.ComposeProject(name, project_dir.resolve(), (compose_file,))
-        if compose_file.is_file()
-        else _runtime.ComposeProject(name)
-    )
-    removed = _runtime.compose_down(compose, volumes=not keep_volumes)
-    return DestroyReport(name, removed, keep_volumes)
+    existing = _runtime.project_containers(name)
+    mine = [c for c in existing if owned(c, folder)]
+    foreign = tuple(sorted({c.working_dir for c in existing if not owned(c, folder)}))
+    volumes = [] if keep_volumes else [v.name for v in _runtime.volumes(name) if _volume_owned(v, folder, foreign)]
+    _runtime.remove_containers(stop_order(mine))
+    _runtime.remove_volumes(volumes)
+    networks: tuple[str, ...] = ()
+    if mine or volumes:
+        names = {n.name for n in _runtime.networks(project=name)} | {_lower.NETWORK}
+        networks = tuple(n for name_ in sorted(names) for n in _runtime.remove_network_if_unused(name_, name))
+    removed = _runtime.Removed(tuple(sorted(c.name for c in mine)), networks, tuple(volumes))
+    return DestroyReport(name, removed, keep_volumes, foreign)
+
+
+def _volume_owned(volume: _runtime.Volume, folder: Path, foreign: Sequence[str]) -> bool:
+    owner = volume.labels.get(_runtime.OWNER_LABEL)
+    if owner:
+        return Path(os.path.realpath(owner)) == folder
+    return not foreign  # made by Compose: this folder's unless another folder runs the project

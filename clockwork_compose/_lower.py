@@ -79,9 +79,16 @@ class Context:
 
 
 def project_name(folder: Path) -> str:
-    """A valid Compose project name from the folder that holds main.py."""
-    name = re.sub(r"[^a-z0-9_-]+", "-", folder.resolve().name.lower()).strip("-_")
-    return name or "clockwork"
+    """A valid Compose project name from the name of the folder that holds main.py (never
+    from its path: the generated file is committed). The folder name itself when it is
+    valid; otherwise what is left of it plus a short hash of the whole name, so that two
+    folder names never share a project name (``データ`` and ``данные`` included)."""
+    original = folder.resolve().name
+    name = re.sub(r"[^a-z0-9_-]+", "-", original.lower()).strip("-_")
+    if name == original:
+        return name
+    digest = hashlib.sha256(original.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{name or 'clockwork'}-{digest}"
 
 
 def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Project:
@@ -184,15 +191,31 @@ def _dockerfile(build: Build | None, ctx: Context) -> Path | None:
 
 
 def _data_volumes(project: Project) -> None:
-    """Keep each database's data in a named volume: ``postgres_data`` when it is the only
-    postgres, ``<name>_data`` when there are several (they must never share one)."""
-    engines = [s.engine for s in project.services.values() if s.role is Role.DATABASE]
+    """Keep each database's data in the named volume ``<name>_data``: it depends on the
+    resource's own name only, so no edit to other resources ever moves its data. A volume
+    declared by hand with that name, on any resource, is an error naming both."""
+    generated: dict[str, str] = {}
     for service in project.ordered():
         engine = engine_for_image(service.image) if service.role is Role.DATABASE else None
         if engine is None or any(m.target.rstrip("/") == engine.data_dir for m in service.mounts):
             continue
-        owner = engine.name if engines.count(engine.name) == 1 else service.name.replace("-", "_").replace(".", "_")
-        service.mounts.append(Mount("volume", f"{owner}_data", engine.data_dir))
+        generated[f"{service.name}_data"] = service.name
+        service.mounts.append(Mount("volume", f"{service.name}_data", engine.data_dir))
+    for service in project.ordered():
+        for mount in service.mounts:
+            owner = generated.get(mount.source) if mount.kind == "volume" else None
+            if owner is not None and (owner != service.name or mount.target.rstrip("/") != _data_dir(service)):
+                raise DeclarationError(
+                    service.name,
+                    "volumes",
+                    f"volume {mount.source!r} is also the data volume clockwork makes for {owner}",
+                    f"give the volume of {service.name} another name",
+                )
+
+
+def _data_dir(service: Service) -> str:
+    engine = engine_for_image(service.image) if service.role is Role.DATABASE else None
+    return engine.data_dir if engine else ""
 
 
 def _once(
@@ -530,6 +553,23 @@ def _url(
     if all(isinstance(p, str) for p in parts):
         return "".join(p for p in parts if isinstance(p, str))
     variable = re.sub(r"[^A-Z0-9]+", "_", f"CLOCKWORK_{consumer}_{env_var}".upper())
+    if variable in project.env_file:
+        # Names that differ only in case or in - _ . fold to one variable: never share it.
+        other = next(
+            (
+                f"{s.name} {key}"
+                for s in project.ordered()
+                for key, value in sorted(s.environment.items())
+                if value == SecretRef(variable)
+            ),
+            f"Secret({variable!r})",
+        )
+        raise DeclarationError(
+            consumer,
+            field,
+            f"its {env_var} would be kept in .env as {variable}, and so would {other}",
+            f"rename {consumer} (or the other) so that their names differ in more than '-', '_' and '.'",
+        )
     project.env_file[variable] = EnvEntry(tuple(p for p in parts if p != ""))
     return SecretRef(variable)
 

@@ -122,9 +122,9 @@ def test_the_migrator_label_hashes_its_files_so_a_new_or_edited_migration_change
 
 def test_databases_keep_data_in_named_volumes(example):
     _, _, doc = example
-    assert doc["volumes"] == {"postgres_data": {}, "redis_data": {}}
-    assert "postgres_data:/var/lib/postgresql/data" in doc["services"]["postgres-db"]["volumes"]
-    assert "redis_data:/data" in doc["services"]["redis-cache"]["volumes"]
+    assert doc["volumes"] == {"postgres-db_data": {}, "redis-cache_data": {}}
+    assert "postgres-db_data:/var/lib/postgresql/data" in doc["services"]["postgres-db"]["volumes"]
+    assert "redis-cache_data:/data" in doc["services"]["redis-cache"]["volumes"]
 
 
 def test_resources_without_image_build_from_their_folder(example):

@@ -3,6 +3,7 @@ logic driven by a fake ``_runtime`` (containers, compose up, logs)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -299,6 +300,12 @@ def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         monkeypatch.setattr(_runtime, "config_hashes", engine.config_hashes)
         monkeypatch.setattr(_runtime, "image_ids", engine.image_ids)
         monkeypatch.setattr(_runtime, "compose_up", engine.compose_up)
+        # Ownership, orphans, the shared network and volumes: nothing to see, nothing to do.
+        monkeypatch.setattr(_runtime, "project_containers", lambda name: list(engine.snapshots[0].values()))
+        monkeypatch.setattr(_runtime, "ensure_network", lambda name: None)
+        monkeypatch.setattr(_runtime, "volumes", lambda name: [])
+        monkeypatch.setattr(_runtime, "create_volume", lambda name, labels: None)
+        monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
         monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: f"last lines of {name}")
         monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
         monkeypatch.setattr(_deploy._envfile, "require", lambda project, folder: [])

@@ -54,7 +54,7 @@ def test_two_databases_one_consumer(make_project, snapshot):
         name="two",
     )
     _, text, doc = compile_dir(root)
-    assert doc["volumes"] == {"events_db_data": {}, "users_db_data": {}}  # never one volume for two databases
+    assert doc["volumes"] == {"events-db_data": {}, "users-db_data": {}}  # never one volume for two databases
     assert set(doc["services"]["app"]["depends_on"]) == {
         "users-db",
         "users-db-migrator",
