@@ -116,6 +116,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     project_dir: Annotated[
         Optional[Path],  # noqa: UP007, UP045 (typer reads the annotation at run time)
         typer.Option(
@@ -144,8 +145,10 @@ def main(
     global _debug, _global_project_dir
     _debug = debug
     _global_project_dir = project_dir
-    # The loader reads it there, whichever command (apply, assert, destroy too) loads main.py.
-    os.environ["CLOCKWORK_LOAD_TIMEOUT"] = f"{load_timeout:g}"
+    source = ctx.get_parameter_source("load_timeout")
+    if source is not None and source.name == "COMMANDLINE":
+        # The loader reads it there, whichever command (apply, assert, destroy too) loads main.py.
+        os.environ["CLOCKWORK_LOAD_TIMEOUT"] = f"{load_timeout:g}"
 
 
 @app.command()
