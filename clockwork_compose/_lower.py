@@ -9,6 +9,7 @@ cannot express (names, cycles, host ports). Pure apart from reading the project 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import re
