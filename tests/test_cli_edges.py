@@ -235,6 +235,28 @@ def test_what_main_py_prints_goes_to_stderr_and_json_stays_valid(tmp_path):
     assert "hello from main.py" in result.err and "from a child of main.py" in result.err
 
 
+def _engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.mark.e2e
+def test_assert_json_stays_valid_whatever_main_py_prints(tmp_path):
+    """Against the real engine, read-only: a project (named after its unique tmp folder) that
+    was never applied, so every check fails, and the JSON must still parse."""
+    if not _engine_answers():
+        if os.environ.get("CLOCKWORK_E2E") == "required":
+            pytest.fail("CLOCKWORK_E2E=required but no Docker engine answers", pytrace=False)
+        pytest.skip("no Docker engine answers")
+    root = _project(tmp_path / "d-assert-json", APP + 'print("[not json")\nimport os\nos.system("echo {oops")\n')
+    result = run_cli("assert", "--json", "--timeout", "0", "-C", str(root))
+    assert result.code == 1, result.err
+    checks = json.loads(result.out)
+    assert checks and all(not c["passed"] for c in checks)
+    assert "[not json" in result.err and "{oops" in result.err
+
+
 def test_ctrl_c_while_main_py_loads_exits_130(tmp_path):
     root = _project(
         tmp_path / "p", APP + 'import sys, time\nprint("loading", file=sys.stderr, flush=True)\ntime.sleep(600)\n'
