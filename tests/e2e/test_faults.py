@@ -50,7 +50,7 @@ def test_editing_an_applied_migration_is_refused_naming_it(applied_stack: Stack)
     result = applied_stack.apply()
     assert result.code == 1, result.text
     assert "002_add_sessions_table.sql" in result.err
-    assert "already applied migration changed" in result.err
+    assert "002_add_sessions_table.sql changed after it was applied" in result.err
     assert migration_rows() == rows
     sneaky = "SELECT 1 FROM information_schema.columns WHERE table_name = 'sessions' AND column_name = 'sneaky'"
     assert not query(sneaky)
