@@ -198,14 +198,14 @@ def _data_volumes(project: Project) -> None:
     generated: dict[str, str] = {}
     for service in project.ordered():
         engine = engine_for_image(service.image) if service.role is Role.DATABASE else None
-        if engine is None or any(m.target.rstrip("/") == engine.data_dir for m in service.mounts):
+        if engine is None or any(_normal_target(m.target) == engine.data_dir for m in service.mounts):
             continue
         generated[f"{service.name}_data"] = service.name
         service.mounts.append(Mount("volume", f"{service.name}_data", engine.data_dir))
     for service in project.ordered():
         for mount in service.mounts:
             owner = generated.get(mount.source) if mount.kind == "volume" else None
-            if owner is not None and (owner != service.name or mount.target.rstrip("/") != _data_dir(service)):
+            if owner is not None and (owner != service.name or _normal_target(mount.target) != _data_dir(service)):
                 raise DeclarationError(
                     service.name,
                     "volumes",
