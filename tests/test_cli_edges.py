@@ -392,3 +392,12 @@ def test_what_compose_takes_is_still_allowed(tmp_path):
     assert [p.host_ip for p in web.ports] == ["127.0.0.1", "[::1]"]
     assert [m.target for m in web.mounts] == ["/data", "/data2", "/srv/data"]
     assert web.healthcheck is not None and web.healthcheck.interval == 0.5
+
+
+def test_a_data_dir_mounted_by_hand_under_another_spelling_gets_no_second_volume(tmp_path):
+    project = _compile(
+        tmp_path,
+        'DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": "x"},\n'
+        '    volumes=["mine:/var/lib/postgresql/data/."])\n',
+    )
+    assert [(m.source, m.target) for m in project.services["db"].mounts] == [("mine", "/var/lib/postgresql/data/.")]
