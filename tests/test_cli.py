@@ -242,3 +242,32 @@ def test_every_option_of_every_command_is_used():
             if param.name in ("help", "version"):
                 continue
             assert re.search(rf"\b{param.name}\b", body), f"`clockwork {name}` ignores --{param.name}"
+
+
+def test_the_pre_commit_hook_runs_build_check_when_the_inputs_change():
+    import tomllib
+
+    import yaml
+    from support import REPO
+
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "clockwork-build-check"
+    assert hook["entry"] == "clockwork build --check" and hook["language"] == "python"
+    assert hook["pass_filenames"] is False  # the command takes no file names
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["clockwork"] == "clockwork_compose._cli:run"  # what `entry` runs once pre-commit installs us
+    files = re.compile(hook["files"])
+    for path in (
+        "main.py",
+        "deploy/main.py",
+        "schema.sql",
+        "db/schema.sql",
+        "migrations/001_init.sql",
+        "docker-compose.yml",
+        "api-server/Dockerfile",
+    ):
+        assert files.search(path), path
+    for path in ("README.md", "src/app.py", "notmain.py", "migrations/README.md"):
+        assert not files.search(path), path
+    readme = (REPO / "README.md").read_text()
+    assert "hooks: [{id: clockwork-build-check}]" in readme
