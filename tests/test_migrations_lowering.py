@@ -89,7 +89,7 @@ def test_secret_psql_variables_stay_out_of_the_file(tmp_path: Path) -> None:
 
 @needs_compose
 def test_compose_reads_the_plan_back(tmp_path: Path) -> None:
-    folder = project(tmp_path, "flyway-roadmap")
+    folder = project(tmp_path, "flyway-kestra")
     _api.build(folder, environ={"DB_PASSWORD": "pw"})
     config = compose_config(folder)
     assert config["services"]["db-migrator"]["command"] == plan_for(folder / "migrations").arguments()
