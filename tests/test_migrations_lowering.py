@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from _compile import compile_dir
-from support import compose_config, needs_compose
+from support import compose_config, needs_compose, run_cli
 
 from clockwork_compose import _api
 from clockwork_compose._errors import DeclarationError
@@ -107,3 +107,23 @@ def test_assert_expects_the_plans_record_names(tmp_path: Path) -> None:
     assert versions[:3] == ("schema:schema.sql", "appschema", "users")
     assert versions[-2:] == ("insert_user~2", "change_pass~2")
     assert len(versions) == 1 + 13
+
+
+def test_clockwork_plan_prints_what_runs_and_what_is_skipped(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose")
+    result = run_cli("plan", "-C", str(folder))
+    assert result.code == 0, result.err
+    lines = [line.strip() for line in result.out.splitlines()]
+    assert "convention: goose (adopts goose's history)" in lines
+    assert "runs 1. 00001_create_users_table.sql lines 1-12 (versioned, in a transaction)" in lines
+    assert "runs 3. 00003_no_transaction.sql lines 2-9 (versioned, no transaction)" in lines
+    assert "skips README.md: not a .sql file" in lines
+
+
+def test_schema_file_refusals_name_the_schema_field(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose")
+    (folder / "schema.sql").write_text("CREATE DATABASE x;\n\\connect x\nCREATE TABLE t (id int);\n")
+    (folder / "main.py").write_text(MAIN.format(extra=', schema_file="schema.sql"'))
+    with pytest.raises(DeclarationError) as info:
+        compile_dir(folder)
+    assert str(info.value).startswith("resource 'app', field 'schema_file': schema.sql:2: \\connect leaves the session")
