@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 _PLAIN = re.compile(r"(?:\.{1,2}/|-?[A-Za-z_/])[A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
+#: Plain-looking text some YAML readers take for a number (ruamel reads ``-_1`` as -1).
+_NUMBER_LIKE = re.compile(r"-_[0-9_.:]*")
 _WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 # Characters YAML does not allow raw inside a double-quoted scalar.
 # Line breaks other than \n (NEL, U+2028/9) would be folded: escape them too.
@@ -60,7 +62,7 @@ def scalar(value: str | int | float | bool | None) -> str:
 @functools.lru_cache(maxsize=8192)
 def _string(value: str) -> str:
     # Cached: names, keys and conditions repeat across services.
-    if _PLAIN.fullmatch(value) and value.lower() not in _WORDS:
+    if _PLAIN.fullmatch(value) and value.lower() not in _WORDS and not _NUMBER_LIKE.fullmatch(value):
         return value
     return _NOT_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
