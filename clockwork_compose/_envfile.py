@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,9 +121,11 @@ def secret_values(project: Project, existing: Mapping[str, str], environ: Mappin
 
 def plan(project: Project, folder: Path, environ: Mapping[str, str] | None = None) -> EnvFile:
     """What .env in ``folder`` must become for ``project``; reads, never writes."""
-    path = folder / ENV_FILE
+    link = folder / ENV_FILE
     if not project.env_file:
-        return EnvFile(path, "", False, (), None, False)
+        return EnvFile(link, "", False, (), None, False)
+    path = _followed(link)
+    _refuse_tracked(path)
     current = path.read_text(encoding="utf-8") if path.is_file() else ""
     existing = parse(current)
     values = secret_values(project, existing, os.environ if environ is None else environ)
@@ -135,7 +138,7 @@ def plan(project: Project, folder: Path, environ: Mapping[str, str] | None = Non
         else:
             wanted[variable] = value
     text = _merge(current, wanted)
-    gitignore = None if is_ignored(path) else folder / GITIGNORE
+    gitignore = None if is_ignored(link) else folder / GITIGNORE
     return EnvFile(path, text, text != current, tuple(missing), gitignore, True)
 
 
@@ -235,6 +238,49 @@ def _user_of(project: Project, variable: str) -> tuple[str | None, str | None]:
             if isinstance(value, SecretRef) and value.variable == variable:
                 return service.name, f"env_vars.{key}"
     return None, None
+
+
+# -- where secrets may go ---------------------------------------------------------------------
+
+
+def _followed(path: Path) -> Path:
+    """``path``, or the file it links to: a symlinked .env (e.g. to a shared secrets file)
+    is written through, never replaced by a regular file. A link to nothing is an error."""
+    if not path.is_symlink():
+        return path
+    target = path.resolve()
+    if not target.is_file():
+        raise DeclarationError(
+            None,
+            None,
+            f"{path} is a symlink to {target}, which is not a file",
+            "point it at an existing file, or remove the link and let clockwork build create .env",
+        )
+    return target
+
+
+def _refuse_tracked(path: Path) -> None:
+    """DeclarationError when git tracks ``path``: secrets written into it would be committed.
+
+    One `git ls-files` call; no git, or no repository, means not tracked."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path.parent), "ls-files", "--error-unmatch", "--", path.name],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return
+    if done.returncode == 0:
+        where = "" if path.parent == Path.cwd() else f"-C {path.parent} "
+        raise DeclarationError(
+            None,
+            None,
+            f"{path} is tracked by git, so the secret values clockwork writes into it would be committed",
+            f"untrack it with `git {where}rm --cached {path.name}` (the file stays), commit that, "
+            "then run clockwork build again",
+        )
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -778,40 +778,31 @@ def image_exists(image: str) -> bool:
 
 
 def remove_leftovers(
-    containers: Sequence[str] = (),
-    host_ports: Sequence[int] = (),
-    networks: Sequence[str] = (),
-    projects: Sequence[str] = (),
+    projects: Sequence[str] = (), networks: Sequence[str] = (), containers: Sequence[str] = ()
 ) -> Removed:
-    """Force-remove named containers, containers publishing the host ports, the projects'
-    containers and volumes, then the networks. For test setup; missing things are fine."""
-    docker = _client()
-    with _translated("removing leftovers"):
-        everything = _inspect_all((), "this engine")
-        victims = {c["Id"]: c for c in everything if _is_leftover(c, containers, host_ports, projects)}
-        names = sorted(str(c["Name"]).lstrip("/") for c in victims.values())
-        if victims:
-            docker.container.remove(list(victims), force=True, volumes=True)
-        gone_networks = [
-            n.name
-            for n in docker.network.list()
-            if n.name in networks or (n.labels or {}).get(PROJECT_LABEL) in projects
-        ]
-        if gone_networks:
-            docker.network.remove(gone_networks)
-        volumes = [v.name for v in docker.volume.list() if (v.labels or {}).get(PROJECT_LABEL) in projects]
-        if volumes:
-            docker.volume.remove(volumes)
-    return Removed(tuple(names), tuple(sorted(gone_networks)), tuple(sorted(volumes)))
+    """Force-remove the containers and volumes labelled with one of ``projects``, then
+    their networks and the named ``networks``, each only when no container uses it any
+    more. For test set-up and clean-up: nothing without those labels is touched, whatever
+    its name or the ports it publishes (``containers``, names a caller expects, are removed
+    only when they carry one of the labels too); missing things are fine."""
+    names: list[str] = []
+    for project in projects:
+        found = project_containers(project)
+        names += [c.name for c in found]
+        if found:
+            _docker(["container", "rm", "--force", "--volumes", *(c.id for c in found)], f"removing {project}")
+    gone_networks: set[str] = set()
+    for project in projects:
+        for network in networks_of(project):
+            gone_networks.update(remove_network_if_unused(network, project))
+    for network in networks:
+        for project in projects[:1]:
+            gone_networks.update(remove_network_if_unused(network, project))
+    volumes_gone = [v.name for project in projects for v in volumes(project)]
+    remove_volumes(volumes_gone)
+    return Removed(tuple(sorted(names)), tuple(sorted(gone_networks)), tuple(sorted(volumes_gone)))
 
 
-def _is_leftover(c: dict[str, Any], names: Sequence[str], host_ports: Sequence[int], projects: Sequence[str]) -> bool:
-    labels = (c.get("Config") or {}).get("Labels") or {}
-    if str(c["Name"]).lstrip("/") in names or labels.get(PROJECT_LABEL) in projects:
-        return True
-    bound = (c.get("HostConfig") or {}).get("PortBindings") or {}
-    for bindings in bound.values():
-        for binding in bindings or []:
-            if binding.get("HostPort") and int(binding["HostPort"]) in host_ports:
-                return True
-    return False
+def networks_of(project: str) -> list[str]:
+    """Names of the networks labelled with the Compose project."""
+    return sorted({n.name for n in networks(project=project)})

@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "connected-services"
 PROJECT = "connected-services"
 CONTAINERS = ("api-server", "postgres-db", "redis-cache", "worker-service", "postgres-db-migrator")
-HOST_PORTS = (5432, 6379, 8000)
 NETWORK = "app_network"
 IMAGES = ("postgres:15-alpine", "redis:7-alpine", "connected-services-api-server", "connected-services-worker-service")
 DSN = "postgresql://admin:secret123@127.0.0.1:5432/appdb"  # pragma: allowlist secret
@@ -65,10 +64,10 @@ def example_lock() -> Iterator[None]:
 
 
 def clean_slate() -> _runtime.Removed:
-    """Remove whatever an earlier run (or another copy of the example) left behind."""
-    return _runtime.remove_leftovers(
-        containers=CONTAINERS, host_ports=HOST_PORTS, networks=(NETWORK,), projects=(PROJECT,)
-    )
+    """Remove what an earlier run (or another copy of the example) left behind: only what
+    carries the example's project label (never by name or by published port: the engine is
+    shared), and app_network only when no container uses it."""
+    return _runtime.remove_leftovers(projects=(PROJECT,), networks=(NETWORK,))
 
 
 @dataclass(frozen=True)
