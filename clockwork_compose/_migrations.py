@@ -56,6 +56,10 @@ last. The driver refuses, before running anything: a file changed since build; a
 versioned step (or the schema) whose checksum differs; a recorded version that is not in the
 plan (an applied file that was deleted); a pending versioned step that comes before an
 applied one (out of order).
+
+Entry point: :func:`plan_for` (a migrations folder, a schema file, the convention if set,
+the psql variables) returns the :class:`Plan` or raises :class:`MigrationError` naming the
+file and line; ``_lower`` calls it for each migrator, tests call it on tests/data/migrations.
 """
 
 from __future__ import annotations
@@ -796,7 +800,9 @@ def _check_script(
     script: _sql.Script, rel: str, offset: int, declared: frozenset[str], folder: Path | None, cwd: str | None
 ) -> None:
     defined = {m.argument.split()[0] for m in script.metas if m.command == "set" and m.argument.split()}
-    for variable in script.variables:
+    # \gset names variables after the query's columns, which a scanner cannot know.
+    unknowable = any(m.command == "gset" for m in script.metas)
+    for variable in () if unknowable else script.variables:
         name = variable.name
         if name in declared or name in defined or name in _sql.BUILTIN_VARIABLES:
             continue

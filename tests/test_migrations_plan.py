@@ -179,6 +179,7 @@ def test_undeclared_psql_variable_names_file_line_and_variable(tmp_path: Path) -
     plan = plan_for(folder, variables={"schema_name": "app"}, env_variables={"token": "CLOCKWORK_PSQL_TOKEN"})
     assert plan.arguments()[:2] == ["var schema_name app", "varenv token CLOCKWORK_PSQL_TOKEN"]
     assert plan_for(write(tmp_path / "b", {"1_a.sql": "\\set n 3\nSELECT :n;\n"})).steps
+    assert plan_for(write(tmp_path / "c", {"1_a.sql": "SELECT 1 AS one \\gset\nSELECT :one;\n"})).steps
 
 
 def test_includes_must_stay_in_the_folder(tmp_path: Path) -> None:
