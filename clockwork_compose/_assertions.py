@@ -5,8 +5,9 @@ A ``Probe`` is one named, repeatable attempt at a check; ``run`` polls every pro
 returns one ``Check`` per probe: name, passed, detail, seconds. ``probes`` derives them from
 the model: the built-in checks implied by the declarations, then the user's assertions.
 
-Container states come through ``_runtime``; TCP, HTTP and SQL are tried from the host.
-psycopg is imported lazily, when a database check runs.
+Container states come through ``_runtime``; TCP and HTTP are tried from the host. SQL goes
+the way the database's engine says (:meth:`_engines.Engine.query`: postgres through its
+published port, others through their image's own client in the container).
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import _runtime
-from ._model import DatabaseTarget, EnvValue, Project, Role, SecretRef, Service
+from ._engines import engine_named, postgres
+from ._engines._engine import Row
+from ._model import DatabaseTarget, Project, Role, Service
 
 INTERVAL = 0.5
 ATTEMPT_TIMEOUT = 2.0
 HOST = "127.0.0.1"
-MIGRATIONS_TABLE = "clockwork_migrations"
 SCHEMA_PREFIX = "schema:"
+#: Runs one SQL query and returns its rows.
+Query = Callable[[str], list[Row]]
 
 
 @dataclass(frozen=True)
@@ -119,21 +123,36 @@ def _running_name(service: Service) -> str:
 def _distinct_databases(project: Project) -> list[DatabaseTarget]:
     seen: dict[tuple[str, str], DatabaseTarget] = {}
     for target in project.databases:
-        if target.engine == "postgres" and target.host_port is not None:
-            seen.setdefault((target.service, target.database), target)
+        engine = engine_named(target.engine)
+        if engine is not None and engine.queryable(target):
+            seen.setdefault((target.service, str(target.database)), target)
     return list(seen.values())
 
 
+def _exec_in(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
+    return _runtime.exec_in(name, argv, env=env)
+
+
+def _engine_query(target: DatabaseTarget, env: Mapping[str, str]) -> Query:
+    """SQL on the target's database, the way its engine reaches it from the host."""
+    engine = engine_named(target.engine)
+    if engine is None:
+        raise LookupError(f"{target.service} runs no engine clockwork can query: give the assertion a url")
+    return lambda sql: engine.query(target, env, sql, _exec_in)
+
+
 def _database_probes(target: DatabaseTarget, env: Mapping[str, str]) -> list[Probe]:
-    where = f"{target.service}/{_shown(target.database)} on {HOST}:{target.host_port}"
-    dsn = lambda: postgres_dsn(target, env)  # noqa: E731 (resolved at attempt time)
-    out = [Probe(f"database {where} reachable", lambda: database_query(dsn(), "SELECT 1"))]
-    if target.migrations is not None:
+    engine = engine_named(target.engine)
+    assert engine is not None  # _distinct_databases keeps known engines only
+    query = _engine_query(target, env)
+    out = [Probe(f"database {engine.where(target)} reachable", lambda: database_query(query, "SELECT 1"))]
+    if target.migrations is not None and engine.migrator is not None:
         expected = expected_versions(target)
+        sql = engine.migrator.applied_sql()
         out.append(
             Probe(
-                f"migrations of {target.service} recorded in {MIGRATIONS_TABLE}",
-                lambda: migrations_recorded(dsn(), expected),
+                f"migrations of {target.service} recorded in {engine.migrator.history_table}",
+                lambda: migrations_recorded(query, expected, sql),
             )
         )
     return out
@@ -164,18 +183,20 @@ def _user_probe(service: Service, project: Project, env: Mapping[str, str], spec
     if kind == "database_query":
         query = str(spec.get("query") or "SELECT 1")
         url = spec.get("url")
-        dsn = (lambda: str(url)) if url else (lambda: _own_database(service, project, env))
-        return Probe(f"{service.name}: query {query!r} succeeds", lambda: database_query(dsn(), query))
+        run: Query = (
+            (lambda sql: postgres.query_url(str(url), sql))
+            if url
+            else (lambda sql: _own_database(service, project, env)(sql))
+        )
+        return Probe(f"{service.name}: query {query!r} succeeds", lambda: database_query(run, query))
     return Probe(f"{service.name}: {kind}", lambda: Outcome(False, f"unknown assertion kind {kind!r}", final=True))
 
 
-def _own_database(service: Service, project: Project, env: Mapping[str, str]) -> str:
+def _own_database(service: Service, project: Project, env: Mapping[str, str]) -> Query:
     """The database of a database resource, or the one an app connects to."""
     for target in project.databases:
         if target.service == service.name or target.consumer == service.name:
-            if target.host_port is None:
-                raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
-            return postgres_dsn(target, env)
+            return _engine_query(target, env)
     raise LookupError(f"{service.name} has no DatabaseConnection: give DatabaseQuery a url")
 
 
@@ -243,47 +264,17 @@ def http_status(url: str, expected: int) -> Outcome:
     return Outcome(status == expected, f"status {status}")
 
 
-def database_query(dsn: str, query: str) -> Outcome:
-    rows = _query(dsn, query)
+def database_query(run: Query, query: str) -> Outcome:
+    rows = run(query)
     first = rows[0][0] if rows and rows[0] else None
     return Outcome(True, f"{len(rows)} row(s)" + (f", first: {str(first)[:60]}" if first is not None else ""))
 
 
-def migrations_recorded(dsn: str, expected: Sequence[str]) -> Outcome:
-    rows = _query(dsn, f"SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version")
+def migrations_recorded(run: Query, expected: Sequence[str], sql: str) -> Outcome:
+    """Passes when every expected record name is among the applied ones ``sql`` returns."""
+    rows = run(sql)
     recorded = {str(r[0]) for r in rows}
     missing = [v for v in expected if v not in recorded]
     if missing:
         return Outcome(False, f"not recorded: {', '.join(missing)}")
     return Outcome(True, f"{len(expected)} of {len(expected)} recorded")
-
-
-def _query(dsn: str, query: str) -> list[tuple[object, ...]]:
-    import psycopg
-
-    with psycopg.connect(dsn, connect_timeout=int(ATTEMPT_TIMEOUT), autocommit=True) as conn:
-        cursor = conn.execute(query)  # type: ignore[call-overload]
-        return list(cursor.fetchall()) if cursor.description else []
-
-
-def postgres_dsn(target: DatabaseTarget, env: Mapping[str, str]) -> str:
-    """A libpq connection string to the target's database through its host port."""
-    from urllib.parse import quote
-
-    user = quote(_resolve(target.user, env), safe="")
-    password = quote(_resolve(target.password, env), safe="")
-    database = quote(_resolve(target.database, env), safe="")
-    return f"postgresql://{user}:{password}@{HOST}:{target.host_port}/{database}"
-
-
-def _resolve(value: EnvValue, env: Mapping[str, str]) -> str:
-    if isinstance(value, SecretRef):
-        if value.variable not in env:
-            raise LookupError(f"secret {value.variable} has no value: export it or add it to .env")
-        return env[value.variable]
-    return value
-
-
-def _shown(value: EnvValue) -> str:
-    """A value for a report line: a secret shows as its variable, never its value."""
-    return f"${{{value.variable}}}" if isinstance(value, SecretRef) else value

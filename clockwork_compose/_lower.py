@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from . import _graph, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
-from ._engines import Credentials, Engine, engine_for_image
+from ._engines import Credentials, Engine, engine_for_image, with_migrations
 from ._errors import DeclarationError
 from ._model import (
     Build,
@@ -365,8 +365,8 @@ def _engine(resource: DockerResource) -> Engine | None:
 
 
 def _credentials(resource: DockerResource, engine: Engine, project: Project) -> Credentials:
-    env = project.services[resource.name].environment
-    return engine.credentials(env)
+    service = project.services[resource.name]
+    return engine.credentials(service.environment, service.command)
 
 
 def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
@@ -385,7 +385,8 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
         if engine is None or service.healthcheck is not None:
             continue
         timeout = timeouts.get(resource.name, DEFAULT_READY_TIMEOUT)
-        test = engine.readiness(_credentials(resource, engine, project), _container_port(resource, engine))
+        creds = _credentials(resource, engine, project)
+        test = engine.readiness(creds, _container_port(resource, engine), resource.image)
         retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
         service.healthcheck = Healthcheck(tuple(test), PROBE_INTERVAL, PROBE_TIMEOUT, retries)
 
@@ -434,9 +435,7 @@ def _connect(
     elif engine and engine.url_env_var not in consumer.env_vars:
         creds = _credentials(resource, engine, project)
         port = _container_port(resource, engine)
-        url = _url(
-            consumer.name, "connect", engine.url_template, creds, resource.name, port, project, engine.url_env_var
-        )
+        url = _url(consumer.name, "connect", engine.url(creds), creds, resource.name, port, project, engine.url_env_var)
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
     service.wait_for(resource.name, condition, reason)
@@ -462,7 +461,8 @@ def _database_connection(consumer: DockerResource, conn: DatabaseConnection, pro
     resource = conn.to_resource
     service = project.services[consumer.name]
     engine = _engine(resource)
-    template = conn.connection_string_template or (engine.url_template if engine else None)
+    defaults = _credentials(resource, engine, project) if engine else Credentials("", "", "")
+    template = conn.connection_string_template or (engine.url(defaults) if engine else None)
     if template is None:
         raise DeclarationError(
             consumer.name,
@@ -470,7 +470,6 @@ def _database_connection(consumer: DockerResource, conn: DatabaseConnection, pro
             f"{resource.image or resource.name!r} is not an engine clockwork knows",
             'give connection_string_template="scheme://{user}:{password}@{host}:{port}/{database}"',
         )
-    defaults = engine.credentials(project.services[resource.name].environment) if engine else Credentials("", "", "")
     creds = Credentials(
         _env_value(conn.username, project) if conn.username is not None else defaults.user,
         _env_value(conn.password, project) if conn.password is not None else defaults.password,
@@ -641,11 +640,11 @@ def _migrator(
 ) -> None:
     engine = _engine(database)
     name = f"{database.name}-migrator"
-    if engine is None or engine.migration_client is None:
+    if engine is None or engine.migrator is None:
         raise DeclarationError(
             consumer.name,
             "schema_file" if conn.schema_file else "migrations_dir",
-            f"clockwork runs schema files and migrations for postgres only, "
+            f"clockwork runs schema files and migrations for {', '.join(with_migrations())} only, "
             f"and {database.name} runs {database.image or 'a built image'}",
             "remove schema_file/migrations_dir from this connection",
         )
@@ -654,13 +653,8 @@ def _migrator(
             name, "name", f"this name is taken by the migrator of {database.name}", "rename the resource"
         )
     target = next(project.databases[i] for i in targets if project.databases[i].consumer == consumer.name)
-    environment: dict[str, EnvValue] = {
-        "PGHOST": database.name,
-        "PGPORT": str(target.container_port),
-        "PGUSER": target.user,
-        "PGPASSWORD": target.password,
-        "PGDATABASE": target.database,
-    }
+    creds = Credentials(target.user, target.password, target.database)
+    environment = engine.migrator.environment(database.name, target.container_port, creds)
     mounts, plan = _migration_plan(conn, consumer, ctx, project, environment)
     source = project.services[database.name]
     project.services[name] = Service(
@@ -670,7 +664,7 @@ def _migrator(
         engine=engine.name,
         image=source.image,
         build=source.build,
-        entrypoint=_migrator_entrypoint(),
+        entrypoint=_migrator_entrypoint(engine),
         command=tuple(plan.arguments()),
         environment=environment,
         mounts=mounts,
@@ -695,10 +689,10 @@ def _migrator(
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
 
 
-def _migrator_entrypoint() -> tuple[str, ...]:
+def _migrator_entrypoint(engine: Engine) -> tuple[str, ...]:
     from ._migrator import migrator_entrypoint
 
-    return tuple(migrator_entrypoint())
+    return tuple(migrator_entrypoint(engine))
 
 
 def _migration_plan(

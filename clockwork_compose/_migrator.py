@@ -1,8 +1,10 @@
 """Render the migrator driver: the POSIX sh script run by the one-shot migrator service.
 
-The script (``templates/migrator.sh.j2``) executes the migration plan it is given as its
-arguments (see :mod:`clockwork_compose._migrations`); libpq reads ``PG*`` from the
-environment. The values rendered into it here are this module's own constants, validated
+The script (the engine's driver template: ``templates/migrator.sh.j2`` for postgres)
+executes the migration plan it is given as its arguments (see
+:mod:`clockwork_compose._migrations`); the client reads its connection from the
+environment the engine gives the migrator (libpq: ``PG*``). The values rendered into it
+here are this module's constants and the engine's (:class:`_engines.Migrator`), validated
 before use. The compiler sets ``entrypoint:`` to :func:`migrator_entrypoint` (``/bin/sh -c
 <script> clockwork-migrate``: the last word is the script's ``$0``) and ``command:`` to the
 plan's arguments, so the container runs ``/bin/sh -c <script> clockwork-migrate <plan...>``
@@ -18,6 +20,9 @@ from pathlib import Path
 
 import jinja2
 
+from ._engines import Engine, Migrator, engine_named, postgres
+
+#: The postgres driver (the default engine of this module's functions).
 TEMPLATE_NAME = "migrator.sh.j2"
 
 #: Environment variable overriding where the plan's paths are (tests and benchmarks run
@@ -26,12 +31,10 @@ ROOT_ENV = "CLOCKWORK_ROOT"
 #: Where the migrator's files are mounted (the plan's paths are relative to it).
 ROOT = "/clockwork"
 
-#: Bookkeeping table: ``(version text primary key, checksum text, applied_at timestamptz,
-#: note text)``; ``note`` says where an adopted step's history came from.
-MIGRATIONS_TABLE = "clockwork_migrations"
-#: ``pg_advisory_lock`` key serialising concurrent migrator runs on one database
-#: (the first 8 bytes of sha256("clockwork-compose:migrations"), as a signed bigint).
-LOCK_KEY = 3567609838304158359
+#: The postgres driver's bookkeeping table and advisory lock key (they live with the engine:
+#: :mod:`clockwork_compose._engines.postgres`).
+MIGRATIONS_TABLE = postgres.HISTORY_TABLE
+LOCK_KEY = postgres.LOCK_KEY
 #: Prefix of every line the driver prints, and its ``$0``.
 LOG_PREFIX = "clockwork-migrate"
 #: pg_isready probes (1 s apart) before trying psql anyway on a server not accepting connections.
@@ -45,7 +48,7 @@ _BIGINT_MAX = 2**63 - 1
 
 
 def template_dir() -> Path:
-    """Folder holding the template: inside the package when installed, else the source tree."""
+    """Folder holding the templates: inside the package when installed, else the source tree."""
     packaged = Path(__file__).parent / "templates"
     if (packaged / TEMPLATE_NAME).is_file():
         return packaged
@@ -57,11 +60,14 @@ def shell_quote(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def _check_constants() -> None:
-    if not _IDENTIFIER.fullmatch(MIGRATIONS_TABLE):
-        raise ValueError(f"invalid migrations table name: {MIGRATIONS_TABLE!r}")
-    if not _BIGINT_MIN <= LOCK_KEY <= _BIGINT_MAX:
-        raise ValueError(f"advisory lock key out of bigint range: {LOCK_KEY}")
+def _check_constants(migrator: Migrator) -> None:
+    if not _IDENTIFIER.fullmatch(migrator.history_table):
+        raise ValueError(f"invalid migrations table name: {migrator.history_table!r}")
+    lock = migrator.context.get("lock_key")
+    if isinstance(lock, int) and not _BIGINT_MIN <= lock <= _BIGINT_MAX:
+        raise ValueError(f"advisory lock key out of bigint range: {lock}")
+    if isinstance(lock, str) and not _SAFE_WORD.fullmatch(lock):
+        raise ValueError(f"unsafe lock name for the script text: {lock!r}")
     for word in (LOG_PREFIX, ROOT_ENV):
         if not _SAFE_WORD.fullmatch(word):
             raise ValueError(f"unsafe word for the script text: {word!r}")
@@ -82,26 +88,44 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def template_context() -> dict[str, object]:
-    """The values rendered into the template (all constants of this module)."""
+def _engine(engine: Engine | str | None) -> Engine:
+    found = engine_named(engine) if isinstance(engine, str) else engine or postgres.ENGINE
+    if found is None or found.migrator is None:
+        raise ValueError(f"no migration driver for engine {engine!r}")
+    return found
+
+
+def template_context(engine: Engine | str | None = None) -> dict[str, object]:
+    """The values rendered into the engine's template (postgres by default): this module's
+    constants, then the engine's own (lock, client...)."""
+    migrator = _engine(engine).migrator
+    assert migrator is not None
     return {
         "prog": LOG_PREFIX,
         "root_env": ROOT_ENV,
         "root": ROOT,
-        "table": MIGRATIONS_TABLE,
-        "lock_key": LOCK_KEY,
+        "table": migrator.history_table,
         "connect_attempts": CONNECT_ATTEMPTS,
+        **migrator.context,
     }
 
 
-@lru_cache(maxsize=1)
-def render_migrator_script() -> str:
-    """The migrator driver, a POSIX sh script to run as ``/bin/sh -c <script>``."""
-    _check_constants()
-    template = _environment().get_template(TEMPLATE_NAME)
-    return template.render(**template_context())
+def render_migrator_script(engine: Engine | str | None = None) -> str:
+    """The engine's migrator driver (postgres by default), a POSIX sh script to run as
+    ``/bin/sh -c <script>``."""
+    return _render(_engine(engine).name)
 
 
-def migrator_entrypoint() -> tuple[str, ...]:
-    """The migrator's ``entrypoint:``; its ``command:`` is the plan's arguments."""
-    return ("/bin/sh", "-c", render_migrator_script(), LOG_PREFIX)
+@lru_cache(maxsize=8)
+def _render(name: str) -> str:
+    migrator = _engine(name).migrator
+    assert migrator is not None
+    _check_constants(migrator)
+    template = _environment().get_template(migrator.template)
+    return template.render(**template_context(name))
+
+
+def migrator_entrypoint(engine: Engine | str | None = None) -> tuple[str, ...]:
+    """The migrator's ``entrypoint:`` for the engine (postgres by default); its ``command:``
+    is the plan's arguments."""
+    return ("/bin/sh", "-c", render_migrator_script(engine), LOG_PREFIX)

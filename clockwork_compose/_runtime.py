@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -548,11 +548,12 @@ def _untimed(line: str) -> str:
     return rest if stamp[:4].isdigit() and "T" in stamp else line
 
 
-def exec_in(name: str, argv: Sequence[str]) -> str:
-    """Run argv in a running container and return its stdout (`docker exec`)."""
+def exec_in(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """Run argv in a running container and return its stdout (`docker exec`); ``env`` adds
+    variables to its environment (a password a client reads, kept off its argv)."""
     docker = _client()
     with _translated(f"exec in {name}"):
-        return str(docker.container.execute(name, list(argv), tty=False))
+        return str(docker.container.execute(name, list(argv), tty=False, envs=dict(env or {})))
 
 
 def container_env(name: str) -> dict[str, str]:

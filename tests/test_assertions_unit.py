@@ -13,6 +13,7 @@ import pytest
 
 from clockwork_compose import _assertions, _runtime
 from clockwork_compose._assertions import Outcome, Probe
+from clockwork_compose._engines import postgres
 from clockwork_compose._model import (
     DatabaseTarget,
     Healthcheck,
@@ -123,7 +124,7 @@ def test_expected_versions_name_the_schema_and_every_migration() -> None:
 
 def test_dsn_resolves_secrets_and_encodes_them() -> None:
     target = example_project().databases[0]
-    assert _assertions.postgres_dsn(target, {"DB_PASSWORD": "p@ss/word"}) == (
+    assert postgres.dsn(target, {"DB_PASSWORD": "p@ss/word"}) == (
         "postgresql://admin:p%40ss%2Fword@127.0.0.1:5432/appdb"
     )
 
@@ -134,12 +135,20 @@ def test_an_unset_secret_is_a_failed_check_not_a_crash() -> None:
     assert not check.passed and "DB_PASSWORD has no value" in check.detail
 
 
-def test_migrations_recorded_lists_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_assertions, "_query", lambda dsn, query: [("schema:schema.sql",), ("001_a.sql",)])
-    outcome = _assertions.migrations_recorded("dsn", ("schema:schema.sql", "001_a.sql", "002_b.sql"))
+def test_migrations_recorded_lists_what_is_missing() -> None:
+    sql = postgres.ENGINE.migrator.applied_sql()  # type: ignore[union-attr]
+    asked = []
+
+    def rows(query: str) -> list[tuple[object, ...]]:
+        asked.append(query)
+        return [("schema:schema.sql",), ("001_a.sql",)]
+
+    outcome = _assertions.migrations_recorded(rows, ("schema:schema.sql", "001_a.sql", "002_b.sql"), sql)
     assert not outcome.passed and outcome.detail == "not recorded: 002_b.sql"
-    monkeypatch.setattr(_assertions, "_query", lambda dsn, query: [("001_a.sql",), ("002_b.sql",)])
-    assert _assertions.migrations_recorded("dsn", ("001_a.sql", "002_b.sql")).passed
+    assert asked == ["SELECT version FROM clockwork_migrations ORDER BY version"]
+    assert _assertions.migrations_recorded(
+        lambda q: [("001_a.sql",), ("002_b.sql",)], ("001_a.sql", "002_b.sql"), sql
+    ).passed
 
 
 # -- container checks against a fake runtime ------------------------------------------------

@@ -1,0 +1,153 @@
+"""What an engine is: everything clockwork must know about one kind of server image.
+
+Lowering, the compose emitter, ``apply`` and ``assert`` ask an :class:`Engine` and never
+name one. An engine module subclasses :class:`Engine` and overrides only what differs
+(sqlglot's dialect shape); :mod:`clockwork_compose._engines` lists them in ``CATALOG``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .._model import DatabaseTarget, EnvValue, SecretRef
+
+#: Runs argv in a container (``docker exec``) with extra environment variables; returns its
+#: stdout. ``assert`` passes ``_runtime``'s, a unit test passes a fake.
+ExecIn = Callable[[str, Sequence[str], Mapping[str, str]], str]
+#: A row of a query's result.
+Row = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who a connection logs in as, read from the database resource's own settings."""
+
+    user: EnvValue
+    password: EnvValue
+    database: EnvValue
+    #: The engine container's own variable that holds the password, when it comes from the
+    #: image's env: a probe reads it there, so the password is not written twice.
+    password_variable: str | None = None
+
+
+@dataclass(frozen=True)
+class Migrator:
+    """How an engine runs schema files and migrations: a driver template (a POSIX sh script
+    executing the plan of :mod:`clockwork_compose._migrations`) on the image's own client."""
+
+    #: The client program the driver runs inside the engine's image.
+    client: str
+    #: The driver template, in ``templates/``.
+    template: str
+    #: The bookkeeping table (the same shape for every engine; see each driver).
+    history_table: str
+    #: The values the template renders besides the engine-neutral ones (table, lock...).
+    context: Mapping[str, object] = field(default_factory=dict)
+    #: The migrator's environment: (database host, port, credentials) -> variables.
+    environment: Callable[[str, int, Credentials], dict[str, EnvValue]] = lambda host, port, creds: {}
+    #: A condition on the history table's rows that marks a step applied (None: every row).
+    applied_where: str | None = None
+
+    def applied_sql(self) -> str:
+        """The query ``assert`` runs for the record names of the applied steps."""
+        where = f" WHERE {self.applied_where}" if self.applied_where else ""
+        return f"SELECT version FROM {self.history_table}{where} ORDER BY version"
+
+
+class Engine:
+    """An engine with its defaults; subclasses override what differs."""
+
+    name: str = ""
+    #: Image repository names (last path component) that run this engine.
+    images: tuple[str, ...] = ()
+    default_port: int = 0
+    #: The engine's usual URL, with clockwork's placeholders.
+    url_template: str = ""
+    #: The variable a plain ``connect()`` injects.
+    url_env_var: str = ""
+    #: Where the image keeps its data (clockwork mounts a named volume there).
+    data_dir: str = ""
+    #: Whether the container needs a hostname that does not change when it is recreated.
+    fixed_hostname: bool = False
+    #: Schema files and migrations; None: this engine has none.
+    migrator: Migrator | None = None
+
+    def recognises(self, image: str | None) -> bool:
+        return bool(image) and repository_name(image or "") in self.images
+
+    def credentials(self, env: Mapping[str, EnvValue], command: Sequence[str] | str | None = None) -> Credentials:
+        """The user, password and database a client logs in with, from the image's own
+        environment contract (and, for engines configured on the command line, its command)."""
+        return Credentials("", "", "")
+
+    def url(self, creds: Credentials) -> str:
+        """The URL template a plain ``connect()`` fills (some depend on the credentials)."""
+        return self.url_template
+
+    def readiness(self, creds: Credentials, port: int, image: str | None = None) -> list[EnvValue]:
+        """Healthcheck ``test`` true only once the engine serves clients over TCP (so false
+        while the image's init-time server runs)."""
+        raise NotImplementedError(self.name)
+
+    # -- how `assert` reaches the engine from the host ------------------------------------
+
+    def queryable(self, target: DatabaseTarget) -> bool:
+        """Whether ``assert`` can run SQL on this target (a host port, or a client in the image)."""
+        return False
+
+    def where(self, target: DatabaseTarget) -> str:
+        """How a report line names the target's database."""
+        return f"{target.service}/{shown(target.database)}"
+
+    def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
+        """Run ``sql`` on the target's database as its connection logs in; the rows."""
+        raise LookupError(f"clockwork cannot query {self.name}")
+
+    def __repr__(self) -> str:
+        return f"<engine {self.name}>"
+
+
+def repository_name(image: str) -> str:
+    """``docker.io/library/postgres:15-alpine@sha256:...`` -> ``postgres``."""
+    without_digest = image.split("@", 1)[0]
+    last = without_digest.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def argv(command: Sequence[str] | str | None) -> list[str]:
+    """A service's command as words (a string is split as Compose splits it)."""
+    if command is None:
+        return []
+    if isinstance(command, str):
+        try:
+            return shlex.split(command)
+        except ValueError:
+            return command.split()
+    return list(command)
+
+
+def option(words: Sequence[str], name: str) -> str | None:
+    """The value of ``--name value`` or ``--name=value`` in ``words`` (the last one wins)."""
+    found = None
+    for i, word in enumerate(words):
+        if word == name and i + 1 < len(words):
+            found = words[i + 1]
+        elif word.startswith(name + "="):
+            found = word[len(name) + 1 :]
+    return found
+
+
+def resolve(value: EnvValue, env: Mapping[str, str]) -> str:
+    """A value, with a secret read from ``env`` (the environment and .env)."""
+    if isinstance(value, SecretRef):
+        if value.variable not in env:
+            raise LookupError(f"secret {value.variable} has no value: export it or add it to .env")
+        return env[value.variable]
+    return value
+
+
+def shown(value: EnvValue) -> str:
+    """A value for a report line: a secret shows as its variable, never its value."""
+    return f"${{{value.variable}}}" if isinstance(value, SecretRef) else value

@@ -1,0 +1,85 @@
+"""PostgreSQL (``postgres``, ``postgis`` images)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote
+
+from .._model import DatabaseTarget, EnvValue
+from ._engine import Credentials, Engine, ExecIn, Migrator, Row, resolve, shown
+
+HOST = "127.0.0.1"
+CONNECT_TIMEOUT = 2
+#: Bookkeeping table: ``(version text primary key, checksum text, applied_at timestamptz,
+#: note text)``; ``note`` says where an adopted step's history came from.
+HISTORY_TABLE = "clockwork_migrations"
+#: ``pg_advisory_lock`` key serialising concurrent migrator runs on one database
+#: (the first 8 bytes of sha256("clockwork-compose:migrations"), as a signed bigint).
+LOCK_KEY = 3567609838304158359
+
+
+def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue]:
+    # libpq reads these; the driver passes nothing on psql's command line.
+    return {
+        "PGHOST": host,
+        "PGPORT": str(port),
+        "PGUSER": creds.user,
+        "PGPASSWORD": creds.password,
+        "PGDATABASE": creds.database,
+    }
+
+
+class Postgres(Engine):
+    name = "postgres"
+    images = ("postgres", "postgis")
+    default_port = 5432
+    url_template = "postgresql://{user}:{password}@{host}:{port}/{database}"
+    url_env_var = "DATABASE_URL"
+    data_dir = "/var/lib/postgresql/data"
+    migrator = Migrator(
+        client="psql",
+        template="migrator.sh.j2",
+        history_table=HISTORY_TABLE,
+        context={"table": HISTORY_TABLE, "lock_key": LOCK_KEY},
+        environment=_environment,
+    )
+
+    def credentials(self, env: Mapping[str, EnvValue], command: Sequence[str] | str | None = None) -> Credentials:
+        user = env.get("POSTGRES_USER", "postgres")
+        return Credentials(user, env.get("POSTGRES_PASSWORD", ""), env.get("POSTGRES_DB", user))
+
+    def readiness(self, creds: Credentials, port: int, image: str | None = None) -> list[EnvValue]:
+        # Over TCP: during initdb the official image listens on its Unix socket only.
+        return ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(port), "-U", creds.user, "-d", creds.database]
+
+    # -- assert: psycopg through the published port ------------------------------------------
+
+    def queryable(self, target: DatabaseTarget) -> bool:
+        return target.host_port is not None
+
+    def where(self, target: DatabaseTarget) -> str:
+        return f"{target.service}/{shown(target.database)} on {HOST}:{target.host_port}"
+
+    def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
+        if target.host_port is None:
+            raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
+        return query_url(dsn(target, env), sql)
+
+
+def dsn(target: DatabaseTarget, env: Mapping[str, str]) -> str:
+    """A libpq connection string to the target's database through its host port."""
+    user = quote(resolve(target.user, env), safe="")
+    password = quote(resolve(target.password, env), safe="")
+    database = quote(resolve(target.database, env), safe="")
+    return f"postgresql://{user}:{password}@{HOST}:{target.host_port}/{database}"
+
+
+def query_url(url: str, sql: str) -> list[Row]:
+    import psycopg  # only when a check runs: keeps it off the start-up path
+
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
+        cursor = conn.execute(sql)  # type: ignore[call-overload]
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+ENGINE = Postgres()

@@ -1,0 +1,181 @@
+"""The engine catalog: each engine module's recognition, probe, URL and credentials, and
+that lowering asks the engine (a new engine in CATALOG works without touching lowering)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _compile import compile_dir
+
+from clockwork_compose import _engines
+from clockwork_compose._engines import Credentials, Engine, Migrator, engine_for_image, postgres, redis
+from clockwork_compose._errors import DeclarationError
+from clockwork_compose._model import DatabaseTarget, SecretRef
+
+
+@pytest.mark.parametrize(
+    ("image", "engine"),
+    [
+        ("postgres:15-alpine", "postgres"),
+        ("docker.io/library/postgres:16@sha256:" + "0" * 64, "postgres"),
+        ("postgis/postgis:16-3.4", "postgres"),
+        ("redis:7-alpine", "redis"),
+        ("valkey/valkey:8", "redis"),
+        ("eqalpha/keydb:latest", "redis"),
+        ("bitnami/redis:7.2", "redis"),
+        ("registry.example.com:5000/team/app:1.2", None),
+        ("nginx:alpine", None),
+        (None, None),
+    ],
+)
+def test_an_engine_is_recognised_from_its_image(image: str | None, engine: str | None) -> None:
+    found = engine_for_image(image)
+    assert (found.name if found else None) == engine
+
+
+def test_every_engine_in_the_catalog_is_complete() -> None:
+    names = [engine.name for engine in _engines.CATALOG]
+    assert len(names) == len(set(names))
+    for engine in _engines.CATALOG:
+        assert engine.images and engine.default_port and engine.url_env_var and engine.data_dir.startswith("/")
+        test = engine.readiness(engine.credentials({}), engine.default_port, engine.images[0])
+        assert test[0] in ("CMD", "CMD-SHELL") and "127.0.0.1" in " ".join(map(str, test)), engine.name
+    assert _engines.with_migrations() == tuple(e.name for e in _engines.CATALOG if e.migrator)
+
+
+# -- postgres -------------------------------------------------------------------------------
+
+
+def test_postgres_credentials_follow_the_image_contract() -> None:
+    pg = postgres.ENGINE
+    assert pg.credentials({}) == Credentials("postgres", "", "postgres")
+    assert pg.credentials({"POSTGRES_USER": "app"}) == Credentials("app", "", "app")
+    secret = SecretRef("DB_PASSWORD")
+    env = {"POSTGRES_USER": "u", "POSTGRES_PASSWORD": secret, "POSTGRES_DB": "d"}
+    assert pg.credentials(env) == Credentials("u", secret, "d")
+
+
+def test_postgres_probe_is_over_tcp_and_the_migrator_gets_libpq_variables() -> None:
+    pg = postgres.ENGINE
+    test = pg.readiness(Credentials("u", "p", "d"), 5433)
+    assert test == ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5433", "-U", "u", "-d", "d"]
+    assert pg.migrator is not None
+    env = pg.migrator.environment("db", 5432, Credentials("u", SecretRef("S"), "d"))
+    assert env == {"PGHOST": "db", "PGPORT": "5432", "PGUSER": "u", "PGPASSWORD": SecretRef("S"), "PGDATABASE": "d"}
+    assert pg.migrator.applied_sql() == "SELECT version FROM clockwork_migrations ORDER BY version"
+
+
+def test_postgres_is_queried_through_its_host_port_only() -> None:
+    target = DatabaseTarget("app", "db", "postgres", "DATABASE_URL", "u", "p w", "d/b", 5432, None, None)
+    assert not postgres.ENGINE.queryable(target)
+    with pytest.raises(LookupError, match="publishes no host port"):
+        postgres.ENGINE.query(target, {}, "SELECT 1", lambda *a: "")
+    published = DatabaseTarget("app", "db", "postgres", "DATABASE_URL", "u", "p w", "d/b", 5432, 15432, None)
+    assert postgres.ENGINE.queryable(published)
+    assert postgres.dsn(published, {}) == "postgresql://u:p%20w@127.0.0.1:15432/d%2Fb"
+
+
+# -- redis, valkey, keydb -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "client"),
+    [("redis:7", "redis-cli"), ("valkey/valkey:8", "valkey-cli"), ("eqalpha/keydb:latest", "keydb-cli")],
+)
+def test_the_redis_probe_uses_the_images_own_client_and_wants_pong(image: str, client: str) -> None:
+    (kind, line) = redis.ENGINE.readiness(Credentials("", "", "0"), 6379, image)
+    assert kind == "CMD-SHELL"
+    assert line == f"{client} -h 127.0.0.1 -p 6379 ping | grep -q PONG"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["valkey-server", "--requirepass", "s3 cr'et"],
+        ["--appendonly", "yes", "--requirepass=s3 cr'et"],
+        'valkey-server --requirepass "s3 cr\'et"',
+    ],
+)
+def test_a_requirepass_password_goes_into_the_url_and_the_probe(command: list[str] | str) -> None:
+    engine = redis.ENGINE
+    creds = engine.credentials({}, command)
+    assert creds == Credentials("", "s3 cr'et", "0")
+    assert engine.url(creds) == "redis://:{password}@{host}:{port}/0"
+    (_, line) = engine.readiness(creds, 6379, "valkey/valkey:8")
+    assert line == "REDISCLI_AUTH='s3 cr'\"'\"'et' valkey-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG"
+
+
+def test_an_image_env_password_is_read_by_the_probe_from_the_containers_own_variable() -> None:
+    secret = SecretRef("CACHE_PASSWORD")
+    creds = redis.ENGINE.credentials({"VALKEY_PASSWORD": secret})
+    assert creds == Credentials("", secret, "0", password_variable="VALKEY_PASSWORD")
+    (_, line) = redis.ENGINE.readiness(creds, 6380, "bitnami/valkey:8")
+    assert line == 'REDISCLI_AUTH="$VALKEY_PASSWORD" valkey-cli -h 127.0.0.1 -p 6380 ping | grep -q PONG'
+    assert redis.ENGINE.url(redis.ENGINE.credentials({})) == "redis://{host}:{port}/0"
+
+
+# -- lowering asks the engine ---------------------------------------------------------------
+
+
+class _Fake(Engine):
+    """An engine no module defines: lowering must handle it from its answers alone."""
+
+    name = "fakedb"
+    images = ("fakedb",)
+    default_port = 7000
+    url_template = "fake://{user}:{password}@{host}:{port}/{database}"
+    url_env_var = "FAKE_URL"
+    data_dir = "/srv/fake"
+    migrator = Migrator(
+        client="psql",
+        template="migrator.sh.j2",
+        history_table="fake_history",
+        context={"lock_key": 7},
+        environment=lambda host, port, creds: {"FAKE_HOST": host, "FAKE_PORT": str(port), "FAKE_USER": creds.user},
+    )
+
+    def credentials(self, env, command=None):  # type: ignore[no-untyped-def]
+        return Credentials(env.get("FAKE_USER", "root"), env.get("FAKE_PASSWORD", ""), "main")
+
+    def readiness(self, creds, port, image=None):  # type: ignore[no-untyped-def]
+        return ["CMD", "fake-ping", "127.0.0.1", str(port), creds.user]
+
+
+MAIN = """\
+from clockwork_compose import DatabaseConnection, DockerResource
+
+db = DockerResource(name="db", image="fakedb:1", env_vars={"FAKE_USER": "ann", "FAKE_PASSWORD": "p@ss"})
+app = DockerResource(name="app", image="nginx:alpine")
+app.connect(db)
+worker = DockerResource(name="worker", image="nginx:alpine")
+worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", env_var_name="DB"))
+"""
+
+
+def test_a_new_engine_in_the_catalog_needs_no_change_to_lowering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_engines, "CATALOG", (*_engines.CATALOG, _Fake()))
+    (tmp_path / "main.py").write_text(MAIN)
+    (tmp_path / "schema.sql").write_text("CREATE TABLE t (id int);\n")
+    model, _, doc = compile_dir(tmp_path)
+    services = doc["services"]
+    assert services["app"]["environment"]["FAKE_URL"] == "fake://ann:p%40ss@db:7000/main"
+    assert services["worker"]["environment"]["DB"] == "fake://ann:p%40ss@db:7000/main"
+    assert services["db"]["healthcheck"]["test"] == ["CMD", "fake-ping", "127.0.0.1", "7000", "ann"]
+    assert "db_data:/srv/fake" in services["db"]["volumes"]
+    migrator = services["db-migrator"]
+    assert migrator["environment"] == {"FAKE_HOST": "db", "FAKE_PORT": "7000", "FAKE_USER": "ann"}
+    assert migrator["tmpfs"] == ["/srv/fake"]
+    assert model.services["db-migrator"].engine == "fakedb"
+
+
+def test_migrations_on_an_engine_without_them_name_the_engines_that_have_them(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(MAIN.replace("fakedb:1", "redis:7-alpine").replace("app.connect(db)\n", ""))
+    (tmp_path / "schema.sql").write_text("SELECT 1;\n")
+    with pytest.raises(DeclarationError) as caught:
+        compile_dir(tmp_path)
+    engines = ", ".join(_engines.with_migrations())
+    assert f"clockwork runs schema files and migrations for {engines} only" in str(caught.value)
+    assert caught.value.field == "schema_file"
