@@ -211,7 +211,10 @@ class _Scanner:
             elif c == ";":
                 self.emit(self.advance(self.pos + 1))
                 if self.parens == 0 and self.begin_depth == 0:
+                    copy_in = _copy_from_stdin(self.words)
                     self._end_statement()
+                    if copy_in:
+                        self._copy_data()
             elif c == "(" or c == ")":
                 self._token_seen()
                 self.parens = max(0, self.parens + (1 if c == "(" else -1))
@@ -346,6 +349,28 @@ class _Scanner:
         self.space = False
         if command.startswith("g"):  # \g, \gset, \gexec... send the query buffer
             self._end_statement()
+        if command == "copy" and re.search(r"\bfrom\s+(stdin|pstdin)\b", argument, re.I):
+            self._copy_data()
+
+    def _copy_data(self) -> None:
+        """COPY ... FROM stdin: the lines after the command, up to a line ``\\.``, are data."""
+        text = self.text
+        end = text.find("\n", self.pos)
+        if end < 0:
+            return
+        self.advance(end + 1)
+        match = _END_OF_DATA.search(text, self.pos)
+        stop = len(text) if match is None else match.end()
+        self.out.append("\n" + text[self.pos : stop].replace("\r\n", "\n").rstrip("\r"))
+        self.advance(stop)
+        self.space = True
+
+
+_END_OF_DATA = re.compile(r"^\\\.\r?$", re.M)
+
+
+def _copy_from_stdin(words: list[str]) -> bool:
+    return bool(words) and words[0] == "COPY" and "FROM" in words and "STDIN" in words
 
 
 def scan(text: str) -> Script:

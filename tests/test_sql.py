@@ -73,3 +73,16 @@ def test_unterminated_literal_is_reported_with_its_line() -> None:
     assert scan("SELECT 1;\nSELECT 'open;\n").unterminated == (2, "string")
     assert scan("DO $$ BEGIN\n").unterminated == (1, "$$ quoted body")
     assert scan("/* /* */\n").unterminated == (1, "/* comment")
+
+
+def test_copy_from_stdin_data_is_data() -> None:
+    text = (
+        "COPY public.t (a, b) FROM stdin;\n1\tit's a:b\n2\thttp://x;y\n\\.\n"
+        "SELECT :'v';\n\\copy t from stdin\nx:y\n\\.\nSELECT 2;\n"
+    )
+    script = scan(text)
+    assert [(s.line, s.words[0]) for s in script.statements] == [(1, "COPY"), (5, "SELECT"), (9, "SELECT")]
+    assert [v.name for v in script.variables] == ["v"]
+    assert script.unterminated is None
+    assert checksum(text) != checksum(text.replace("it's", "its"))  # the data counts
+    assert checksum(text) == checksum(text.replace("\n", "\r\n"))
