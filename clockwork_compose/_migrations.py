@@ -800,6 +800,8 @@ def _check_script(
     script: _sql.Script, rel: str, offset: int, declared: frozenset[str], folder: Path | None, cwd: str | None
 ) -> None:
     defined = {m.argument.split()[0] for m in script.metas if m.command == "set" and m.argument.split()}
+    for meta in script.metas:
+        _refuse_error_settings(meta, f"{rel}:{meta.line + offset}")
     # \gset names variables after the query's columns, which a scanner cannot know.
     unknowable = any(m.command == "gset" for m in script.metas)
     for variable in () if unknowable else script.variables:
@@ -825,6 +827,25 @@ def _check_script(
             word = word.strip("'\"")
             if "/" in word or re.search(r"\.[A-Za-z0-9]+$", word):
                 _inside(word, base, folder, f"{rel}:{line + offset}", "backtick command")
+
+
+_TRUE = {"on", "true", "1", "yes", "t", "y"}
+
+
+def _refuse_error_settings(meta: _sql.Meta, where: str) -> None:
+    """A file must stop at its first error, or a failed statement is recorded as applied."""
+    words = meta.argument.split()
+    name = words[0] if words else ""
+    value = words[1].strip("'\"").lower() if len(words) > 1 else ""
+    stops = name != "ON_ERROR_STOP" or (meta.command == "set" and value in _TRUE)
+    rolls_back = name == "ON_ERROR_ROLLBACK" and meta.command == "set" and value not in ("off", "false", "0", "no")
+    if meta.command in ("set", "unset") and (not stops or rolls_back):
+        raise MigrationError(
+            where,
+            f"\\{meta.command} {' '.join(words[:2])} lets the file go on after an error, "
+            "so a failed migration would be recorded as applied",
+            "remove the line: the migrator stops at the first error",
+        )
 
 
 def _inside(target: str, base: PurePosixPath, folder: Path | None, where: str, what: str) -> None:

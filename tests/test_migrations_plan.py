@@ -287,3 +287,16 @@ def test_a_sqitch_change_without_its_deploy_script_is_refused(tmp_path: Path) ->
 def test_a_goose_go_migration_is_refused(tmp_path: Path) -> None:
     folder = write(tmp_path, {"00001_a.sql": "-- +goose Up\nSELECT 1;\n", "00002_b.go": "package migrations\n"})
     assert refusal(folder).startswith("00002_b.go: is a goose Go migration")
+
+
+@pytest.mark.parametrize(
+    "line", ["\\set ON_ERROR_STOP off", "\\unset ON_ERROR_STOP", "\\set ON_ERROR_ROLLBACK on", "\\set ON_ERROR_STOP"]
+)
+def test_settings_that_go_on_after_an_error_are_refused(tmp_path: Path, line: str) -> None:
+    folder = write(tmp_path, {"001_a.sql": f"-- clockwork:no-transaction\nSELECT 1;\n{line}\nSELECT 2;\n"})
+    assert refusal(folder).startswith(f"001_a.sql:3: {line}")
+
+
+def test_settings_that_keep_stopping_are_fine(tmp_path: Path) -> None:
+    text = "\\set ON_ERROR_STOP on\n\\set ON_ERROR_ROLLBACK off\n\\set x 1\nSELECT :x;\n"
+    assert ran(plan_for(write(tmp_path, {"001_a.sql": text}))) == ["001_a.sql"]
