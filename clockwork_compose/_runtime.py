@@ -47,6 +47,7 @@ IMAGE_LABEL = "com.docker.compose.image"
 #: The folder a Compose project was brought up from (Compose sets it on every container).
 WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 VOLUME_LABEL = "com.docker.compose.volume"
+NETWORK_LABEL = "com.docker.compose.network"
 #: Set by clockwork on the volumes it creates for a project: the folder that owns them.
 OWNER_LABEL = "dev.clockwork.working-dir"
 #: Set by clockwork on the shared network it creates: it belongs to no single project.
@@ -681,7 +682,10 @@ def ensure_network(name: str) -> Network:
             raise duplicate_network_error(name, found)
         if found:
             return found[0]
-        _docker(["network", "create", "--label", f"{SHARED_LABEL}=true", name], f"creating network {name}")
+        # Compose uses a network it did not create only when it carries Compose's network
+        # label with the key the file gives it (the name, for clockwork's files).
+        labels = ["--label", f"{SHARED_LABEL}=true", "--label", f"{NETWORK_LABEL}={name}"]
+        _docker(["network", "create", *labels, name], f"creating network {name}")
         found = networks(name)
     if len(found) != 1:
         raise duplicate_network_error(name, found)
