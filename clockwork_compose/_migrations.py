@@ -813,20 +813,18 @@ def _check_script(
             f"psql variable :{name} is not declared",
             f"declare it: DatabaseConnection(..., psql_variables={{{name!r}: ...}})",
         )
+    # psql runs from the migrations folder (cwd is None) or, for sqitch, the plan's folder,
+    # which is the migrations folder too: \i and backticks resolve there, \ir beside the file.
+    assert cwd in (None, MIGRATIONS)
     for meta in script.metas:
         if meta.command in _INCLUDES:
-            base = (
-                PurePosixPath(rel).parent if meta.command in ("ir", "include_relative") else PurePosixPath(cwd or ".")
-            )
-            if cwd == MIGRATIONS and meta.command not in ("ir", "include_relative"):
-                base = PurePosixPath(".")
+            base = PurePosixPath(rel).parent if meta.command in ("ir", "include_relative") else PurePosixPath(".")
             _inside(meta.argument.strip("'\""), base, folder, f"{rel}:{meta.line + offset}", f"\\{meta.command}")
     for line, command in script.backticks:
-        base = PurePosixPath(".")
         for word in command.split():
-            word = word.strip("'\"")
-            if "/" in word or re.search(r"\.[A-Za-z0-9]+$", word):
-                _inside(word, base, folder, f"{rel}:{line + offset}", "backtick command")
+            word = word.rsplit("=", 1)[-1].strip("'\"")  # --file=data/x.json
+            if "/" in word or re.search(r"[A-Za-z_-]\.[A-Za-z][A-Za-z0-9]*$", word):
+                _inside(word, PurePosixPath("."), folder, f"{rel}:{line + offset}", "backtick command")
 
 
 _TRUE = {"on", "true", "1", "yes", "t", "y"}

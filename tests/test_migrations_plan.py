@@ -188,6 +188,10 @@ def test_includes_must_stay_in_the_folder(tmp_path: Path) -> None:
     assert "leaves the migrations folder" in refusal(folder)
     ok = write(tmp_path / "n", {"001_a.sql": "\\ir lib/x.sql\n\\set j `cat lib/x.sql`\n", "lib/x.sql": "SELECT 1;"})
     assert ran(plan_for(ok)) == ["001_a.sql"]
+    words = write(tmp_path / "p", {"001_a.sql": "\\set v `printf %s 1.5`\n\\set w `cat --file=lib.txt`\n"})
+    assert "lib.txt does not exist" in refusal(words)
+    (words / "lib.txt").write_text("x")
+    assert ran(plan_for(words)) == ["001_a.sql"]
     missing = write(tmp_path / "o", {"001_a.sql": "\\i nowhere.sql\n"})
     assert "does not exist" in refusal(missing)
 
