@@ -50,7 +50,38 @@ def run_benchmark(settings: Settings) -> list[Row]:
             )
         )
     rows += _imports(settings, build)
+    rows.append(_many_migrations(settings, n))
     return rows
+
+
+#: Migration files in the folder of the build with many migrations (and as many down files).
+MIGRATION_FILES = 1000
+
+
+def _many_migrations(settings: Settings, n: int) -> Row:
+    """The example's build with a golang-migrate folder of 1,000 up and 1,000 down files:
+    every file is read, scanned and checked at build time (``_migrations.plan_for``)."""
+    project = settings.copy_example("build-many-migrations")
+    folder = project / "migrations"
+    for old in folder.iterdir():
+        old.unlink()
+    for i in range(1, MIGRATION_FILES + 1):
+        (folder / f"{i}_t{i}.up.sql").write_text(
+            f"-- table {i}\nCREATE TABLE t{i} (id bigint PRIMARY KEY, name text NOT NULL DEFAULT 'x');\n"
+            f"INSERT INTO t{i} (id) VALUES (1), (2);\n"
+        )
+        (folder / f"{i}_t{i}.down.sql").write_text(f"DROP TABLE t{i};\n")
+    build = clockwork("build", "-C", str(project))
+    run(build)
+    seconds, samples = median_of(n, lambda: run(build).seconds)
+    return Row(
+        NAME,
+        f"clockwork build, example with {MIGRATION_FILES:,} golang-migrate migrations, median of {n}",
+        seconds,
+        goal="< 1 s",
+        met=seconds < 1,
+        samples={"clockwork": samples},
+    )
 
 
 @dataclass(frozen=True)
