@@ -609,16 +609,20 @@ def _same_migrations(
     first: tuple[DockerResource, DatabaseConnection], other: tuple[DockerResource, DatabaseConnection], ctx: Context
 ) -> None:
     (a, ca), (b, cb) = first, other
-    for field in ("schema_file", "migrations_dir"):
+    for field in ("schema_file", "migrations_dir", "migrations_convention", "psql_variables"):
         mine, theirs = getattr(ca, field), getattr(cb, field)
-        if mine and theirs and mine != theirs and _resolved(ctx, mine) != _resolved(ctx, theirs):
-            raise DeclarationError(
-                b.name,
-                field,
-                f"{a.name} and {b.name} connect to {ca.to_resource.name} "
-                f"with different {field} ({mine!r} vs {theirs!r})",
-                "a database has one schema and one migrations folder: use the same value in both connections",
-            )
+        if mine == theirs or (
+            field.endswith(("_file", "_dir")) and mine and theirs and _resolved(ctx, mine) == _resolved(ctx, theirs)
+        ):
+            continue
+        # One connection's value would be ignored: the migrator runs one plan per database.
+        raise DeclarationError(
+            b.name,
+            field,
+            f"{a.name} and {b.name} give {ca.to_resource.name} different {field} ({mine!r} vs {theirs!r})",
+            "a database has one schema, one migrations folder and one set of psql variables: "
+            "use the same values in both connections, or declare them in one",
+        )
 
 
 def _resolved(ctx: Context, value: str) -> Path:

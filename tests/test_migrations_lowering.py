@@ -127,3 +127,18 @@ def test_schema_file_refusals_name_the_schema_field(tmp_path: Path) -> None:
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
     assert str(info.value).startswith("resource 'app', field 'schema_file': schema.sql:2: \\connect leaves the session")
+
+
+def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose")
+    (folder / "main.py").write_text(
+        MAIN.format(extra="")
+        + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
+        + 'worker.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations", '
+        + 'psql_variables={"x": "1"}))\n'
+    )
+    with pytest.raises(DeclarationError) as info:
+        compile_dir(folder)
+    assert str(info.value).startswith(
+        "resource 'worker', field 'psql_variables': app and worker give db different psql_variables ({} vs {'x': '1'})"
+    )
