@@ -588,7 +588,7 @@ def _migrators(
                 continue
             database = conn.to_resource.name
             if database in plans:
-                _same_migrations(plans[database], (consumer, conn), ctx)
+                plans[database] = _same_migrations(plans[database], (consumer, conn), ctx)
             else:
                 plans[database] = (consumer, conn)
     if not plans:
@@ -607,15 +607,20 @@ def _migrators(
 
 def _same_migrations(
     first: tuple[DockerResource, DatabaseConnection], other: tuple[DockerResource, DatabaseConnection], ctx: Context
-) -> None:
+) -> tuple[DockerResource, DatabaseConnection]:
+    """The migrator's settings from two connections to one database: a value one of them
+    leaves unset comes from the other; two different values are an error naming both."""
     (a, ca), (b, cb) = first, other
+    merged: dict[str, object] = {}
     for field in ("schema_file", "migrations_dir", "migrations_convention", "psql_variables"):
         mine, theirs = getattr(ca, field), getattr(cb, field)
-        if mine == theirs or (
-            field.endswith(("_file", "_dir")) and mine and theirs and _resolved(ctx, mine) == _resolved(ctx, theirs)
-        ):
+        if not theirs or mine == theirs:
             continue
-        # One connection's value would be ignored: the migrator runs one plan per database.
+        if not mine:
+            merged[field] = theirs
+            continue
+        if field.endswith(("_file", "_dir")) and _resolved(ctx, mine) == _resolved(ctx, theirs):
+            continue
         raise DeclarationError(
             b.name,
             field,
@@ -623,6 +628,7 @@ def _same_migrations(
             "a database has one schema, one migrations folder and one set of psql variables: "
             "use the same values in both connections, or declare them in one",
         )
+    return (a, ca.model_copy(update=merged)) if merged else first
 
 
 def _resolved(ctx: Context, value: str) -> Path:

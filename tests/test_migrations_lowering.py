@@ -130,9 +130,9 @@ def test_schema_file_refusals_name_the_schema_field(tmp_path: Path) -> None:
 
 
 def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: Path) -> None:
-    folder = project(tmp_path, "goose-goose")
+    folder = project(tmp_path, "goose-goose", ', psql_variables={"x": "2"}')
     (folder / "main.py").write_text(
-        MAIN.format(extra="")
+        (folder / "main.py").read_text()
         + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
         + 'worker.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations", '
         + 'psql_variables={"x": "1"}))\n'
@@ -140,5 +140,21 @@ def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: 
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
     assert str(info.value).startswith(
-        "resource 'worker', field 'psql_variables': app and worker give db different psql_variables ({} vs {'x': '1'})"
+        "resource 'worker', field 'psql_variables': app and worker give db different psql_variables "
+        "({'x': '2'} vs {'x': '1'})"
     )
+
+
+def test_what_one_connection_leaves_unset_comes_from_the_other(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose")
+    (folder / "schema.sql").write_text("CREATE TABLE base (id int);\n")
+    (folder / "main.py").write_text(
+        (folder / "main.py").read_text()
+        + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
+        + 'worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", psql_variables={"x": "1"}))\n'
+    )
+    _, _, doc = compile_dir(folder)
+    command = doc["services"]["db-migrator"]["command"]
+    assert command[1] == "var x 1"
+    assert command[2].startswith("step schema tx schema:schema.sql ")
+    assert len([c for c in command if c.startswith("step versioned")]) == 3
