@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _compose, _envfile, _graph, _loader, _lower, _schema
+from . import _envfile, _graph, _loader, _lower
+from . import _targets as targets
 from ._envfile import write_atomic
 from ._errors import CheckFailed, UnusableFile
 from ._model import Project
 
 COMPOSE_FILE = "docker-compose.yml"
+STACK_FILE = "docker-stack.yml"
 
 
 @dataclass(frozen=True)
@@ -31,25 +33,35 @@ class Build:
         return self.project.warnings
 
 
-def compile_project(project_dir: Path, output: Path | None = None) -> tuple[Project, str, Path]:
-    """Load main.py and compile it: the model, the compose text, and where it belongs."""
+def compile_project(
+    project_dir: Path, output: Path | None = None, target: str = targets.DEFAULT
+) -> tuple[Project, str, Path]:
+    """Load main.py and compile it for ``target`` (see ``_targets``): the model, the file's
+    text, and where it belongs (the target's file next to main.py unless ``output``)."""
+    emitter = targets.emitter(target)
     project_dir = project_dir.resolve()
-    path = (output if output is not None else project_dir / COMPOSE_FILE).resolve()
+    path = (output if output is not None else project_dir / emitter.FILE).resolve()
     resources = _loader.load(project_dir)
     ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
     project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
-    doc = _compose.document(project)
-    _schema.validate(doc)
-    return project, _compose.render(project, doc), path
+    base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
+    doc = emitter.document(project, base)
+    emitter.validate(doc)
+    return project, emitter.render(project, doc), path
 
 
-def build(project_dir: Path, output: Path | None = None, environ: Mapping[str, str] | None = None) -> Build:
+def build(
+    project_dir: Path,
+    output: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    target: str = targets.DEFAULT,
+) -> Build:
     """Compile, then write .env (secrets, 0600) and the compose file, each atomically.
 
     Everything that can fail, on the user's declarations or on the files to write (a folder
     where a file belongs, text that is not UTF-8, a folder or file that is not writable), fails
     before any file is touched; unchanged bytes are not rewritten."""
-    project, text, path = compile_project(project_dir, output)
+    project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path)
     if project.env_file:  # otherwise clockwork leaves .env alone
         existing_text(path.parent / _envfile.ENV_FILE)
@@ -118,9 +130,9 @@ def _unset_secrets(project: Project, env: _envfile.EnvFile) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if not known.get(n)))
 
 
-def check(project_dir: Path, output: Path | None = None) -> Build:
+def check(project_dir: Path, output: Path | None = None, target: str = targets.DEFAULT) -> Build:
     """Raise CheckFailed with a short diff when the committed file is not current."""
-    project, text, path = compile_project(project_dir, output)
+    project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path) or ""
     if current != text:
         raise CheckFailed(_short_diff(current, text, path))

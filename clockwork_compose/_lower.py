@@ -26,6 +26,8 @@ from ._engines import Credentials, Engine, engine_for_image, with_migrations
 from ._errors import DeclarationError
 from ._model import (
     Build,
+    Check,
+    CommandCheck,
     Condition,
     DatabaseTarget,
     Dependency,
@@ -33,13 +35,16 @@ from ._model import (
     EnvValue,
     Healthcheck,
     Migrations,
+    MigratorJob,
     Mount,
     Port,
     Project,
+    Restart,
     Role,
     SecretPart,
     SecretRef,
     Service,
+    ShellCheck,
 )
 
 if TYPE_CHECKING:
@@ -53,9 +58,9 @@ PROBE_INTERVAL = 1.0
 PROBE_TIMEOUT = 3.0
 DEFAULT_READY_TIMEOUT = 30
 MIGRATOR_ROOT = "/clockwork"
-#: The migrator's label that holds a hash of its schema and migration files: a new or
-#: edited file changes the compose file (``build --check`` tells), and with it Compose's
-#: config hash of the migrator, so the next ``clockwork apply`` runs it.
+#: The label under which targets write a migrator's digest (``MigratorJob.digest``): a new
+#: or edited file changes the generated file (``build --check`` tells), and with it the
+#: migrator's definition, so the next ``clockwork apply`` runs it.
 MIGRATIONS_LABEL = "dev.clockwork.migrations"
 
 _PORT = re.compile(
@@ -164,16 +169,13 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
             key=lambda m: _normal_target(m.target),
         ),
         networks=[NETWORK, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
-        restart=resource.restart,
+        restart=Restart(resource.restart),
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
     )
     if resource.healthcheck is not None:
         hc = resource.healthcheck
-        test = (hc.test,) if isinstance(hc.test, str) else tuple(hc.test)
-        if isinstance(hc.test, str):
-            test = ("CMD-SHELL", hc.test)
-        service.healthcheck = Healthcheck(test, hc.interval, hc.timeout, hc.retries, hc.start_period)
+        service.healthcheck = Healthcheck(_check(hc.test), hc.interval, hc.timeout, hc.retries, hc.start_period)
     if resource.readiness is not None:
         service.healthcheck = _probes.healthcheck(
             resource.readiness, resource.name, [p.container for p in service.ports]
@@ -185,10 +187,20 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
     return service
 
 
+def _check(test: Sequence[EnvValue] | str) -> Check:
+    """A healthcheck ``test`` in Docker's forms (a shell string, or a list starting CMD or
+    CMD-SHELL) as the model's typed check."""
+    if isinstance(test, str):
+        return ShellCheck(test)
+    if test and test[0] == "CMD-SHELL" and all(isinstance(part, str) for part in test[1:]):
+        return ShellCheck(" ".join(str(part) for part in test[1:]))
+    return CommandCheck(tuple(test[1:]) if test and test[0] == "CMD" else tuple(test))
+
+
 def _dockerfile(build: Build | None, ctx: Context) -> Path | None:
     if build is None:
         return None
-    return (ctx.output_dir / build.context / (build.dockerfile or "Dockerfile")).resolve()
+    return (ctx.project_dir / build.context / (build.dockerfile or "Dockerfile")).resolve()
 
 
 def _data_volumes(project: Project) -> None:
@@ -277,7 +289,8 @@ def _build(resource: DockerResource, ctx: Context) -> Build | None:
 
 
 def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: str, outside: bool = False) -> str:
-    """A user path, resolved against the project folder, as the compose file must spell it.
+    """A user path, resolved against the project folder, spelled relative to it ("./x", "."
+    or "../x"): each target places it relative to the file it writes.
 
     A path that leaves the project folder (``..``, an absolute path, a symlink) is an error
     unless the declaration opts in with ``allow_outside_project=True``: a committed compose
@@ -299,7 +312,7 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
         )
-    relative = PurePosixPath(Path(os.path.relpath(path, ctx.output_dir)).as_posix())
+    relative = PurePosixPath(Path(os.path.relpath(path, _resolved(ctx, "."))).as_posix())
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
 
 
@@ -388,7 +401,7 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
         creds = _credentials(resource, engine, project)
         test = engine.readiness(creds, _container_port(resource, engine), resource.image)
         retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
-        service.healthcheck = Healthcheck(tuple(test), PROBE_INTERVAL, PROBE_TIMEOUT, retries)
+        service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, PROBE_TIMEOUT, retries)
 
 
 def _container_port(resource: DockerResource, engine: Engine | None) -> int:
@@ -682,9 +695,9 @@ def _migrator(
         # would leave an anonymous volume behind.
         tmpfs=[engine.data_dir],
         networks=[NETWORK],
-        restart="no",
+        restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
-        labels={MIGRATIONS_LABEL: plan.digest()},
+        migrator=MigratorJob(database.name, _migrator_driver(engine), plan, plan.digest(), tuple(mounts)),
     )
     migrations = Migrations(
         database.name,
@@ -697,6 +710,12 @@ def _migrator(
         project.databases[i] = dataclasses.replace(project.databases[i], migrations=migrations)
     for consumer_name in consumers:
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
+
+
+def _migrator_driver(engine: Engine) -> str:
+    from ._migrator import render_migrator_script
+
+    return render_migrator_script(engine)
 
 
 def _migrator_entrypoint(engine: Engine) -> tuple[str, ...]:

@@ -1,7 +1,9 @@
 """The target-neutral model: services, their dependencies, mounts and probes, as plain data.
 
-``_lower`` builds it from declarations; a target (``_compose`` today) prints it. Nothing
-here holds Compose syntax, so a second target needs no change to declarations or lowering.
+``_lower`` builds it from declarations; a target (``_targets.compose``, ``_targets.swarm``)
+prints it. Nothing here holds Compose syntax: probes are typed checks, restart is a policy,
+mounts are project-relative, a migrator's driver, plan and digest are fields; so a new
+target needs no change to declarations or lowering.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ class Port:
 @dataclass(frozen=True)
 class Mount:
     kind: str  # "volume" or "bind"
-    source: str  # volume name, or a path relative to the compose file's folder
+    #: A volume name, or a path relative to the project folder ("./x", "." or "../x"): each
+    #: target places it relative to the file it writes.
+    source: str
     target: str
     read_only: bool = False
 
@@ -101,8 +105,50 @@ class Build:
 
 
 @dataclass(frozen=True)
+class CommandCheck:
+    """Run a program (no shell): true when it exits 0."""
+
+    argv: tuple[EnvValue, ...]
+
+
+@dataclass(frozen=True)
+class ShellCheck:
+    """Run a POSIX sh script inside the container: true when it exits 0."""
+
+    script: str
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """GET ``path`` on the container's own ``port``: true when the answer has ``status``."""
+
+    port: int
+    path: str
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class TcpCheck:
+    """Connect to the container's own ``port``: true when it accepts."""
+
+    port: int
+
+
+Check = CommandCheck | ShellCheck | HttpCheck | TcpCheck
+
+
+class Restart(enum.StrEnum):
+    """What the engine does when a container exits (Docker's restart policies)."""
+
+    NO = "no"
+    ALWAYS = "always"
+    ON_FAILURE = "on-failure"
+    UNLESS_STOPPED = "unless-stopped"
+
+
+@dataclass(frozen=True)
 class Healthcheck:
-    test: tuple[EnvValue, ...]
+    check: Check
     interval: float
     timeout: float
     retries: int
@@ -136,8 +182,12 @@ class Service:
     networks: list[str] = field(default_factory=list)
     depends_on: dict[str, Dependency] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None
-    restart: str = "unless-stopped"
+    restart: Restart = Restart.UNLESS_STOPPED
     labels: dict[str, str] = field(default_factory=dict)
+    #: How many copies of an app run at once (targets that run one container ignore it).
+    replicas: int = 1
+    #: A migrator's job: its driver, plan and the digest of its files (None for the others).
+    migrator: MigratorJob | None = None
     #: User-declared assertions as plain data: {"kind": "http_status", "url": ..., ...}.
     assertions: list[dict[str, object]] = field(default_factory=list)
 
@@ -150,6 +200,20 @@ class Service:
         strongest = max(current.condition, condition, key=lambda c: c.strength)
         reasons = current.reasons if reason in current.reasons else (*current.reasons, reason)
         self.depends_on[target] = Dependency(target, strongest, reasons)
+
+
+@dataclass(frozen=True)
+class MigratorJob:
+    """What a migrator runs, as data: the driver script (its entrypoint runs it as
+    ``/bin/sh -c <driver> clockwork-migrate <plan arguments>``), the plan, the files it reads
+    (project-relative source -> container path) and the digest of those files, which
+    changes whenever a schema or migration file does."""
+
+    database: str
+    driver: str
+    plan: Plan
+    digest: str
+    files: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Typed readiness probes (HttpProbe, TcpProbe, CommandProbe) -> the model's Healthcheck.
+"""Typed readiness probes (HttpProbe, TcpProbe, CommandProbe) -> the model's typed
+Healthcheck, and a typed healthcheck -> Docker's healthcheck command (``docker_test``).
 
 An HTTP or TCP probe runs inside the container, where the image decides what exists: the
 generated command is one ``/bin/sh`` script that uses the first tool it finds, so the same
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from ._declarations import CommandProbe, HttpProbe, Probe, TcpProbe
 from ._errors import DeclarationError
-from ._model import Healthcheck
+from ._model import Check, CommandCheck, EnvValue, Healthcheck, HttpCheck, ShellCheck, TcpCheck
 
 #: Inside the container, the probe talks to the process itself, never through a proxy.
 HOST = "127.0.0.1"
@@ -24,14 +25,28 @@ MISSING = "clockwork readiness probe: the image has none of {tools}; use Command
 
 
 def healthcheck(probe: Probe, resource: str, container_ports: Sequence[int]) -> Healthcheck:
-    """The probe as a healthcheck; ``container_ports`` give the default port."""
+    """The probe as the model's typed healthcheck; ``container_ports`` give the default port."""
+    check: Check
     if isinstance(probe, CommandProbe):
-        test = ("CMD-SHELL", probe.command) if isinstance(probe.command, str) else ("CMD", *probe.command)
+        check = ShellCheck(probe.command) if isinstance(probe.command, str) else CommandCheck(tuple(probe.command))
     else:
         port = probe.port if probe.port is not None else _first_port(probe, resource, container_ports)
-        script = http_script(probe, port) if isinstance(probe, HttpProbe) else tcp_script(port, probe.timeout)
-        test = ("CMD-SHELL", script)
-    return Healthcheck(test, probe.interval, probe.timeout, probe.retries, probe.start_period)
+        check = HttpCheck(port, probe.path, probe.status) if isinstance(probe, HttpProbe) else TcpCheck(port)
+    return Healthcheck(check, probe.interval, probe.timeout, probe.retries, probe.start_period)
+
+
+def docker_test(hc: Healthcheck) -> tuple[EnvValue, ...]:
+    """A typed healthcheck as Docker's healthcheck ``test`` (CMD or CMD-SHELL), for the
+    targets that run Docker healthchecks (Compose, Swarm)."""
+    check = hc.check
+    if isinstance(check, CommandCheck):
+        return ("CMD", *check.argv)
+    if isinstance(check, ShellCheck):
+        return ("CMD-SHELL", check.script)
+    if isinstance(check, HttpCheck):
+        probe = HttpProbe(check.path, port=check.port, status=check.status, timeout=hc.timeout)
+        return ("CMD-SHELL", http_script(probe, check.port))
+    return ("CMD-SHELL", tcp_script(check.port, hc.timeout))
 
 
 def _first_port(probe: HttpProbe | TcpProbe, resource: str, container_ports: Sequence[int]) -> int:

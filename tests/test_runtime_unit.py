@@ -16,7 +16,7 @@ from python_on_whales.exceptions import DockerException
 
 from clockwork_compose import _deploy, _runtime
 from clockwork_compose._errors import EngineUnavailable, RuntimeFailure
-from clockwork_compose._model import Condition, Dependency, Healthcheck, Project, Role, Service
+from clockwork_compose._model import CommandCheck, Condition, Dependency, Healthcheck, Project, Role, Service
 from clockwork_compose._runtime import ContainerState, EngineInfo
 
 NOW = datetime.now(UTC)
@@ -192,7 +192,7 @@ def state(
     )
 
 
-DB = Service("db", role=Role.DATABASE, healthcheck=Healthcheck(("CMD", "true"), 1.0, 3.0, 30))
+DB = Service("db", role=Role.DATABASE, healthcheck=Healthcheck(CommandCheck(("true",)), 1.0, 3.0, 30))
 MIGRATOR = Service(
     "db-migrator", role=Role.MIGRATOR, restart="no", depends_on={"db": Dependency("db", Condition.HEALTHY)}
 )
