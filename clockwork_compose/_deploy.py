@@ -165,11 +165,12 @@ def phase(
 
 
 def meant_to_stay_up(service: Service, waited_for: bool = False) -> bool:
-    """Whether an app that exits 0 has stopped too early: the engine would restart it, it
-    has a readiness probe or published ports, or another service waits for it to be
-    started or healthy (``waited_for``). Otherwise it is a one-shot job that completed."""
+    """Whether a service that exits 0 has stopped too early: a database always; an app when
+    the engine would restart it, it has a readiness probe or published ports, or another
+    service waits for it to be started or healthy (``waited_for``). Otherwise it is a
+    one-shot job that completed."""
     if service.role is not Role.APP:
-        return False
+        return service.role is Role.DATABASE
     return service.restart in ("always", "unless-stopped") or bool(service.healthcheck or service.ports or waited_for)
 
 

@@ -490,6 +490,8 @@ def test_a_one_shot_app_completes_unless_something_waits_for_it() -> None:
     assert _deploy.phase(JOB, done, None, NOW, stays_up=True) == "exited"
     assert _deploy.meant_to_stay_up(JOB, waited_for=True)
     assert not _deploy.meant_to_stay_up(JOB)
+    assert _deploy.meant_to_stay_up(DB) and not _deploy.meant_to_stay_up(MIGRATOR)
+    assert _deploy.phase(DB, state("db", "exited", finished=NOW), None, NOW) == "exited"
 
 
 def _restarted(name: str, count: int, status: str = "running") -> ContainerState:
