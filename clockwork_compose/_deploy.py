@@ -291,6 +291,8 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
     existing = _runtime.project_containers(project.name)
     check_owner(project.name, folder, existing)
+    volumes = _runtime.volumes(project.name)
+    check_volume_owner(project.name, folder, volumes)
     moves = volume_moves(project, existing)
     if moves and not replace_data:
         raise guard_error(project.name, moves)
@@ -303,7 +305,7 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
     watch = _Watch(project, _engine_now() if why else None, started, on_progress)
     if why:  # Compose would create the network when missing: two at once make two of it
         _runtime.ensure_network(_lower.NETWORK)
-        own_volumes(project, folder)
+        own_volumes(project, folder, volumes)
     up = _Up(compose, services) if why else None
     if up is not None:
         up.start()
@@ -402,10 +404,24 @@ def stop_order(containers: Sequence[ContainerState]) -> list[list[str]]:
     return [g for g in groups if g]
 
 
-def own_volumes(project: Project, folder: Path) -> None:
+def check_volume_owner(name: str, folder: Path, volumes: Sequence[_runtime.Volume]) -> None:
+    """RuntimeFailure when volumes of project ``name`` were made by an apply in another
+    folder (its containers may be gone: ``destroy --keep-volumes``): never borrow its data."""
+    theirs = [v for v in volumes if not _volume_owned(v, folder, ())]
+    if theirs:
+        owner = theirs[0].labels[_runtime.OWNER_LABEL]
+        names = " ".join(v.name for v in theirs)
+        raise RuntimeFailure(
+            f"project {name} belongs to {owner}: its volumes ({names}) were created there, not in {folder}; "
+            f"nothing was changed. Run `clockwork destroy` in {owner} (or `docker volume rm {names}` if that "
+            "folder is gone), or rename this folder so that it gets a project name of its own"
+        )
+
+
+def own_volumes(project: Project, folder: Path, volumes: Sequence[_runtime.Volume]) -> None:
     """Create the project's named volumes that are missing, labelled as Compose would
     label them plus the folder that owns them (Compose labels volumes with no folder)."""
-    present = {v.name for v in _runtime.volumes(project.name)}
+    present = {v.name for v in volumes}
     for key in project.volumes:
         name = f"{project.name}_{key}"
         if name not in present:

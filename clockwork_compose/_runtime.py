@@ -680,6 +680,12 @@ def ensure_network(name: str) -> Network:
         found = networks(name)
         if len(found) > 1:
             raise duplicate_network_error(name, found)
+        if found and found[0].labels.get(NETWORK_LABEL) != name:
+            raise RuntimeFailure(
+                f"network {name} ({found[0].id[:12]}) was made without the label {NETWORK_LABEL}={name}, "
+                f"so Compose refuses to use it: remove it with `docker network rm {found[0].id[:12]}` "
+                "(stop the containers on it first), then apply again"
+            )
         if found:
             return found[0]
         # Compose uses a network it did not create only when it carries Compose's network

@@ -40,9 +40,7 @@ def test_a_database_volume_depends_only_on_its_own_name(make_project) -> None:
 
 
 def test_names_that_differ_only_in_dash_underscore_dot_get_distinct_volumes(make_project) -> None:
-    root = make_project(
-        f"a = {PG.format(name='db-x')}\nb = {PG.format(name='db_x')}\nc = {PG.format(name='db.x')}\n"
-    )
+    root = make_project(f"a = {PG.format(name='db-x')}\nb = {PG.format(name='db_x')}\nc = {PG.format(name='db.x')}\n")
     got = volumes_of(root)
     sources = {got[n][0].split(":")[0] for n in ("db-x", "db_x", "db.x")}
     assert sources == {"db-x_data", "db_x_data", "db.x_data"}
@@ -116,9 +114,7 @@ def test_the_project_name_depends_on_the_folder_name_not_its_place(tmp_path: Pat
 
 
 def state(service: str, volumes: tuple[tuple[str, str], ...] = (), role: str = "database", **kw) -> ContainerState:
-    return ContainerState(
-        service, service, f"id-{service}", "running", None, 0, None, role=role, volumes=volumes, **kw
-    )
+    return ContainerState(service, service, f"id-{service}", "running", None, 0, None, role=role, volumes=volumes, **kw)
 
 
 def project(*services: Service) -> Project:
@@ -249,3 +245,13 @@ def test_no_secrets_no_git(make_project, monkeypatch: pytest.MonkeyPatch) -> Non
 
     _api.build(root)
     assert calls == []
+
+
+def test_a_network_compose_would_refuse_is_reported_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    bare = _runtime.Network("c" * 64, "app_network", {}, (), "2026-01-01")
+    monkeypatch.setattr(_runtime, "LOCK_DIR", tmp_path)
+    monkeypatch.setattr(_runtime, "networks", lambda name=None, project=None: [bare])
+    with pytest.raises(_runtime.RuntimeFailure) as caught:
+        _runtime.ensure_network("app_network")
+    assert "docker network rm cccccccccccc" in str(caught.value)
+    assert "com.docker.compose.network=app_network" in str(caught.value)

@@ -260,8 +260,18 @@ def test_another_folder_with_the_same_name_can_neither_destroy_nor_take_over(fol
     assert str(mine.dir) in taken.err and "clockwork destroy" in taken.err
     assert container_id("ida-own-cache") == cache
 
+    # Its containers gone, its data kept: still not the other folder's to use or remove.
+    assert mine.cli("destroy", "--keep-volumes").code == 0
+    borrowed = other.cli("apply")
+    assert borrowed.code == 1, borrowed.text
+    assert str(mine.dir) in borrowed.err and "ida-own_ida-own-cache_data" in borrowed.err
+    assert _runtime.container("ida-own-cache") is None
+    again = other.cli("destroy")
+    assert again.code == 0 and "nothing to remove" in again.err, again.text
+    assert "ida-own_ida-own-cache_data" in _runtime.volume_names()
+
     removed = mine.cli("destroy")
-    assert removed.code == 0 and "ida-own-cache" in removed.err, removed.text
+    assert removed.code == 0 and "ida-own_ida-own-cache_data" in removed.err, removed.text
     assert _runtime.project_resources("ida-own") == _runtime.Removed()
 
 

@@ -152,10 +152,13 @@ def test_a_new_migration_is_applied_by_the_next_apply_and_only_it(up: Stack) -> 
 def test_destroy_leaves_nothing_and_is_idempotent(up: Stack) -> None:
     result = up.cli("destroy")
     assert result.code == 0, result.text
-    assert "removed containers" in result.err and NETWORK in result.err
+    assert "removed containers" in result.err
     assert _runtime.project_resources(PROJECT) == _runtime.Removed()
     assert all(_runtime.container(name) is None for name in CONTAINERS)
-    assert _runtime.network_containers(NETWORK) == ()
+    # app_network is shared by every project on the engine: removed only when unused.
+    others = _runtime.network_containers(NETWORK)
+    assert f"removed networks: {NETWORK}" in result.err or others, result.err
+    assert not set(others) & set(CONTAINERS)
     # Anonymous volumes too (images declare VOLUMEs): nothing new is left on the engine.
     assert _runtime.volume_names() <= VOLUMES_BEFORE
     again = up.cli("destroy")
