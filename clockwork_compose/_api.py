@@ -45,7 +45,7 @@ def compile_project(
     ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
     project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
     base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
-    doc = emitter.document(project, base)
+    doc = emitter.document(project, base, project_dir)
     emitter.validate(doc)
     return project, emitter.render(project, doc), path
 

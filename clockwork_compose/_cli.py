@@ -67,6 +67,27 @@ Output = Annotated[
         "-o", "--output", metavar="FILE", help="Where to write the compose file [default: DIR/docker-compose.yml]."
     ),
 ]
+
+
+class Target(enum.StrEnum):
+    """`--target`: which orchestrator the generated file is for (see ``_targets``)."""
+
+    compose = "compose"
+    swarm = "swarm"
+
+
+TargetOption = Annotated[
+    Target,
+    typer.Option(
+        "--target",
+        "-t",
+        help="compose: docker-compose.yml for docker compose; swarm: docker-stack.yml for docker stack deploy.",
+    ),
+]
+Stack = Annotated[
+    Optional[str],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+    typer.Option("--stack", metavar="NAME", help="Swarm stack name [default: the project name]."),
+]
 _debug = False
 
 
@@ -158,16 +179,17 @@ def build(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 with a diff when the file is stale; write nothing.")
     ] = False,
+    target: TargetOption = Target.compose,
 ) -> None:
-    """Compile DIR/main.py into docker-compose.yml (written atomically)."""
+    """Compile DIR/main.py into docker-compose.yml (or docker-stack.yml for --target swarm), atomically."""
     from . import _api
 
     with _errors():
         if check:
-            result = _api.check(project_dir, output)
+            result = _api.check(project_dir, output, target.value)
             _say(f"{_shown(result.path)} is up to date")
             return
-        result = _api.build(project_dir, output)
+        result = _api.build(project_dir, output, target=target.value)
         services = result.project.services.values()
         migrators = sum(1 for s in services if s.role.value == "migrator")
         verb = "wrote" if result.changed else "unchanged:"

@@ -320,6 +320,8 @@ class DockerResource(_Model):
     #: (or a healthcheck), a running container counts as started, never as ready.
     readiness: Probe | None = None
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
+    #: Copies of an app on an orchestrator (``--target swarm``); Compose runs one.
+    replicas: int = Field(default=1, ge=1, le=1000)
     labels: dict[str, str] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
     #: Opt-in: let build contexts and bind mounts point outside the project folder.

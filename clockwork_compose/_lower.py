@@ -170,9 +170,17 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         ),
         networks=[NETWORK, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=Restart(resource.restart),
+        replicas=resource.replicas,
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
     )
+    if engine is not None and resource.replicas != 1:
+        raise DeclarationError(
+            resource.name,
+            "replicas",
+            f"a database runs once (its data volume is on one node), not {resource.replicas} times",
+            "remove replicas from this resource",
+        )
     if resource.healthcheck is not None:
         hc = resource.healthcheck
         service.healthcheck = Healthcheck(_check(hc.test), hc.interval, hc.timeout, hc.retries, hc.start_period)

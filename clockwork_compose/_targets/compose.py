@@ -7,6 +7,7 @@ Compose resolves from the project's .env.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .. import _yaml
@@ -43,9 +44,10 @@ def render(project: Project, doc: dict[str, Any] | None = None) -> str:
     return HEADER + _yaml.dump(_share_scripts(doc if doc is not None else document(project)))
 
 
-def document(project: Project, base: str = ".") -> dict[str, Any]:
+def document(project: Project, base: str = ".", root: Path | None = None) -> dict[str, Any]:
     """The compose document as plain data (what the schema validates); ``base`` is the
-    project folder relative to the file's folder (see ``_targets.place``)."""
+    project folder relative to the file's folder (see ``_targets.place``); ``root``, the
+    project folder itself, is not needed here (bind mounts stay paths)."""
     doc: dict[str, Any] = {
         "name": project.name,
         "services": {s.name: service(s, base) for s in project.ordered()},
