@@ -291,6 +291,7 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
     existing = _runtime.project_containers(project.name)
     check_owner(project.name, folder, existing)
+    check_names(project.name, _runtime.containers_named(sorted(project.services)))
     volumes = _runtime.volumes(project.name)
     check_volume_owner(project.name, folder, volumes)
     moves = volume_moves(project, existing)
@@ -341,6 +342,20 @@ def check_owner(name: str, folder: Path, existing: Sequence[ContainerState]) -> 
             f"project {name} belongs to {foreign[0]}: its containers ({names}) were created there, "
             f"not in {folder}; nothing was changed. Run `clockwork destroy` in {foreign[0]} first, "
             "or rename this folder so that it gets a project name of its own"
+        )
+
+
+def check_names(name: str, holders: Sequence[ContainerState]) -> None:
+    """RuntimeFailure when a container with a name main.py gives a service belongs to
+    another project (or none): Compose would fail half-way, unable to create it."""
+    taken = sorted((c for c in holders if c.project != name), key=lambda c: c.name)
+    if taken:
+        c = taken[0]
+        owner = f"project {c.project} (created from {c.working_dir})" if c.project else "no Compose project"
+        raise RuntimeFailure(
+            f"a container named {c.name} already exists and belongs to {owner}, not to {name}; "
+            "nothing was changed. Remove it where it came from (`clockwork destroy` in that folder, or "
+            f"`docker rm -f {c.name}`: named volumes stay), or rename the resource {c.name} in main.py"
         )
 
 

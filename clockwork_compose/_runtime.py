@@ -470,6 +470,11 @@ def _inspect_json(names: Sequence[str], action: str) -> list[dict[str, Any]]:
     return list(json.loads(done.out)) if done.out.strip() else []
 
 
+def containers_named(names: Sequence[str]) -> list[ContainerState]:
+    """The containers with these names, whichever project (if any) they belong to."""
+    return [_state(c) for c in _inspect_json(names, "inspecting containers by name")]
+
+
 def container(name: str) -> ContainerState | None:
     """One container by name or id, or None when there is none."""
     found = _inspect_json([name], f"inspecting container {name}")

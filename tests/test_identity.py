@@ -255,3 +255,13 @@ def test_a_network_compose_would_refuse_is_reported_with_the_fix(monkeypatch: py
         _runtime.ensure_network("app_network")
     assert "docker network rm cccccccccccc" in str(caught.value)
     assert "com.docker.compose.network=app_network" in str(caught.value)
+
+
+def test_a_container_name_held_by_another_project_is_refused_naming_it() -> None:
+    holder = state("postgres-db", project="other", working_dir="/srv/other")
+    with pytest.raises(_runtime.RuntimeFailure) as caught:
+        _deploy.check_names("shop", [holder])
+    message = str(caught.value)
+    assert "postgres-db" in message and "project other" in message and "/srv/other" in message
+    assert "docker rm -f postgres-db" in message
+    _deploy.check_names("other", [holder])  # its own project: fine

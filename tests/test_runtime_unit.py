@@ -303,6 +303,7 @@ def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         # Ownership, orphans, the shared network and volumes: nothing to see, nothing to do.
         monkeypatch.setattr(_runtime, "project_containers", lambda name: list(engine.snapshots[0].values()))
         monkeypatch.setattr(_runtime, "ensure_network", lambda name: None)
+        monkeypatch.setattr(_runtime, "containers_named", lambda names: [])
         monkeypatch.setattr(_runtime, "volumes", lambda name: [])
         monkeypatch.setattr(_runtime, "create_volume", lambda name, labels: None)
         monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())

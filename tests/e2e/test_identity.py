@@ -290,6 +290,20 @@ def test_folders_named_without_ascii_letters_are_distinct_projects(folder) -> No
     assert _runtime.container("ida-ru-cache") is None
 
 
+def test_a_container_name_another_project_holds_stops_apply_before_anything_changes(folder) -> None:
+    first, second = folder("ida-name-a"), folder("ida-name-b")
+    body = 'cache = DockerResource(name="ida-name-cache", image="redis:7-alpine")\n'
+    first.write(body)
+    second.write(body + 'other = DockerResource(name="ida-name-other", image="redis:7-alpine")\n')
+    assert first.cli("apply").code == 0
+    cache = container_id("ida-name-cache")
+    refused = second.cli("apply")
+    assert refused.code == 1, refused.text
+    assert "ida-name-cache" in refused.err and "project ida-name-a" in refused.err and str(first.dir) in refused.err
+    assert container_id("ida-name-cache") == cache
+    assert _runtime.container("ida-name-other") is None  # nothing of it was started
+
+
 # -- item 8: concurrency ---------------------------------------------------------------------------
 
 
