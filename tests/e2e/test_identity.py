@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,6 +334,31 @@ def test_two_projects_at_once_both_succeed_and_one_project_twice_is_refused(fold
     assert "another apply of ida-cc1 is running" in busy.err
     again = one.cli("apply")
     assert again.code == 0, again.text
+
+
+def test_applies_racing_to_create_the_shared_network_make_exactly_one() -> None:
+    """What two applies on a fresh engine do to app_network, on a name of this test's own
+    (app_network itself is in use by everyone on this engine)."""
+    name = "ida-race-net"
+    start = threading.Barrier(4)
+    made: list[str] = []
+
+    def ensure() -> None:
+        start.wait()
+        made.append(_runtime.ensure_network(name).id)
+
+    threads = [threading.Thread(target=ensure) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        found = _runtime.networks(name)
+        assert len(found) == 1, found
+        assert made == [found[0].id] * 4
+    finally:
+        for network in _runtime.networks(name):
+            subprocess.run(["docker", "network", "rm", network.id], capture_output=True)
 
 
 def _docker_api(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
