@@ -292,11 +292,16 @@ def apply(
         bool,
         typer.Option("--replace-data", help="Recreate a container even when it would leave its data volume behind."),
     ] = False,
+    target: TargetOption = Target.compose,
+    stack: Stack = None,
 ) -> None:
     """Build, then start everything in dependency order and wait until it is healthy."""
     from . import _deploy
 
     err = _console()
+    if target is Target.swarm:
+        _apply_swarm(err, project_dir, stack, timeout)
+        return
     with _errors():
 
         def progress(service: str, phase: str, seconds: float) -> None:
@@ -314,6 +319,41 @@ def apply(
             raise typer.Exit(130)
         if not report.ok:
             raise typer.Exit(1)
+
+
+def _apply_swarm(err: Console, project_dir: Path, stack: str | None, timeout: float | None) -> None:
+    """`apply --target swarm`: the same progress lines and summary as on Compose."""
+    from rich.markup import escape
+
+    from ._targets import swarm_runtime
+
+    with _errors():
+
+        def progress(service: str, phase: str, seconds: float) -> None:
+            err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
+
+        report = swarm_runtime.apply(project_dir, stack, timeout, on_progress=progress)
+        for note in report.notes:
+            _say(note)
+        width = max([10, *(len(s.phase) for s in report.services)])
+        for s in report.services:
+            err.print(
+                f"  {s.name:<24} {s.role:<9} [{_PHASE_STYLE.get(s.phase, 'yellow')}]{s.phase:<{width}}[/] {s.change}"
+            )
+        if report.ok:
+            counts = {c: sum(1 for s in report.services if s.change == c) for c in ("created", "updated", "unchanged")}
+            done = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+            if not report.deploys:
+                done += "; nothing changed, nothing deployed"
+            err.print(f"[green]applied[/] stack {report.stack} in {report.seconds:.1f}s ({done})")
+            return
+        failure = report.failure
+        assert failure is not None
+        err.print(f"[bold red]apply failed[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
+        if failure.logs:
+            err.print(f"last log lines of {failure.service}:")
+            err.print("\n".join(f"  | {escape(line)}" for line in failure.logs.splitlines()))
+        raise typer.Exit(1)
 
 
 def _apply_removals(report: _deploy.ApplyReport) -> None:
@@ -364,6 +404,8 @@ def assert_(
     project_dir: ProjectDir = Path("."),
     timeout: Timeout = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as a JSON list on stdout.")] = False,
+    target: TargetOption = Target.compose,
+    stack: Stack = None,
 ) -> None:
     """Check the running project: built-in checks from the declarations, then user assertions."""
     import dataclasses
@@ -372,7 +414,13 @@ def assert_(
     from . import _deploy
 
     with _errors():
-        report = _deploy.check(project_dir, 15.0 if timeout is None else timeout)
+        if target is Target.swarm:
+            from ._targets import swarm_runtime
+
+            _, checks, seconds = swarm_runtime.check(project_dir, stack, 15.0 if timeout is None else timeout)
+            report = _deploy.AssertReport(stack or "", tuple(checks), seconds)
+        else:
+            report = _deploy.check(project_dir, 15.0 if timeout is None else timeout)
         failed = sum(1 for c in report.checks if not c.passed)
         summary = f"{len(report.checks) - failed} passed, {failed} failed in {report.seconds:.1f}s"
         if as_json:
@@ -392,10 +440,15 @@ def assert_(
 def destroy(
     project_dir: ProjectDir = Path("."),
     keep_volumes: Annotated[bool, typer.Option("--keep-volumes", help="Keep the named volumes (the data).")] = False,
+    target: TargetOption = Target.compose,
+    stack: Stack = None,
 ) -> None:
     """Stop and remove the project's containers and network, and its volumes unless kept."""
     from . import _deploy
 
+    if target is Target.swarm:
+        _destroy_swarm(project_dir, stack, keep_volumes)
+        return
     with _errors():
         report = _deploy.destroy(project_dir, keep_volumes)
         removed = report.removed
@@ -414,6 +467,32 @@ def destroy(
             _say(f"nothing to remove: project {report.project} has no containers, networks or volumes here")
         for folder in report.foreign:
             _say(f"left alone: containers of project {report.project} created from {folder} (destroy them there)")
+        if keep_volumes:
+            _say("kept volumes (--keep-volumes)")
+
+
+def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> None:
+    from . import _lower
+    from ._targets import swarm_runtime
+
+    with _errors():
+        name = stack or _lower.project_name(project_dir)
+        removed = swarm_runtime.destroy(name, keep_volumes)
+        parts = [
+            (kind, names)
+            for kind, names in (
+                ("services", removed.services),
+                ("containers", removed.containers),
+                ("networks", removed.networks),
+                ("configs", removed.configs),
+                ("volumes", removed.volumes),
+            )
+            if names
+        ]
+        for kind, names in parts:
+            _say(f"removed {kind}: {', '.join(names)}")
+        if not parts:
+            _say(f"nothing to remove: stack {name} has no services, networks, configs or volumes")
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
 

@@ -1,0 +1,511 @@
+"""The Swarm target's runtime: the only module that runs docker for ``--target swarm``.
+
+``apply`` deploys docker-stack.yml layer by layer in dependency order (databases healthy,
+then each migrator job completed, then the apps that wait for them), one ``docker stack
+deploy --detach=true`` per layer holding only the services that changed, and watches the
+tasks itself (``docker service inspect`` and the tasks' ``docker inspect`` JSON): a job that
+fails is reported with its exit code and logs, and what depends on it is not deployed.
+
+A service's definition, with the values ``docker stack deploy`` fills in from the
+environment, is hashed into the label ``dev.clockwork.spec`` (service and containers): a
+re-apply deploys only services whose hash changed, so an unchanged migrator never runs again
+(every ``docker stack deploy`` of a job re-runs it).
+
+Secrets reach services through the environment of ``docker stack deploy`` (the .env values,
+overridden by the process environment), never through the stack file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._errors import ClockworkError, EngineUnavailable, RuntimeFailure
+from .._model import Project, Role, Service
+
+STACK_LABEL = "com.docker.stack.namespace"
+SPEC_LABEL = "dev.clockwork.spec"
+POLL = 0.5
+#: Failed tasks of a long-running service (a crash loop) before apply reports it.
+CRASHES = 3
+LOG_LINES = 30
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+Progress = Callable[[str, str, float], None]
+
+
+class SwarmError(RuntimeFailure):
+    """docker failed, or the engine is not a swarm manager."""
+
+
+# -- docker ---------------------------------------------------------------------------------
+
+
+def docker(*args: str, stdin: str | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
+    """Run ``docker ARGS``; its stdout, or SwarmError with its stderr."""
+    try:
+        proc = subprocess.run(
+            ["docker", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            timeout=300,
+        )
+    except FileNotFoundError:
+        raise EngineUnavailable("docker is not installed (the docker CLI is needed for --target swarm)") from None
+    if proc.returncode != 0:
+        detail = " / ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
+        raise SwarmError(f"docker {' '.join(args[:3])} failed: {detail or f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def _json(*args: str) -> Any:
+    out = docker(*args).strip()
+    return json.loads(out) if out else []
+
+
+def require_manager() -> None:
+    try:
+        info = _json("info", "--format", "{{json .Swarm}}")
+    except SwarmError as exc:
+        raise EngineUnavailable(f"cannot reach the Docker engine ({exc})") from None
+    if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
+        raise SwarmError(
+            "this Docker engine is not a swarm manager: run `docker swarm init` "
+            "(or point DOCKER_HOST at a manager) before --target swarm"
+        )
+
+
+def stack_services(stack: str) -> dict[str, dict[str, Any]]:
+    """The stack's services by their name in main.py (``<stack>_`` stripped)."""
+    ids = docker("service", "ls", "-q", "--filter", f"label={STACK_LABEL}={stack}").split()
+    if not ids:
+        return {}
+    prefix = f"{stack}_"
+    return {s["Spec"]["Name"].removeprefix(prefix): s for s in _json("service", "inspect", *ids)}
+
+
+def tasks(service_id: str) -> list[dict[str, Any]]:
+    ids = docker("service", "ps", "-q", "--no-trunc", service_id).split()
+    return _json("inspect", *ids) if ids else []
+
+
+def service_logs(service_id: str) -> str:
+    try:
+        return docker("service", "logs", "--raw", "--no-task-ids", "--tail", str(LOG_LINES), service_id).strip()
+    except SwarmError as exc:
+        return str(exc)
+
+
+# -- what to deploy -------------------------------------------------------------------------
+
+
+def spec_hash(entry: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """A service's definition and the environment values it takes, hashed."""
+    text = json.dumps(entry, sort_keys=True)
+    values = {name: env.get(name) for name in sorted(set(_VARIABLE.findall(text)))}
+    return hashlib.sha256(json.dumps([text, values], sort_keys=True).encode()).hexdigest()[:20]
+
+
+def subset(doc: Mapping[str, Any], hashes: Mapping[str, str]) -> dict[str, Any]:
+    """``doc`` with only the services in ``hashes``, each labelled with its hash."""
+    services = {}
+    for name, spec in hashes.items():
+        entry = json.loads(json.dumps(doc["services"][name]))
+        entry["deploy"].setdefault("labels", {})[SPEC_LABEL] = spec
+        entry.setdefault("labels", {})[SPEC_LABEL] = spec
+        services[name] = entry
+    out: dict[str, Any] = {"services": services}
+    for key in ("networks", "volumes"):
+        if key in doc:
+            out[key] = doc[key]
+    used = {c["source"] for s in services.values() for c in s.get("configs", [])}
+    if used:
+        out["configs"] = {k: v for k, v in doc["configs"].items() if k in used}
+    return out
+
+
+def deploy(doc: Mapping[str, Any], stack: str, env: Mapping[str, str], folder: Path) -> None:
+    """One ``docker stack deploy`` of ``doc`` (paths in it relative to ``folder``)."""
+    docker(
+        "stack",
+        "deploy",
+        "--detach=true",
+        "--resolve-image",
+        "never",
+        "-c",
+        "-",
+        stack,
+        stdin=json.dumps(doc),
+        env=env,
+        cwd=folder,
+    )
+
+
+# -- watching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a service stands: ``ready`` (healthy, running or its job completed),
+    ``failed`` (with why), or ``pending`` (with what it is doing)."""
+
+    phase: str
+    ready: bool = False
+    failed: bool = False
+    detail: str = ""
+    exit_code: int | None = None
+
+
+def state(service: Service, inspected: Mapping[str, Any], spec: str | None) -> State:
+    """The state of the current version of a service from its tasks."""
+    all_tasks = tasks(inspected["ID"])
+    current = [t for t in all_tasks if spec is None or _labels(t).get(SPEC_LABEL) == spec]
+    if service.role is Role.MIGRATOR:
+        iteration = (inspected.get("JobStatus") or {}).get("JobIteration", {}).get("Index")
+        mine = [t for t in current if (t.get("JobIteration") or {}).get("Index") == iteration]
+        if any(t["Status"]["State"] == "complete" for t in mine):
+            return State("migrated", ready=True)
+        failed = [t for t in mine if t["Status"]["State"] in ("failed", "rejected")]
+        if failed:
+            status = failed[0]["Status"]
+            code = (status.get("ContainerStatus") or {}).get("ExitCode")
+            return State("failed", failed=True, detail=status.get("Err", ""), exit_code=code)
+        return State(_latest(mine))
+    replicas = ((inspected["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1)
+    running = [t for t in current if t["DesiredState"] == "running" and t["Status"]["State"] == "running"]
+    if len(running) >= replicas:
+        return State("healthy" if service.healthcheck else "running", ready=True)
+    failed = [t for t in current if t["Status"]["State"] in ("failed", "rejected")]
+    if len(failed) >= CRASHES:
+        status = max(failed, key=lambda t: t["Status"]["Timestamp"])["Status"]
+        code = (status.get("ContainerStatus") or {}).get("ExitCode")
+        return State("failed", failed=True, detail=status.get("Err", ""), exit_code=code)
+    return State(_latest(current))
+
+
+def _labels(task: Mapping[str, Any]) -> dict[str, str]:
+    return ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Labels") or {}
+
+
+def _latest(tasks_: Sequence[Mapping[str, Any]]) -> str:
+    if not tasks_:
+        return "pending"
+    return str(max(tasks_, key=lambda t: t["Status"]["Timestamp"])["Status"]["State"])
+
+
+# -- apply ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    name: str
+    role: str
+    phase: str
+    #: created, updated or unchanged.
+    change: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    service: str | None
+    reason: str
+    logs: str = ""
+
+
+@dataclass
+class ApplyReport:
+    project: str
+    stack: str
+    stack_file: Path
+    services: list[ServiceReport] = field(default_factory=list)
+    seconds: float = 0.0
+    failure: Failure | None = None
+    #: What else to tell: images built, nodes labelled.
+    notes: list[str] = field(default_factory=list)
+    #: How many `docker stack deploy` calls apply made (0: nothing changed).
+    deploys: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def apply(
+    project_dir: Path,
+    stack: str | None = None,
+    timeout: float | None = None,
+    on_progress: Progress | None = None,
+) -> ApplyReport:
+    """Build docker-stack.yml, then deploy it in dependency order and wait for each layer."""
+    import yaml
+
+    from .. import _api, _deploy, _graph
+
+    require_manager()
+    built = _api.build(project_dir, target="swarm")
+    project, folder = built.project, built.path.parent
+    stack = stack or project.name
+    report = ApplyReport(project.name, stack, built.path, notes=list(built.notes))
+    started = time.monotonic()
+    env = {**_deploy.secret_values(folder)}
+    doc = yaml.safe_load(built.text)
+    report.notes += ensure_images(project, doc, folder)
+    report.notes += ensure_data_nodes(project)
+    budget = timeout if timeout is not None else _deploy.deadline_seconds(project)
+    existing = stack_services(stack)
+    graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
+    hashes = {name: spec_hash(doc["services"][name], env) for name in project.services}
+    for layer in _graph.layers(graph):
+        changes: dict[str, str] = {}
+        for name in layer:
+            current = existing.get(name)
+            if current is None:
+                changes[name] = "created"
+            elif current["Spec"].get("Labels", {}).get(SPEC_LABEL) != hashes[name]:
+                changes[name] = "updated"
+            elif (
+                project.services[name].role is Role.MIGRATOR
+                and not state(project.services[name], current, hashes[name]).ready
+            ):
+                changes[name] = "updated"  # its last run did not complete: run it again
+        if changes:
+            deploy(subset(doc, {n: hashes[n] for n in changes}), stack, {**os.environ, **env}, folder)
+            report.deploys += 1
+        failure = _wait(project, stack, layer, hashes, budget, started, on_progress, report, changes)
+        if failure is not None:
+            report.failure = failure
+            break
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _wait(
+    project: Project,
+    stack: str,
+    layer: Sequence[str],
+    hashes: Mapping[str, str],
+    budget: float,
+    started: float,
+    on_progress: Progress | None,
+    report: ApplyReport,
+    changes: Mapping[str, str],
+) -> Failure | None:
+    deadline = time.monotonic() + budget
+    pending = list(layer)
+    seen: dict[str, str] = {}
+    while pending:
+        services = stack_services(stack)
+        for name in list(pending):
+            service = project.services[name]
+            inspected = services.get(name)
+            now = State("pending") if inspected is None else state(service, inspected, hashes[name])
+            if on_progress is not None and seen.get(name) != now.phase:
+                on_progress(name, now.phase, time.monotonic() - started)
+            seen[name] = now.phase
+            if now.ready or now.failed:
+                pending.remove(name)
+                report.services.append(
+                    ServiceReport(name, service.role.value, now.phase, changes.get(name, "unchanged"))
+                )
+            if now.failed:
+                assert inspected is not None
+                logs = service_logs(inspected["ID"])
+                code = f"exit code {now.exit_code}" if now.exit_code is not None else now.detail
+                what = "job" if service.role is Role.MIGRATOR else "service"
+                blocked = _dependants(project, name)
+                reason = f"{what} {name} failed ({code})" + (f"; not deployed: {', '.join(blocked)}" if blocked else "")
+                if service.role is Role.MIGRATOR:
+                    # Stop its retries; the next apply deploys it again.
+                    docker("service", "rm", inspected["ID"])
+                return Failure(name, reason, logs)
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            name = pending[0]
+            inspected = stack_services(stack).get(name)
+            logs = service_logs(inspected["ID"]) if inspected else ""
+            return Failure(name, f"{name} not ready after {budget:.0f}s (task {seen.get(name, 'pending')})", logs)
+        time.sleep(POLL)
+    return None
+
+
+def _dependants(project: Project, name: str) -> list[str]:
+    out: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        for other in project.services.values():
+            if current in other.depends_on and other.name not in out:
+                out.add(other.name)
+                todo.append(other.name)
+    return sorted(out)
+
+
+def ensure_images(project: Project, doc: Mapping[str, Any], folder: Path) -> list[str]:
+    """Build each build-only resource's image under its tag unless it is already there."""
+    notes = []
+    for service in project.ordered():
+        if service.image is not None or service.build is None or service.role is Role.MIGRATOR:
+            continue
+        image = doc["services"][service.name]["image"]
+        try:
+            docker("image", "inspect", image)
+            continue
+        except SwarmError:
+            pass
+        context = (folder / service.build.context).resolve()
+        args = ["build", "-t", image]
+        if service.build.dockerfile:
+            args += ["-f", str(context / service.build.dockerfile)]
+        for key, value in service.build.args:
+            args += ["--build-arg", f"{key}={value}"]
+        if service.build.target:
+            args += ["--target", service.build.target]
+        docker(*args, str(context))
+        notes.append(
+            f"built {image} on this node: a multi-node swarm needs it in a registry "
+            f"(docker push, then image= in main.py)"
+        )
+    return notes
+
+
+def ensure_data_nodes(project: Project) -> list[str]:
+    """Each database's placement label on a node: on a one-node swarm, clockwork adds it."""
+    from .swarm import placement_label
+
+    databases = [s for s in project.ordered() if s.role is Role.DATABASE]
+    if not databases:
+        return []
+    nodes = _json("node", "inspect", *docker("node", "ls", "-q").split())
+    notes = []
+    for service in databases:
+        label = placement_label(project, service)
+        if any((n["Spec"].get("Labels") or {}).get(label) == "true" for n in nodes):
+            continue
+        if len(nodes) != 1:
+            raise SwarmError(
+                f"no node is labelled for {service.name}'s data: run "
+                f"`docker node update --label-add {label}=true NODE` on the node that keeps it"
+            )
+        docker("node", "update", "--label-add", f"{label}=true", nodes[0]["ID"])
+        notes.append(f"labelled node {nodes[0]['Description']['Hostname']} {label}=true (keeps {service.name}'s data)")
+    return notes
+
+
+# -- assert ---------------------------------------------------------------------------------
+
+
+def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) -> tuple[str, list[Any], float]:
+    """The built-in checks and the user's assertions, with the services' checks from Swarm."""
+    from .. import _api, _assertions, _deploy
+
+    require_manager()
+    project, _, path = _api.compile_project(project_dir, None, "swarm")
+    stack = stack or project.name
+    started = time.monotonic()
+    probes = _assertions.probes(project, _deploy.secret_values(path.parent))
+    ours = [
+        _assertions.Probe(
+            f"migrator {s.name} completed" if s.role is Role.MIGRATOR else f"service {s.name} ready",
+            lambda s=s: _service_outcome(s, stack),
+        )
+        for s in project.ordered()
+    ]
+    probes = ours + probes[len(project.services) :]
+    checks = _assertions.run(probes, timeout)
+    return stack, checks, time.monotonic() - started
+
+
+def _service_outcome(service: Service, stack: str) -> Any:
+    from .._assertions import Outcome
+
+    inspected = stack_services(stack).get(service.name)
+    if inspected is None:
+        return Outcome(False, f"no service {stack}_{service.name}")
+    spec = inspected["Spec"].get("Labels", {}).get(SPEC_LABEL)
+    now = state(service, inspected, spec)
+    if now.failed:
+        return Outcome(False, f"failed ({now.detail or now.exit_code})", final=service.role is Role.MIGRATOR)
+    return Outcome(now.ready, now.phase)
+
+
+# -- destroy --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Removed:
+    services: tuple[str, ...]
+    containers: tuple[str, ...]
+    networks: tuple[str, ...]
+    configs: tuple[str, ...]
+    volumes: tuple[str, ...]
+
+
+def destroy(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Removed:
+    """Remove everything of the stack: services, then the containers they leave (finished
+    job containers, with their anonymous volumes), networks, configs and, unless kept,
+    its named volumes."""
+    require_manager()
+    label = f"label={STACK_LABEL}={stack}"
+    services = sorted(stack_services(stack))
+    if services:
+        docker("stack", "rm", stack)
+    deadline = time.monotonic() + wait
+    while stack_services(stack) and time.monotonic() < deadline:
+        time.sleep(POLL)
+    containers = docker("ps", "-aq", "--filter", label).split()
+    names = []
+    if containers:
+        names = [c["Name"].lstrip("/") for c in _json("inspect", *containers)]
+        docker("rm", "-f", "-v", *containers)
+    networks = _remove_until_gone(["network", "ls", "-q", "--filter", label], ["network", "rm"], deadline)
+    configs = _names(["config", "ls", "--filter", label, "--format", "{{.Name}}"])
+    if configs:
+        docker("config", "rm", *configs)
+    secrets = _names(["secret", "ls", "--filter", label, "--format", "{{.Name}}"])
+    if secrets:
+        docker("secret", "rm", *secrets)
+    volumes: list[str] = []
+    if not keep_volumes:
+        volumes = _names(["volume", "ls", "--filter", label, "--format", "{{.Name}}"])
+        if volumes:
+            _retry(["volume", "rm", *volumes], deadline)
+    return Removed(
+        tuple(services), tuple(sorted(names)), tuple(networks), tuple(sorted(configs)), tuple(sorted(volumes))
+    )
+
+
+def _names(args: list[str]) -> list[str]:
+    return sorted(docker(*args).split())
+
+
+def _remove_until_gone(ls: list[str], rm: list[str], deadline: float) -> list[str]:
+    ids = docker(*ls).split()
+    if not ids:
+        return []
+    names = sorted(n["Name"] for n in _json("network", "inspect", *ids))
+    _retry([*rm, *ids], deadline)
+    return names
+
+
+def _retry(args: list[str], deadline: float) -> None:
+    """Swarm frees networks and volumes a moment after the last task is gone."""
+    while True:
+        try:
+            docker(*args)
+            return
+        except ClockworkError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(POLL)
