@@ -5,6 +5,7 @@ Compose's is ``_runtime``).
 
 - ``compose``: docker-compose.yml for ``docker compose`` (the default).
 - ``swarm``: docker-stack.yml for ``docker stack deploy``.
+- ``kubernetes``: kubernetes.yaml for ``kubectl apply -f`` (no runtime module: kubectl runs it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import posixpath
 from types import ModuleType
 
 #: Target name -> its emitter module (imported when used).
-TARGETS = {"compose": "compose", "swarm": "swarm"}
+TARGETS = {"compose": "compose", "kubernetes": "kubernetes", "swarm": "swarm"}
 DEFAULT = "compose"
 
 
