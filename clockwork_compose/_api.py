@@ -81,6 +81,17 @@ def build(
     return Build(project, text, path, current != text, _unset_secrets(project, env), tuple(notes))
 
 
+def kubernetes_secret(project_dir: Path) -> str:
+    """The Secret for ``--target kubernetes`` as YAML (``clockwork secrets``, for
+    ``kubectl apply -f -``): the project's .env variables, each value exactly as .env holds
+    it (``build`` writes them there). DeclarationError when one has no value."""
+    from ._targets import kubernetes
+
+    project, _, path = compile_project(project_dir, target="kubernetes")
+    values = _envfile.parse(existing_text(path.parent / _envfile.ENV_FILE) or "")
+    return kubernetes.render_secret(project, values)
+
+
 def existing_text(path: Path) -> str | None:
     """The text of a file clockwork reads and may replace; None when absent.
 

@@ -74,6 +74,7 @@ class Target(enum.StrEnum):
 
     compose = "compose"
     swarm = "swarm"
+    kubernetes = "kubernetes"
 
 
 TargetOption = Annotated[
@@ -81,7 +82,8 @@ TargetOption = Annotated[
     typer.Option(
         "--target",
         "-t",
-        help="compose: docker-compose.yml for docker compose; swarm: docker-stack.yml for docker stack deploy.",
+        help="compose: docker-compose.yml for docker compose; swarm: docker-stack.yml for docker stack deploy; "
+        "kubernetes: kubernetes.yaml for kubectl apply.",
     ),
 ]
 Stack = Annotated[
@@ -218,6 +220,28 @@ class PlanFormat(enum.StrEnum):
     dot = "dot"
 
 
+def _runs_here(target: Target) -> None:
+    """apply, assert and destroy run Compose and Swarm; a Kubernetes cluster is kubectl's."""
+    if target is Target.kubernetes:
+        _say(
+            "--target kubernetes: clockwork does not run a cluster; deploy with "
+            "`clockwork secrets --target kubernetes | kubectl apply -f -` and `kubectl apply -f kubernetes.yaml`"
+        )
+        raise typer.Exit(2)
+
+
+@app.command()
+def secrets(project_dir: ProjectDir = Path("."), target: TargetOption = Target.kubernetes) -> None:
+    """Print the Secret that holds the project's .env values, for `kubectl apply -f -` (--target kubernetes)."""
+    from . import _api
+
+    if target is not Target.kubernetes:
+        _say(f"--target {target.value}: secrets prints a Kubernetes Secret; give --target kubernetes")
+        raise typer.Exit(2)
+    with _errors():
+        print(_api.kubernetes_secret(project_dir), end="")
+
+
 @app.command()
 def plan(
     project_dir: ProjectDir = Path("."),
@@ -299,6 +323,7 @@ def apply(
     from . import _deploy
 
     err = _console()
+    _runs_here(target)
     if target is Target.swarm:
         _apply_swarm(err, project_dir, stack, timeout)
         return
@@ -413,6 +438,7 @@ def assert_(
 
     from . import _deploy
 
+    _runs_here(target)
     with _errors():
         if target is Target.swarm:
             from ._targets import swarm_runtime
@@ -446,6 +472,7 @@ def destroy(
     """Stop and remove the project's containers and network, and its volumes unless kept."""
     from . import _deploy
 
+    _runs_here(target)
     if target is Target.swarm:
         _destroy_swarm(project_dir, stack, keep_volumes)
         return
