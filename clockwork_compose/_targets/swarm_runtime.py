@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ClockworkError, EngineUnavailable, RuntimeFailure
+from .._errors import EngineUnavailable, RuntimeFailure
 from .._model import Project, Role, Service
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -100,10 +100,18 @@ def tasks(service_id: str) -> list[dict[str, Any]]:
     return _json("inspect", *ids) if ids else []
 
 
-def service_logs(service_id: str) -> str:
+def service_logs(service_or_task: str) -> str:
+    """The last log lines of a service, or of one of its tasks (stdout and stderr)."""
     try:
-        return docker("service", "logs", "--raw", "--no-task-ids", "--tail", str(LOG_LINES), service_id).strip()
-    except SwarmError as exc:
+        out = subprocess.run(
+            ["docker", "service", "logs", "--raw", "--no-task-ids", "--tail", str(LOG_LINES), service_or_task],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return (out.stdout + out.stderr).strip()
+    except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
 
 
@@ -165,6 +173,8 @@ class State:
     failed: bool = False
     detail: str = ""
     exit_code: int | None = None
+    #: The failed task, whose logs tell why.
+    task: str | None = None
 
 
 def state(service: Service, inspected: Mapping[str, Any], spec: str | None) -> State:
@@ -178,9 +188,9 @@ def state(service: Service, inspected: Mapping[str, Any], spec: str | None) -> S
             return State("migrated", ready=True)
         failed = [t for t in mine if t["Status"]["State"] in ("failed", "rejected")]
         if failed:
-            status = failed[0]["Status"]
-            code = (status.get("ContainerStatus") or {}).get("ExitCode")
-            return State("failed", failed=True, detail=status.get("Err", ""), exit_code=code)
+            task = max(failed, key=lambda t: t["Status"]["Timestamp"])
+            code = (task["Status"].get("ContainerStatus") or {}).get("ExitCode")
+            return State("failed", failed=True, detail=task["Status"].get("Err", ""), exit_code=code, task=task["ID"])
         return State(_latest(mine))
     replicas = ((inspected["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1)
     running = [t for t in current if t["DesiredState"] == "running" and t["Status"]["State"] == "running"]
@@ -188,9 +198,9 @@ def state(service: Service, inspected: Mapping[str, Any], spec: str | None) -> S
         return State("healthy" if service.healthcheck else "running", ready=True)
     failed = [t for t in current if t["Status"]["State"] in ("failed", "rejected")]
     if len(failed) >= CRASHES:
-        status = max(failed, key=lambda t: t["Status"]["Timestamp"])["Status"]
-        code = (status.get("ContainerStatus") or {}).get("ExitCode")
-        return State("failed", failed=True, detail=status.get("Err", ""), exit_code=code)
+        task = max(failed, key=lambda t: t["Status"]["Timestamp"])
+        code = (task["Status"].get("ContainerStatus") or {}).get("ExitCode")
+        return State("failed", failed=True, detail=task["Status"].get("Err", ""), exit_code=code, task=task["ID"])
     return State(_latest(current))
 
 
@@ -320,7 +330,7 @@ def _wait(
                 )
             if now.failed:
                 assert inspected is not None
-                logs = service_logs(inspected["ID"])
+                logs = service_logs(now.task or inspected["ID"])
                 code = f"exit code {now.exit_code}" if now.exit_code is not None else now.detail
                 what = "job" if service.role is Role.MIGRATOR else "service"
                 blocked = _dependants(project, name)
@@ -479,8 +489,8 @@ def destroy(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Remov
     volumes: list[str] = []
     if not keep_volumes:
         volumes = _names(["volume", "ls", "--filter", label, "--format", "{{.Name}}"])
-        if volumes:
-            _retry(["volume", "rm", *volumes], deadline)
+        for volume in volumes:
+            _retry(["volume", "rm", volume], deadline)
     return Removed(
         tuple(services), tuple(sorted(names)), tuple(networks), tuple(sorted(configs)), tuple(sorted(volumes))
     )
@@ -491,21 +501,29 @@ def _names(args: list[str]) -> list[str]:
 
 
 def _remove_until_gone(ls: list[str], rm: list[str], deadline: float) -> list[str]:
+    """Remove each network the listing shows (``docker stack rm`` removes them itself, a
+    moment later: one gone meanwhile is fine); their names."""
     ids = docker(*ls).split()
-    if not ids:
-        return []
-    names = sorted(n["Name"] for n in _json("network", "inspect", *ids))
-    _retry([*rm, *ids], deadline)
-    return names
+    names = []
+    for id_ in ids:
+        try:
+            names.append(_json("network", "inspect", id_)[0]["Name"])
+        except SwarmError:
+            continue  # gone meanwhile
+        _retry([*rm, id_], deadline)
+    return sorted(names)
 
 
 def _retry(args: list[str], deadline: float) -> None:
-    """Swarm frees networks and volumes a moment after the last task is gone."""
+    """Swarm frees networks and volumes a moment after the last task is gone; a thing
+    already gone counts as removed."""
     while True:
         try:
             docker(*args)
             return
-        except ClockworkError:
+        except SwarmError as exc:
+            if "not found" in str(exc) or "No such" in str(exc):
+                return
             if time.monotonic() > deadline:
                 raise
             time.sleep(POLL)
