@@ -480,6 +480,8 @@ def destroy(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Remov
         names = [c["Name"].lstrip("/") for c in _json("inspect", *containers)]
         docker("rm", "-f", "-v", *containers)
     networks = _remove_until_gone(["network", "ls", "-q", "--filter", label], ["network", "rm"], deadline)
+    while docker("network", "ls", "-q", "--filter", label).split() and time.monotonic() < deadline:
+        time.sleep(POLL)  # the node's copy of a swarm network goes a moment after it
     configs = _names(["config", "ls", "--filter", label, "--format", "{{.Name}}"])
     if configs:
         docker("config", "rm", *configs)

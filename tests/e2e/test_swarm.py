@@ -1,0 +1,158 @@
+"""`--target swarm` on a real single-node swarm: order, a failed job, re-apply, assert, destroy.
+
+The swarm is created here (`docker swarm init` on 127.0.0.1) and left again in a finalizer,
+also on failure, with docker_gwbridge removed when this module created it. The project is a
+copy of the example named like it (so it runs the stand-in images already built) with its
+own host ports (16032, 16079, 16080), the stack is ``swm-e2e``, and the PostgreSQL password
+is a Secret that reaches the services through the deploy's environment (from .env).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import EXAMPLE
+
+from clockwork_compose._targets import swarm_runtime
+
+pytestmark = pytest.mark.e2e
+
+STACK = "swm-e2e"
+PASSWORD = "swm-Pa$$ word"  # pragma: allowlist secret
+PORTS = {"5432:5432": "16032:5432", "6379:6379": "16079:6379", "8000:80": "16080:80"}
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=check)
+
+
+def clockwork(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clockwork_compose", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def swarm() -> Iterator[None]:
+    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    if state != "inactive":
+        reason = f"the engine is already in a swarm ({state}): this test creates and leaves its own"
+        if os.environ.get("CLOCKWORK_E2E") == "required":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    had_bridge = docker("network", "inspect", "docker_gwbridge", check=False).returncode == 0
+    try:
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+        yield
+    finally:
+        docker("swarm", "leave", "--force", check=False)
+        if not had_bridge:
+            docker("network", "rm", "docker_gwbridge", check=False)
+
+
+@pytest.fixture(scope="module")
+def project(swarm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("swarm") / "connected-services"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".env", "docker-compose.yml"))
+    main = (folder / "main.py").read_text()
+    for old, new in PORTS.items():
+        main = main.replace(f'"{old}"', f'"{new}"')
+    main = main.replace("import DatabaseConnection,", "import DatabaseConnection, Secret,")
+    main = main.replace('"secret123",  # pragma: allowlist secret', 'Secret("SWM_PG_PASSWORD"),')
+    (folder / "main.py").write_text(main)
+    built = clockwork("build", "--target", "swarm", cwd=folder, env={"SWM_PG_PASSWORD": PASSWORD})
+    assert built.returncode == 0, built.stderr
+    try:
+        yield folder
+    finally:
+        clockwork("destroy", "--target", "swarm", "--stack", STACK, cwd=folder)
+
+
+def service(name: str) -> dict | None:
+    out = docker("service", "inspect", f"{STACK}_{name}", check=False)
+    return json.loads(out.stdout)[0] if out.returncode == 0 else None
+
+
+def task_times(name: str) -> list[dict]:
+    ids = docker("service", "ps", "-q", "--no-trunc", f"{STACK}_{name}").stdout.split()
+    return json.loads(docker("inspect", *ids).stdout) if ids else []
+
+
+def test_no_secret_value_in_the_stack_file(project: Path):
+    text = (project / "docker-stack.yml").read_text()
+    assert PASSWORD not in text and "${SWM_PG_PASSWORD:?" in text
+    assert "replicated-job" in text
+
+
+def test_a_broken_migration_is_reported_and_blocks_the_app(project: Path):
+    broken = project / "migrations" / "004_broken.sql"
+    broken.write_text("SELECT * FROM no_such_table;\n")
+    try:
+        result = clockwork("apply", "--target", "swarm", "--stack", STACK, cwd=project)
+    finally:
+        broken.unlink()
+    assert result.returncode == 1, result.stderr
+    assert "job postgres-db-migrator failed (exit code 1); not deployed: api-server" in result.stderr
+    assert "no_such_table" in result.stderr  # the job's own log lines
+    assert service("api-server") is None
+    assert service("postgres-db") is not None  # what it depends on was deployed
+
+
+def test_apply_deploys_in_order_and_the_app_answers(project: Path):
+    result = clockwork("apply", "--target", "swarm", "--stack", STACK, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert f"applied stack {STACK}" in result.stderr
+    (job,) = [t for t in task_times("postgres-db-migrator") if t["Status"]["State"] == "complete"]
+    app = task_times("api-server")
+    assert app and all(t["CreatedAt"] > job["Status"]["Timestamp"] for t in app), (job, app)
+    with urllib.request.urlopen("http://127.0.0.1:16080/health", timeout=10) as response:
+        assert response.status == 200
+        assert json.loads(response.read())["database"] == "ok"
+    env = service("api-server")["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    (url,) = [e for e in env if e.startswith("DATABASE_URL=")]
+    assert "swm-Pa%24%24%20word" in url  # the secret arrived, URL-encoded, through the environment
+
+
+def test_assert_passes(project: Path):
+    result = clockwork("assert", "--target", "swarm", "--stack", STACK, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "migrator postgres-db-migrator completed" in result.stdout
+    assert "4 of 4 recorded" in result.stdout
+
+
+def test_reapply_with_nothing_changed_deploys_nothing_and_runs_no_job(project: Path):
+    before = {t["ID"] for t in task_times("postgres-db-migrator")}
+    version = service("postgres-db-migrator")["Version"]["Index"]
+    result = clockwork("apply", "--target", "swarm", "--stack", STACK, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "nothing changed, nothing deployed" in result.stderr
+    assert {t["ID"] for t in task_times("postgres-db-migrator")} == before
+    assert service("postgres-db-migrator")["Version"]["Index"] == version
+
+
+def test_destroy_leaves_nothing_of_the_stack(project: Path):
+    result = clockwork("destroy", "--target", "swarm", "--stack", STACK, cwd=project)
+    assert result.returncode == 0, result.stderr
+    label = f"label=com.docker.stack.namespace={STACK}"
+    assert docker("service", "ls", "-q", "--filter", label).stdout.split() == []
+    assert docker("ps", "-aq", "--filter", label).stdout.split() == []  # finished job containers too
+    assert docker("network", "ls", "-q", "--filter", label).stdout.split() == []
+    assert docker("config", "ls", "-q", "--filter", label).stdout.split() == []
+    volumes = docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    assert [v for v in volumes if v.startswith(f"{STACK}_")] == []
+    again = clockwork("destroy", "--target", "swarm", "--stack", STACK, cwd=project)
+    assert again.returncode == 0 and "nothing to remove" in again.stderr
+    assert swarm_runtime.stack_services(STACK) == {}
