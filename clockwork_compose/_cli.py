@@ -524,6 +524,35 @@ def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> 
             _say("kept volumes (--keep-volumes)")
 
 
+migrations_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Manage the migration history clockwork keeps in each database.",
+)
+app.add_typer(migrations_app, name="migrations")
+
+
+@migrations_app.command("clear-failed")
+def clear_failed(
+    project_dir: ProjectDir = Path("."),
+    database: Annotated[
+        Optional[str],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option("--database", metavar="NAME", help="Only this database resource [default: every one]."),
+    ] = None,
+) -> None:
+    """Forget migrations recorded failed (MariaDB/MySQL), after you fixed the database by hand:
+    the next apply runs those files again."""
+    from . import _history
+
+    with _errors():
+        for cleared in _history.clear_failed(project_dir, database):
+            if cleared.records:
+                names = ", ".join(f"{name} ({state})" for name, state in cleared.records)
+                _say(f"{cleared.database}: cleared {names}: the next apply runs them again")
+            else:
+                _say(f"{cleared.database}: no failed migration recorded")
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 

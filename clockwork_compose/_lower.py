@@ -159,6 +159,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         entrypoint=_argv(resource.entrypoint),
         working_dir=resource.working_dir,
         user=resource.user,
+        hostname=resource.name if engine is not None and engine.fixed_hostname else None,
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
         ports=_once(resource.name, "ports", resource.ports, [_port(resource.name, spec) for spec in resource.ports]),
         mounts=_once(
@@ -409,7 +410,8 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
         creds = _credentials(resource, engine, project)
         test = engine.readiness(creds, _container_port(resource, engine), resource.image)
         retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
-        service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, PROBE_TIMEOUT, retries)
+        probe_timeout = engine.probe_timeout or PROBE_TIMEOUT
+        service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, probe_timeout, retries)
 
 
 def _container_port(resource: DockerResource, engine: Engine | None) -> int:

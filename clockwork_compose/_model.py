@@ -174,6 +174,8 @@ class Service:
     entrypoint: tuple[str, ...] | str | None = None
     working_dir: str | None = None
     user: str | None = None
+    #: A hostname that stays when the container is recreated (an engine keys its data by it).
+    hostname: str | None = None
     environment: dict[str, EnvValue] = field(default_factory=dict)
     ports: list[Port] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)

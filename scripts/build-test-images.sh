@@ -20,6 +20,8 @@
 #   rabbitmq:3-management              official image, or Debian rabbitmq-server 3.10 stand-in
 #   valkey/valkey:8                    official image, or Debian redis-server 7.0 as valkey-*
 #   eqalpha/keydb:latest               official image, or Debian redis-server 7.0 as keydb-*
+#   clockwork-examples/shop-api:1      examples/mariadb-app's API and examples/rabbitmq-worker's
+#   clockwork-examples/rabbitmq-worker:1  worker (on python:3.12-slim, else the engines base)
 #   clockwork-standin-engines:bookworm second rootfs (MariaDB, Erlang/RabbitMQ, Python
 #                                      clients for them): kept apart so that the
 #                                      common base stays small and fast to build
@@ -173,6 +175,39 @@ ensure_service_image() {  # tag standin-dir [base-tag] [build arg NAME=VALUE]
     log "$tag: built stand-in ($(( $(date +%s) - t0 )) s)"
 }
 
+# An example's app whose Dockerfile takes its base as ARG BASE: the real one (python:3.12-slim,
+# pip) where a registry answers, else the engines base, whose Debian packages hold its
+# Python clients. Built under the tag its main.py names (image= next to build=).
+ensure_example_app() {  # tag folder
+    local tag=$1 dir=$2 want_real want have t0
+    want_real="real-$(hash_inputs "$dir" -- real)"
+    have=$(image_label "$tag" || true)
+    if image_exists "$tag" && [ "$have" = "$want_real" ]; then
+        log "$tag: present (built on python:3.12-slim, up to date), skipped"
+        return
+    fi
+    if image_exists "$tag" && [ -n "$have" ] && [ "${have#real-}" = "$have" ]; then
+        ensure_base "$ENGINES_TAG"
+        want=$(hash_inputs "$dir" -- "$(image_id "$ENGINES_TAG")")
+        if [ "$have" = "$want" ]; then
+            log "$tag: present (on the engines base, up to date), skipped"
+            return
+        fi
+    fi
+    t0=$(date +%s)
+    if [ "${FORCE_STANDINS:-0}" != 1 ] && { image_exists python:3.12-slim || try_pull python:3.12-slim; }; then
+        if quiet docker build -q --label "$LABEL=$want_real" -t "$tag" "$dir"; then
+            log "$tag: built on python:3.12-slim ($(( $(date +%s) - t0 )) s)"
+            return
+        fi
+        log "$tag: real build failed, building on the engines base"
+    fi
+    ensure_base "$ENGINES_TAG"
+    want=$(hash_inputs "$dir" -- "$(image_id "$ENGINES_TAG")")
+    build_standin "$tag" "$dir" "$want" Dockerfile "$ENGINES_TAG"
+    log "$tag: built on the engines base ($(( $(date +%s) - t0 )) s)"
+}
+
 # ------------------------------------------------------------------ example apps
 # Cache key of an app image: its folder's content plus either "real" (built
 # from its own Dockerfile) or the stand-in recipe and the base image it is on.
@@ -226,6 +261,8 @@ if [ "${SKIP_ENGINES:-0}" != 1 ]; then
     ensure_service_image mariadb:11 "$standins/mariadb" "$ENGINES_TAG" FLAVOR=mariadb
     ensure_service_image mysql:8.4 "$standins/mariadb" "$ENGINES_TAG" FLAVOR=mysql
     ensure_service_image rabbitmq:3-management "$standins/rabbitmq" "$ENGINES_TAG"
+    ensure_example_app clockwork-examples/shop-api:1 "$repo/examples/mariadb-app/app"
+    ensure_example_app clockwork-examples/rabbitmq-worker:1 "$repo/examples/rabbitmq-worker/worker"
 fi
 docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true
 log "done in $(( $(date +%s) - t_start )) s"

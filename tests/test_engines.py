@@ -9,7 +9,16 @@ import pytest
 from _compile import compile_dir
 
 from clockwork_compose import _engines
-from clockwork_compose._engines import Credentials, Engine, Migrator, engine_for_image, postgres, redis
+from clockwork_compose._engines import (
+    Credentials,
+    Engine,
+    Migrator,
+    engine_for_image,
+    mariadb,
+    postgres,
+    rabbitmq,
+    redis,
+)
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._model import DatabaseTarget, SecretRef
 
@@ -40,7 +49,9 @@ def test_every_engine_in_the_catalog_is_complete() -> None:
     for engine in _engines.CATALOG:
         assert engine.images and engine.default_port and engine.url_env_var and engine.data_dir.startswith("/")
         test = engine.readiness(engine.credentials({}), engine.default_port, engine.images[0])
-        assert test[0] in ("CMD", "CMD-SHELL") and "127.0.0.1" in " ".join(map(str, test)), engine.name
+        # over TCP on 127.0.0.1 (rabbitmq-diagnostics checks every listener itself)
+        assert test[0] in ("CMD", "CMD-SHELL"), engine.name
+        assert "127.0.0.1" in " ".join(map(str, test)) or "check_port_connectivity" in test, engine.name
     assert _engines.with_migrations() == tuple(e.name for e in _engines.CATALOG if e.migrator)
 
 
@@ -179,3 +190,101 @@ def test_migrations_on_an_engine_without_them_name_the_engines_that_have_them(tm
     engines = ", ".join(_engines.with_migrations())
     assert f"clockwork runs schema files and migrations for {engines} only" in str(caught.value)
     assert caught.value.field == "schema_file"
+
+
+# -- mariadb / mysql ------------------------------------------------------------------------
+
+
+def test_mariadb_credentials_follow_both_images_contracts() -> None:
+    engine = mariadb.ENGINE
+    assert engine.credentials({"MARIADB_ROOT_PASSWORD": "r"}) == Credentials("root", "r", "")
+    assert engine.credentials({"MYSQL_ROOT_PASSWORD": "r", "MYSQL_DATABASE": "d"}) == Credentials("root", "r", "d")
+    secret = SecretRef("DB_PASSWORD")
+    env = {"MARIADB_USER": "shop", "MARIADB_PASSWORD": secret, "MYSQL_DATABASE": "shop", "MARIADB_ROOT_PASSWORD": "r"}
+    assert engine.credentials(env) == Credentials("shop", secret, "shop")
+    # MARIADB_* wins over MYSQL_* (the mariadb image reads both)
+    assert engine.credentials({"MARIADB_USER": "a", "MYSQL_USER": "b"}).user == "a"
+
+
+@pytest.mark.parametrize(("image", "admin"), [("mariadb:11", "mariadb-admin"), ("mysql:8.4", "mysqladmin")])
+def test_mariadb_probe_pings_over_tcp_with_the_images_own_admin(image: str, admin: str) -> None:
+    test = mariadb.ENGINE.readiness(Credentials("u", "p", "d"), 3307, image)
+    assert test == ["CMD", admin, "ping", "-h", "127.0.0.1", "--protocol=tcp", "-P", "3307", "--silent"]
+    assert engine_for_image(image) is mariadb.ENGINE
+
+
+def test_mariadb_url_is_percent_encoded(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        "from clockwork_compose import DockerResource\n"
+        'db = DockerResource(name="db", image="mariadb:11", env_vars={"MARIADB_USER": "u@x", '
+        '"MARIADB_PASSWORD": "p:w/d?#", "MARIADB_DATABASE": "my db"})\n'
+        'app = DockerResource(name="app", image="nginx:alpine")\n'
+        "app.connect(db)\n"
+    )
+    _, _, doc = compile_dir(tmp_path)
+    assert doc["services"]["app"]["environment"]["DATABASE_URL"] == "mysql://u%40x:p%3Aw%2Fd%3F%23@db:3306/my%20db"
+    assert "db_data:/var/lib/mysql" in doc["services"]["db"]["volumes"]
+
+
+def test_mariadb_migrator_keeps_a_state_and_assert_reads_applied_rows_only() -> None:
+    migrator = mariadb.ENGINE.migrator
+    assert migrator is not None and migrator.template == "migrator-mariadb.sh.j2"
+    env = migrator.environment("db", 3306, Credentials("u", SecretRef("S"), "d"))
+    assert env == {
+        "MYSQL_HOST": "db",
+        "MYSQL_TCP_PORT": "3306",
+        "MYSQL_USER": "u",
+        "MYSQL_PWD": SecretRef("S"),
+        "MYSQL_DATABASE": "d",
+    }
+    assert migrator.applied_sql() == "SELECT version FROM clockwork_migrations WHERE state = 'applied' ORDER BY version"
+    assert migrator.clear_sql() == "DELETE FROM clockwork_migrations WHERE NOT (state = 'applied')"
+    assert postgres.ENGINE.migrator is not None and postgres.ENGINE.migrator.clear_sql() is None
+
+
+def test_mariadb_is_queried_with_the_images_client_inside_its_container() -> None:
+    target = DatabaseTarget("app", "db", "mariadb", "DATABASE_URL", "u", SecretRef("S"), "d", 3306, None, None)
+    calls = []
+
+    def exec_in(name: str, argv: object, env: object) -> str:
+        calls.append((name, argv, env))
+        return "001_a.sql\tapplied\n002_b.sql\tfailed\n"
+
+    assert mariadb.ENGINE.queryable(target)
+    rows = mariadb.ENGINE.query(target, {"S": "pw"}, "SELECT 1", exec_in)
+    assert rows == [("001_a.sql", "applied"), ("002_b.sql", "failed")]
+    (name, argv, env) = calls[0]
+    assert name == "db" and env == {"MYSQL_PWD": "pw"}
+    assert argv[-2:] == ["-e", "SELECT 1"] and "--database=d" in argv and "pw" not in argv  # type: ignore[index,operator]
+
+
+# -- rabbitmq -------------------------------------------------------------------------------
+
+
+def test_rabbitmq_credentials_url_probe_and_fixed_hostname(tmp_path: Path) -> None:
+    engine = rabbitmq.ENGINE
+    assert engine.credentials({}) == Credentials("guest", "guest", "/")
+    assert engine.readiness(engine.credentials({}), 5672) == [
+        "CMD",
+        "rabbitmq-diagnostics",
+        "-q",
+        "check_port_connectivity",
+    ]
+    (tmp_path / "main.py").write_text(
+        "from clockwork_compose import DockerResource\n"
+        'mq = DockerResource(name="mq", image="rabbitmq:3-management", env_vars={"RABBITMQ_DEFAULT_USER": "app", '
+        '"RABBITMQ_DEFAULT_PASS": "s/cr@t", "RABBITMQ_DEFAULT_VHOST": "jobs/v1"})\n'
+        'guest = DockerResource(name="guest", image="rabbitmq:3")\n'
+        'app = DockerResource(name="app", image="nginx:alpine")\n'
+        "app.connect(mq)\n"
+        'other = DockerResource(name="other", image="nginx:alpine")\n'
+        "other.connect(guest)\n"
+    )
+    _, _, doc = compile_dir(tmp_path)
+    services = doc["services"]
+    assert services["app"]["environment"]["AMQP_URL"] == "amqp://app:s%2Fcr%40t@mq:5672/jobs%2Fv1"
+    assert services["other"]["environment"]["AMQP_URL"] == "amqp://guest:guest@guest:5672/%2F"
+    assert services["mq"]["hostname"] == "mq" and "mq_data:/var/lib/rabbitmq" in services["mq"]["volumes"]
+    assert services["mq"]["healthcheck"]["timeout"] == "10s"
+    assert "hostname" not in services["app"]
+    assert rabbitmq.ENGINE.migrator is None

@@ -13,10 +13,10 @@ a plain container.
 
 from __future__ import annotations
 
-from . import postgres, redis
+from . import mariadb, postgres, rabbitmq, redis
 from ._engine import Credentials, Engine, ExecIn, Migrator, repository_name
 
-CATALOG: tuple[Engine, ...] = (postgres.ENGINE, redis.ENGINE)
+CATALOG: tuple[Engine, ...] = (postgres.ENGINE, redis.ENGINE, mariadb.ENGINE, rabbitmq.ENGINE)
 
 __all__ = [
     "CATALOG",

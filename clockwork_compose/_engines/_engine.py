@@ -55,6 +55,19 @@ class Migrator:
         where = f" WHERE {self.applied_where}" if self.applied_where else ""
         return f"SELECT version FROM {self.history_table}{where} ORDER BY version"
 
+    def unfinished_sql(self) -> str | None:
+        """The records of steps that started and did not finish (failed, or cut off while
+        applying); None when the driver never leaves one (each step is one transaction)."""
+        if not self.applied_where:
+            return None
+        return f"SELECT version, state FROM {self.history_table} WHERE NOT ({self.applied_where}) ORDER BY version"
+
+    def clear_sql(self) -> str | None:
+        """Forget the unfinished records, so that the next apply runs those steps again."""
+        if not self.applied_where:
+            return None
+        return f"DELETE FROM {self.history_table} WHERE NOT ({self.applied_where})"
+
 
 class Engine:
     """An engine with its defaults; subclasses override what differs."""
@@ -71,6 +84,8 @@ class Engine:
     data_dir: str = ""
     #: Whether the container needs a hostname that does not change when it is recreated.
     fixed_hostname: bool = False
+    #: Seconds one readiness probe may take (None: lowering's default).
+    probe_timeout: float | None = None
     #: Schema files and migrations; None: this engine has none.
     migrator: Migrator | None = None
 

@@ -111,6 +111,8 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
         out["working_dir"] = text(s.working_dir)
     if s.user:
         out["user"] = text(s.user)
+    if s.hostname:
+        out["hostname"] = text(s.hostname)
     if s.environment:
         out["environment"] = {k: env_text(v) for k, v in sorted(s.environment.items())}
     if s.ports:

@@ -1,0 +1,108 @@
+"""MariaDB and MySQL (``mariadb``, ``mysql`` images).
+
+Credentials come from the images' env contract: ``MARIADB_*`` (the mariadb image) and
+``MYSQL_*`` (both). The readiness probe pings over TCP on 127.0.0.1: the images run their
+init-time server with ``--skip-networking``, so the probe is false until initialisation is
+over. Migrations run through ``templates/migrator-mariadb.sh.j2`` on the image's own client
+(``mariadb``, else ``mysql``) and execute the same plan as postgres's driver; MySQL commits
+DDL implicitly, so the history table adds a ``state`` column (applying, applied, failed).
+``assert`` queries from inside the container with the image's client (no host port needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .._model import DatabaseTarget, EnvValue
+from ._engine import Credentials, Engine, ExecIn, Migrator, Row, repository_name, resolve, shown
+
+#: The history table: postgres's shape (version, checksum, applied_at, note) plus ``state``.
+HISTORY_TABLE = "clockwork_migrations"
+#: GET_LOCK name prefix (the database name is appended: one lock per database).
+LOCK_NAME = "clockwork-compose.migrations"
+#: Runs the image's client, whichever name it has (mariadb 11 images have no ``mysql``).
+_CLIENT = 'if command -v mariadb >/dev/null 2>&1; then exec mariadb "$@"; else exec mysql "$@"; fi'
+
+
+def _setting(env: Mapping[str, EnvValue], name: str) -> EnvValue | None:
+    """``MARIADB_<name>``, else ``MYSQL_<name>`` (the mariadb image reads both)."""
+    for prefix in ("MARIADB_", "MYSQL_"):
+        value = env.get(prefix + name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue]:
+    # The driver passes host, port, user and database to the client; MYSQL_PWD keeps the
+    # password off its command line.
+    return {
+        "MYSQL_HOST": host,
+        "MYSQL_TCP_PORT": str(port),
+        "MYSQL_USER": creds.user,
+        "MYSQL_PWD": creds.password,
+        "MYSQL_DATABASE": creds.database,
+    }
+
+
+class MariaDB(Engine):
+    name = "mariadb"
+    images = ("mariadb", "mysql")
+    default_port = 3306
+    url_template = "mysql://{user}:{password}@{host}:{port}/{database}"
+    url_env_var = "DATABASE_URL"
+    data_dir = "/var/lib/mysql"
+    migrator = Migrator(
+        client="mariadb",
+        template="migrator-mariadb.sh.j2",
+        history_table=HISTORY_TABLE,
+        context={"lock_key": LOCK_NAME},
+        environment=_environment,
+        applied_where="state = 'applied'",
+    )
+
+    def credentials(self, env: Mapping[str, EnvValue], command: Sequence[str] | str | None = None) -> Credentials:
+        database = _setting(env, "DATABASE") or ""
+        user = _setting(env, "USER")
+        if user is not None:
+            return Credentials(user, _setting(env, "PASSWORD") or "", database)
+        return Credentials("root", _setting(env, "ROOT_PASSWORD") or "", database)
+
+    def readiness(self, creds: Credentials, port: int, image: str | None = None) -> list[EnvValue]:
+        # Over TCP: the init-time server has no network. `ping` exits 0 once the server
+        # answers, even when it refuses the login, so no password is needed here.
+        admin = "mysqladmin" if repository_name(image or "") == "mysql" else "mariadb-admin"
+        return ["CMD", admin, "ping", "-h", "127.0.0.1", "--protocol=tcp", "-P", str(port), "--silent"]
+
+    # -- assert: the image's own client, from inside the container ----------------------------
+
+    def queryable(self, target: DatabaseTarget) -> bool:
+        return True
+
+    def where(self, target: DatabaseTarget) -> str:
+        return f"{target.service}/{shown(target.database)} (from inside its container)"
+
+    def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
+        argv = ["sh", "-c", _CLIENT, "clockwork", *client_arguments(target, env), "-e", sql]
+        out = exec_in(target.service, argv, {"MYSQL_PWD": resolve(target.password, env)})
+        return [tuple(line.split("\t")) for line in out.splitlines()]
+
+
+def client_arguments(target: DatabaseTarget, env: Mapping[str, str]) -> list[str]:
+    """The client's options to log in as the target's connection does (over TCP)."""
+    database = resolve(target.database, env)
+    return [
+        "--protocol=tcp",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        str(target.container_port),
+        "-u",
+        resolve(target.user, env),
+        "--batch",
+        "--skip-column-names",
+        *([f"--database={database}"] if database else []),
+    ]
+
+
+ENGINE = MariaDB()

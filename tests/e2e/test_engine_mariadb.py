@@ -1,0 +1,223 @@
+"""MariaDB end to end, on the real engine: examples/mariadb-app under names and ports of its
+own (eng-*, 15901-15902), applied once and shared by the checks in file order: apply, the
+app's own round trip through the injected mysql:// URL, assert, a second apply that changes
+nothing, a failing migration (named, recorded failed, later applies refused until
+`clockwork migrations clear-failed`), an edited applied file refused, two migrators at once
+applying each file once, destroy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import REPO, Run, clockwork
+
+from clockwork_compose import _migrator, _runtime
+from clockwork_compose._migrations import plan_for
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = REPO / "examples" / "mariadb-app"
+IMAGES = ("mariadb:11", "clockwork-examples/shop-api:1")
+DB, API = "eng-mdb", "eng-shop"
+DB_PORT, API_PORT = 15901, 15902
+#: Characters a URL must percent-encode, in the password the app logs in with.
+PASSWORD = "p@ss:w/rd?#%"  # pragma: allowlist secret
+ROOT_PASSWORD = "root-Secret-1"  # pragma: allowlist secret
+
+MAIN = f'''
+from clockwork_compose import DatabaseConnection, DockerResource, HttpProbe, Secret
+
+db = DockerResource(name="{DB}", image="mariadb:11", ports=["127.0.0.1:{DB_PORT}:3306"], env_vars={{
+    "MARIADB_DATABASE": "shop", "MARIADB_USER": "shop",
+    "MARIADB_PASSWORD": Secret("DB_PASSWORD"), "MARIADB_ROOT_PASSWORD": Secret("DB_ROOT_PASSWORD")}})
+api = DockerResource(name="{API}", image="clockwork-examples/shop-api:1", build="./app",
+                     ports=["127.0.0.1:{API_PORT}:80"], readiness=HttpProbe("/health", port=80))
+api.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", migrations_dir="migrations"))
+'''
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    missing = [image for image in IMAGES if not _runtime.image_exists(image)]
+    if missing:
+        message = f"images missing: {', '.join(missing)}; run scripts/build-test-images.sh"
+        if os.environ.get("CLOCKWORK_E2E") == "required":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("e2e") / f"eng-mariadb-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    for part in ("app", "migrations"):
+        shutil.copytree(EXAMPLE / part, folder / part)
+    shutil.copy(EXAMPLE / "schema.sql", folder)
+    (folder / "main.py").write_text(MAIN)
+    (folder / ".env").write_text(f"DB_PASSWORD='{PASSWORD}'\nDB_ROOT_PASSWORD={ROOT_PASSWORD}\n")
+    try:
+        yield folder
+    finally:
+        clockwork("destroy", cwd=folder)
+        _runtime.remove_leftovers(projects=(folder.name,))
+
+
+def sql(query: str, database: str = "shop") -> list[list[str]]:
+    """Rows of a query, run as root with the image's own client inside the database container."""
+    out = _runtime.exec_in(
+        DB,
+        ["mariadb", "-uroot", "--batch", "--skip-column-names", f"--database={database}", "-e", query],
+        env={"MYSQL_PWD": ROOT_PASSWORD},
+    )
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def history() -> dict[str, tuple[str, str]]:
+    return {v: (state, at) for v, state, at in sql("SELECT version, state, applied_at FROM clockwork_migrations")}
+
+
+def http(method: str, path: str) -> tuple[int, object]:
+    request = urllib.request.Request(f"http://127.0.0.1:{API_PORT}{path}", method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own port)
+        return response.status, json.loads(response.read())
+
+
+def apply(folder: Path) -> Run:
+    return clockwork("apply", cwd=folder)
+
+
+def test_apply_runs_schema_and_migrations_and_the_app(stack: Path) -> None:
+    result = apply(stack)
+    assert result.code == 0, result.text
+    assert history() == {
+        "schema:schema.sql": ("applied", history()["schema:schema.sql"][1]),
+        "001_add_created_at.sql": ("applied", history()["001_add_created_at.sql"][1]),
+        "002_add_price.sql": ("applied", history()["002_add_price.sql"][1]),
+    }
+    compose = (stack / "docker-compose.yml").read_text()
+    assert "mariadb-admin" in compose and "--protocol=tcp" in compose
+
+
+def test_the_app_round_trips_through_the_injected_url(stack: Path) -> None:
+    env = _runtime.container_env(API)
+    assert env["DATABASE_URL"] == "mysql://shop:p%40ss%3Aw%2Frd%3F%23%25@eng-mdb:3306/shop"
+    status, created = http("POST", "/items?name=lamp&price_cents=1250")
+    assert status == 201
+    assert http("GET", "/items") == (200, [{"id": created["id"], "name": "lamp", "price_cents": 1250}])  # type: ignore[index]
+
+
+def test_assert_passes_and_reads_the_history_inside_the_container(stack: Path) -> None:
+    result = clockwork("assert", "--json", cwd=stack)
+    assert result.code == 0, result.text
+    checks = {c["name"]: c for c in json.loads(result.out)}
+    recorded = checks["migrations of eng-mdb recorded in clockwork_migrations"]
+    assert recorded["passed"] and recorded["detail"] == "3 of 3 recorded"
+    assert checks["database eng-mdb/shop (from inside its container) reachable"]["passed"]
+
+
+def test_a_second_apply_changes_nothing(stack: Path) -> None:
+    before = history()
+    db_id = _runtime.container(DB).id  # type: ignore[union-attr]
+    result = apply(stack)
+    assert result.code == 0, result.text
+    assert history() == before
+    assert _runtime.container(DB).id == db_id  # type: ignore[union-attr]
+
+
+def test_a_failing_migration_is_recorded_failed_and_refused_until_cleared(stack: Path) -> None:
+    bad = stack / "migrations" / "003_add_orders.sql"
+    bad.write_text("CREATE TABLE orders (id INT PRIMARY KEY);\nSELEC nonsense;\nCREATE TABLE order_lines (id INT);\n")
+    result = apply(stack)
+    assert result.code != 0
+    assert "FAILED 003_add_orders.sql: ERROR 1064" in result.text, result.text
+    state, _ = history()["003_add_orders.sql"]
+    assert state == "failed"
+    note = sql("SELECT note FROM clockwork_migrations WHERE version = '003_add_orders.sql'")[0][0]
+    assert "ERROR 1064" in note and "SELEC nonsense" in note
+    # DDL is not transactional: the statement before the error stayed, the one after never ran.
+    assert [t for (t,) in sql("SHOW TABLES LIKE 'order%'")] == ["orders"]
+
+    again = apply(stack)
+    assert again.code != 0
+    assert "003_add_orders.sql is failed since an earlier apply" in again.text, again.text
+    assert "clockwork migrations clear-failed" in again.text
+
+    # The user fixes the database and the file, clears the record, and applies again.
+    sql("DROP TABLE orders")
+    bad.write_text("CREATE TABLE orders (id INT PRIMARY KEY);\n")
+    cleared = clockwork("migrations", "clear-failed", cwd=stack)
+    assert cleared.code == 0, cleared.text
+    assert "eng-mdb: cleared 003_add_orders.sql (failed)" in cleared.text
+    assert "003_add_orders.sql" not in history()
+    fixed = apply(stack)
+    assert fixed.code == 0, fixed.text
+    assert history()["003_add_orders.sql"][0] == "applied"
+    nothing = clockwork("migrations", "clear-failed", cwd=stack)
+    assert nothing.code == 0 and "eng-mdb: no failed migration recorded" in nothing.text
+
+
+def test_an_edited_applied_migration_is_refused(stack: Path) -> None:
+    applied = stack / "migrations" / "002_add_price.sql"
+    original = applied.read_text()
+    applied.write_text(original + "ALTER TABLE items ADD COLUMN sku VARCHAR(20);\n")
+    try:
+        result = apply(stack)
+        assert result.code != 0
+        assert "002_add_price.sql changed after it was applied" in result.text, result.text
+        assert "nothing was applied" in result.text
+        assert "sku" not in {c for (c, *_) in sql("SHOW COLUMNS FROM items")}
+    finally:
+        applied.write_text(original)
+    assert apply(stack).code == 0
+
+
+def test_two_migrators_at_once_apply_each_file_once(stack: Path, tmp_path: Path) -> None:
+    """Two drivers started together on a fresh database: GET_LOCK makes one wait, and it
+    then finds every file applied."""
+    sql("CREATE DATABASE conc; GRANT ALL ON conc.* TO 'shop'@'%'")
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "001_log.sql").write_text("CREATE TABLE runs (n INT);\nDO SLEEP(1);\n")
+    (folder / "002_insert.sql").write_text("INSERT INTO runs VALUES (1);\n")
+    plan = plan_for(folder)
+    _runtime.exec_in(DB, ["mkdir", "-p", "/tmp/conc"])
+    subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/conc/migrations"], check=True)
+    script = _migrator.render_migrator_script("mariadb")
+    env = {
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_USER": "shop",
+        "MYSQL_PWD": PASSWORD,
+        "MYSQL_DATABASE": "conc",
+        "CLOCKWORK_ROOT": "/tmp/conc",
+    }
+    outputs: list[str] = []
+
+    def one() -> None:
+        argv = ["sh", "-c", script, "clockwork-migrate", *plan.arguments()]
+        outputs.append(_runtime.exec_in(DB, argv, env=env))
+
+    runners = [threading.Thread(target=one) for _ in range(2)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    assert sql("SELECT count(*) FROM runs", "conc") == [["1"]]
+    assert sorted(v for (v,) in sql("SELECT version FROM clockwork_migrations", "conc")) == [
+        "001_log.sql",
+        "002_insert.sql",
+    ]
+    text = "\n".join(outputs)
+    assert "another migrator holds the lock, waiting for it" in text, text
+    assert "done: 2 applied" in text and "done: 0 applied, 0 adopted, 2 already applied" in text, text
+
+
+def test_destroy_removes_everything(stack: Path) -> None:
+    result = clockwork("destroy", cwd=stack)
+    assert result.code == 0, result.text
+    assert _runtime.project_containers(stack.name) == []
+    assert _runtime.volumes(stack.name) == []
