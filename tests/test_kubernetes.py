@@ -1,0 +1,342 @@
+"""`clockwork build --target kubernetes`: kubernetes.yaml, validated offline.
+
+No cluster runs here. Proof is: every generated manifest passes kubernetes-validate's strict
+schemas for every Kubernetes version it bundles (1.25 to the newest), clockwork's own checks
+of what the schemas miss (``problems``), and assertions on what the manifests mean. The
+init-container waits and the migrator Job run for real in tests/e2e/test_kubernetes_waits.py.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import yaml
+from support import EXAMPLE, run_cli
+
+from clockwork_compose import _api, _envfile
+from clockwork_compose._errors import DeclarationError
+from clockwork_compose._targets import kubernetes
+
+PASSWORD = 'p@ss$w"rd/#1 $(HOME) ü'  # pragma: allowlist secret
+SECRET_MAIN = """
+db = DockerResource(
+    name="postgres-db",
+    image="postgres:15-alpine",
+    env_vars={"POSTGRES_DB": "appdb", "POSTGRES_USER": "admin", "POSTGRES_PASSWORD": Secret("DB_PASSWORD")},
+)
+cache = DockerResource(name="cache", image="redis:7-alpine", command=["redis-server", "--requirepass", "x$y"])
+api = DockerResource(
+    name="api",
+    image="example/api:1",
+    ports=["8000:80"],
+    replicas=3,
+    env_vars={"GREETING": "costs $5 and $(HOME)"},
+    readiness=TcpProbe(80),
+)
+api.connect(
+    DatabaseConnection(
+        to_resource=db,
+        username="admin",
+        password=Secret("DB_PASSWORD"),
+        database_name="appdb",
+        schema_file="schema.sql",
+        migrations_dir="migrations",
+    )
+)
+api.connect(cache)
+"""
+FILES = {
+    "schema.sql": "CREATE TABLE t (id int);\n",
+    "migrations/001_a.sql": "ALTER TABLE t ADD COLUMN a int;\n",
+    "migrations/002_b.sql": "ALTER TABLE t ADD COLUMN b text DEFAULT 'x$y';\n",
+}
+
+
+def manifests(folder: Path) -> tuple[Any, str, list[dict[str, Any]]]:
+    project, text, _ = _api.compile_project(folder, None, "kubernetes")
+    return project, text, [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+def by(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, (kind, name, [d["metadata"]["name"] for d in docs if d["kind"] == kind])
+    return found[0]
+
+
+def pod(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["spec"]["template"]["spec"]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def expand(value: str, env: dict[str, str] | None = None) -> str:
+    """What Kubernetes makes of a command, args or env value: ``$$`` is ``$``, ``$(NAME)``
+    is NAME's value when the container defines it (else left as written)."""
+    env = env or {}
+
+    def one(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        return env.get(match[1], match[0])
+
+    return re.sub(r"\$\$|\$\(([^)]*)\)", one, value)
+
+
+@cache
+def _versions() -> list[str]:
+    from kubernetes_validate import utils
+
+    return utils.all_versions()
+
+
+def schema_errors(docs: list[dict[str, Any]]) -> list[str]:
+    """kubernetes-validate --strict, in-process, for every bundled version from 1.25 on."""
+    from kubernetes_validate import utils
+
+    errors = []
+    for version in _versions():
+        for d in docs:
+            try:
+                utils.validate(d, version, strict=True)
+            except Exception as exc:  # noqa: BLE001 (each error is reported with its version)
+                errors.append(f"{version} {d['kind']}/{d['metadata']['name']}: {getattr(exc, 'message', exc)}")
+    return errors
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    folder = tmp_path / "connected-services"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".env", "kubernetes.yaml"))
+    return folder
+
+
+@pytest.fixture
+def secret_project(make_project, monkeypatch) -> Path:
+    root = make_project(SECRET_MAIN, FILES, name="shop")
+    monkeypatch.setenv("DB_PASSWORD", PASSWORD)
+    result = _api.build(root, target="kubernetes", environ={"DB_PASSWORD": PASSWORD})
+    assert result.path == root / "kubernetes.yaml"
+    return root
+
+
+def test_versions_bundled_cover_1_25_to_the_newest():
+    versions = _versions()
+    assert versions[0].startswith("1.25") and len(versions) >= 13
+
+
+def test_example_manifests_pass_every_bundled_schema_strictly_and_clockworks_checks(example: Path):
+    _, _, docs = manifests(example)
+    assert schema_errors(docs) == []
+    assert kubernetes.problems(docs) == []
+
+
+def test_secret_project_and_its_secret_pass_every_bundled_schema_strictly(secret_project: Path):
+    _, _, docs = manifests(secret_project)
+    secret = yaml.safe_load(_api.kubernetes_secret(secret_project))
+    assert schema_errors([*docs, secret]) == []
+    assert kubernetes.problems([*docs, secret]) == []
+
+
+def test_the_schema_check_and_clockworks_checks_can_fail(example: Path):
+    _, _, docs = manifests(example)
+    job = by(docs, "Job")
+    pod(job)["restartPolicy"] = "Always"
+    pod(job)["containers"][0]["imagePulPolicy"] = "Always"  # a typo strict schemas refuse
+    problems = kubernetes.problems(docs)
+    assert any("restartPolicy must be Never or OnFailure" in p for p in problems)
+    assert any("imagePulPolicy" in e for e in schema_errors([job]))
+    api = by(docs, "Deployment", "api-server")
+    wait = pod(api)["initContainers"][0]
+    for e in wait["env"]:
+        if e["name"] == kubernetes.WAIT_PORT:
+            e["value"] = "5433"
+    by(docs, "Service", "redis-cache")["metadata"]["name"] = "redis_cache"
+    problems = kubernetes.problems(docs)
+    assert any("waits for port 5433" in p for p in problems), problems
+    assert any("Service 'redis_cache': not a valid name" in p for p in problems), problems
+    assert any("'redis-cache', which is no Service" in p for p in problems), problems
+
+
+def test_example_snapshot_and_what_it_means(example: Path, snapshot):
+    project, text, docs = manifests(example)
+    assert text == snapshot
+    assert text.startswith(kubernetes.HEADER)
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert kinds == sorted(kinds, key=lambda k: (kubernetes._KIND_ORDER.index(k[0]), k[1]))
+    assert {k for k in kinds if k[0] in ("StatefulSet", "Deployment", "Service")} == {
+        ("StatefulSet", "postgres-db"),
+        ("StatefulSet", "redis-cache"),
+        ("Service", "postgres-db"),
+        ("Service", "redis-cache"),
+        ("Service", "api-server"),
+        ("Deployment", "api-server"),
+        ("Deployment", "worker-service"),  # publishes no port: no Service
+    }
+    # Databases: one replica, data on a claim; PostgreSQL's data in a subdirectory of it.
+    pg = by(docs, "StatefulSet", "postgres-db")
+    assert pg["spec"]["replicas"] == 1 and pg["spec"]["serviceName"] == "postgres-db"
+    assert [t["metadata"]["name"] for t in pg["spec"]["volumeClaimTemplates"]] == ["data"]
+    container = pod(pg)["containers"][0]
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]
+    assert env_of(container)["PGDATA"] == "/var/lib/postgresql/data/pgdata"
+    assert container["readinessProbe"]["exec"]["command"][:2] == ["pg_isready", "-h"]
+    assert "PGDATA" not in env_of(pod(by(docs, "StatefulSet", "redis-cache"))["containers"][0])
+    # The Services keep the names and ports the injected URLs use.
+    url = env_of(pod(by(docs, "Deployment", "api-server"))["containers"][0])["DATABASE_URL"]
+    assert url == "postgresql://admin:secret123@postgres-db:5432/appdb"  # pragma: allowlist secret
+    assert by(docs, "Service", "postgres-db")["spec"]["ports"][0]["port"] == 5432
+    assert by(docs, "Service", "api-server")["spec"]["ports"][0]["port"] == 80
+    # Apps: readiness and startup probes from the typed HttpProbe, not liveness.
+    api = pod(by(docs, "Deployment", "api-server"))
+    main = api["containers"][0]
+    assert main["readinessProbe"]["httpGet"] == {"path": "/health", "port": 80}
+    assert main["startupProbe"]["httpGet"] == {"path": "/health", "port": 80}
+    assert "livenessProbe" not in main
+    assert main["image"] == "connected-services-api-server:latest" and main["imagePullPolicy"] == "IfNotPresent"
+    # Order: the API waits for PostgreSQL, its migrations and Redis; the worker for Redis.
+    assert [c["name"] for c in api["initContainers"]] == [
+        "wait-postgres-db",
+        "wait-postgres-db-migrator",
+        "wait-redis-cache",
+    ]
+    assert [c["name"] for c in pod(by(docs, "Deployment", "worker-service"))["initContainers"]] == ["wait-redis-cache"]
+    redis_wait = api["initContainers"][2]
+    assert expand(redis_wait["command"][2]).startswith("until ( redis-cli -h redis-cache -p 6379 ping | grep -q PONG")
+    # The Job runs the driver and the plan the Compose migrator runs, on the same image.
+    migrator = project.services["postgres-db-migrator"]
+    job = by(docs, "Job")
+    runner = pod(job)["containers"][0]
+    assert [expand(w) for w in runner["command"]] == list(migrator.entrypoint)
+    assert [expand(a) for a in runner["args"]] == list(migrator.command)
+    assert runner["image"] == "postgres:15-alpine"
+    assert pod(job)["restartPolicy"] == "Never" and "ttlSecondsAfterFinished" not in job["spec"]
+    assert job["metadata"]["annotations"]["clockwork.dev/migrations"] == migrator.migrator.digest
+    assert [c["name"] for c in pod(job)["initContainers"]] == ["wait-postgres-db"]
+
+
+def test_the_configmap_holds_every_file_at_the_path_the_plan_names(example: Path):
+    project, _, docs = manifests(example)
+    config = by(docs, "ConfigMap")
+    assert config["immutable"] is True
+    volume = next(v for v in pod(by(docs, "Job"))["volumes"] if v["name"] == "migrations")
+    assert volume["configMap"]["name"] == config["metadata"]["name"]
+    files = {item["path"]: config["data"][item["key"]] for item in volume["configMap"]["items"]}
+    plan = project.services["postgres-db-migrator"].migrator.plan
+    for step in plan.steps:
+        assert files[step.path] == (example / ("schema.sql" if step.kind == "schema" else step.path)).read_text()
+    assert all("/" not in item["key"] for item in volume["configMap"]["items"])
+    mount = pod(by(docs, "Job"))["containers"][0]["volumeMounts"][0]
+    assert mount == {"name": "migrations", "mountPath": "/clockwork", "readOnly": True}
+
+
+def test_new_migration_content_is_a_new_configmap_and_job_unchanged_is_the_same_bytes(example: Path):
+    _, first, docs = manifests(example)
+    _, again, _ = manifests(example)
+    assert again == first  # deterministic: re-applying changes nothing, nothing re-runs
+    names = {d["kind"]: d["metadata"]["name"] for d in docs if d["kind"] in ("ConfigMap", "Job")}
+    (example / "migrations" / "004_more.sql").write_text("CREATE TABLE more (id int);\n")
+    _, _, changed = manifests(example)
+    new = {d["kind"]: d["metadata"]["name"] for d in changed if d["kind"] in ("ConfigMap", "Job")}
+    assert new["ConfigMap"] != names["ConfigMap"] and new["Job"] != names["Job"]
+    assert all(n.startswith("postgres-db-migrator-") and len(n) <= 63 for n in new.values())
+    # The app now waits for four versioned steps and the schema to be recorded.
+    wait = next(c for c in pod(by(changed, "Deployment", "api-server"))["initContainers"] if "migrator" in c["name"])
+    assert "'004_more.sql'" in env_of(wait)["CLOCKWORK_WAIT_SQL"]
+
+
+def test_no_secret_value_in_kubernetes_yaml_and_every_secret_key_ref_has_its_key(secret_project: Path):
+    project, text, docs = manifests(secret_project)
+    for form in (PASSWORD, quote(PASSWORD, safe=""), "p@ss", "p%40ss"):
+        assert form not in text
+    secret = yaml.safe_load(_api.kubernetes_secret(secret_project))
+    assert secret["metadata"]["name"] == kubernetes.secret_name(project) == "shop-secrets"
+    refs = kubernetes.secret_refs(docs)
+    assert refs and refs <= {(secret["metadata"]["name"], key) for key in secret["stringData"]}
+    # The values that reach the pods are exact: no quotes from .env, URL-encoded in the URL.
+    values = secret["stringData"]
+    assert values["DB_PASSWORD"] == PASSWORD
+    env = _envfile.parse((secret_project / ".env").read_text())
+    url_var = next(k for k in values if k != "DB_PASSWORD")
+    assert values[url_var] == env[url_var] == f"postgresql://admin:{quote(PASSWORD, safe='')}@postgres-db:5432/appdb"
+    api = env_of(pod(by(docs, "Deployment", "api"))["containers"][0])
+    assert api["DATABASE_URL"] == {"secretKeyRef": {"name": "shop-secrets", "key": url_var}}
+    db = env_of(pod(by(docs, "StatefulSet", "postgres-db"))["containers"][0])
+    assert db["POSTGRES_PASSWORD"] == {"secretKeyRef": {"name": "shop-secrets", "key": "DB_PASSWORD"}}
+    job = env_of(pod(by(docs, "Job"))["containers"][0])
+    assert job["PGPASSWORD"] == {"secretKeyRef": {"name": "shop-secrets", "key": "DB_PASSWORD"}}
+
+
+def test_dollar_signs_reach_the_container_as_declared_and_replicas_and_tcp_probes(secret_project: Path):
+    _, _, docs = manifests(secret_project)
+    api = by(docs, "Deployment", "api")
+    assert api["spec"]["replicas"] == 3
+    container = pod(api)["containers"][0]
+    assert expand(env_of(container)["GREETING"], {"HOME": "/root"}) == "costs $5 and $(HOME)"
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 80}
+    cache = pod(by(docs, "StatefulSet", "cache"))["containers"][0]
+    assert [expand(a) for a in cache["args"]] == ["redis-server", "--requirepass", "x$y"]
+    # The readiness probe is not expanded by Kubernetes: written as it runs.
+    assert "REDISCLI_AUTH='x$y'" in cache["readinessProbe"]["exec"]["command"][2]
+
+
+def test_cli_build_writes_kubernetes_yaml_next_to_main_and_check_and_secrets(secret_project: Path):
+    (secret_project / "kubernetes.yaml").unlink()
+    built = run_cli("build", "--target", "kubernetes", cwd=secret_project, env={"DB_PASSWORD": PASSWORD})
+    assert built.code == 0, built.err
+    assert "wrote kubernetes.yaml" in built.err
+    assert run_cli("build", "--target", "kubernetes", "--check", cwd=secret_project).code == 0
+    printed = run_cli("secrets", "--target", "kubernetes", cwd=secret_project)
+    assert printed.code == 0, printed.err
+    assert yaml.safe_load(printed.out)["stringData"]["DB_PASSWORD"] == PASSWORD
+    refused = run_cli("apply", "--target", "kubernetes", cwd=secret_project)
+    assert refused.code == 2 and "kubectl apply -f kubernetes.yaml" in refused.err
+
+
+def test_secrets_without_a_value_in_env_names_the_variable(secret_project: Path):
+    (secret_project / ".env").write_text("")
+    with pytest.raises(
+        DeclarationError,
+        match=r"^CLOCKWORK_API_DATABASE_URL has no value in \.env; run `clockwork build --target kubernetes`",
+    ):
+        _api.kubernetes_secret(secret_project)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("api_server", "lowercase letters, digits and '-'"),
+        ("api.server", "lowercase letters, digits and '-'"),
+        ("9api", "starting with a letter"),
+        ("api-", "ending with a letter or digit"),
+    ],
+)
+def test_a_name_kubernetes_cannot_use_is_an_error_naming_the_resource_and_the_fix(make_project, name, why):
+    root = make_project(f'app = DockerResource(name="{name}", image="example/app:1")\n')
+    result = run_cli("build", "--target", "kubernetes", cwd=root)
+    assert result.code == 2, result.err
+    line = result.err.strip().splitlines()[-1]
+    assert f"resource '{name}', field 'name'" in line and why in line and "rename the resource" in line
+    assert not (root / "kubernetes.yaml").exists()
+    # The same name is fine on Compose.
+    assert run_cli("build", cwd=root).code == 0
+
+
+def test_a_database_name_leaves_room_for_the_statefulset_revision_label(make_project):
+    name = "d" * 53
+    root = make_project(f'db = DockerResource(name="{name}", image="redis:7")\n')
+    with pytest.raises(DeclarationError, match="at most 52 characters"):
+        _api.compile_project(root, None, "kubernetes")
+
+
+def test_a_bind_mount_is_an_error_naming_the_fix(make_project):
+    root = make_project('app = DockerResource(name="app", image="x:1", volumes=["./conf:/etc/app"])\n', {"conf/a": ""})
+    with pytest.raises(DeclarationError, match="build the files into the image"):
+        _api.compile_project(root, None, "kubernetes")
