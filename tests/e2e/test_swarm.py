@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from clockwork_compose._targets import swarm_runtime
 pytestmark = pytest.mark.e2e
 
 STACK = "swm-e2e"
+PLAIN = "swm-e2e-plain"
 PASSWORD = "swm-Pa$$ word"  # pragma: allowlist secret
 PORTS = {"5432:5432": "16032:5432", "6379:6379": "16079:6379", "8000:80": "16080:80"}
 
@@ -78,7 +80,8 @@ def project(swarm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     try:
         yield folder
     finally:
-        clockwork("destroy", "--target", "swarm", "--stack", STACK, cwd=folder)
+        for stack in (STACK, PLAIN):
+            clockwork("destroy", "--target", "swarm", "--stack", stack, cwd=folder)
 
 
 def service(name: str) -> dict | None:
@@ -156,3 +159,29 @@ def test_destroy_leaves_nothing_of_the_stack(project: Path):
     again = clockwork("destroy", "--target", "swarm", "--stack", STACK, cwd=project)
     assert again.returncode == 0 and "nothing to remove" in again.stderr
     assert swarm_runtime.stack_services(STACK) == {}
+
+
+def test_a_plain_docker_stack_deploy_converges_with_the_secrets_exported(project: Path):
+    """The README's commands, without clockwork: order then rests on restart policies and
+    the migrator's retries; the secrets come from .env through the shell's environment."""
+    from clockwork_compose import _api
+
+    model, _, _ = _api.compile_project(project, None, "swarm")
+    deploy = "set -a; . ./.env; set +a; docker stack deploy --detach=true --resolve-image never -c docker-stack.yml "
+    env = {k: v for k, v in os.environ.items() if k != "SWM_PG_PASSWORD"}
+    proc = subprocess.run(["sh", "-c", deploy + PLAIN], cwd=project, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.monotonic() + 180
+    converged = False
+    while not converged and time.monotonic() < deadline:
+        services = swarm_runtime.stack_services(PLAIN)
+        converged = len(services) == len(model.services) and all(
+            swarm_runtime.state(model.services[n], s, None).ready for n, s in services.items()
+        )
+        time.sleep(0.5)
+    assert converged, {n: swarm_runtime.state(model.services[n], s, None) for n, s in services.items()}
+    with urllib.request.urlopen("http://127.0.0.1:16080/health", timeout=10) as response:
+        assert json.loads(response.read())["database"] == "ok"  # the exported password is exact
+    result = clockwork("destroy", "--target", "swarm", "--stack", PLAIN, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={PLAIN}").stdout.split() == []
