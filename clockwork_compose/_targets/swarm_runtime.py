@@ -274,6 +274,10 @@ def apply(
     report.notes += ensure_data_nodes(project)
     budget = timeout if timeout is not None else _deploy.deadline_seconds(project)
     existing = stack_services(stack)
+    for name in sorted(set(existing) - set(project.services)):
+        docker("service", "rm", existing.pop(name)["ID"])
+        report.notes.append(f"removed service {stack}_{name}: no longer declared in main.py (its volumes are kept)")
+    report.notes += _ipvs_note(doc)
     graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
     hashes = {name: spec_hash(doc["services"][name], env) for name in project.services}
     for layer in _graph.layers(graph):
@@ -360,6 +364,22 @@ def _dependants(project: Project, name: str) -> list[str]:
                 out.add(other.name)
                 todo.append(other.name)
     return sorted(out)
+
+
+def _ipvs_note(doc: Mapping[str, Any]) -> list[str]:
+    """A warning when the file asks for virtual IPs and this (local) kernel has no IPVS."""
+    if os.environ.get("DOCKER_HOST") or not any(
+        s.get("deploy", {}).get("endpoint_mode") == "vip" for s in doc["services"].values()
+    ):
+        return []
+    modules = Path("/proc/modules")
+    loaded = Path("/proc/net/ip_vs").exists() or (modules.is_file() and "ip_vs " in modules.read_text())
+    if loaded:
+        return []
+    return [
+        "warning: docker-stack.yml uses virtual IPs (vip) and this kernel shows no IPVS: services may not "
+        "answer each other; build without CLOCKWORK_SWARM_ENDPOINT_MODE=vip (dnsrr) if they do not"
+    ]
 
 
 def ensure_images(project: Project, doc: Mapping[str, Any], folder: Path) -> list[str]:
