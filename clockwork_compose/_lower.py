@@ -415,8 +415,11 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
 
 
 def _container_port(resource: DockerResource, engine: Engine | None) -> int:
-    """The port clients use inside the network: the engine's port if mapped, else the first mapping."""
+    """The port clients use inside the network: the engine's port if mapped, else the first
+    mapping that is not one of the engine's other ports (a management UI, say)."""
     ports = [_port(resource.name, spec) for spec in resource.ports]
+    if engine:
+        ports = [p for p in ports if p.container not in engine.other_ports]
     if engine and any(p.container == engine.default_port for p in ports):
         return engine.default_port
     if ports:

@@ -272,7 +272,8 @@ def test_rabbitmq_credentials_url_probe_and_fixed_hostname(tmp_path: Path) -> No
     ]
     (tmp_path / "main.py").write_text(
         "from clockwork_compose import DockerResource\n"
-        'mq = DockerResource(name="mq", image="rabbitmq:3-management", env_vars={"RABBITMQ_DEFAULT_USER": "app", '
+        'mq = DockerResource(name="mq", image="rabbitmq:3-management", ports=["15672:15672"], '
+        'env_vars={"RABBITMQ_DEFAULT_USER": "app", '
         '"RABBITMQ_DEFAULT_PASS": "s/cr@t", "RABBITMQ_DEFAULT_VHOST": "jobs/v1"})\n'
         'guest = DockerResource(name="guest", image="rabbitmq:3")\n'
         'app = DockerResource(name="app", image="nginx:alpine")\n'

@@ -76,6 +76,9 @@ class Engine:
     #: Image repository names (last path component) that run this engine.
     images: tuple[str, ...] = ()
     default_port: int = 0
+    #: Ports the engine also serves that clients of the engine never connect to (a
+    #: management UI): a connection does not pick them when the default port is not mapped.
+    other_ports: tuple[int, ...] = ()
     #: The engine's usual URL, with clockwork's placeholders.
     url_template: str = ""
     #: The variable a plain ``connect()`` injects.

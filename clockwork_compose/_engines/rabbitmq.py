@@ -15,6 +15,8 @@ class RabbitMQ(Engine):
     name = "rabbitmq"
     images = ("rabbitmq",)
     default_port = 5672
+    #: The management UI and API, Prometheus metrics, epmd and inter-node traffic.
+    other_ports = (15672, 15692, 4369, 25672)
     #: The vhost is the path, percent-encoded: the default vhost "/" is ``%2F``.
     url_template = "amqp://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "AMQP_URL"
@@ -32,7 +34,7 @@ class RabbitMQ(Engine):
 
     def readiness(self, creds: Credentials, port: int, image: str | None = None) -> list[EnvValue]:
         # True only once the AMQP listener accepts clients (`ping` goes true 2-3 s earlier,
-        # while the node still boots); it checks every listener on 127.0.0.1.
+        # while the node still boots); it tries every listener of the node.
         return ["CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"]
 
 
