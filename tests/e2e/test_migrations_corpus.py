@@ -16,6 +16,7 @@ is removed afterwards, even on failure.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -40,6 +41,14 @@ USER = "admin"
 PASSWORD = "corpus-pw"  # pragma: allowlist secret
 APP_DB = "appdb"
 REFERENCE_DB = "reference"
+#: The project's containers (fixed names, all ``mig-``), removed before and after.
+CONTAINERS = (
+    "mig-corpus-app",
+    *(f"mig-corpus-db{i}" for i in range(len(FOLDERS))),
+    *(f"mig-corpus-db{i}-migrator" for i in range(len(FOLDERS))),
+)
+#: Held while the corpus project exists: its container names and host ports are fixed.
+LOCK = Path("/tmp/clockwork-e2e-mig-corpus.lock")
 PSQL_BIN = Path(os.environ.get("CLOCKWORK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -119,6 +128,15 @@ def psql(port: int, database: str, sql: str) -> str:
 @pytest.fixture(scope="module")
 def corpus() -> Iterator[Corpus]:
     """Every corpus folder in one project, applied twice; removed afterwards."""
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield from _corpus()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _corpus() -> Iterator[Corpus]:
     home = Path(tempfile.mkdtemp(prefix="clockwork-mig-"))
     project = home / f"mig-corpus-{secrets.token_hex(4)}"
     project.mkdir()
@@ -128,6 +146,7 @@ def corpus() -> Iterator[Corpus]:
         MAIN_PY.format(folders=FOLDERS, first_port=FIRST_PORT, db=APP_DB, user=USER, password=PASSWORD),
         encoding="utf-8",
     )
+    _runtime.remove_leftovers(containers=CONTAINERS)  # a run killed before its clean-up
     try:
         first = clockwork("apply", cwd=project)
         records = {folder: _records(FIRST_PORT + i) for i, folder in enumerate(FOLDERS)}
@@ -135,10 +154,7 @@ def corpus() -> Iterator[Corpus]:
         yield Corpus(project, first, second, records)
     finally:
         clockwork("destroy", cwd=project)
-        _runtime.remove_leftovers(
-            containers=["mig-corpus-app", *(f"mig-corpus-db{i}" for i in range(len(FOLDERS)))],
-            projects=(_project_name(project),),
-        )
+        _runtime.remove_leftovers(containers=CONTAINERS, projects=(_project_name(project),))
         shutil.rmtree(home, ignore_errors=True)
 
 
