@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -289,10 +290,13 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
     _envfile.require(project, built.path.parent)
     folder = project_dir.resolve()
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
-    existing = _runtime.project_containers(project.name)
+    with ThreadPoolExecutor(3) as pool:  # three listings, side by side
+        listed = pool.submit(_runtime.project_containers, project.name)
+        named = pool.submit(_runtime.containers_named, sorted(project.services))
+        listed_volumes = pool.submit(_runtime.volumes, project.name)
+        existing, holders, volumes = listed.result(), named.result(), listed_volumes.result()
     check_owner(project.name, folder, existing)
-    check_names(project.name, _runtime.containers_named(sorted(project.services)))
-    volumes = _runtime.volumes(project.name)
+    check_names(project.name, holders)
     check_volume_owner(project.name, folder, volumes)
     moves = volume_moves(project, existing)
     if moves and not replace_data:
