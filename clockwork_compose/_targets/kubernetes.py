@@ -450,7 +450,8 @@ def _waits(project: Project, s: Service) -> list[dict[str, Any]]:
 def _wait_ready(project: Project, target: Service) -> dict[str, Any]:
     """Run ``target``'s own readiness probe against its Service, on its image, until it passes."""
     assert target.healthcheck is not None
-    port = _ports(project, target)[0][0]
+    check_port = getattr(target.healthcheck.check, "port", None)
+    port = check_port if isinstance(check_port, int) else _ports(project, target)[0][0]
     check = _check_script(target.healthcheck, host=target.name)
     script = (
         f'until {check}\ndo echo "waiting for ${WAIT_HOST}:${WAIT_PORT} to be ready"; sleep {WAIT_INTERVAL}; done\n'
