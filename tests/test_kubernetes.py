@@ -340,3 +340,33 @@ def test_a_bind_mount_is_an_error_naming_the_fix(make_project):
     root = make_project('app = DockerResource(name="app", image="x:1", volumes=["./conf:/etc/app"])\n', {"conf/a": ""})
     with pytest.raises(DeclarationError, match="build the files into the image"):
         _api.compile_project(root, None, "kubernetes")
+
+
+def test_waits_carry_only_what_the_probe_reads_and_an_app_waits_for_an_app(make_project):
+    root = make_project(
+        """
+        cache = DockerResource(name="cache", image="redis:7-alpine", env_vars={"REDIS_PASSWORD": Secret("CACHE_PW")})
+        web = DockerResource(
+            name="web", image="x/web:1", ports=["8080"], readiness=HttpProbe("/", port=8080, status=418)
+        )
+        worker = DockerResource(name="worker", image="x/w:1")
+        worker.connect(cache)
+        worker.connect(web)
+        """,
+        name="my_shop",
+    )
+    _api.build(root, target="kubernetes", environ={"CACHE_PW": "a$b"})
+    project, _, docs = manifests(root)
+    assert schema_errors(docs) == [] and kubernetes.problems(docs) == []
+    assert kubernetes.secret_name(project) == "my-shop-secrets"  # the folder's '_' is not a DNS name
+    waits = {c["name"]: c for c in pod(by(docs, "Deployment", "worker"))["initContainers"]}
+    cache = waits["wait-cache"]
+    assert env_of(cache)["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "my-shop-secrets", "key": "CACHE_PW"}}
+    assert set(env_of(cache)) == {"REDIS_PASSWORD", kubernetes.WAIT_HOST, kubernetes.WAIT_PORT}
+    assert 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h cache -p 6379' in expand(cache["command"][2])
+    web = waits["wait-web"]
+    assert web["image"] == "x/web:1" and "'http://web:8080/'" in expand(web["command"][2])
+    assert env_of(web)[kubernetes.WAIT_PORT] == "8080"
+    # A status outside Kubernetes' 200-399 keeps clockwork's exact check, in the container.
+    probe = pod(by(docs, "Deployment", "web"))["containers"][0]["readinessProbe"]
+    assert "httpGet" not in probe and "= 418 ]" in probe["exec"]["command"][2]
