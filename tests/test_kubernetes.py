@@ -94,6 +94,9 @@ def expand(value: str, env: dict[str, str] | None = None) -> str:
 def _versions() -> list[str]:
     from kubernetes_validate import utils
 
+    # Each validation reads and parses its schema files again: read each once per run.
+    if not hasattr(utils.schema_contents, "cache_info"):
+        utils.schema_contents = cache(utils.schema_contents)
     return utils.all_versions()
 
 
