@@ -263,6 +263,10 @@ def test_no_secret_value_in_kubernetes_yaml_and_every_secret_key_ref_has_its_key
     assert secret["metadata"]["name"] == kubernetes.secret_name(project) == "shop-secrets"
     refs = kubernetes.secret_refs(docs)
     assert refs and refs <= {(secret["metadata"]["name"], key) for key in secret["stringData"]}
+    broken = {**secret, "stringData": {k: v for k, v in secret["stringData"].items() if k != "DB_PASSWORD"}}
+    assert "secretKeyRef shop-secrets/DB_PASSWORD: Secret 'shop-secrets' has no key 'DB_PASSWORD'" in (
+        kubernetes.problems([*docs, broken])
+    )
     # The values that reach the pods are exact: no quotes from .env, URL-encoded in the URL.
     values = secret["stringData"]
     assert values["DB_PASSWORD"] == PASSWORD

@@ -698,6 +698,7 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
     out = []
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
     secret_keys: set[tuple[str, str]] = set()
+    secrets: set[str] = set()
     for d in docs:
         kind, name = d["kind"], d["metadata"]["name"]
         rule = _DNS1035 if kind == "Service" else _DNS1123
@@ -706,7 +707,8 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
         if kind == "StatefulSet" and len(name) > STATEFULSET_NAME_MAX:
             out.append(f"StatefulSet {name!r}: longer than {STATEFULSET_NAME_MAX} characters")
         if kind == "Secret":
-            secret_keys |= {(name, k) for k in d.get("stringData", {})}
+            secret_keys |= {(name, k) for k in [*d.get("stringData", {}), *d.get("data", {})]}
+            secrets.add(name)
         pod = d.get("spec", {}).get("template", {}).get("spec")
         if pod is None:
             continue
@@ -729,6 +731,10 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
                 out.append(f"{kind} {name!r}: {c['name']} waits for port {port} that Service {host!r} does not have")
             elif host not in c["command"][-1] and host not in {v for k, v in env.items() if k != WAIT_HOST}:
                 out.append(f"{kind} {name!r}: {c['name']} does not reach {host!r}")
+    # A Secret given with the manifests (``secret``) must hold every key they read from it.
+    for secret, key in sorted(secret_refs(docs)):
+        if secret in secrets and (secret, key) not in secret_keys:
+            out.append(f"secretKeyRef {secret}/{key}: Secret {secret!r} has no key {key!r}")
     return out
 
 
