@@ -26,8 +26,8 @@ from clockwork_compose._migrations import plan_for
 pytestmark = pytest.mark.e2e
 
 EXAMPLE = REPO / "examples" / "mariadb-app"
-IMAGES = ("mariadb:11", "clockwork-examples/shop-api:1")
-DB, API = "eng-mdb", "eng-shop"
+IMAGES = ("mariadb:11", "mysql:8.4", "clockwork-examples/shop-api:1")
+DB, API, MYSQL = "eng-mdb", "eng-shop", "eng-mysql"
 DB_PORT, API_PORT = 15901, 15902
 #: Characters a URL must percent-encode, in the password the app logs in with.
 PASSWORD = "p@ss:w/rd?#%"  # pragma: allowlist secret
@@ -42,6 +42,9 @@ db = DockerResource(name="{DB}", image="mariadb:11", ports=["127.0.0.1:{DB_PORT}
 api = DockerResource(name="{API}", image="clockwork-examples/shop-api:1", build="./app",
                      ports=["127.0.0.1:{API_PORT}:80"], readiness=HttpProbe("/health", port=80))
 api.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", migrations_dir="migrations"))
+legacy = DockerResource(name="{MYSQL}", image="mysql:8.4", env_vars={{
+    "MYSQL_DATABASE": "legacy", "MYSQL_USER": "old", "MYSQL_PASSWORD": "o/d pw", "MYSQL_ROOT_PASSWORD": "r"}})
+api.connect(DatabaseConnection(to_resource=legacy, env_var_name="LEGACY_DATABASE_URL"))
 '''
 
 
@@ -101,11 +104,13 @@ def test_apply_runs_schema_and_migrations_and_the_app(stack: Path) -> None:
     }
     compose = (stack / "docker-compose.yml").read_text()
     assert "mariadb-admin" in compose and "--protocol=tcp" in compose
+    assert "mysqladmin" in compose  # the mysql image's own admin tool
 
 
 def test_the_app_round_trips_through_the_injected_url(stack: Path) -> None:
     env = _runtime.container_env(API)
     assert env["DATABASE_URL"] == "mysql://shop:p%40ss%3Aw%2Frd%3F%23%25@eng-mdb:3306/shop"
+    assert env["LEGACY_DATABASE_URL"] == "mysql://old:o%2Fd%20pw@eng-mysql:3306/legacy"
     status, created = http("POST", "/items?name=lamp&price_cents=1250")
     assert status == 201
     assert http("GET", "/items") == (200, [{"id": created["id"], "name": "lamp", "price_cents": 1250}])  # type: ignore[index]
@@ -118,6 +123,9 @@ def test_assert_passes_and_reads_the_history_inside_the_container(stack: Path) -
     recorded = checks["migrations of eng-mdb recorded in clockwork_migrations"]
     assert recorded["passed"] and recorded["detail"] == "3 of 3 recorded"
     assert checks["database eng-mdb/shop (from inside its container) reachable"]["passed"]
+    # the mysql:8.4 image (here MariaDB under MySQL's contract: MYSQL_* only, mysqladmin, mysql)
+    assert checks["database eng-mysql/legacy (from inside its container) reachable"]["passed"]
+    assert checks["service eng-mysql healthy"]["passed"]
 
 
 def test_a_second_apply_changes_nothing(stack: Path) -> None:
