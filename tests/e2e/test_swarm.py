@@ -185,3 +185,28 @@ def test_a_plain_docker_stack_deploy_converges_with_the_secrets_exported(project
     result = clockwork("destroy", "--target", "swarm", "--stack", PLAIN, cwd=project)
     assert result.returncode == 0, result.stderr
     assert docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={PLAIN}").stdout.split() == []
+
+
+def test_a_build_only_resource_is_built_under_its_tag_once(tmp_path: Path):
+    """No swarm needed: the image a build-only resource runs on Swarm is built when absent,
+    and an image already there under that tag is used as it is (offline)."""
+    from clockwork_compose import _api
+
+    folder = tmp_path / "swm-build"
+    (folder / "app").mkdir(parents=True)
+    (folder / "app" / "Dockerfile").write_text("FROM postgres:15-alpine\nLABEL dev.clockwork.test=swm-build\n")
+    (folder / "main.py").write_text(
+        "from clockwork_compose import DockerResource\nDockerResource(name='app', build='./app')\n"
+    )
+    project, text, _ = _api.compile_project(folder, None, "swarm")
+    doc = {"services": {"app": {"image": "swm-build-app:latest"}}}
+    assert "image: swm-build-app:latest" in text
+    docker("image", "rm", "swm-build-app:latest", check=False)
+    try:
+        notes = swarm_runtime.ensure_images(project, doc, folder)
+        assert len(notes) == 1 and "multi-node swarm needs it in a registry" in notes[0]
+        labels = json.loads(docker("image", "inspect", "swm-build-app:latest").stdout)[0]["Config"]["Labels"]
+        assert labels["dev.clockwork.test"] == "swm-build"
+        assert swarm_runtime.ensure_images(project, doc, folder) == []  # present: used, not rebuilt
+    finally:
+        docker("image", "rm", "swm-build-app:latest", check=False)
