@@ -770,6 +770,26 @@ def test_adopts_sqitch_history(driver: Driver, pg_server: PgServer, database: st
     assert result.applied() == ["users"]
 
 
+def test_adoption_adds_the_note_column_to_a_table_of_the_previous_driver(
+    driver: Driver, pg_server: PgServer, database: str, root: Path
+) -> None:
+    pg_server.psql(
+        LOG + "INSERT INTO log (name) VALUES ('1');\n"
+        f"CREATE TABLE {MIGRATIONS_TABLE} (version text PRIMARY KEY, checksum text NOT NULL, "
+        "applied_at timestamptz NOT NULL DEFAULT now());\n"
+        "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, "
+        "is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());\n"
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true);\n",
+        database,
+    )
+    steps = three(root, ["00001_a.sql", "00002_b.sql"], ["1", "2"])
+    result = driver(database, plan(root, *steps, head=["set adopt goose"]))
+    assert result.code == 0, result.text
+    assert result.adopted() == ["00001_a.sql"]
+    assert result.applied() == ["00002_b.sql"]
+    assert notes(pg_server, database) == {"00001_a.sql": "adopted from goose's goose_db_version", "00002_b.sql": ""}
+
+
 def test_without_the_tools_table_everything_runs(
     driver: Driver, pg_server: PgServer, database: str, root: Path
 ) -> None:
