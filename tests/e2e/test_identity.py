@@ -99,6 +99,14 @@ def data_volume(name: str, path: str) -> str | None:
 PG_DATA = "/var/lib/postgresql/data"
 
 
+def assert_nothing_left(project: str) -> None:
+    """No container or volume of the project; of its networks only app_network may stay
+    (when Compose created it for this project, other projects may be using it now)."""
+    left = _runtime.project_resources(project)
+    assert left.containers == () and left.volumes == (), left
+    assert set(left.networks) <= {_lower.NETWORK}, left
+
+
 # -- item 1 and the guard: data stays where it is --------------------------------------------
 
 
@@ -144,7 +152,7 @@ def test_old_naming_is_guarded_then_kept_by_declaring_it_or_replaced_by_the_flag
 
     gone = project.cli("destroy")
     assert gone.code == 0, gone.text
-    assert _runtime.project_resources(project.name) == _runtime.Removed()
+    assert_nothing_left(project.name)
     assert {"ida-guard_postgres_data", "ida-guard_ida-guard-db_data"}.isdisjoint(_runtime.volume_names())
 
 
@@ -192,7 +200,7 @@ def test_adding_databases_keeps_the_first_and_removed_services_leave_with_their_
     destroyed = project.cli("destroy")
     assert destroyed.code == 0, destroyed.text
     assert "ida-grow_ida-grow-pg2_data" in destroyed.err
-    assert _runtime.project_resources(project.name) == _runtime.Removed()
+    assert_nothing_left(project.name)
 
 
 # -- item 2: names that fold together ------------------------------------------------------------
@@ -273,7 +281,7 @@ def test_another_folder_with_the_same_name_can_neither_destroy_nor_take_over(fol
 
     removed = mine.cli("destroy")
     assert removed.code == 0 and "ida-own_ida-own-cache_data" in removed.err, removed.text
-    assert _runtime.project_resources("ida-own") == _runtime.Removed()
+    assert_nothing_left("ida-own")
 
 
 def test_folders_named_without_ascii_letters_are_distinct_projects(folder) -> None:
@@ -438,7 +446,7 @@ def test_a_tracked_env_is_refused_and_destroy_needs_no_secret(folder) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "ida-sec-cache" in proc.stderr and "ida-sec_ida-sec-cache_data" in proc.stderr
-    assert _runtime.project_resources(project.name) == _runtime.Removed()
+    assert_nothing_left(project.name)
 
 
 # -- item 11: test clean-up touches only its own projects -------------------------------------
