@@ -377,3 +377,17 @@ def test_waits_carry_only_what_the_probe_reads_and_an_app_waits_for_an_app(make_
     # A status outside Kubernetes' 200-399 keeps clockwork's exact check, in the container.
     probe = pod(by(docs, "Deployment", "web"))["containers"][0]["readinessProbe"]
     assert "httpGet" not in probe and "= 418 ]" in probe["exec"]["command"][2]
+
+
+def test_the_mariadb_example_waits_with_its_own_client_for_applied_records(tmp_path: Path):
+    root = tmp_path / "mariadb-app"
+    shutil.copytree(EXAMPLE.parent / "mariadb-app", root, ignore=shutil.ignore_patterns(".env", "kubernetes.yaml"))
+    _api.build(root, target="kubernetes", environ={"DB_PASSWORD": "pw", "DB_ROOT_PASSWORD": "root"})
+    _, _, docs = manifests(root)
+    secret = yaml.safe_load(_api.kubernetes_secret(root))
+    assert schema_errors([*docs, secret]) == [] and kubernetes.problems([*docs, secret]) == []
+    wait = next(c for c in pod(by(docs, "Deployment", "shop-api"))["initContainers"] if "migrator" in c["name"])
+    assert wait["image"] == "mariadb:11" and '"$c" --protocol=tcp' in expand(wait["command"][2])
+    sql = env_of(wait)["CLOCKWORK_WAIT_SQL"]
+    assert "FROM clockwork_migrations r" in sql and "AND (state = 'applied')" in sql
+    assert env_of(wait)["MYSQL_PWD"] == {"secretKeyRef": {"name": "mariadb-app-secrets", "key": "DB_PASSWORD"}}

@@ -470,23 +470,37 @@ def _wait_ready(project: Project, target: Service) -> dict[str, Any]:
 
 
 def wait_sql(s: Service) -> str:
-    """The query a migrations wait runs: the plan's steps that the history table does not
-    record with their checksum (the driver records the plan's; an older record may hold the
-    file's sha256). None left: the migrator has applied this plan."""
+    """The query a migrations wait runs: how many of the plan's steps the history table does
+    not record (as applied, where the engine keeps a state) with their checksum (the driver
+    records the plan's; an older record may hold the file's sha256). None left: the migrator
+    has applied this plan. Plain SQL that PostgreSQL and MariaDB/MySQL both read."""
     assert s.migrator is not None
     from .._engines import engine_named
 
     engine = engine_named(s.engine)
     assert engine is not None and engine.migrator is not None
     table = engine.migrator.history_table
-    rows = ", ".join(
-        f"({_sql(step.version)}, {_sql(step.checksum)}, {_sql(step.sha256)})" for step in s.migrator.plan.steps
+    applied = f" AND ({engine.migrator.applied_where})" if engine.migrator.applied_where else ""
+    rows = " UNION ALL ".join(
+        f"SELECT {_sql(step.version)} AS version, {_sql(step.checksum)} AS checksum, {_sql(step.sha256)} AS sha256"
+        for step in s.migrator.plan.steps
     )
     return (
-        f"SELECT count(*) FROM (VALUES {rows}) AS plan (version, checksum, sha256) "
-        f"WHERE NOT EXISTS (SELECT FROM {table} r "
-        "WHERE r.version = plan.version AND r.checksum IN (plan.checksum, plan.sha256))"
+        f"SELECT count(*) FROM ({rows}) p WHERE NOT EXISTS (SELECT 1 FROM {table} r "
+        f"WHERE r.version = p.version AND r.checksum IN (p.checksum, p.sha256){applied})"
     )
+
+
+#: How a migrations wait runs ``$CLOCKWORK_WAIT_SQL`` with each migrator client (the
+#: migrator's environment gives the host, port, user, password and database).
+WAIT_QUERIES = {
+    "psql": 'psql -X -q -w -A -t -v ON_ERROR_STOP=1 -c "$CLOCKWORK_WAIT_SQL"',
+    "mariadb": (
+        "if command -v mariadb >/dev/null 2>&1; then c=mariadb; else c=mysql; fi; "
+        '"$c" --protocol=tcp --host="$MYSQL_HOST" --port="${MYSQL_TCP_PORT:-3306}" --user="$MYSQL_USER" '
+        '${MYSQL_DATABASE:+"--database=$MYSQL_DATABASE"} --batch --skip-column-names -e "$CLOCKWORK_WAIT_SQL"'
+    ),
+}
 
 
 def _sql(value: str) -> str:
@@ -500,11 +514,12 @@ def _wait_migrated(project: Project, migrator: Service) -> dict[str, Any]:
     from .._engines import engine_named
 
     engine = engine_named(migrator.engine)
-    if engine is None or engine.migrator is None or engine.migrator.client != "psql":
+    if engine is None or engine.migrator is None or engine.migrator.client not in WAIT_QUERIES:
         raise DeclarationError(
             migrator.migrator.database,
             "migrations_dir",
-            f"the Kubernetes target waits for migrations on PostgreSQL only, not {migrator.engine}",
+            f"the Kubernetes target cannot wait for migrations on {migrator.engine} "
+            f"(it can with {', '.join(sorted(WAIT_QUERIES))})",
             "use --target compose for this project",
         )
     database = project.services[migrator.migrator.database]
@@ -513,7 +528,7 @@ def _wait_migrated(project: Project, migrator: Service) -> dict[str, Any]:
     if steps:
         script = (
             "while :; do\n"
-            '  left=$(psql -X -q -w -A -t -v ON_ERROR_STOP=1 -c "$CLOCKWORK_WAIT_SQL" 2>/dev/null) && '
+            f"  left=$({WAIT_QUERIES[engine.migrator.client]} 2>/dev/null) && "
             '[ "$left" = 0 ] && break\n'
             f'  echo "waiting for the migrator to apply {steps} step(s) of the current plan to '
             f'${WAIT_HOST}:${WAIT_PORT} (${{left:-no history table yet}} left)"\n'

@@ -3,7 +3,7 @@ here): the init containers' waits block while a database is down and return once
 ready and migrated; the migrator Job applies the plan from the ConfigMap's files, laid out
 as the kubelet lays out a ConfigMap volume (``..data`` symlinks), and a second run applies
 nothing; PostgreSQL initialises its data in a subdirectory of a volume that holds
-lost+found.
+lost+found. The same for the MariaDB example (its client, its history table's state).
 
 Each pod container becomes one `docker run` on a network of this test's own, with the
 Service's name as a network alias; command, args and env are what Kubernetes hands the
@@ -282,3 +282,42 @@ def test_a_new_migration_blocks_the_wait_until_the_new_job_ran(project, pods, tm
     assert "waiting for the migrator" in pods.logs(blocked)
     assert "1 applied" in run_job(new, "job-new")
     until_exited(pods, blocked)
+
+
+def test_mariadb_example_waits_for_its_database_and_its_job(tmp_path):
+    import shutil
+
+    root = tmp_path / "mariadb-app"
+    example = Path(__file__).resolve().parents[2] / "examples" / "mariadb-app"
+    shutil.copytree(example, root, ignore=shutil.ignore_patterns(".env", "kubernetes.yaml"))
+    environ = {"DB_PASSWORD": PASSWORD, "DB_ROOT_PASSWORD": "root $(pw)"}  # pragma: allowlist secret
+    docs = [d for d in yaml.safe_load_all(_api.build(root, target="kubernetes", environ=environ).text) if d]
+    assert kubernetes.problems(docs) == []
+    pods = Pods(yaml.safe_load(_api.kubernetes_secret(root))["stringData"])
+    try:
+        api = {c["name"]: c for c in pod_of(docs, "Deployment", "shop-api")["initContainers"]}
+        assert sorted(api) == ["wait-shop-db", "wait-shop-db-migrator"]
+        migrated = pods.start(api["wait-shop-db-migrator"], "wait-migrated")
+        db = pod_of(docs, "StatefulSet", "shop-db")["containers"][0]
+        data = pods.volume("mysql")
+        pods.start(db, "shop-db", alias="shop-db", mounts=["-v", f"{data}:{db['volumeMounts'][0]['mountPath']}"])
+        ready = pods.run(api["wait-shop-db"], "wait-ready")
+        assert ready.returncode == 0, ready.stdout + ready.stderr
+        time.sleep(3)
+        assert pods.running(migrated), pods.logs(migrated)  # the database is up, not migrated
+
+        job = pod_of(docs, "Job")
+        config = next(d for d in docs if d["kind"] == "ConfigMap")
+        volume = next(v for v in job["volumes"] if v["name"] == "migrations")
+        files = config_map_volume(tmp_path / "configmap", config, volume["configMap"]["items"])
+        assert pods.run(job["initContainers"][0], "job-wait").returncode == 0
+        mounts = ["-v", f"{files}:{kubernetes.ROOT}:ro", "--tmpfs", db["volumeMounts"][0]["mountPath"]]
+        done = pods.run(job["containers"][0], "job", mounts)
+        assert done.returncode == 0, done.stdout + done.stderr
+        until_exited(pods, migrated)
+        logs = pods.logs(migrated)
+        assert "waiting for the migrator" in logs and "the current migrations are applied" in logs
+        again = pods.run(job["containers"][0], "job-again", mounts)
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        pods.remove()
