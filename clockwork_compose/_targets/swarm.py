@@ -121,8 +121,6 @@ def service(
         out["user"] = text(s.user)
     if s.hostname:
         out["hostname"] = text(s.hostname)
-    if s.hostname:
-        out["hostname"] = text(s.hostname)
     if s.environment:
         out["environment"] = {k: env_text(v) for k, v in sorted(s.environment.items())}
     if s.ports:

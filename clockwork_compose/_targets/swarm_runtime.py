@@ -444,7 +444,14 @@ def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) ->
     project, _, path = _api.compile_project(project_dir, None, "swarm")
     stack = stack or project.name
     started = time.monotonic()
-    probes = _assertions.probes(project, _deploy.secret_values(path.parent))
+    compose_checks = {f"migrator {s.name} exited 0" for s in project.ordered()} | {
+        _assertions._running_name(s) for s in project.ordered()
+    }
+    probes = [
+        p
+        for p in _assertions.probes(project, _deploy.secret_values(path.parent))
+        if p.name not in compose_checks  # the containers' checks: Swarm's tasks answer them here
+    ]
     ours = [
         _assertions.Probe(
             f"migrator {s.name} completed" if s.role is Role.MIGRATOR else f"service {s.name} ready",
@@ -452,7 +459,7 @@ def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) ->
         )
         for s in project.ordered()
     ]
-    probes = ours + probes[len(project.services) :]
+    probes = ours + probes
     checks = _assertions.run(probes, timeout)
     return stack, checks, time.monotonic() - started
 
