@@ -234,8 +234,11 @@ def test_every_option_of_every_command_is_used():
     from clockwork_compose import _cli
 
     group = typer.main.get_command(_cli.app)
-    for name, command in [("", group), *group.commands.items()]:
-        function = getattr(_cli, {"": "main", "assert": "assert_"}.get(name, name))
+    commands = [("", group)]
+    for name, command in group.commands.items():  # a group's commands (clockwork migrations ...)
+        commands += list(getattr(command, "commands", {name: command}).items())
+    for name, command in commands:
+        function = getattr(_cli, {"": "main", "assert": "assert_"}.get(name, name.replace("-", "_")))
         source = inspect.getsource(function)
         body = source.split(") -> None:", 1)[1]
         for param in command.params:
