@@ -230,6 +230,13 @@ def _runs_here(target: Target) -> None:
         raise typer.Exit(2)
 
 
+def _stack_option(target: Target, stack: str | None) -> None:
+    """--stack names a Swarm stack: refused, not ignored, with another target."""
+    if stack is not None and target is not Target.swarm:
+        _say(f"error: --stack is for --target swarm (the {target.value} target has no stack)")
+        raise typer.Exit(2)
+
+
 @app.command()
 def secrets(project_dir: ProjectDir = Path("."), target: TargetOption = Target.kubernetes) -> None:
     """Print the Secret that holds the project's .env values, for `kubectl apply -f -` (--target kubernetes)."""
@@ -324,7 +331,11 @@ def apply(
 
     err = _console()
     _runs_here(target)
+    _stack_option(target, stack)
     if target is Target.swarm:
+        if replace_data:
+            _say("error: --replace-data is for Compose: on Swarm a database's volume follows its service name")
+            raise typer.Exit(2)
         _apply_swarm(err, project_dir, stack, timeout)
         return
     with _errors():
@@ -439,6 +450,7 @@ def assert_(
     from . import _deploy
 
     _runs_here(target)
+    _stack_option(target, stack)
     with _errors():
         if target is Target.swarm:
             from ._targets import swarm_runtime
@@ -473,6 +485,7 @@ def destroy(
     from . import _deploy
 
     _runs_here(target)
+    _stack_option(target, stack)
     if target is Target.swarm:
         _destroy_swarm(project_dir, stack, keep_volumes)
         return

@@ -138,3 +138,11 @@ def test_docker_stack_config_accepts_it(example: Path):
     config = yaml.safe_load(proc.stdout)
     assert config["services"]["postgres-db-migrator"]["deploy"]["mode"] == "replicated-job"
     assert Path(config["configs"][next(iter(config["configs"]))]["file"]).is_file()
+
+
+def test_swarm_only_options_are_refused_not_ignored_elsewhere(example: Path):
+    for args in (["apply", "--stack", "x"], ["assert", "--stack", "x"], ["destroy", "--stack", "x"]):
+        result = run_cli(*args, cwd=example)
+        assert result.code == 2 and "--stack is for --target swarm" in result.err, (args, result.err)
+    result = run_cli("apply", "--target", "swarm", "--replace-data", cwd=example)
+    assert result.code == 2 and "--replace-data is for Compose" in result.err

@@ -94,6 +94,18 @@ def task_times(name: str) -> list[dict]:
     return json.loads(docker("inspect", *ids).stdout) if ids else []
 
 
+def test_apply_outside_a_swarm_says_how_to_make_one(tmp_path: Path):
+    """Runs before the module's swarm exists (the fixture is first used below)."""
+    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "inactive":
+        pytest.skip("the engine is in a swarm")
+    folder = tmp_path / "swm-none"
+    folder.mkdir()
+    main = "from clockwork_compose import DockerResource\nDockerResource(name='a', image='x:1')\n"
+    (folder / "main.py").write_text(main)
+    result = clockwork("apply", "--target", "swarm", cwd=folder)
+    assert result.returncode == 1 and "not a swarm manager: run `docker swarm init`" in result.stderr, result.stderr
+
+
 def test_no_secret_value_in_the_stack_file(project: Path):
     text = (project / "docker-stack.yml").read_text()
     assert PASSWORD not in text and "${SWM_PG_PASSWORD:?" in text
