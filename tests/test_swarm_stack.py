@@ -146,3 +146,18 @@ def test_swarm_only_options_are_refused_not_ignored_elsewhere(example: Path):
         assert result.code == 2 and "--stack is for --target swarm" in result.err, (args, result.err)
     result = run_cli("apply", "--target", "swarm", "--replace-data", cwd=example)
     assert result.code == 2 and "--replace-data is for Compose" in result.err
+
+
+def test_each_target_places_project_relative_paths_from_where_its_file_is(example: Path):
+    from clockwork_compose._targets import place
+
+    assert place("./schema.sql", ".") == "./schema.sql"
+    assert place("./schema.sql", "..") == "../schema.sql"
+    assert place(".", "../app") == "../app"
+    assert place("../shared", "..") == "../../shared"
+    _, text, _ = _api.compile_project(example, example / "deploy" / "docker-stack.yml", "swarm")
+    files = {c["file"] for c in yaml.safe_load(text)["configs"].values()}
+    assert "../schema.sql" in files and "../migrations/001_add_users_table.sql" in files
+    _, text, _ = _api.compile_project(example, example / "deploy" / "docker-compose.yml")
+    service = yaml.safe_load(text)["services"]["api-server"]
+    assert service["build"]["context"] == "../api-server"

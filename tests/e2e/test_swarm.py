@@ -74,6 +74,7 @@ def project(swarm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         main = main.replace(f'"{old}"', f'"{new}"')
     main = main.replace("import DatabaseConnection,", "import DatabaseConnection, Secret,")
     main = main.replace('"secret123",  # pragma: allowlist secret', 'Secret("SWM_PG_PASSWORD"),')
+    main = main.replace('name="worker-service",', 'name="worker-service",\n    replicas=2,')
     (folder / "main.py").write_text(main)
     built = clockwork("build", "--target", "swarm", cwd=folder, env={"SWM_PG_PASSWORD": PASSWORD})
     assert built.returncode == 0, built.stderr
@@ -136,6 +137,8 @@ def test_apply_deploys_in_order_and_the_app_answers(project: Path):
     with urllib.request.urlopen("http://127.0.0.1:16080/health", timeout=10) as response:
         assert response.status == 200
         assert json.loads(response.read())["database"] == "ok"
+    workers = [t for t in task_times("worker-service") if t["Status"]["State"] == "running"]
+    assert len(workers) == 2  # replicas=2, and apply waited for both
     env = service("api-server")["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     (url,) = [e for e in env if e.startswith("DATABASE_URL=")]
     assert "swm-Pa%24%24%20word" in url  # the secret arrived, URL-encoded, through the environment
