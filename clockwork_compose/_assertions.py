@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from . import _runtime
 from ._engines import engine_named, postgres
-from ._engines._engine import Row
+from ._engines._engine import ExecIn, Row
 from ._model import DatabaseTarget, Project, Role, Service
 
 INTERVAL = 0.5
@@ -91,10 +91,12 @@ def _one_line(exc: BaseException) -> str:
 # -- what to check --------------------------------------------------------------------------
 
 
-def probes(project: Project, env: Mapping[str, str]) -> list[Probe]:
+def probes(project: Project, env: Mapping[str, str], exec_in: ExecIn | None = None) -> list[Probe]:
     """Built-in checks (services, migrators, published ports, databases), then user assertions.
 
-    ``env`` resolves secrets (SecretRef) in database credentials."""
+    ``env`` resolves secrets (SecretRef) in database credentials; ``exec_in`` runs a client
+    in a service's container (default: the Compose container named after the service)."""
+    exec_in = exec_in or _exec_in
     out: list[Probe] = []
     for service in project.ordered():
         if service.role is Role.MIGRATOR:
@@ -110,9 +112,9 @@ def probes(project: Project, env: Mapping[str, str]) -> list[Probe]:
                     )
                 )
     for target in _distinct_databases(project):
-        out.extend(_database_probes(target, env))
+        out.extend(_database_probes(target, env, exec_in))
     for service in project.ordered():
-        out.extend(_user_probe(service, project, env, spec) for spec in service.assertions)
+        out.extend(_user_probe(service, project, env, spec, exec_in) for spec in service.assertions)
     return out
 
 
@@ -133,18 +135,18 @@ def _exec_in(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
     return _runtime.exec_in(name, argv, env=env)
 
 
-def _engine_query(target: DatabaseTarget, env: Mapping[str, str]) -> Query:
+def _engine_query(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecIn | None = None) -> Query:
     """SQL on the target's database, the way its engine reaches it from the host."""
     engine = engine_named(target.engine)
     if engine is None:
         raise LookupError(f"{target.service} runs no engine clockwork can query: give the assertion a url")
-    return lambda sql: engine.query(target, env, sql, _exec_in)
+    return lambda sql: engine.query(target, env, sql, exec_in or _exec_in)
 
 
-def _database_probes(target: DatabaseTarget, env: Mapping[str, str]) -> list[Probe]:
+def _database_probes(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecIn | None = None) -> list[Probe]:
     engine = engine_named(target.engine)
     assert engine is not None  # _distinct_databases keeps known engines only
-    query = _engine_query(target, env)
+    query = _engine_query(target, env, exec_in)
     out = [Probe(f"database {engine.where(target)} reachable", lambda: database_query(query, "SELECT 1"))]
     if target.migrations is not None and engine.migrator is not None:
         expected = expected_versions(target)
@@ -170,7 +172,13 @@ def expected_versions(target: DatabaseTarget) -> tuple[str, ...]:
     return (*schema, *migrations.migration_files)
 
 
-def _user_probe(service: Service, project: Project, env: Mapping[str, str], spec: Mapping[str, object]) -> Probe:
+def _user_probe(
+    service: Service,
+    project: Project,
+    env: Mapping[str, str],
+    spec: Mapping[str, object],
+    exec_in: ExecIn | None = None,
+) -> Probe:
     kind = spec.get("kind")
     if kind == "container_running":
         return Probe(f"{service.name}: container running", lambda: container_running(service))
@@ -186,17 +194,17 @@ def _user_probe(service: Service, project: Project, env: Mapping[str, str], spec
         run: Query = (
             (lambda sql: postgres.query_url(str(url), sql))
             if url
-            else (lambda sql: _own_database(service, project, env)(sql))
+            else (lambda sql: _own_database(service, project, env, exec_in)(sql))
         )
         return Probe(f"{service.name}: query {query!r} succeeds", lambda: database_query(run, query))
     return Probe(f"{service.name}: {kind}", lambda: Outcome(False, f"unknown assertion kind {kind!r}", final=True))
 
 
-def _own_database(service: Service, project: Project, env: Mapping[str, str]) -> Query:
+def _own_database(service: Service, project: Project, env: Mapping[str, str], exec_in: ExecIn | None = None) -> Query:
     """The database of a database resource, or the one an app connects to."""
     for target in project.databases:
         if target.service == service.name or target.consumer == service.name:
-            return _engine_query(target, env)
+            return _engine_query(target, env, exec_in)
     raise LookupError(f"{service.name} has no DatabaseConnection: give DatabaseQuery a url")
 
 

@@ -449,7 +449,7 @@ def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) ->
     }
     probes = [
         p
-        for p in _assertions.probes(project, _deploy.secret_values(path.parent))
+        for p in _assertions.probes(project, _deploy.secret_values(path.parent), _exec_in(stack))
         if p.name not in compose_checks  # the containers' checks: Swarm's tasks answer them here
     ]
     ours = [
@@ -462,6 +462,21 @@ def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) ->
     probes = ours + probes
     checks = _assertions.run(probes, timeout)
     return stack, checks, time.monotonic() - started
+
+
+def _exec_in(stack: str) -> Callable[[str, Sequence[str], Mapping[str, str]], str]:
+    """``docker exec`` in a running task of the stack's service (a database's client)."""
+
+    def run(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
+        from .. import _runtime
+
+        label = f"label=com.docker.swarm.service.name={stack}_{name}"
+        ids = docker("ps", "-q", "--filter", label, "--filter", "status=running").split()
+        if not ids:
+            raise LookupError(f"no running task of {stack}_{name} on this node")
+        return _runtime.exec_in(ids[0], argv, env)
+
+    return run
 
 
 def _service_outcome(service: Service, stack: str) -> Any:

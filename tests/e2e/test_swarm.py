@@ -149,6 +149,10 @@ def test_assert_passes(project: Path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "migrator postgres-db-migrator completed" in result.stdout
     assert "4 of 4 recorded" in result.stdout
+    # Engines whose assert runs their client in the container reach it in the stack's task.
+    exec_in = swarm_runtime._exec_in(STACK)
+    out = exec_in("postgres-db", ["psql", "-U", "admin", "-d", "appdb", "-tAc", "SELECT 41 + 1"], {})
+    assert out.strip() == "42"
 
 
 def test_reapply_with_nothing_changed_deploys_nothing_and_runs_no_job(project: Path):
