@@ -704,9 +704,15 @@ def ensure_network(name: str) -> Network:
 
 
 def remove_network_if_unused(name: str, project: str) -> tuple[str, ...]:
-    """Remove the networks called ``name`` that have no container attached and belong to
-    ``project`` or to no project (clockwork's shared one); the names removed."""
+    """Remove the networks called ``name`` when no container (in any state) uses one of
+    that name, and they belong to ``project`` or to no project (clockwork's shared one);
+    the names removed."""
     with host_lock(f"network-{name}"):
+        # A container created but not started yet (Compose creates them all first) is not
+        # in the network's inspect: ask for containers in any state that name the network.
+        argv = ["container", "list", "--all", "--quiet", "--filter", f"network={name}"]
+        if _docker(argv, f"listing the containers on {name}").split():
+            return ()
         gone = [n.id for n in networks(name) if not n.containers and n.labels.get(PROJECT_LABEL, project) == project]
         if gone:
             _docker(["network", "rm", *gone], f"removing network {name}")

@@ -464,3 +464,21 @@ def test_clean_slate_leaves_a_container_on_the_example_port_that_is_not_the_exam
             assert _runtime.container(name) is not None, "clean-up removed a container it does not own"
         finally:
             subprocess.run(["docker", "rm", "-f", "--volumes", name], capture_output=True)
+
+
+def test_a_network_is_not_removed_while_a_created_container_names_it() -> None:
+    """Compose creates every container before it starts them: such a container is not in
+    the network's inspect, and removing the network then would make its start fail."""
+    name = "ida-created-net"
+    subprocess.run(["docker", "network", "create", name], check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "create", "--name", name, "--network", name, "redis:7-alpine"], check=True, capture_output=True
+    )
+    try:
+        assert _runtime.remove_network_if_unused(name, "ida-none") == ()
+        assert len(_runtime.networks(name)) == 1
+        subprocess.run(["docker", "start", name], check=True, capture_output=True)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    assert _runtime.remove_network_if_unused(name, "ida-none") == (name,)
+    assert _runtime.networks(name) == []
