@@ -252,7 +252,10 @@ def test_new_migration_content_is_a_new_configmap_and_job_unchanged_is_the_same_
     assert all(n.startswith("postgres-db-migrator-") and len(n) <= 63 for n in new.values())
     # The app now waits for four versioned steps and the schema to be recorded.
     wait = next(c for c in pod(by(changed, "Deployment", "api-server"))["initContainers"] if "migrator" in c["name"])
-    assert "'004_more.sql'" in env_of(wait)["CLOCKWORK_WAIT_SQL"]
+    assert wait["volumeMounts"] == [{"name": wait["name"], "mountPath": kubernetes.WAIT_DIR, "readOnly": True}]
+    volume = next(v for v in pod(by(changed, "Deployment", "api-server"))["volumes"] if v["name"] == wait["name"])
+    assert volume["configMap"] == {"name": new["ConfigMap"], "items": [{"key": "wait.sql", "path": "wait.sql"}]}
+    assert "'004_more.sql'" in by(changed, "ConfigMap")["data"]["wait.sql"]
 
 
 def test_no_secret_value_in_kubernetes_yaml_and_every_secret_key_ref_has_its_key(secret_project: Path):
@@ -388,6 +391,6 @@ def test_the_mariadb_example_waits_with_its_own_client_for_applied_records(tmp_p
     assert schema_errors([*docs, secret]) == [] and kubernetes.problems([*docs, secret]) == []
     wait = next(c for c in pod(by(docs, "Deployment", "shop-api"))["initContainers"] if "migrator" in c["name"])
     assert wait["image"] == "mariadb:11" and '"$c" --protocol=tcp' in expand(wait["command"][2])
-    sql = env_of(wait)["CLOCKWORK_WAIT_SQL"]
+    sql = by(docs, "ConfigMap")["data"]["wait.sql"]
     assert "FROM clockwork_migrations r" in sql and "AND (state = 'applied')" in sql
     assert env_of(wait)["MYSQL_PWD"] == {"secretKeyRef": {"name": "mariadb-app-secrets", "key": "DB_PASSWORD"}}

@@ -79,6 +79,9 @@ WAIT_INTERVAL = 2
 JOB_BACKOFF = 3
 #: A ConfigMap holds at most 1 MiB.
 CONFIGMAP_LIMIT = 1024 * 1024
+#: The ConfigMap key of a migrations wait's query, and where the wait mounts it.
+WAIT_KEY = "wait.sql"
+WAIT_DIR = "/clockwork-wait"
 #: The environment an init container's wait carries, so a check can see what it waits for.
 WAIT_HOST = "CLOCKWORK_WAIT_HOST"
 WAIT_PORT = "CLOCKWORK_WAIT_PORT"
@@ -99,14 +102,18 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
     project folder (the migrators' files are read from it). ``base`` is not needed: nothing
     here is a path on the machine that builds."""
     check_names(project)
+    migrators = [s for s in project.ordered() if s.role is Role.MIGRATOR]
+    if migrators and root is None:
+        raise ValueError("the Kubernetes target reads the migration files: give the project folder")
+    configs = {s.name: _config_map(project, s, root) for s in migrators if root is not None}
     docs: list[dict[str, Any]] = []
     for s in project.ordered():
         if s.role is Role.MIGRATOR:
-            docs += _migrator(project, s, root)
+            docs += _migrator(project, s, configs)
         elif s.role is Role.DATABASE:
-            docs += _database(project, s)
+            docs += _database(project, s, configs)
         else:
-            docs += _app(project, s)
+            docs += _app(project, s, configs)
     unknown = sorted({key for _, key in secret_refs(docs)} - set(project.env_file))
     if unknown:
         raise ValueError(f"secretKeyRef to variables .env does not hold: {', '.join(unknown)}")
@@ -435,16 +442,23 @@ def _claim_spec() -> dict[str, Any]:
 # -- waits ----------------------------------------------------------------------------------
 
 
-def _waits(project: Project, s: Service) -> list[dict[str, Any]]:
-    """Init containers, one per dependency the pod must wait for, in name order."""
-    out = []
+#: Migrator name -> (its ConfigMap, the items mounting its files), made once per build.
+Configs = dict[str, tuple[dict[str, Any], list[dict[str, str]]]]
+
+
+def _waits(project: Project, s: Service, configs: Configs) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Init containers, one per dependency the pod must wait for, in name order, and the
+    volumes they mount."""
+    out, volumes = [], []
     for dep in sorted(s.depends_on.values(), key=lambda d: d.target):
         target = project.services[dep.target]
         if target.role is Role.MIGRATOR and dep.condition is Condition.COMPLETED:
-            out.append(_wait_migrated(project, target))
+            container, volume = _wait_migrated(project, target, configs[target.name][0])
+            out.append(container)
+            volumes += [volume] if volume else []
         elif dep.condition is not Condition.STARTED and target.healthcheck is not None and _ports(project, target):
             out.append(_wait_ready(project, target))
-    return out
+    return out, volumes
 
 
 def _wait_ready(project: Project, target: Service) -> dict[str, Any]:
@@ -481,24 +495,25 @@ def wait_sql(s: Service) -> str:
     assert engine is not None and engine.migrator is not None
     table = engine.migrator.history_table
     applied = f" AND ({engine.migrator.applied_where})" if engine.migrator.applied_where else ""
-    rows = " UNION ALL ".join(
+    rows = "\n  UNION ALL ".join(
         f"SELECT {_sql(step.version)} AS version, {_sql(step.checksum)} AS checksum, {_sql(step.sha256)} AS sha256"
         for step in s.migrator.plan.steps
     )
     return (
-        f"SELECT count(*) FROM ({rows}) p WHERE NOT EXISTS (SELECT 1 FROM {table} r "
+        f"SELECT count(*) FROM (\n  {rows}\n) p\nWHERE NOT EXISTS (SELECT 1 FROM {table} r "
         f"WHERE r.version = p.version AND r.checksum IN (p.checksum, p.sha256){applied})"
     )
 
 
-#: How a migrations wait runs ``$CLOCKWORK_WAIT_SQL`` with each migrator client (the
-#: migrator's environment gives the host, port, user, password and database).
+#: How a migrations wait runs its query (a file: a plan of a thousand steps would exceed
+#: the 128 KiB a single argument or variable may hold) with each migrator client; the
+#: migrator's environment gives the host, port, user, password and database.
 WAIT_QUERIES = {
-    "psql": 'psql -X -q -w -A -t -v ON_ERROR_STOP=1 -c "$CLOCKWORK_WAIT_SQL"',
+    "psql": f"psql -X -q -w -A -t -v ON_ERROR_STOP=1 -f {WAIT_DIR}/{WAIT_KEY}",
     "mariadb": (
         "if command -v mariadb >/dev/null 2>&1; then c=mariadb; else c=mysql; fi; "
         '"$c" --protocol=tcp --host="$MYSQL_HOST" --port="${MYSQL_TCP_PORT:-3306}" --user="$MYSQL_USER" '
-        '${MYSQL_DATABASE:+"--database=$MYSQL_DATABASE"} --batch --skip-column-names -e "$CLOCKWORK_WAIT_SQL"'
+        f'${{MYSQL_DATABASE:+"--database=$MYSQL_DATABASE"}} --batch --skip-column-names <{WAIT_DIR}/{WAIT_KEY}'
     ),
 }
 
@@ -507,9 +522,12 @@ def _sql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _wait_migrated(project: Project, migrator: Service) -> dict[str, Any]:
+def _wait_migrated(
+    project: Project, migrator: Service, config: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Poll the database's history table, with the migrator's client and credentials, until
-    every step of the current plan is recorded."""
+    every step of the current plan is recorded; the query is ``WAIT_KEY`` of the migrator's
+    ConfigMap. The container, and the volume it mounts (None for an empty plan)."""
     assert migrator.migrator is not None
     from .._engines import engine_named
 
@@ -539,34 +557,38 @@ def _wait_migrated(project: Project, migrator: Service) -> dict[str, Any]:
     else:
         script = 'echo "the plan is empty: nothing to wait for"'
     env = _env(project, migrator.environment)
-    env += [
-        {"name": "CLOCKWORK_WAIT_SQL", "value": text(wait_sql(migrator) if steps else "")},
-        {"name": WAIT_HOST, "value": database.name},
-        {"name": WAIT_PORT, "value": str(port)},
-    ]
-    return {
-        "name": _fit(f"wait-{migrator.name}"),
+    env += [{"name": WAIT_HOST, "value": database.name}, {"name": WAIT_PORT, "value": str(port)}]
+    name = _fit(f"wait-{migrator.name}")
+    container = {
+        "name": name,
         **_image(project, migrator),
         "command": ["/bin/sh", "-c", text(script)],
         "env": sorted(env, key=lambda e: e["name"]),
     }
+    if not steps:
+        return container, None
+    container["volumeMounts"] = [{"name": name, "mountPath": WAIT_DIR, "readOnly": True}]
+    items = [{"key": WAIT_KEY, "path": WAIT_KEY}]
+    return container, {"name": name, "configMap": {"name": config["metadata"]["name"], "items": items}}
 
 
 # -- services -------------------------------------------------------------------------------
 
 
-def _pod(project: Project, s: Service, container: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+def _pod(
+    project: Project, s: Service, container: dict[str, Any], volumes: list[dict[str, Any]], configs: Configs
+) -> dict[str, Any]:
     spec: dict[str, Any] = {}
-    waits = _waits(project, s)
+    waits, wait_volumes = _waits(project, s, configs)
     if waits:
         spec["initContainers"] = waits
     spec["containers"] = [container]
-    if volumes:
-        spec["volumes"] = volumes
+    if volumes or wait_volumes:
+        spec["volumes"] = [*volumes, *wait_volumes]
     return spec
 
 
-def _database(project: Project, s: Service) -> list[dict[str, Any]]:
+def _database(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:
     container = _container(project, s, s.name)
     mounts, volumes = _volumes(project, s, claims=True)
     if mounts:
@@ -584,7 +606,7 @@ def _database(project: Project, s: Service) -> list[dict[str, Any]]:
         "selector": {"matchLabels": _selector(project, s)},
         "template": {
             "metadata": {"labels": _labels(project, s, s.role)},
-            "spec": _pod(project, s, container, volumes),
+            "spec": _pod(project, s, container, volumes, configs),
         },
     }
     if claims:
@@ -593,7 +615,7 @@ def _database(project: Project, s: Service) -> list[dict[str, Any]]:
     return [stateful, _service(project, s)]
 
 
-def _app(project: Project, s: Service) -> list[dict[str, Any]]:
+def _app(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:
     container = _container(project, s, s.name)
     mounts, volumes = _volumes(project, s, claims=False)
     if mounts:
@@ -607,7 +629,7 @@ def _app(project: Project, s: Service) -> list[dict[str, Any]]:
             "selector": {"matchLabels": _selector(project, s)},
             "template": {
                 "metadata": {"labels": _labels(project, s, s.role)},
-                "spec": _pod(project, s, container, volumes),
+                "spec": _pod(project, s, container, volumes, configs),
             },
         },
     }
@@ -664,6 +686,9 @@ def _config_map(project: Project, s: Service, root: Path) -> tuple[dict[str, Any
         except UnicodeDecodeError:
             binary[key] = base64.b64encode(content).decode("ascii")
         items.append({"key": key, "path": path})
+    if s.migrator.plan.steps:
+        data[WAIT_KEY] = wait_sql(s) + ";\n"
+        size += len(data[WAIT_KEY])
     if size > CONFIGMAP_LIMIT:
         raise DeclarationError(
             s.migrator.database,
@@ -685,17 +710,15 @@ def _config_map(project: Project, s: Service, root: Path) -> tuple[dict[str, Any
     return config, items
 
 
-def _migrator(project: Project, s: Service, root: Path | None) -> list[dict[str, Any]]:
-    if root is None:
-        raise ValueError("the Kubernetes target reads the migration files: give the project folder")
+def _migrator(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:
     assert s.migrator is not None
-    config, items = _config_map(project, s, root)
+    config, items = configs[s.name]
     container = _container(project, s, "migrate")
     # The files come from the ConfigMap, not from this machine's folders: only tmpfs is mounted.
     mounts, volumes = _tmpfs(s)
     container["volumeMounts"] = [{"name": "migrations", "mountPath": ROOT, "readOnly": True}, *mounts]
     volumes = [{"name": "migrations", "configMap": {"name": config["metadata"]["name"], "items": items}}, *volumes]
-    pod = _pod(project, s, container, volumes)
+    pod = _pod(project, s, container, volumes, configs)
     pod["restartPolicy"] = "Never"
     spec = {"backoffLimit": JOB_BACKOFF, "template": {"metadata": {"labels": _labels(project, s, s.role)}, "spec": pod}}
     # Named after everything it runs: a Job's template cannot change under its name.
@@ -712,6 +735,7 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
     restart policy, secretKeyRef keys, and waits whose Service or port does not exist."""
     out = []
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    configs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     secret_keys: set[tuple[str, str]] = set()
     secrets: set[str] = set()
     for d in docs:
@@ -730,6 +754,15 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
         if kind == "Job" and pod.get("restartPolicy") not in ("Never", "OnFailure"):
             out.append(f"Job {name!r}: restartPolicy must be Never or OnFailure")
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for v in volumes.values():
+            if "configMap" in v:
+                config = configs.get(v["configMap"]["name"])
+                keys = {*config.get("data", {}), *config.get("binaryData", {})} if config else set()
+                missing = [i["key"] for i in v["configMap"].get("items", []) if i["key"] not in keys]
+                if config is None or missing:
+                    out.append(
+                        f"{kind} {name!r}: volume {v['name']!r} needs ConfigMap keys it lacks: {missing or 'all'}"
+                    )
         for c in [*pod.get("initContainers", []), *pod["containers"]]:
             if not _DNS1123.fullmatch(c["name"]) or len(c["name"]) > 63:
                 out.append(f"{kind} {name!r}: container name {c['name']!r} is not valid")

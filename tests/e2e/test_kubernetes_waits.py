@@ -58,7 +58,7 @@ FILES = {
     "migrations/002_b.sql": "ALTER TABLE t ADD COLUMN b text DEFAULT 'x$y';\n",
 }
 #: Seconds a wait is given to notice that what it waits for is there.
-WAIT = 120
+WAIT = 300
 
 
 def docker(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -153,6 +153,7 @@ class Pods:
 def config_map_volume(root: Path, config: dict[str, Any], items: list[dict[str, str]]) -> Path:
     """The ConfigMap as the kubelet mounts it: files in a timestamped folder, ``..data``
     pointing at it, and each top-level entry a symlink through ``..data``."""
+    root.mkdir(parents=True)
     real = root / "..2026_11_27_00_00_00.000000001"
     for item in items:
         path = real / item["path"]
@@ -166,6 +167,24 @@ def config_map_volume(root: Path, config: dict[str, Any], items: list[dict[str, 
         path.chmod(0o755 if path.is_dir() else 0o644)
     real.chmod(0o755)
     return root
+
+
+def volume_mounts(docs: list[dict[str, Any]], pod: dict[str, Any], c: dict[str, Any], tmp: Path) -> list[str]:
+    """`docker run` options for the container's ConfigMap and emptyDir volumes (claims are
+    the caller's: they outlive a container)."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    out: list[str] = []
+    for mount in c.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        if "configMap" in volume:
+            config = next(
+                d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == volume["configMap"]["name"]
+            )
+            folder = config_map_volume(tmp / uuid.uuid4().hex[:8], config, volume["configMap"]["items"])
+            out += ["-v", f"{folder}:{mount['mountPath']}:ro"]
+        elif "emptyDir" in volume:
+            out += ["--tmpfs", mount["mountPath"]]
+    return out
 
 
 def pod_of(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -209,7 +228,7 @@ def test_waits_block_until_the_databases_are_ready_and_migrated_and_the_job_migr
     assert sorted(waits) == ["wait-cache", "wait-postgres-db", "wait-postgres-db-migrator"]
 
     # Nothing is up: every wait blocks.
-    started = {name: pods.start(c, name) for name, c in waits.items()}
+    started = {name: pods.start(c, name, mounts=volume_mounts(docs, api, c, tmp_path)) for name, c in waits.items()}
     time.sleep(5)
     for name, container in started.items():
         assert pods.running(container), (name, pods.logs(container))
@@ -233,10 +252,8 @@ def test_waits_block_until_the_databases_are_ready_and_migrated_and_the_job_migr
 
     # The Job: its own wait, then the driver on the ConfigMap's files.
     job = pod_of(docs, "Job")
-    config = next(d for d in docs if d["kind"] == "ConfigMap")
-    volume = next(v for v in job["volumes"] if v["name"] == "migrations")
-    files = config_map_volume(tmp_path / "configmap", config, volume["configMap"]["items"])
-    job_mounts = ["-v", f"{files}:{kubernetes.ROOT}:ro", "--tmpfs", "/var/lib/postgresql/data"]
+    job_mounts = volume_mounts(docs, job, job["containers"][0], tmp_path)
+    assert job_mounts[:2] == ["-v", job_mounts[1]] and job_mounts[1].endswith(f":{kubernetes.ROOT}:ro")
     job_wait = pods.run(job["initContainers"][0], "job-wait")
     assert job_wait.returncode == 0, job_wait.stderr
     first = pods.run(job["containers"][0], "job-1", job_mounts)
@@ -262,11 +279,8 @@ def test_a_new_migration_blocks_the_wait_until_the_new_job_ran(project, pods, tm
 
     def run_job(manifests: list[dict[str, Any]], what: str) -> str:
         job = pod_of(manifests, "Job")
-        config = next(d for d in manifests if d["kind"] == "ConfigMap")
-        volume = next(v for v in job["volumes"] if v["name"] == "migrations")
-        files = config_map_volume(tmp_path / what, config, volume["configMap"]["items"])
         assert pods.run(job["initContainers"][0], f"{what}-wait").returncode == 0
-        done = pods.run(job["containers"][0], what, ["-v", f"{files}:{kubernetes.ROOT}:ro"])
+        done = pods.run(job["containers"][0], what, volume_mounts(manifests, job, job["containers"][0], tmp_path))
         assert done.returncode == 0, done.stderr
         return done.stdout + done.stderr
 
@@ -276,7 +290,7 @@ def test_a_new_migration_blocks_the_wait_until_the_new_job_ran(project, pods, tm
     old_names = {d["metadata"]["name"] for d in docs if d["kind"] in ("Job", "ConfigMap")}
     assert not old_names & {d["metadata"]["name"] for d in new if d["kind"] in ("Job", "ConfigMap")}
     wait = next(c for c in pod_of(new, "Deployment", "api")["initContainers"] if "migrator" in c["name"])
-    blocked = pods.start(wait, "wait-new")
+    blocked = pods.start(wait, "wait-new", mounts=volume_mounts(new, pod_of(new, "Deployment", "api"), wait, tmp_path))
     time.sleep(4)
     assert pods.running(blocked), pods.logs(blocked)
     assert "waiting for the migrator" in pods.logs(blocked)
@@ -297,7 +311,9 @@ def test_mariadb_example_waits_for_its_database_and_its_job(tmp_path):
     try:
         api = {c["name"]: c for c in pod_of(docs, "Deployment", "shop-api")["initContainers"]}
         assert sorted(api) == ["wait-shop-db", "wait-shop-db-migrator"]
-        migrated = pods.start(api["wait-shop-db-migrator"], "wait-migrated")
+        api_pod = pod_of(docs, "Deployment", "shop-api")
+        wait = api["wait-shop-db-migrator"]
+        migrated = pods.start(wait, "wait-migrated", mounts=volume_mounts(docs, api_pod, wait, tmp_path))
         db = pod_of(docs, "StatefulSet", "shop-db")["containers"][0]
         data = pods.volume("mysql")
         pods.start(db, "shop-db", alias="shop-db", mounts=["-v", f"{data}:{db['volumeMounts'][0]['mountPath']}"])
@@ -307,11 +323,8 @@ def test_mariadb_example_waits_for_its_database_and_its_job(tmp_path):
         assert pods.running(migrated), pods.logs(migrated)  # the database is up, not migrated
 
         job = pod_of(docs, "Job")
-        config = next(d for d in docs if d["kind"] == "ConfigMap")
-        volume = next(v for v in job["volumes"] if v["name"] == "migrations")
-        files = config_map_volume(tmp_path / "configmap", config, volume["configMap"]["items"])
         assert pods.run(job["initContainers"][0], "job-wait").returncode == 0
-        mounts = ["-v", f"{files}:{kubernetes.ROOT}:ro", "--tmpfs", db["volumeMounts"][0]["mountPath"]]
+        mounts = volume_mounts(docs, job, job["containers"][0], tmp_path)
         done = pods.run(job["containers"][0], "job", mounts)
         assert done.returncode == 0, done.stdout + done.stderr
         until_exited(pods, migrated)
