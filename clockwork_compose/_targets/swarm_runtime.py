@@ -267,6 +267,7 @@ def apply(
     project, folder = built.project, built.path.parent
     stack = stack or project.name
     report = ApplyReport(project.name, stack, built.path, notes=list(built.notes))
+    _no_compose_twin(stack, doc_volumes=sorted(project.volumes))
     started = time.monotonic()
     env = {**_deploy.secret_values(folder)}
     doc = yaml.safe_load(built.text)
@@ -364,6 +365,20 @@ def _dependants(project: Project, name: str) -> list[str]:
                 out.add(other.name)
                 todo.append(other.name)
     return sorted(out)
+
+
+def _no_compose_twin(stack: str, doc_volumes: Sequence[str]) -> None:
+    """Refuse while a Compose project of the stack's name runs here: its volumes have the
+    same names (``<name>_<volume>``), and two databases must never share a data directory."""
+    if not doc_volumes:
+        return
+    running = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack}").split()
+    if running:
+        raise SwarmError(
+            f"Compose project {stack} runs on this engine and its volumes have the names this stack's would "
+            f"({stack}_{doc_volumes[0]}): run `clockwork destroy --keep-volumes` there first (the stack then "
+            "keeps its data), or give --stack another name"
+        )
 
 
 def _ipvs_note(doc: Mapping[str, Any]) -> list[str]:

@@ -113,6 +113,19 @@ def test_no_secret_value_in_the_stack_file(project: Path):
     assert "replicated-job" in text
 
 
+def test_apply_refuses_while_a_compose_project_of_that_name_runs(project: Path):
+    """Its volumes would have the same names: two databases on one data directory."""
+    name = "swm-e2e-compose-twin"
+    docker("run", "-d", "--name", name, "--label", f"com.docker.compose.project={STACK}", "redis:7-alpine")
+    try:
+        result = clockwork("apply", "--target", "swarm", "--stack", STACK, cwd=project)
+    finally:
+        docker("rm", "-f", name)
+    assert result.returncode == 1, result.stderr
+    assert f"Compose project {STACK} runs on this engine" in result.stderr
+    assert service("postgres-db") is None  # nothing deployed
+
+
 def test_a_broken_migration_is_reported_and_blocks_the_app(project: Path):
     broken = project / "migrations" / "004_broken.sql"
     broken.write_text("SELECT * FROM no_such_table;\n")
