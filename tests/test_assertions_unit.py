@@ -15,6 +15,7 @@ from clockwork_compose import _assertions, _runtime
 from clockwork_compose._assertions import Outcome, Probe
 from clockwork_compose._engines import postgres
 from clockwork_compose._model import (
+    CommandCheck,
     DatabaseTarget,
     Healthcheck,
     Migrations,
@@ -75,7 +76,7 @@ def example_project() -> Project:
         role=Role.DATABASE,
         engine="postgres",
         ports=[Port(5432, 5432)],
-        healthcheck=Healthcheck(("CMD", "true"), 1, 3, 30),
+        healthcheck=Healthcheck(CommandCheck(("true",)), 1, 3, 30),
     )
     migrator = Service("postgres-db-migrator", role=Role.MIGRATOR)
     api = Service(
@@ -164,7 +165,7 @@ def cs(status: str, health: str | None = None, exit_code: int = 0) -> ContainerS
 
 
 def test_container_running_needs_health_when_there_is_a_healthcheck(monkeypatch: pytest.MonkeyPatch) -> None:
-    service = Service("db", healthcheck=Healthcheck(("CMD", "true"), 1, 3, 3))
+    service = Service("db", healthcheck=Healthcheck(CommandCheck(("true",)), 1, 3, 3))
     fake_container(monkeypatch, cs("running", "starting"))
     assert _assertions.container_running(service) == Outcome(False, "running, health starting")
     fake_container(monkeypatch, cs("running", "healthy"))
