@@ -7,6 +7,7 @@ applying each file once, destroy."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from clockwork_compose import _migrator, _runtime
 from clockwork_compose._migrations import plan_for
 
 pytestmark = pytest.mark.e2e
+LOCK = Path("/tmp/clockwork-e2e-eng-mariadb.lock")
 
 EXAMPLE = REPO / "examples" / "mariadb-app"
 IMAGES = ("mariadb:11", "mysql:8.4", "clockwork-examples/shop-api:1")
@@ -48,6 +50,15 @@ api.connect(DatabaseConnection(to_resource=legacy, env_var_name="LEGACY_DATABASE
 '''
 
 
+def _remove_dead_runs(names: tuple[str, ...], prefix: str) -> None:
+    """Under the lock, a container with one of our names from a project of ours is what a
+    killed run left: remove that project (by its labels, never by name alone)."""
+    projects = {state.project for name in names if (state := _runtime.container(name)) is not None}
+    dead = tuple(p for p in projects if p.startswith(prefix))
+    if dead:
+        _runtime.remove_leftovers(projects=dead)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     missing = [image for image in IMAGES if not _runtime.image_exists(image)]
@@ -63,11 +74,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.copy(EXAMPLE / "schema.sql", folder)
     (folder / "main.py").write_text(MAIN)
     (folder / ".env").write_text(f"DB_PASSWORD='{PASSWORD}'\nDB_ROOT_PASSWORD={ROOT_PASSWORD}\n")
-    try:
-        yield folder
-    finally:
-        clockwork("destroy", cwd=folder)
-        _runtime.remove_leftovers(projects=(folder.name,))
+    # The container names are fixed: two runs of this module on one engine take turns.
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _remove_dead_runs((DB, API, MYSQL, f"{DB}-migrator"), "eng-mariadb-")
+        try:
+            yield folder
+        finally:
+            clockwork("destroy", cwd=folder)
+            _runtime.remove_leftovers(projects=(folder.name,))
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def sql(query: str, database: str = "shop") -> list[list[str]]:
@@ -222,6 +238,59 @@ def test_two_migrators_at_once_apply_each_file_once(stack: Path, tmp_path: Path)
     text = "\n".join(outputs)
     assert "another migrator holds the lock, waiting for it" in text, text
     assert "done: 2 applied" in text and "done: 0 applied, 0 adopted, 2 already applied" in text, text
+
+
+def _driver(plan_arguments: list[str], database: str, root: str) -> tuple[int, str]:
+    """The MariaDB driver, run in the database container on ``root``: exit status, output."""
+    env = ["-e", "MYSQL_HOST=127.0.0.1", "-e", "MYSQL_USER=shop", "-e", f"MYSQL_PWD={PASSWORD}"]
+    env += ["-e", f"MYSQL_DATABASE={database}", "-e", f"CLOCKWORK_ROOT={root}"]
+    script = _migrator.render_migrator_script("mariadb")
+    argv = ["docker", "exec", *env, DB, "sh", "-c", script, "clockwork-migrate", *plan_arguments]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Path, tmp_path: Path) -> None:
+    """dbmate up sections, then the refusals postgres's driver makes: a file changed or
+    missing since build, a migration out of order, an applied one deleted; nothing runs."""
+    sql("CREATE DATABASE plans; GRANT ALL ON plans.* TO 'shop'@'%'")
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "20240101000000_a.sql").write_text(
+        "-- migrate:up\nCREATE TABLE a (id INT);\n\n-- migrate:down\nDROP TABLE a;\n"
+    )
+    (folder / "20240102000000_b.sql").write_text(
+        "-- migrate:up\nCREATE TABLE b (id INT);\n-- migrate:down\nDROP TABLE b;\n"
+    )
+    _runtime.exec_in(DB, ["mkdir", "-p", "/tmp/plans"])
+    subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/plans/migrations"], check=True)
+    plan = plan_for(folder)
+    assert plan.convention == "dbmate"
+    code, out = _driver(plan.arguments(), "plans", "/tmp/plans")
+    assert code == 0, out
+    assert [t for (t,) in sql("SHOW TABLES", "plans")] == ["a", "b", "clockwork_migrations"]  # the downs never ran
+
+    (folder / "20230101000000_z.sql").write_text(
+        "-- migrate:up\nCREATE TABLE z (id INT);\n-- migrate:down\nDROP TABLE z;\n"
+    )
+    (folder / "20240101000000_a.sql").unlink()
+    (folder / "20240103000000_c.sql").write_text("-- migrate:up\nCREATE TABLE c (id INT);\n-- migrate:down\n")
+    later = plan_for(folder)
+    _runtime.exec_in(DB, ["rm", "-rf", "/tmp/plans/migrations"])
+    subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/plans/migrations"], check=True)
+    code, out = _driver(later.arguments(), "plans", "/tmp/plans")
+    assert code == 1
+    assert "out of order: 20230101000000_z.sql sorts before an applied migration" in out, out
+    assert "applied migration 20240101000000_a.sql is missing from the migrations folder" in out, out
+    assert "nothing was applied: 2 problem(s) above" in out
+
+    _runtime.exec_in(DB, ["sh", "-c", "echo '-- edited' >> /tmp/plans/migrations/20240103000000_c.sql"])
+    _runtime.exec_in(DB, ["rm", "/tmp/plans/migrations/20230101000000_z.sql"])
+    code, out = _driver(later.arguments(), "plans", "/tmp/plans")
+    assert code == 1
+    assert "20230101000000_z.sql: missing since clockwork build" in out, out
+    assert "20240103000000_c.sql changed since clockwork build: run clockwork build" in out, out
+    assert [t for (t,) in sql("SHOW TABLES", "plans")] == ["a", "b", "clockwork_migrations"]
 
 
 def test_destroy_removes_everything(stack: Path) -> None:

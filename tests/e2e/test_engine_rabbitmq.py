@@ -6,6 +6,7 @@ container (fixed hostname), destroy."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from e2e_support import REPO, clockwork
 from clockwork_compose import _runtime
 
 pytestmark = pytest.mark.e2e
+LOCK = Path("/tmp/clockwork-e2e-eng-rabbitmq.lock")
 
 EXAMPLE = REPO / "examples" / "rabbitmq-worker"
 IMAGES = ("rabbitmq:3-management", "clockwork-examples/rabbitmq-worker:1", "valkey/valkey:8")
@@ -42,6 +44,15 @@ worker.connect(cache)
 '''
 
 
+def _remove_dead_runs(names: tuple[str, ...], prefix: str) -> None:
+    """Under the lock, a container with one of our names from a project of ours is what a
+    killed run left: remove that project (by its labels, never by name alone)."""
+    projects = {state.project for name in names if (state := _runtime.container(name)) is not None}
+    dead = tuple(p for p in projects if p.startswith(prefix))
+    if dead:
+        _runtime.remove_leftovers(projects=dead)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     missing = [image for image in IMAGES if not _runtime.image_exists(image)]
@@ -55,11 +66,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.copytree(EXAMPLE / "worker", folder / "worker")
     (folder / "main.py").write_text(MAIN)
     (folder / ".env").write_text(f"RABBITMQ_PASSWORD='{PASSWORD}'\n")
-    try:
-        yield folder
-    finally:
-        clockwork("destroy", cwd=folder)
-        _runtime.remove_leftovers(projects=(folder.name,))
+    # The container names are fixed: two runs of this module on one engine take turns.
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _remove_dead_runs((MQ, WORKER, CACHE), "eng-rabbitmq-")
+        try:
+            yield folder
+        finally:
+            clockwork("destroy", cwd=folder)
+            _runtime.remove_leftovers(projects=(folder.name,))
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def send(text: str) -> str:
