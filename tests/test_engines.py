@@ -289,3 +289,16 @@ def test_rabbitmq_credentials_url_probe_and_fixed_hostname(tmp_path: Path) -> No
     assert services["mq"]["healthcheck"]["timeout"] == "10s"
     assert "hostname" not in services["app"]
     assert rabbitmq.ENGINE.migrator is None
+
+
+# -- the engines' examples ------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("example", ["mariadb-app", "rabbitmq-worker"])
+def test_the_engine_examples_are_current_and_use_their_engine(example: str) -> None:
+    model, text, _ = compile_dir(EXAMPLES / example)
+    assert (EXAMPLES / example / "docker-compose.yml").read_text() == text, "run clockwork build in the example"
+    engines = {s.engine for s in model.services.values() if s.engine}
+    assert engines == {"mariadb" if example == "mariadb-app" else "rabbitmq"}
