@@ -741,7 +741,7 @@ def create_volume(name: str, labels: dict[str, str]) -> None:
 
 def remove_volumes(names: Sequence[str]) -> None:
     if names:
-        _docker(["volume", "rm", *names], f"removing volumes {', '.join(names)}")
+        _gone_is_fine(["volume", "rm", *names], f"removing volumes {', '.join(names)}")
 
 
 def project_containers(project: str) -> list[ContainerState]:
@@ -751,13 +751,20 @@ def project_containers(project: str) -> list[ContainerState]:
 
 def remove_containers(groups: Sequence[Sequence[str]]) -> None:
     """Stop, then remove (with their anonymous volumes; named ones stay), group by group:
-    dependants in the first group, what they depend on last."""
+    dependants in the first group, what they depend on last. One already gone (removed
+    meanwhile by someone else) is fine."""
     for names in groups:
         if names:
-            _docker(["container", "stop", *names], f"stopping {', '.join(names)}")
+            _gone_is_fine(["container", "stop", *names], f"stopping {', '.join(names)}")
     everything = [name for names in groups for name in names]
     if everything:
-        _docker(["container", "rm", "--force", "--volumes", *everything], f"removing {', '.join(everything)}")
+        _gone_is_fine(["container", "rm", "--force", "--volumes", *everything], f"removing {', '.join(everything)}")
+
+
+def _gone_is_fine(argv: Sequence[str], action: str) -> None:
+    done = _Call(argv, action).done()
+    if done.code != 0 and not _only_missing(done.err):
+        raise _failed(action, done)
 
 
 # -- project resources and leftovers --------------------------------------------------------

@@ -482,3 +482,15 @@ def test_a_network_is_not_removed_while_a_created_container_names_it() -> None:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     assert _runtime.remove_network_if_unused(name, "ida-none") == (name,)
     assert _runtime.networks(name) == []
+
+
+def test_removing_what_someone_else_removed_meanwhile_is_not_an_error() -> None:
+    """destroy lists, then removes: a container or volume gone in between is fine."""
+    name = "ida-vanishing"
+    subprocess.run(["docker", "create", "--name", name, "redis:7-alpine"], check=True, capture_output=True)
+    try:
+        _runtime.remove_containers([[name, "ida-already-gone"], ["ida-also-gone"]])
+        _runtime.remove_volumes(["ida-gone-volume"])
+        assert _runtime.container(name) is None
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
