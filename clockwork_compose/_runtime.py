@@ -116,12 +116,6 @@ class Removed:
     volumes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ExecResult:
-    output: str
-    exit_code: int = 0
-
-
 # -- errors ---------------------------------------------------------------------------------
 
 
@@ -286,11 +280,6 @@ def engine_info_from(engine: _Done, compose: _Done) -> EngineInfo:
     return EngineInfo(server["Version"], server.get("ApiVersion") or "", compose_version_from(compose))
 
 
-def compose_version() -> str:
-    """The Compose v2 plugin's version, or EngineUnavailable when Compose v2 is missing."""
-    return compose_version_from(_Call(["compose", "version"], "checking Docker Compose").done())
-
-
 def compose_version_from(done: _Done) -> str:
     if done.code != 0:
         missing = "Docker Compose v2 (the `docker compose` plugin) is missing"
@@ -340,15 +329,6 @@ def _preload_python_on_whales() -> None:
         import python_on_whales  # noqa: F401
 
 
-def compose_config(project: ComposeProject) -> dict[str, Any]:
-    """What Compose makes of the project's files (interpolated, aliases resolved), as data.
-
-    Needs only the docker CLI with Compose v2, not a running engine."""
-    with _translated(f"compose config of {project.name}"):
-        model = _client(project).compose.config(return_json=True)
-    return dict(model)
-
-
 def config_hashes(project: ComposeProject) -> dict[str, str]:
     """Compose's hash of each service's configuration as `compose up` would create it now
     (the `com.docker.compose.config-hash` label a container made from it carries)."""
@@ -380,43 +360,6 @@ def _only_missing(stderr: str) -> bool:
     """True when every error line says an object does not exist."""
     lines = [line for line in stderr.splitlines() if line.strip()]
     return all("no such" in line.lower() for line in lines)
-
-
-def compose_run(project: ComposeProject, service: str, command: Sequence[str] = (), remove: bool = True) -> ExecResult:
-    """`compose run` of a service (its dependencies first): output and exit code as data.
-
-    A non-zero exit of the service is data, not an error; an engine failure still raises."""
-    from python_on_whales.exceptions import DockerException
-
-    docker = _client(project)
-    with _translated(f"compose run {service}"):
-        try:
-            out = docker.compose.run(service, list(command), tty=False, remove=remove)
-        except DockerException as exc:
-            if _looks_like_engine_failure(exc):
-                raise
-            text = "\n".join(t for t in (exc.stdout, exc.stderr) if t)
-            return ExecResult(text.rstrip(), exc.return_code)
-    return ExecResult(str(out), 0)
-
-
-def _looks_like_engine_failure(exc: BaseException) -> bool:
-    return any(marker in _engine_text(exc).lower() for marker in _NO_ENGINE)
-
-
-def compose_down(project: ComposeProject, volumes: bool = True) -> Removed:
-    """`compose down --remove-orphans` (and `--volumes`); returns what existed before and is gone."""
-    before = project_resources(project.name)
-    docker = _client(project)
-    with _translated(f"compose down of {project.name}"):
-        for _ in docker.compose.down(remove_orphans=True, volumes=volumes, stream_logs=True):
-            pass
-    after = project_resources(project.name)
-    return Removed(
-        tuple(n for n in before.containers if n not in after.containers),
-        tuple(n for n in before.networks if n not in after.networks),
-        tuple(n for n in before.volumes if n not in after.volumes),
-    )
 
 
 # -- inspection -----------------------------------------------------------------------------
@@ -560,28 +503,6 @@ def exec_in(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
     docker = _client()
     with _translated(f"exec in {name}"):
         return str(docker.container.execute(name, list(argv), tty=False, envs=dict(env or {})))
-
-
-def container_env(name: str) -> dict[str, str]:
-    """The environment a running container's processes see (`docker exec NAME env`)."""
-    out = {}
-    for line in exec_in(name, ["env"]).splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            out[key] = value
-    return out
-
-
-def stop(name: str) -> None:
-    docker = _client()
-    with _translated(f"stopping {name}"):
-        docker.container.stop(name)
-
-
-def start(name: str) -> None:
-    docker = _client()
-    with _translated(f"starting {name}"):
-        docker.container.start(name)
 
 
 # -- locks, the shared network, ownership ---------------------------------------------------
@@ -765,73 +686,3 @@ def _gone_is_fine(argv: Sequence[str], action: str) -> None:
     done = _Call(argv, action).done()
     if done.code != 0 and not _only_missing(done.err):
         raise _failed(action, done)
-
-
-# -- project resources and leftovers --------------------------------------------------------
-
-
-def project_resources(project_name: str) -> Removed:
-    """Names of the containers, networks and volumes that carry the project's label."""
-    docker = _client()
-    label = [("label", f"{PROJECT_LABEL}={project_name}")]
-    with _translated(f"listing the resources of {project_name}"):
-        names = [str(c["Name"]).lstrip("/") for c in _inspect_all(label, project_name)]
-        networks = [n.name for n in docker.network.list(filters=label)]
-        volumes = [v.name for v in docker.volume.list(filters=label)]
-    return Removed(tuple(sorted(names)), tuple(sorted(networks)), tuple(sorted(volumes)))
-
-
-def volume_names() -> frozenset[str]:
-    """Every volume on the engine, named or anonymous."""
-    with _translated("listing volumes"):
-        return frozenset(v.name for v in _client().volume.list())
-
-
-def network_containers(network: str) -> tuple[str, ...]:
-    """Names of the containers attached to a network (empty when there is no such network)."""
-    from python_on_whales.exceptions import NoSuchNetwork
-
-    docker = _client()
-    with _translated(f"inspecting network {network}"):
-        try:
-            net = docker.network.inspect(network)
-        except NoSuchNetwork:
-            return ()
-    return tuple(sorted(c.name for c in (net.containers or {}).values()))
-
-
-def image_exists(image: str) -> bool:
-    docker = _client()
-    with _translated(f"looking for image {image}"):
-        return bool(docker.image.exists(image))
-
-
-def remove_leftovers(
-    projects: Sequence[str] = (), networks: Sequence[str] = (), containers: Sequence[str] = ()
-) -> Removed:
-    """Force-remove the containers and volumes labelled with one of ``projects``, then
-    their networks and the named ``networks``, each only when no container uses it any
-    more. For test set-up and clean-up: nothing without those labels is touched, whatever
-    its name or the ports it publishes (``containers``, names a caller expects, are removed
-    only when they carry one of the labels too); missing things are fine."""
-    names: list[str] = []
-    for project in projects:
-        found = project_containers(project)
-        names += [c.name for c in found]
-        if found:
-            _docker(["container", "rm", "--force", "--volumes", *(c.id for c in found)], f"removing {project}")
-    gone_networks: set[str] = set()
-    for project in projects:
-        for network in networks_of(project):
-            gone_networks.update(remove_network_if_unused(network, project))
-    for network in networks:
-        for project in projects[:1]:
-            gone_networks.update(remove_network_if_unused(network, project))
-    volumes_gone = [v.name for project in projects for v in volumes(project)]
-    remove_volumes(volumes_gone)
-    return Removed(tuple(sorted(names)), tuple(sorted(gone_networks)), tuple(sorted(volumes_gone)))
-
-
-def networks_of(project: str) -> list[str]:
-    """Names of the networks labelled with the Compose project."""
-    return sorted({n.name for n in networks(project=project)})

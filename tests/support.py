@@ -13,10 +13,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import engine_support
 import pytest
 
 from clockwork_compose import _runtime
-from clockwork_compose._errors import ClockworkError
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "connected-services"
@@ -48,10 +48,7 @@ def compose_v2() -> bool:
     """Whether a docker CLI with Compose v2 is here (it parses files without an engine)."""
     if shutil.which("docker") is None:
         return False
-    try:
-        return _runtime.compose_version().startswith("2.")
-    except ClockworkError:
-        return False
+    return engine_support.compose_version().startswith("2.")
 
 
 needs_compose = pytest.mark.skipif(not compose_v2(), reason="needs a Docker CLI with Compose v2")
@@ -70,9 +67,9 @@ def _environment_without(names: tuple[str, ...]) -> Iterator[None]:
 
 
 def compose_config(folder: Path, file: str = "docker-compose.yml") -> dict[str, Any]:
-    """What Compose makes of ``folder``'s compose file and .env, through ``_runtime``,
+    """What Compose makes of ``folder``'s compose file and .env, as `docker compose config` reads them,
     with the secrets absent from the environment."""
     folder = folder.resolve()
     project = _runtime.ComposeProject(folder.name, folder, (folder / file,))
     with _environment_without(_NOT_FROM_THE_ENVIRONMENT):
-        return _runtime.compose_config(project)
+        return engine_support.compose_config(project)

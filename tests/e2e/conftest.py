@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clean_slate, copy_example, example_lock
 
@@ -26,7 +27,7 @@ def docker_engine() -> _runtime.EngineInfo:
     required = os.environ.get("CLOCKWORK_E2E") == "required"
     try:
         info = _runtime.engine_info()
-        missing = [image for image in IMAGES if not _runtime.image_exists(image)]
+        missing = [image for image in IMAGES if not engine_support.image_exists(image)]
     except EngineUnavailable as exc:
         reason = f"no usable Docker engine: {exc}"
         if required:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import engine_support
+
 from clockwork_compose import _runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +69,7 @@ def clean_slate() -> _runtime.Removed:
     """Remove what an earlier run (or another copy of the example) left behind: only what
     carries the example's project label (never by name or by published port: the engine is
     shared), and app_network only when no container uses it."""
-    return _runtime.remove_leftovers(projects=(PROJECT,), networks=(NETWORK,))
+    return engine_support.remove_leftovers(projects=(PROJECT,), networks=(NETWORK,))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import REPO, Run, clockwork
 
@@ -56,12 +57,12 @@ def _remove_dead_runs(names: tuple[str, ...], prefix: str) -> None:
     projects = {state.project for name in names if (state := _runtime.container(name)) is not None}
     dead = tuple(p for p in projects if p.startswith(prefix))
     if dead:
-        _runtime.remove_leftovers(projects=dead)
+        engine_support.remove_leftovers(projects=dead)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    missing = [image for image in IMAGES if not _runtime.image_exists(image)]
+    missing = [image for image in IMAGES if not engine_support.image_exists(image)]
     if missing:
         message = f"images missing: {', '.join(missing)}; run scripts/build-test-images.sh"
         if os.environ.get("CLOCKWORK_E2E") == "required":
@@ -82,7 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             yield folder
         finally:
             clockwork("destroy", cwd=folder)
-            _runtime.remove_leftovers(projects=(folder.name,))
+            engine_support.remove_leftovers(projects=(folder.name,))
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -124,7 +125,7 @@ def test_apply_runs_schema_and_migrations_and_the_app(stack: Path) -> None:
 
 
 def test_the_app_round_trips_through_the_injected_url(stack: Path) -> None:
-    env = _runtime.container_env(API)
+    env = engine_support.container_env(API)
     assert env["DATABASE_URL"] == "mysql://shop:p%40ss%3Aw%2Frd%3F%23%25@eng-mdb:3306/shop"
     assert env["LEGACY_DATABASE_URL"] == "mysql://old:o%2Fd%20pw@eng-mysql:3306/legacy"
     status, created = http("POST", "/items?name=lamp&price_cents=1250")

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import REPO, clockwork
 
@@ -50,12 +51,12 @@ def _remove_dead_runs(names: tuple[str, ...], prefix: str) -> None:
     projects = {state.project for name in names if (state := _runtime.container(name)) is not None}
     dead = tuple(p for p in projects if p.startswith(prefix))
     if dead:
-        _runtime.remove_leftovers(projects=dead)
+        engine_support.remove_leftovers(projects=dead)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    missing = [image for image in IMAGES if not _runtime.image_exists(image)]
+    missing = [image for image in IMAGES if not engine_support.image_exists(image)]
     if missing:
         message = f"images missing: {', '.join(missing)}; run scripts/build-test-images.sh"
         if os.environ.get("CLOCKWORK_E2E") == "required":
@@ -74,7 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             yield folder
         finally:
             clockwork("destroy", cwd=folder)
-            _runtime.remove_leftovers(projects=(folder.name,))
+            engine_support.remove_leftovers(projects=(folder.name,))
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -91,13 +92,13 @@ def test_apply_starts_rabbitmq_then_the_worker(stack: Path) -> None:
 
 
 def test_the_worker_round_trips_through_the_injected_url(stack: Path) -> None:
-    env = _runtime.container_env(WORKER)
+    env = engine_support.container_env(WORKER)
     assert env["AMQP_URL"] == f"amqp://app:s%2Fcr%40t%3Apw%23@{MQ}:5672/jobs%2Fv1"
     assert send("hello") == "HELLO"
 
 
 def test_a_valkey_password_reaches_the_url_and_the_probe(stack: Path) -> None:
-    env = _runtime.container_env(WORKER)
+    env = engine_support.container_env(WORKER)
     assert env["REDIS_URL"] == f"redis://:v%40lkey%20pw@{CACHE}:6379/0"
     state = _runtime.container(CACHE)
     assert state is not None and state.health == "healthy"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import engine_support
 import pytest
 from e2e_support import PROJECT, Stack, migration_rows, query, table_exists
 
@@ -62,12 +63,12 @@ def test_two_migrators_at_once_apply_a_new_migration_exactly_once(applied_stack:
     )
     built = applied_stack.cli("build")  # the migrator runs the plan the build wrote
     assert built.code == 0, built.text
-    results: dict[int, _runtime.ExecResult] = {}
+    results: dict[int, engine_support.ExecResult] = {}
     start = threading.Barrier(2)
 
     def run(i: int) -> None:
         start.wait()
-        results[i] = _runtime.compose_run(applied_stack.compose, "postgres-db-migrator")
+        results[i] = engine_support.compose_run(applied_stack.compose, "postgres-db-migrator")
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
@@ -82,7 +83,7 @@ def test_two_migrators_at_once_apply_a_new_migration_exactly_once(applied_stack:
 
 
 def test_stopped_database_makes_assert_fail_naming_the_check(applied_stack: Stack) -> None:
-    _runtime.stop("postgres-db")
+    engine_support.stop("postgres-db")
     result = applied_stack.cli("assert", "--timeout", "2")
     assert result.code == 1, result.text
     failed = [line for line in result.out.splitlines() if line.startswith("FAIL")]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clean_slate, example_lock
 
@@ -68,7 +69,7 @@ def folder(tmp_path: Path) -> Iterator[Callable[[str], Folder]]:
         return made[-1]
 
     yield make
-    _runtime.remove_leftovers(projects=sorted({f.name for f in made}))
+    engine_support.remove_leftovers(projects=sorted({f.name for f in made}))
 
 
 def rows(port: int, sql: str = "SELECT count(*) FROM items") -> list[tuple[object, ...]]:
@@ -102,7 +103,7 @@ PG_DATA = "/var/lib/postgresql/data"
 def assert_nothing_left(project: str) -> None:
     """No container or volume of the project; of its networks only app_network may stay
     (when Compose created it for this project, other projects may be using it now)."""
-    left = _runtime.project_resources(project)
+    left = engine_support.project_resources(project)
     assert left.containers == () and left.volumes == (), left
     assert set(left.networks) <= {_lower.NETWORK}, left
 
@@ -132,7 +133,7 @@ def test_old_naming_is_guarded_then_kept_by_declaring_it_or_replaced_by_the_flag
     assert "--replace-data" in refused.err
     assert container_id("ida-guard-db") == before
     assert rows(15401) == [(3,)]
-    assert "ida-guard_ida-guard-db_data" not in _runtime.volume_names()
+    assert "ida-guard_ida-guard-db_data" not in engine_support.volume_names()
 
     project.write(f'db = {db}, volumes=["postgres_data:{PG_DATA}"])\n')  # what the message says
     kept = project.cli("apply")
@@ -148,12 +149,12 @@ def test_old_naming_is_guarded_then_kept_by_declaring_it_or_replaced_by_the_flag
     assert "docker volume rm ida-guard_postgres_data" in replaced.err
     assert data_volume("ida-guard-db", PG_DATA) == "ida-guard_ida-guard-db_data"
     assert rows(15401, "SELECT to_regclass('items') IS NULL") == [(True,)]  # started empty, as asked
-    assert "ida-guard_postgres_data" in _runtime.volume_names()  # the old data is still there
+    assert "ida-guard_postgres_data" in engine_support.volume_names()  # the old data is still there
 
     gone = project.cli("destroy")
     assert gone.code == 0, gone.text
     assert_nothing_left(project.name)
-    assert {"ida-guard_postgres_data", "ida-guard_ida-guard-db_data"}.isdisjoint(_runtime.volume_names())
+    assert {"ida-guard_postgres_data", "ida-guard_ida-guard-db_data"}.isdisjoint(engine_support.volume_names())
 
 
 def test_adding_databases_keeps_the_first_and_removed_services_leave_with_their_volumes_listed(folder) -> None:
@@ -193,7 +194,7 @@ def test_adding_databases_keeps_the_first_and_removed_services_leave_with_their_
         assert f"removed {gone}" in shrunk.err
         assert f"docker volume rm ida-grow_{gone}_data" in shrunk.err
         assert _runtime.container(gone) is None
-        assert f"ida-grow_{gone}_data" in _runtime.volume_names()
+        assert f"ida-grow_{gone}_data" in engine_support.volume_names()
     assert _runtime.container("ida-grow-worker2").status == "running"  # type: ignore[union-attr]
     assert container_id("ida-grow-pg") == pg and rows(15402) == [(3,)]
 
@@ -262,7 +263,7 @@ def test_another_folder_with_the_same_name_can_neither_destroy_nor_take_over(fol
     assert nothing.code == 0, nothing.text
     assert "nothing to remove" in nothing.err and str(mine.dir) in nothing.err
     assert container_id("ida-own-cache") == cache
-    assert "ida-own_ida-own-cache_data" in _runtime.volume_names()
+    assert "ida-own_ida-own-cache_data" in engine_support.volume_names()
 
     taken = other.cli("apply")
     assert taken.code == 1, taken.text
@@ -277,7 +278,7 @@ def test_another_folder_with_the_same_name_can_neither_destroy_nor_take_over(fol
     assert _runtime.container("ida-own-cache") is None
     again = other.cli("destroy")
     assert again.code == 0 and "nothing to remove" in again.err, again.text
-    assert "ida-own_ida-own-cache_data" in _runtime.volume_names()
+    assert "ida-own_ida-own-cache_data" in engine_support.volume_names()
 
     removed = mine.cli("destroy")
     assert removed.code == 0 and "ida-own_ida-own-cache_data" in removed.err, removed.text
@@ -431,7 +432,7 @@ def test_a_tracked_env_is_refused_and_destroy_needs_no_secret(folder) -> None:
     git("rm", "-q", "--cached", ".env", cwd=project.dir)
     applied = project.cli("apply", env={"IDA_TOKEN": "t0ken-value"})
     assert applied.code == 0, applied.text
-    assert _runtime.container_env("ida-sec-cache")["TOKEN"] == "t0ken-value"
+    assert engine_support.container_env("ida-sec-cache")["TOKEN"] == "t0ken-value"
     assert git("ls-files", ".env", cwd=project.dir) == ""
 
     (project.dir / ".env").unlink()  # item 10: no secret value anywhere

@@ -27,10 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import REPO, clockwork
-
-from clockwork_compose import _runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -146,7 +145,7 @@ def _corpus() -> Iterator[Corpus]:
         MAIN_PY.format(folders=FOLDERS, first_port=FIRST_PORT, db=APP_DB, user=USER, password=PASSWORD),
         encoding="utf-8",
     )
-    _runtime.remove_leftovers(containers=CONTAINERS)  # a run killed before its clean-up
+    engine_support.remove_leftovers(containers=CONTAINERS)  # a run killed before its clean-up
     try:
         first = clockwork("apply", cwd=project)
         records = {folder: _records(FIRST_PORT + i) for i, folder in enumerate(FOLDERS)}
@@ -154,7 +153,7 @@ def _corpus() -> Iterator[Corpus]:
         yield Corpus(project, first, second, records)
     finally:
         clockwork("destroy", cwd=project)
-        _runtime.remove_leftovers(containers=CONTAINERS, projects=(_project_name(project),))
+        engine_support.remove_leftovers(containers=CONTAINERS, projects=(_project_name(project),))
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clockwork
 
@@ -95,7 +96,7 @@ def own(tmp_path: Path) -> Iterator[list[Path]]:
     finally:
         for folder in folders:
             clockwork("destroy", cwd=folder)
-        _runtime.remove_leftovers(projects=[f.name for f in folders])
+        engine_support.remove_leftovers(projects=[f.name for f in folders])
 
 
 def test_a_crash_loop_fails_apply_with_its_logs(tmp_path: Path, own: list[Path]) -> None:

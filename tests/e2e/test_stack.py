@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import engine_support
 import pytest
 from e2e_support import (
     CONTAINERS,
@@ -39,7 +40,7 @@ VOLUMES_BEFORE: set[str] = set()
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Run]]:
     with example_lock():
         clean_slate()
-        VOLUMES_BEFORE.update(_runtime.volume_names())
+        VOLUMES_BEFORE.update(engine_support.volume_names())
         copy = copy_example(tmp_path_factory.mktemp("stack"))
         try:
             yield copy, copy.apply()
@@ -64,7 +65,7 @@ def test_apply_succeeds_and_reports_each_service(stack: tuple[Stack, Run]) -> No
 
 
 def test_database_url_and_redis_url_are_injected(up: Stack) -> None:
-    env = _runtime.container_env("api-server")
+    env = engine_support.container_env("api-server")
     assert env["DATABASE_URL"] == "postgresql://admin:secret123@postgres-db:5432/appdb"  # pragma: allowlist secret
     assert env["REDIS_URL"].startswith("redis://redis-cache:6379")
 
@@ -95,7 +96,7 @@ def test_all_containers_are_on_app_network(up: Stack) -> None:
     for name, state in _runtime.containers(PROJECT).items():
         assert state.networks == (NETWORK,), name
     running = set(CONTAINERS) - {"postgres-db-migrator"}  # a one-shot leaves the network when it exits
-    assert running <= set(_runtime.network_containers(NETWORK))
+    assert running <= set(engine_support.network_containers(NETWORK))
 
 
 def test_schema_tables_and_every_migration_are_in_the_database(up: Stack) -> None:
@@ -153,14 +154,14 @@ def test_destroy_leaves_nothing_and_is_idempotent(up: Stack) -> None:
     result = up.cli("destroy")
     assert result.code == 0, result.text
     assert "removed containers" in result.err
-    assert _runtime.project_resources(PROJECT) == _runtime.Removed()
+    assert engine_support.project_resources(PROJECT) == _runtime.Removed()
     assert all(_runtime.container(name) is None for name in CONTAINERS)
     # app_network is shared by every project on the engine: removed only when unused.
-    others = _runtime.network_containers(NETWORK)
+    others = engine_support.network_containers(NETWORK)
     assert f"removed networks: {NETWORK}" in result.err or others, result.err
     assert not set(others) & set(CONTAINERS)
     # Anonymous volumes too (images declare VOLUMEs): nothing new is left on the engine.
-    assert _runtime.volume_names() <= VOLUMES_BEFORE
+    assert engine_support.volume_names() <= VOLUMES_BEFORE
     again = up.cli("destroy")
     assert again.code == 0 and "nothing to remove" in again.err
 
