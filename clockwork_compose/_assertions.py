@@ -5,7 +5,8 @@ A ``Probe`` is one named, repeatable attempt at a check; ``run`` polls every pro
 returns one ``Check`` per probe: name, passed, detail, seconds. ``probes`` derives them from
 the model: the built-in checks implied by the declarations, then the user's assertions.
 
-Container states come through ``_runtime``; TCP and HTTP are tried from the host. SQL goes
+Container states and logs come from the engine ``probes`` is given (``_runtime.DOCKER``
+unless a unit test passes a fake); TCP and HTTP are tried from the host. SQL goes
 the way the database's engine says (:meth:`_engines.Engine.query`: postgres through its
 published port, others through their image's own client in the container).
 """
@@ -91,18 +92,24 @@ def _one_line(exc: BaseException) -> str:
 # -- what to check --------------------------------------------------------------------------
 
 
-def probes(project: Project, env: Mapping[str, str], exec_in: ExecIn | None = None) -> list[Probe]:
+def probes(
+    project: Project,
+    env: Mapping[str, str],
+    exec_in: ExecIn | None = None,
+    engine: _runtime.Engine = _runtime.DOCKER,
+) -> list[Probe]:
     """Built-in checks (services, migrators, published ports, databases), then user assertions.
 
     ``env`` resolves secrets (SecretRef) in database credentials; ``exec_in`` runs a client
-    in a service's container (default: the Compose container named after the service)."""
-    exec_in = exec_in or _exec_in
+    in a service's container (default: the Compose container named after the service,
+    through ``engine``); ``engine`` answers the containers' states and logs."""
+    exec_in = exec_in or _exec_in(engine)
     out: list[Probe] = []
     for service in project.ordered():
         if service.role is Role.MIGRATOR:
-            out.append(Probe(f"migrator {service.name} exited 0", lambda s=service: migrator_done(s.name)))
+            out.append(Probe(f"migrator {service.name} exited 0", lambda s=service: migrator_done(s.name, engine)))
         else:
-            out.append(Probe(_running_name(service), lambda s=service: container_running(s)))
+            out.append(Probe(_running_name(service), lambda s=service: container_running(s, engine)))
     for service in project.ordered():
         for port in service.ports:
             if port.host is not None and port.protocol == "tcp":
@@ -114,7 +121,7 @@ def probes(project: Project, env: Mapping[str, str], exec_in: ExecIn | None = No
     for target in _distinct_databases(project):
         out.extend(_database_probes(target, env, exec_in))
     for service in project.ordered():
-        out.extend(_user_probe(service, project, env, spec, exec_in) for spec in service.assertions)
+        out.extend(_user_probe(service, project, env, spec, exec_in, engine) for spec in service.assertions)
     return out
 
 
@@ -131,8 +138,8 @@ def _distinct_databases(project: Project) -> list[DatabaseTarget]:
     return list(seen.values())
 
 
-def _exec_in(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
-    return _runtime.exec_in(name, argv, env=env)
+def _exec_in(engine: _runtime.Engine) -> ExecIn:
+    return lambda name, argv, env: engine.exec_in(name, argv, env=env)
 
 
 def _engine_query(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecIn | None = None) -> Query:
@@ -140,7 +147,7 @@ def _engine_query(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecI
     engine = engine_named(target.engine)
     if engine is None:
         raise LookupError(f"{target.service} runs no engine clockwork can query: give the assertion a url")
-    return lambda sql: engine.query(target, env, sql, exec_in or _exec_in)
+    return lambda sql: engine.query(target, env, sql, exec_in or _exec_in(_runtime.DOCKER))
 
 
 def _database_probes(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecIn | None = None) -> list[Probe]:
@@ -178,10 +185,11 @@ def _user_probe(
     env: Mapping[str, str],
     spec: Mapping[str, object],
     exec_in: ExecIn | None = None,
+    engine: _runtime.Engine = _runtime.DOCKER,
 ) -> Probe:
     kind = spec.get("kind")
     if kind == "container_running":
-        return Probe(f"{service.name}: container running", lambda: container_running(service))
+        return Probe(f"{service.name}: container running", lambda: container_running(service, engine))
     if kind == "http_status":
         url, status = str(spec["url"]), int(spec.get("status", 200))  # type: ignore[call-overload]
         return Probe(f"{service.name}: GET {url} answers {status}", lambda: http_status(url, status))
@@ -211,8 +219,8 @@ def _own_database(service: Service, project: Project, env: Mapping[str, str], ex
 # -- single attempts ------------------------------------------------------------------------
 
 
-def container_running(service: Service) -> Outcome:
-    state = _runtime.container(service.name)
+def container_running(service: Service, engine: _runtime.Engine = _runtime.DOCKER) -> Outcome:
+    state = engine.container(service.name)
     if state is None:
         return Outcome(False, "no container")
     if state.status != "running":
@@ -222,14 +230,14 @@ def container_running(service: Service) -> Outcome:
     return Outcome(True, f"running{', healthy' if state.health == 'healthy' else ''}")
 
 
-def migrator_done(name: str) -> Outcome:
-    state = _runtime.container(name)
+def migrator_done(name: str, engine: _runtime.Engine = _runtime.DOCKER) -> Outcome:
+    state = engine.container(name)
     if state is None:
         return Outcome(False, "no container")
     if state.status != "exited":
         return Outcome(False, state.status)
     if state.exit_code != 0:
-        last = _runtime.logs(name, tail=1)
+        last = engine.logs(name, tail=1)
         return Outcome(False, f"exited {state.exit_code}" + (f": {last}" if last else ""), final=True)
     return Outcome(True, "exited 0")
 

@@ -197,21 +197,25 @@ def dependency_order(project: Project) -> list[str]:
 class _Up(threading.Thread):
     """`compose up` in the background; its error (with Compose's stderr) kept for the report."""
 
-    def __init__(self, compose: _runtime.ComposeProject, services: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, engine: _runtime.Engine, compose: _runtime.ComposeProject, services: Sequence[str] | None = None
+    ) -> None:
         super().__init__(daemon=True, name=f"compose-up-{compose.name}")
+        self.engine = engine
         self.compose = compose
         self.services = services
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
-            _runtime.compose_up(self.compose, self.services)
+            self.engine.compose_up(self.compose, self.services)
         except Exception as exc:  # reported as data by apply(), never lost
             self.error = exc
 
 
 @dataclass
 class _Watch:
+    engine: _runtime.Engine
     project: Project
     #: One-shots that exited before ``since`` belong to an earlier apply; None: they count.
     since: datetime | None
@@ -225,7 +229,7 @@ class _Watch:
 
     def poll(self) -> None:
         # Container names are the service names (the compose target sets container_name).
-        self.states = _runtime.containers(self.project.name, list(self.project.services))
+        self.states = self.engine.containers(self.project.name, list(self.project.services))
         waited_for = {
             dep.target
             for s in self.project.services.values()
@@ -263,15 +267,17 @@ def apply(
     timeout: float | None = None,
     on_progress: Progress | None = None,
     replace_data: bool = False,
+    engine: _runtime.Engine = _runtime.DOCKER,
 ) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed.
 
     One apply of a project at a time on this host: a second one raises ``_runtime.Busy``.
     Before anything changes: containers of this project name from another folder, or a
     container that would come back on another volume than its data is in (unless
-    ``replace_data``), raise RuntimeFailure and nothing is touched."""
+    ``replace_data``), raise RuntimeFailure and nothing is touched. ``engine``: the real
+    one unless a test passes a fake."""
     with apply_lock(_lower.project_name(project_dir)):
-        return _apply(project_dir, timeout, on_progress, replace_data)
+        return _apply(engine, project_dir, timeout, on_progress, replace_data)
 
 
 def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
@@ -279,21 +285,23 @@ def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
     return _runtime.host_lock(f"apply-{project}", wait=False, what=f"another apply of {project}")
 
 
-def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | None, replace_data: bool) -> ApplyReport:
+def _apply(
+    engine: _runtime.Engine, project_dir: Path, timeout: float | None, on_progress: Progress | None, replace_data: bool
+) -> ApplyReport:
     started = time.monotonic()
-    engine_check = _runtime.EngineCheck()  # runs while we build
+    engine_checked = engine.start_engine_check()  # runs while we build
     try:
         built = _api.build(project_dir)
     finally:
-        engine = engine_check.result()  # no engine says so first, even when the build fails
+        info = engine_checked()  # no engine says so first, even when the build fails
     project = built.project
     _envfile.require(project, built.path.parent)
     folder = project_dir.resolve()
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
     with ThreadPoolExecutor(3) as pool:  # three listings, side by side
-        listed = pool.submit(_runtime.project_containers, project.name)
-        named = pool.submit(_runtime.containers_named, sorted(project.services))
-        listed_volumes = pool.submit(_runtime.volumes, project.name)
+        listed = pool.submit(engine.project_containers, project.name)
+        named = pool.submit(engine.containers_named, sorted(project.services))
+        listed_volumes = pool.submit(engine.volumes, project.name)
         existing, holders, volumes = listed.result(), named.result(), listed_volumes.result()
     check_owner(project.name, folder, existing)
     check_names(project.name, holders)
@@ -303,22 +311,22 @@ def _apply(project_dir: Path, timeout: float | None, on_progress: Progress | Non
         raise guard_error(project.name, moves)
     orphans = orphans_of(project, existing)
     if orphans:
-        _runtime.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
-    before = _runtime.containers(project.name, list(project.services))
-    why = why_up(project, before, compose)
+        engine.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
+    before = engine.containers(project.name, list(project.services))
+    why = why_up(project, before, compose, engine)
     services = up_services(project, why)
-    watch = _Watch(project, _engine_now() if why else None, started, on_progress)
+    watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress)
     if why:  # Compose would create the network when missing: two at once make two of it
-        _runtime.ensure_network(_lower.NETWORK)
-        own_volumes(project, folder, volumes)
-    up = _Up(compose, services) if why else None
+        engine.ensure_network(_lower.NETWORK)
+        own_volumes(project, folder, volumes, engine)
+    up = _Up(engine, compose, services) if why else None
     if up is not None:
         up.start()
     failure = _wait(watch, up, started + (timeout if timeout is not None else deadline_seconds(project)))
     return ApplyReport(
         project=project.name,
         compose_file=built.path,
-        engine=engine,
+        engine=info,
         services=_service_reports(watch, {name: s.id for name, s in before.items()}),
         seconds=time.monotonic() - started,
         failure=failure,
@@ -437,7 +445,9 @@ def check_volume_owner(name: str, folder: Path, volumes: Sequence[_runtime.Volum
         )
 
 
-def own_volumes(project: Project, folder: Path, volumes: Sequence[_runtime.Volume]) -> None:
+def own_volumes(
+    project: Project, folder: Path, volumes: Sequence[_runtime.Volume], engine: _runtime.Engine = _runtime.DOCKER
+) -> None:
     """Create the project's named volumes that are missing, labelled as Compose would
     label them plus the folder that owns them (Compose labels volumes with no folder)."""
     present = {v.name for v in volumes}
@@ -449,15 +459,20 @@ def own_volumes(project: Project, folder: Path, volumes: Sequence[_runtime.Volum
                 _runtime.VOLUME_LABEL: key,
                 _runtime.OWNER_LABEL: str(folder),
             }
-            _runtime.create_volume(name, labels)
+            engine.create_volume(name, labels)
 
 
-def why_up(project: Project, before: dict[str, ContainerState], compose: _runtime.ComposeProject) -> dict[str, str]:
+def why_up(
+    project: Project,
+    before: dict[str, ContainerState],
+    compose: _runtime.ComposeProject,
+    engine: _runtime.Engine = _runtime.DOCKER,
+) -> dict[str, str]:
     """Each service `compose up` must change, and why; empty when there is nothing to do."""
     if not before:  # a first apply: no need to ask Compose for hashes
         return {name: "no container" for name in dependency_order(project)}
-    hashes = _runtime.config_hashes(compose)
-    images = _runtime.image_ids(state.image for state in before.values())
+    hashes = engine.config_hashes(compose)
+    images = engine.image_ids(state.image for state in before.values())
     return stale(project, before, hashes, images)
 
 
@@ -546,7 +561,7 @@ def _failure(watch: _Watch, up: _Up | None) -> Failure:
     reason = _what_happened(service, watch) if service else "compose up failed"
     if engine_error:
         reason = f"{reason}: {engine_error}"
-    logs = _runtime.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
+    logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
     hint = next((fix for words, fix in HINTS if words in logs or words in engine_error), "")
     return Failure(service, f"{reason}; {hint}" if hint else reason, logs)
 
@@ -601,7 +616,7 @@ def _timed_out(watch: _Watch, deadline: float) -> Failure:
             f"; {', '.join(running)} {'is' if len(running) == 1 else 'are'} still running: "
             "it keeps running and may still commit its migrations (see `docker logs NAME`)"
         )
-    logs = _runtime.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
+    logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
     return Failure(service, reason, logs)
 
 
@@ -657,12 +672,12 @@ class AssertReport:
         return all(check.passed for check in self.checks)
 
 
-def check(project_dir: Path, timeout: float = 15.0) -> AssertReport:
+def check(project_dir: Path, timeout: float = 15.0, engine: _runtime.Engine = _runtime.DOCKER) -> AssertReport:
     """Run the built-in checks and the user's assertions against the running project."""
-    _runtime.engine_info()
+    engine.engine_info()
     project, _, path = _api.compile_project(project_dir)
     started = time.monotonic()
-    checks = _assertions.run(_assertions.probes(project, secret_values(path.parent)), timeout)
+    checks = _assertions.run(_assertions.probes(project, secret_values(path.parent), engine=engine), timeout)
     return AssertReport(project.name, tuple(checks), time.monotonic() - started)
 
 
@@ -676,26 +691,26 @@ def secret_values(folder: Path) -> dict[str, str]:
 # -- destroy --------------------------------------------------------------------------------
 
 
-def destroy(project_dir: Path, keep_volumes: bool = False) -> DestroyReport:
+def destroy(project_dir: Path, keep_volumes: bool = False, engine: _runtime.Engine = _runtime.DOCKER) -> DestroyReport:
     """Remove the containers (apps first, databases last), then the volumes (unless kept)
     and the networks left unused, of this project name created from this folder.
 
     Needs no main.py, no compose file and no secret: it goes by labels. Containers of the
     same project name from another folder are left alone, and so are the volumes then,
     unless clockwork labelled them as this folder's."""
-    _runtime.engine_info()
+    engine.engine_info()
     folder = project_dir.resolve()
     name = _lower.project_name(project_dir)
-    existing = _runtime.project_containers(name)
+    existing = engine.project_containers(name)
     mine = [c for c in existing if owned(c, folder)]
     foreign = tuple(sorted({c.working_dir for c in existing if not owned(c, folder)}))
-    volumes = [] if keep_volumes else [v.name for v in _runtime.volumes(name) if _volume_owned(v, folder, foreign)]
-    _runtime.remove_containers(stop_order(mine))
-    _runtime.remove_volumes(volumes)
+    volumes = [] if keep_volumes else [v.name for v in engine.volumes(name) if _volume_owned(v, folder, foreign)]
+    engine.remove_containers(stop_order(mine))
+    engine.remove_volumes(volumes)
     networks: tuple[str, ...] = ()
     if mine or volumes:
-        names = {n.name for n in _runtime.networks(project=name)} | {_lower.NETWORK}
-        networks = tuple(n for name_ in sorted(names) for n in _runtime.remove_network_if_unused(name_, name))
+        names = {n.name for n in engine.networks(project=name)} | {_lower.NETWORK}
+        networks = tuple(n for name_ in sorted(names) for n in engine.remove_network_if_unused(name_, name))
     removed = _runtime.Removed(tuple(sorted(c.name for c in mine)), networks, tuple(volumes))
     return DestroyReport(name, removed, keep_volumes, foreign)
 

@@ -27,11 +27,11 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ._errors import EngineUnavailable, RuntimeFailure
 
@@ -599,19 +599,28 @@ def duplicate_network_error(name: str, found: Sequence[Network]) -> RuntimeFailu
     )
 
 
+def unusable_network(name: str, found: Sequence[Network]) -> RuntimeFailure | None:
+    """Why Compose would refuse the networks called ``name`` found on the engine (several of
+    them, or one without Compose's label), with the fix; None when it can use them."""
+    if len(found) > 1:
+        return duplicate_network_error(name, found)
+    if found and found[0].labels.get(NETWORK_LABEL) != name:
+        return RuntimeFailure(
+            f"network {name} ({found[0].id[:12]}) was made without the label {NETWORK_LABEL}={name}, "
+            f"so Compose refuses to use it: remove it with `docker network rm {found[0].id[:12]}` "
+            "(stop the containers on it first), then apply again"
+        )
+    return None
+
+
 def ensure_network(name: str) -> Network:
     """The one network called ``name``, created when missing. Under a host-wide lock, so
     that two applies never both create it (the engine would make two of one name)."""
     with host_lock(f"network-{name}"):
         found = networks(name)
-        if len(found) > 1:
-            raise duplicate_network_error(name, found)
-        if found and found[0].labels.get(NETWORK_LABEL) != name:
-            raise RuntimeFailure(
-                f"network {name} ({found[0].id[:12]}) was made without the label {NETWORK_LABEL}={name}, "
-                f"so Compose refuses to use it: remove it with `docker network rm {found[0].id[:12]}` "
-                "(stop the containers on it first), then apply again"
-            )
+        problem = unusable_network(name, found)
+        if problem is not None:
+            raise problem
         if found:
             return found[0]
         # Compose uses a network it did not create only when it carries Compose's network
@@ -686,3 +695,82 @@ def _gone_is_fine(argv: Sequence[str], action: str) -> None:
     done = _Call(argv, action).done()
     if done.code != 0 and not _only_missing(done.err):
         raise _failed(action, done)
+
+
+# -- the engine as a parameter ---------------------------------------------------------------
+
+
+class Engine(Protocol):
+    """What apply, assert and destroy ask of the engine. ``DOCKER`` is the real one (this
+    module's functions); a unit test passes a fake with the same methods instead."""
+
+    def start_engine_check(self) -> Callable[[], EngineInfo]:
+        """Start checking the engine and Compose; the function returned waits for the answer."""
+        ...
+
+    def engine_info(self) -> EngineInfo: ...
+
+    def containers(
+        self, project_name: str, names: Sequence[str] | None = None, include_oneoff: bool = False
+    ) -> dict[str, ContainerState]: ...
+
+    def project_containers(self, project: str) -> list[ContainerState]: ...
+
+    def containers_named(self, names: Sequence[str]) -> list[ContainerState]: ...
+
+    def container(self, name: str) -> ContainerState | None: ...
+
+    def config_hashes(self, project: ComposeProject) -> dict[str, str]: ...
+
+    def image_ids(self, references: Iterable[str]) -> dict[str, str]: ...
+
+    def compose_up(self, project: ComposeProject, services: Sequence[str] | None = None) -> str: ...
+
+    def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str: ...
+
+    def exec_in(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str: ...
+
+    def ensure_network(self, name: str) -> Network: ...
+
+    def networks(self, name: str | None = None, project: str | None = None) -> list[Network]: ...
+
+    def remove_network_if_unused(self, name: str, project: str) -> tuple[str, ...]: ...
+
+    def volumes(self, project: str) -> list[Volume]: ...
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
+
+    def remove_volumes(self, names: Sequence[str]) -> None: ...
+
+    def remove_containers(self, groups: Sequence[Sequence[str]]) -> None: ...
+
+
+def _start_engine_check() -> Callable[[], EngineInfo]:
+    return EngineCheck().result
+
+
+class DockerEngine:
+    """The real engine: each method is this module's function of the same name."""
+
+    start_engine_check = staticmethod(_start_engine_check)
+    engine_info = staticmethod(engine_info)
+    containers = staticmethod(containers)
+    project_containers = staticmethod(project_containers)
+    containers_named = staticmethod(containers_named)
+    container = staticmethod(container)
+    config_hashes = staticmethod(config_hashes)
+    image_ids = staticmethod(image_ids)
+    compose_up = staticmethod(compose_up)
+    logs = staticmethod(logs)
+    exec_in = staticmethod(exec_in)
+    ensure_network = staticmethod(ensure_network)
+    networks = staticmethod(networks)
+    remove_network_if_unused = staticmethod(remove_network_if_unused)
+    volumes = staticmethod(volumes)
+    create_volume = staticmethod(create_volume)
+    remove_volumes = staticmethod(remove_volumes)
+    remove_containers = staticmethod(remove_containers)
+
+
+#: The engine apply, assert and destroy use unless they are given another.
+DOCKER: Engine = DockerEngine()

@@ -1,5 +1,5 @@
 """`clockwork assert`'s checks without Docker: polling, the checks derived from the model,
-and single attempts against fakes of ``_runtime`` and local sockets."""
+and single attempts against a fake engine and local sockets."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 
-from clockwork_compose import _assertions, _runtime
+from clockwork_compose import _assertions
 from clockwork_compose._assertions import Outcome, Probe
 from clockwork_compose._engines import postgres
 from clockwork_compose._model import (
@@ -152,37 +154,54 @@ def test_migrations_recorded_lists_what_is_missing() -> None:
     ).passed
 
 
-# -- container checks against a fake runtime ------------------------------------------------
+# -- container checks against a fake engine -------------------------------------------------
 
 
-def fake_container(monkeypatch: pytest.MonkeyPatch, found: ContainerState | None, log: str = "") -> None:
-    monkeypatch.setattr(_runtime, "container", lambda name: found)
-    monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: log)
+@dataclass
+class FakeEngine:
+    """The one container ``name`` the checks may ask about (None: there is none), and its logs."""
+
+    name: str
+    found: ContainerState | None
+    log: str = ""
+
+    def container(self, name: str) -> ContainerState | None:
+        assert name == self.name
+        return self.found
+
+    def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str:
+        assert name == self.name
+        return self.log
 
 
 def cs(status: str, health: str | None = None, exit_code: int = 0) -> ContainerState:
     return ContainerState("x", "x", "id", status, health, exit_code, None)
 
 
-def test_container_running_needs_health_when_there_is_a_healthcheck(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_container_running_needs_health_when_there_is_a_healthcheck() -> None:
     service = Service("db", healthcheck=Healthcheck(CommandCheck(("true",)), 1, 3, 3))
-    fake_container(monkeypatch, cs("running", "starting"))
-    assert _assertions.container_running(service) == Outcome(False, "running, health starting")
-    fake_container(monkeypatch, cs("running", "healthy"))
-    assert _assertions.container_running(service).passed
+    starting = FakeEngine("db", cs("running", "starting"))
+    assert _assertions.container_running(service, starting) == Outcome(False, "running, health starting")
+    assert _assertions.container_running(service, FakeEngine("db", cs("running", "healthy"))).passed
 
 
-def test_stopped_container_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_container(monkeypatch, cs("exited", exit_code=137))
-    assert _assertions.container_running(Service("db")) == Outcome(False, "exited (exit code 137)")
-    fake_container(monkeypatch, None)
-    assert _assertions.container_running(Service("db")) == Outcome(False, "no container")
+def test_stopped_container_fails() -> None:
+    stopped = FakeEngine("db", cs("exited", exit_code=137))
+    assert _assertions.container_running(Service("db"), stopped) == Outcome(False, "exited (exit code 137)")
+    assert _assertions.container_running(Service("db"), FakeEngine("db", None)) == Outcome(False, "no container")
 
 
-def test_failed_migrator_is_final_and_quotes_its_last_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_container(monkeypatch, cs("exited", exit_code=1), log="clockwork-migrate: FAILED 004_x.sql")
-    outcome = _assertions.migrator_done("db-migrator")
+def test_failed_migrator_is_final_and_quotes_its_last_line() -> None:
+    engine = FakeEngine("db-migrator", cs("exited", exit_code=1), log="clockwork-migrate: FAILED 004_x.sql")
+    outcome = _assertions.migrator_done("db-migrator", engine)
     assert outcome == Outcome(False, "exited 1: clockwork-migrate: FAILED 004_x.sql", final=True)
+
+
+def test_probes_ask_the_engine_they_are_given() -> None:
+    project = Project("demo", {"db": Service("db")}, [], [])
+    (probe,) = _assertions.probes(project, {}, engine=FakeEngine("db", cs("exited", exit_code=137)))
+    assert probe.name == "service db running"
+    assert probe.attempt() == Outcome(False, "exited (exit code 137)")
 
 
 # -- TCP and HTTP against local servers -----------------------------------------------------

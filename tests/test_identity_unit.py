@@ -247,14 +247,15 @@ def test_no_secrets_no_git(make_project, monkeypatch: pytest.MonkeyPatch) -> Non
     assert calls == []
 
 
-def test_a_network_compose_would_refuse_is_reported_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_a_network_compose_would_refuse_is_reported_with_the_fix() -> None:
     bare = _runtime.Network("c" * 64, "app_network", {}, (), "2026-01-01")
-    monkeypatch.setattr(_runtime, "LOCK_DIR", tmp_path)
-    monkeypatch.setattr(_runtime, "networks", lambda name=None, project=None: [bare])
-    with pytest.raises(_runtime.RuntimeFailure) as caught:
-        _runtime.ensure_network("app_network")
-    assert "docker network rm cccccccccccc" in str(caught.value)
-    assert "com.docker.compose.network=app_network" in str(caught.value)
+    error = _runtime.unusable_network("app_network", [bare])
+    assert isinstance(error, _runtime.RuntimeFailure)
+    assert "docker network rm cccccccccccc" in str(error)
+    assert "com.docker.compose.network=app_network" in str(error)
+    labelled = _runtime.Network("d" * 64, "app_network", {_runtime.NETWORK_LABEL: "app_network"}, ())
+    assert _runtime.unusable_network("app_network", [labelled]) is None
+    assert _runtime.unusable_network("app_network", []) is None
 
 
 def test_a_container_name_held_by_another_project_is_refused_naming_it() -> None:

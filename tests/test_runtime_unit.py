@@ -1,5 +1,5 @@
 """The runtime seam without Docker: error translation, Compose checks, and apply's waiting
-logic driven by a fake ``_runtime`` (containers, compose up, logs)."""
+logic driven by a fake engine passed to ``_deploy.apply`` (containers, compose up, logs)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -253,8 +254,12 @@ class FakeEngine:
         up_error: Exception | None = None,
         up_seconds: float = 0.0,
         hashes: dict[str, str] | None = None,
+        log_text: str | None = None,
+        interrupt_at: int | None = None,
     ) -> None:
         self.snapshots = snapshots
+        self.log_text = log_text
+        self.interrupt_at = interrupt_at
         self.up_error = up_error
         self.up_seconds = up_seconds
         self.hashes = hashes
@@ -267,6 +272,9 @@ class FakeEngine:
         self, name: str, names: list[str] | None = None, include_oneoff: bool = False
     ) -> dict[str, ContainerState]:
         with self.lock:
+            if self.calls == self.interrupt_at:
+                self.calls += 1
+                raise KeyboardInterrupt
             snapshot = self.snapshots[min(self.calls, len(self.snapshots) - 1)]
             self.calls += 1
             return snapshot
@@ -285,29 +293,40 @@ class FakeEngine:
             raise self.up_error
         return ""
 
+    def start_engine_check(self) -> Callable[[], EngineInfo]:
+        return lambda: EngineInfo("20.10", "1.41", "2.26")
 
-class FakeEngineCheck:
-    def result(self) -> EngineInfo:
-        return EngineInfo("20.10", "1.41", "2.26")
+    def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str:
+        return self.log_text if self.log_text is not None else f"last lines of {name}"
+
+    # Ownership, orphans, the shared network and volumes: nothing to see, nothing to do.
+    def project_containers(self, project: str) -> list[ContainerState]:
+        return list(self.snapshots[0].values())
+
+    def containers_named(self, names: Sequence[str]) -> list[ContainerState]:
+        return []
+
+    def volumes(self, project: str) -> list[_runtime.Volume]:
+        return []
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        raise AssertionError(f"apply created volume {name}, though the project declares none")
+
+    def ensure_network(self, name: str) -> _runtime.Network:
+        return _runtime.Network("n1", name, {}, ())
+
+    def remove_containers(self, groups: Sequence[Sequence[str]]) -> None:
+        raise AssertionError(f"apply removed {groups}, though nothing is an orphan")
 
 
 @pytest.fixture
 def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Apply (not the engine: that is passed to ``_deploy.apply``) builds ``project()``."""
+
     def install(engine: FakeEngine) -> FakeEngine:
         built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml")
-        monkeypatch.setattr(_runtime, "EngineCheck", FakeEngineCheck)
-        monkeypatch.setattr(_runtime, "containers", engine.containers)
-        monkeypatch.setattr(_runtime, "config_hashes", engine.config_hashes)
-        monkeypatch.setattr(_runtime, "image_ids", engine.image_ids)
-        monkeypatch.setattr(_runtime, "compose_up", engine.compose_up)
-        # Ownership, orphans, the shared network and volumes: nothing to see, nothing to do.
-        monkeypatch.setattr(_runtime, "project_containers", lambda name: list(engine.snapshots[0].values()))
-        monkeypatch.setattr(_runtime, "ensure_network", lambda name: None)
-        monkeypatch.setattr(_runtime, "containers_named", lambda names: [])
-        monkeypatch.setattr(_runtime, "volumes", lambda name: [])
-        monkeypatch.setattr(_runtime, "create_volume", lambda name, labels: None)
+        # A second run of this suite on the host has the same tmp_path names: no host lock.
         monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
-        monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: f"last lines of {name}")
         monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
         monkeypatch.setattr(_deploy._envfile, "require", lambda project, folder: [])
         monkeypatch.setattr(_deploy, "POLL", 0.01)
@@ -332,9 +351,9 @@ def healthy() -> dict[str, ContainerState]:
 
 
 def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([{}, {"db": state("db", health="starting")}, healthy()]))
+    engine = fake_apply(FakeEngine([{}, {"db": state("db", health="starting")}, healthy()]))
     seen: list[tuple[str, str]] = []
-    report = _deploy.apply(tmp_path, on_progress=lambda s, p, t: seen.append((s, p)))
+    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok
     assert ("db", "starting") in seen and ("db", "healthy") in seen
     assert ("db-migrator", "migrated") in seen
@@ -344,7 +363,7 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
 def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([healthy()]))
     seen: list[tuple[str, str]] = []
-    report = _deploy.apply(tmp_path, on_progress=lambda s, p, t: seen.append((s, p)))
+    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok and report.why_up == {}
     assert engine.ups == 0, "compose up ran (and with it the migrator) with nothing to do"
     assert {s.change for s in report.services} == {"unchanged"}
@@ -353,7 +372,7 @@ def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
 
 def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": ""}))
-    report = _deploy.apply(tmp_path)
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.ok and report.why_up == {"db-migrator": "configuration changed"}
     assert engine.ups == 1 and engine.up_services == ["db-migrator"]  # app is left alone
     assert {s.change for s in report.services} == {"unchanged"}
@@ -361,7 +380,7 @@ def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Pa
 
 def test_any_other_change_gives_compose_up_everything(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": "new"}))
-    report = _deploy.apply(tmp_path)
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.ok and set(report.why_up) == {"db-migrator", "app"}
     assert engine.ups == 1 and engine.up_services is None
 
@@ -369,8 +388,8 @@ def test_any_other_change_gives_compose_up_everything(fake_apply, tmp_path: Path
 def test_recreated_container_is_reported(fake_apply, tmp_path: Path) -> None:
     before = healthy()
     after = {**before, "app": state("app", cid="new-id")}
-    fake_apply(FakeEngine([before, after], hashes={"db": "", "db-migrator": "", "app": "new"}))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([before, after], hashes={"db": "", "db-migrator": "", "app": "new"}))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert {s.name: s.change for s in report.services}["app"] == "recreated"
 
 
@@ -443,8 +462,10 @@ def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_pat
         "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
         "app": state("app", "created"),
     }
-    fake_apply(FakeEngine([failed], up_error=RuntimeFailure('service "db-migrator" didn\'t complete successfully')))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(
+        FakeEngine([failed], up_error=RuntimeFailure('service "db-migrator" didn\'t complete successfully'))
+    )
+    report = _deploy.apply(tmp_path, engine=engine)
     assert not report.ok and report.failure is not None
     assert report.failure.service == "db-migrator"
     assert "exit code 1" in report.failure.reason and "didn't complete successfully" in report.failure.reason
@@ -454,22 +475,22 @@ def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_pat
 
 def test_engine_error_without_failed_container_names_the_service(fake_apply, tmp_path: Path) -> None:
     error = RuntimeFailure("driver failed programming external connectivity on endpoint db: port is already allocated")
-    fake_apply(FakeEngine([{"db": state("db", "created")}], up_error=error))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([{"db": state("db", "created")}], up_error=error))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "db"
     assert "port is already allocated" in report.failure.reason
 
 
 def test_crashing_leaf_service_fails_even_when_compose_up_succeeded(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([{**healthy(), "app": state("app", "restarting", exit_code=3)}]))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([{**healthy(), "app": state("app", "restarting", exit_code=3)}]))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting" in report.failure.reason
 
 
 def test_timeout_names_what_it_waited_for(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5))
-    report = _deploy.apply(tmp_path, timeout=0.2)
+    engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5))
+    report = _deploy.apply(tmp_path, engine=engine, timeout=0.2)
     assert report.failure is not None
     assert report.failure.service == "db"
     assert "timed out" in report.failure.reason and "db, db-migrator, app" in report.failure.reason
@@ -502,63 +523,53 @@ def _restarted(name: str, count: int, status: str = "running") -> ContainerState
 def test_a_restart_count_that_grows_while_apply_waits_is_a_crash_loop(fake_apply, tmp_path: Path) -> None:
     first = {**healthy(), "app": _restarted("app", 4)}  # restarted before this apply: not counted
     later = {**healthy(), "app": _restarted("app", 5)}
-    fake_apply(FakeEngine([first, first, later], up_seconds=0.3, hashes={}))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([first, first, later], up_seconds=0.3, hashes={}))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting (restarted 5 times, last exit code 3)" in report.failure.reason
     assert report.failure.logs == "last lines of app"
 
 
 def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) -> None:
-    fake_apply(FakeEngine([{**healthy(), "app": state("app", "exited", finished=soon())}], hashes={}))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([{**healthy(), "app": state("app", "exited", finished=soon())}], hashes={}))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert 'app exited with code 0 but is meant to stay up (restart: "unless-stopped")' in report.failure.reason
 
 
 def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_path: Path) -> None:
     running = {"db": state("db", health="healthy"), "db-migrator": state("db-migrator")}
-    fake_apply(FakeEngine([running], up_seconds=5, hashes={}))
-    report = _deploy.apply(tmp_path, timeout=0.2)
+    engine = fake_apply(FakeEngine([running], up_seconds=5, hashes={}))
+    report = _deploy.apply(tmp_path, engine=engine, timeout=0.2)
     assert report.failure is not None
     assert "db-migrator is still running: it keeps running and may still commit" in report.failure.reason
 
 
 def test_unhealthy_shows_what_the_probe_said(fake_apply, tmp_path: Path) -> None:
     sick = dataclasses.replace(state("db", health="unhealthy"), health_output="curl: (7) Failed to connect\n")
-    fake_apply(FakeEngine([{"db": sick}], hashes={}))
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([{"db": sick}], hashes={}))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None
     assert "db is unhealthy; its readiness probe said: curl: (7) Failed to connect" in report.failure.reason
 
 
-def test_ctrl_c_while_waiting_says_what_was_left_running(fake_apply, tmp_path: Path, monkeypatch) -> None:
-    engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5, hashes={}))
-    polls = engine.containers
-
-    def interrupted(*args: object, **kwargs: object) -> dict[str, ContainerState]:
-        if engine.calls == 3:
-            engine.calls += 1
-            raise KeyboardInterrupt
-        return polls(*args, **kwargs)
-
-    monkeypatch.setattr(_runtime, "containers", interrupted)
-    report = _deploy.apply(tmp_path)
+def test_ctrl_c_while_waiting_says_what_was_left_running(fake_apply, tmp_path: Path) -> None:
+    engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5, hashes={}, interrupt_at=3))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.interrupted
     assert report.failure.reason == (
         "interrupted (Ctrl-C) while waiting; left running: db (starting); not started: db-migrator, app"
     )
 
 
-def test_a_changed_password_on_an_old_volume_gets_a_hint(fake_apply, tmp_path: Path, monkeypatch) -> None:
+def test_a_changed_password_on_an_old_volume_gets_a_hint(fake_apply, tmp_path: Path) -> None:
     failed = {
         "db": state("db", health="healthy"),
         "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
     }
-    fake_apply(FakeEngine([failed], hashes={}))
     words = 'psql: error: FATAL:  password authentication failed for user "admin"'
-    monkeypatch.setattr(_runtime, "logs", lambda name, tail=20, since=None: words)
-    report = _deploy.apply(tmp_path)
+    engine = fake_apply(FakeEngine([failed], hashes={}, log_text=words))
+    report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "db-migrator"
     assert "applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume is first created" in (
         report.failure.reason
