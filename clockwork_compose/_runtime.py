@@ -1,12 +1,15 @@
 """The one door to the Docker engine: every engine call of clockwork goes through here.
 
-Two ways through it. The calls on ``apply``'s path (the engine and Compose checks,
-inspecting containers, Compose's config hashes, image ids, `compose up`) run the docker
-CLI directly and read its JSON: importing python-on-whales costs 0.1-0.3 s, and it builds
-pydantic models for every container it inspects, which made each poll of ``apply`` cost
-0.3-1.4 s. The rest (`compose down`/`run`, logs, exec, networks, volumes) goes through
-python-on-whales, imported lazily inside the functions, so compiling (``clockwork build``)
-never imports it.
+One rule for how: `compose up` goes through python-on-whales; every other call runs the
+docker CLI itself (``_Call``/``_docker``) and reads its JSON. `compose up` is the one
+long, streaming Compose operation, where python-on-whales' handling of Compose's flags and
+output is worth its import (done on another core while apply builds, see ``EngineCheck``).
+The other calls are short questions and changes about single objects (the engine, images,
+containers, logs, exec, networks, volumes, Compose's config hashes): through
+python-on-whales each cost an import (0.1-0.3 s) and pydantic models for every container
+inspected, which made each poll of ``apply`` cost 0.3-1.4 s; as one CLI process each, a
+poll is one `docker container inspect`. python-on-whales is imported lazily, so compiling
+(``clockwork build``) never imports it.
 
 Errors are translated at this boundary: a missing engine or a Compose that is not v2
 becomes ``EngineUnavailable``, any other failure ``RuntimeFailure``, both carrying the
@@ -14,6 +17,9 @@ engine's stderr text (and ``from`` python-on-whales' error when it raised one).
 
 What comes back is plain data (``EngineInfo``, ``ContainerState``, ``Removed``), so callers
 and tests never see python-on-whales objects, and never build docker command lines.
+apply, assert and destroy take the engine as a parameter (``Engine``, a Protocol; the
+real one is ``DOCKER``), so their unit tests pass a fake. Helpers only tests need (clean-up,
+a container's environment) live in ``tests/engine_support.py``, not here.
 """
 
 from __future__ import annotations
@@ -231,11 +237,9 @@ def _compose_args(project: ComposeProject) -> list[str]:
     return args
 
 
-def _client(project: ComposeProject | None = None) -> Any:
+def _client(project: ComposeProject) -> Any:
     from python_on_whales import DockerClient
 
-    if project is None:
-        return DockerClient()
     return DockerClient(
         compose_files=list(project.files),
         compose_project_directory=project.directory,
@@ -474,15 +478,18 @@ def _time(value: str | None) -> datetime | None:
 def logs(name: str, tail: int = 20, since: datetime | None = None) -> str:
     """The last lines a container wrote (since ``since``), stdout and stderr in the order
     they were written; empty when there is no such container."""
-    from python_on_whales.exceptions import NoSuchContainer
-
-    docker = _client()
-    with _translated(f"reading the logs of {name}"):
-        try:
-            text = str(docker.container.logs(name, tail=tail, since=since, timestamps=True))
-        except NoSuchContainer:
+    argv = ["container", "logs", "--tail", str(tail), "--timestamps"]
+    if since is not None:
+        argv += ["--since", since.isoformat()]
+    action = f"reading the logs of {name}"
+    done = _Call([*argv, name], action).done()
+    if done.code != 0:
+        if done.err.strip() and _only_missing(done.err):
             return ""
-    return "\n".join(_untimed(line) for line in sorted(text.splitlines(), key=_log_time)).rstrip()
+        raise _failed(action, done)
+    # The container's stdout and stderr arrive on the CLI's two streams: the timestamps order them.
+    lines = sorted(done.out.splitlines() + done.err.splitlines(), key=_log_time)
+    return "\n".join(_untimed(line) for line in lines).rstrip()
 
 
 def _log_time(line: str) -> tuple[str, str]:
@@ -499,10 +506,10 @@ def _untimed(line: str) -> str:
 
 def exec_in(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     """Run argv in a running container and return its stdout (`docker exec`); ``env`` adds
-    variables to its environment (a password a client reads, kept off its argv)."""
-    docker = _client()
-    with _translated(f"exec in {name}"):
-        return str(docker.container.execute(name, list(argv), tty=False, envs=dict(env or {})))
+    variables to its environment (a password a client reads, kept off its argv). No
+    deadline: a client's query takes what it takes."""
+    options = [arg for key, value in (env or {}).items() for arg in ("--env", f"{key}={value}")]
+    return _docker(["exec", *options, name, *argv], f"exec in {name}", timeout=None).removesuffix("\n")
 
 
 # -- locks, the shared network, ownership ---------------------------------------------------
