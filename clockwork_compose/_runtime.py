@@ -303,9 +303,7 @@ def _compose_semver(text: str) -> str:
 # -- compose ---------------------------------------------------------------------------------
 
 
-def compose_up(
-    project: ComposeProject, services: Sequence[str] | None = None, wait: bool = False, wait_timeout: int | None = None
-) -> str:
+def compose_up(project: ComposeProject, services: Sequence[str] | None = None) -> str:
     """`compose up --detach` through python-on-whales: blocks while Compose waits for
     depends_on conditions.
 
@@ -317,8 +315,6 @@ def compose_up(
         stream = docker.compose.up(
             services=list(services) if services is not None else None,
             detach=True,
-            wait=wait,
-            wait_timeout=wait_timeout,
             stream_logs=True,
             color=False,
         )

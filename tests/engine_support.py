@@ -52,6 +52,11 @@ def compose_config(project: ComposeProject) -> dict[str, Any]:
     return dict(json.loads(docker(*_compose_argv(project), "config", "--format", "json").stdout))
 
 
+def compose_up_wait(project: ComposeProject, timeout: int = 120) -> None:
+    """A plain `docker compose up --detach --wait`, as a user runs it without clockwork."""
+    docker(*_compose_argv(project), "up", "--detach", "--wait", "--wait-timeout", str(timeout))
+
+
 def compose_run(project: ComposeProject, service: str, command: Sequence[str] = ()) -> ExecResult:
     """`compose run --rm` of a service (its dependencies first): its output and exit code."""
     done = docker(*_compose_argv(project), "run", "--rm", "--no-TTY", service, *command, check=False)

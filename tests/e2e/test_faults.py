@@ -94,7 +94,7 @@ def test_stopped_database_makes_assert_fail_naming_the_check(applied_stack: Stac
 
 def test_plain_compose_up_wait_brings_the_example_up(fresh_stack: Stack) -> None:
     """The committed docker-compose.yml needs no clockwork: `docker compose up -d --wait`."""
-    _runtime.compose_up(fresh_stack.compose, wait=True, wait_timeout=120)
+    engine_support.compose_up_wait(fresh_stack.compose, timeout=120)
     states = _runtime.containers(PROJECT)
     assert states["postgres-db"].health == "healthy"
     assert states["redis-cache"].health == "healthy"

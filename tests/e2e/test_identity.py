@@ -121,7 +121,7 @@ def test_old_naming_is_guarded_then_kept_by_declaring_it_or_replaced_by_the_flag
     compose_file = project.dir / "docker-compose.yml"
     compose_file.write_text(compose_file.read_text().replace("ida-guard-db_data", "postgres_data"))
     old = _runtime.ComposeProject(project.name, project.dir, (compose_file,))
-    _runtime.compose_up(old, wait=True, wait_timeout=120)
+    engine_support.compose_up_wait(old, timeout=120)
     three_rows(15401)
     before = container_id("ida-guard-db")
     assert data_volume("ida-guard-db", PG_DATA) == "ida-guard_postgres_data"
