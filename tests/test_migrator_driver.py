@@ -477,6 +477,8 @@ def assert_refused(result: Run, pg: PgServer, db: str, before: list[tuple[str, .
     assert result.code == 1, result.text
     assert result.errors()[: len(messages)] == list(messages)
     assert re.search(rf"^{PREFIX}: nothing was applied", result.err, re.MULTILINE)
+    # The refusal is all that is said: no summary line, no psql error from after it.
+    assert f"{PREFIX}: done" not in result.text and "psql:" not in result.err
     assert result.applied() == []
     assert records(pg, db) == before
     assert log_rows(pg, db) == ["001", "002"]
