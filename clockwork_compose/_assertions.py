@@ -287,10 +287,18 @@ def database_query(run: Query, query: str) -> Outcome:
 
 
 def migrations_recorded(run: Query, expected: Sequence[str], sql: str) -> Outcome:
-    """Passes when every expected record name is among the applied ones ``sql`` returns."""
+    """Passes when the applied record names ``sql`` returns are exactly the expected ones:
+    a file not applied yet fails, and so does an applied one that is no longer in the plan
+    (deleted or renamed: the database holds what no file says any more)."""
     rows = run(sql)
     recorded = {str(r[0]) for r in rows}
     missing = [v for v in expected if v not in recorded]
+    unknown = sorted(recorded - set(expected))
+    problems = []
     if missing:
-        return Outcome(False, f"not recorded: {', '.join(missing)}")
+        problems.append(f"not recorded: {', '.join(missing)}")
+    if unknown:
+        problems.append(f"applied but no longer in the migrations: {', '.join(unknown)}")
+    if problems:
+        return Outcome(False, "; ".join(problems))
     return Outcome(True, f"{len(expected)} of {len(expected)} recorded")

@@ -154,6 +154,13 @@ def test_migrations_recorded_lists_what_is_missing() -> None:
     ).passed
 
 
+def test_migrations_recorded_fails_on_an_applied_file_no_longer_in_the_plan() -> None:
+    sql = postgres.ENGINE.migrator.applied_sql()  # type: ignore[union-attr]
+    outcome = _assertions.migrations_recorded(lambda q: [("001_a.sql",), ("002_b.sql",)], ("002_b.sql",), sql)
+    assert not outcome.passed
+    assert outcome.detail == "applied but no longer in the migrations: 001_a.sql"
+
+
 # -- container checks against a fake engine -------------------------------------------------
 
 
