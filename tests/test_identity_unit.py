@@ -1,5 +1,6 @@
 """Data and project identity, without an engine: volume and .env names, project names,
-the apply guard's and the duplicate network's messages, orphans, .env and git.
+the apply guard's and the duplicate network's messages, orphans, .env and git; what destroy
+removes, against a fake engine.
 
 The same behaviour on a real engine is proven in tests/e2e/test_identity.py."""
 
@@ -266,3 +267,69 @@ def test_a_container_name_held_by_another_project_is_refused_naming_it() -> None
     assert "postgres-db" in message and "project other" in message and "/srv/other" in message
     assert "docker rm -f postgres-db" in message
     _deploy.check_names("other", [holder])  # its own project: fine
+
+
+# -- destroy, against a fake engine ---------------------------------------------------------
+
+
+class DestroyEngine:
+    """The containers and volumes of project ``shop`` on an engine; records what destroy removes."""
+
+    def __init__(self, existing: list[ContainerState], volumes: list[_runtime.Volume]) -> None:
+        self.existing, self.present = existing, volumes
+        self.removed_groups: list[list[str]] = []
+        self.removed_volumes: list[str] = []
+        self.networks_freed: list[tuple[str, str]] = []
+
+    def engine_info(self) -> _runtime.EngineInfo:
+        return _runtime.EngineInfo("20.10", "1.41", "2.26")
+
+    def project_containers(self, project: str) -> list[ContainerState]:
+        assert project == "shop"
+        return self.existing
+
+    def volumes(self, project: str) -> list[_runtime.Volume]:
+        assert project == "shop"
+        return self.present
+
+    def remove_containers(self, groups: list[list[str]]) -> None:
+        self.removed_groups = [list(g) for g in groups]
+
+    def remove_volumes(self, names: list[str]) -> None:
+        self.removed_volumes = list(names)
+
+    def networks(self, name: str | None = None, project: str | None = None) -> list[_runtime.Network]:
+        assert project == "shop"
+        return [_runtime.Network("n1", "shop_default", {}, ())]
+
+    def remove_network_if_unused(self, name: str, project: str) -> tuple[str, ...]:
+        self.networks_freed.append((name, project))
+        return (name,)
+
+
+def test_destroy_removes_this_folders_containers_dependants_first_and_only_its_own_volumes(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    here, there = str(folder), "/srv/other/shop"
+    engine = DestroyEngine(
+        [
+            state("db", working_dir=here),
+            state("db-migrator", role="migrator", working_dir=here),
+            state("app", role="app", working_dir=here),
+            state("cache", working_dir=there),  # the same project name from another folder
+        ],
+        [
+            _runtime.Volume("shop_db_data", {_runtime.OWNER_LABEL: here}),
+            _runtime.Volume("shop_cache_data", {}),  # made by Compose: whose, with two folders, is unknown
+        ],
+    )
+    report = _deploy.destroy(folder, engine=engine)
+    assert engine.removed_groups == [["app"], ["db-migrator"], ["db"]]
+    assert engine.removed_volumes == ["shop_db_data"]
+    assert engine.networks_freed == [("app_network", "shop"), ("shop_default", "shop")]
+    assert report.removed == _runtime.Removed(
+        ("app", "db", "db-migrator"), ("app_network", "shop_default"), ("shop_db_data",)
+    )
+    assert report.foreign == (there,)
+    kept = _deploy.destroy(folder, keep_volumes=True, engine=DestroyEngine(engine.existing, engine.present))
+    assert kept.removed.volumes == () and kept.kept_volumes
