@@ -103,18 +103,7 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
         out["image"] = text(s.image)
     if s.build:
         out["build"] = _build(s.build, base)
-    if s.entrypoint is not None:
-        out["entrypoint"] = _argv(s.entrypoint)
-    if s.command is not None:
-        out["command"] = _argv(s.command)
-    if s.working_dir:
-        out["working_dir"] = text(s.working_dir)
-    if s.user:
-        out["user"] = text(s.user)
-    if s.hostname:
-        out["hostname"] = text(s.hostname)
-    if s.environment:
-        out["environment"] = {k: env_text(v) for k, v in sorted(s.environment.items())}
+    out.update(process(s))
     if s.ports:
         out["ports"] = [_port(p) for p in s.ports]
     if s.mounts:
@@ -129,13 +118,36 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
     if s.healthcheck:
         out["healthcheck"] = _healthcheck(s.healthcheck)
     out["restart"] = s.restart.value
-    labels = {"dev.clockwork.role": s.role.value, **s.labels}
-    if s.migrator is not None:
-        labels[MIGRATIONS_LABEL] = s.migrator.digest
-    if s.description:
-        labels["dev.clockwork.description"] = s.description
-    out["labels"] = {k: text(v) for k, v in sorted(labels.items())}
+    out["labels"] = labels(s)
     return out
+
+
+def process(s: Service) -> dict[str, Any]:
+    """How the container's process runs, as Compose and Swarm both write it."""
+    out: dict[str, Any] = {}
+    if s.entrypoint is not None:
+        out["entrypoint"] = _argv(s.entrypoint)
+    if s.command is not None:
+        out["command"] = _argv(s.command)
+    if s.working_dir:
+        out["working_dir"] = text(s.working_dir)
+    if s.user:
+        out["user"] = text(s.user)
+    if s.hostname:
+        out["hostname"] = text(s.hostname)
+    if s.environment:
+        out["environment"] = {k: env_text(v) for k, v in sorted(s.environment.items())}
+    return out
+
+
+def labels(s: Service) -> dict[str, str]:
+    """The service's labels: the user's, its role, description and migrations digest."""
+    out = {"dev.clockwork.role": s.role.value, **s.labels}
+    if s.migrator is not None:
+        out[MIGRATIONS_LABEL] = s.migrator.digest
+    if s.description:
+        out["dev.clockwork.description"] = s.description
+    return {k: text(v) for k, v in sorted(out.items())}
 
 
 def _argv(value: tuple[str, ...] | str) -> list[str] | str:

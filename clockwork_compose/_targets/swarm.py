@@ -33,7 +33,7 @@ from .._errors import DeclarationError
 from .._model import Mount, Port, Project, Restart, Role, Service
 from .._probes import docker_test
 from . import place
-from .compose import MIGRATIONS_LABEL, SCRIPT_ANCHOR, SCRIPT_FIELD, _argv, _healthcheck, env_text, text
+from .compose import SCRIPT_ANCHOR, SCRIPT_FIELD, _healthcheck, labels, process, text
 
 FILE = "docker-stack.yml"
 HEADER = """\
@@ -110,19 +110,7 @@ def render(project: Project, doc: dict[str, Any] | None = None) -> str:
 def service(
     project: Project, s: Service, base: str, root: Path | None, mode: str, configs: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"image": text(image_of(project, s))}
-    if s.entrypoint is not None:
-        out["entrypoint"] = _argv(s.entrypoint)
-    if s.command is not None:
-        out["command"] = _argv(s.command)
-    if s.working_dir:
-        out["working_dir"] = text(s.working_dir)
-    if s.user:
-        out["user"] = text(s.user)
-    if s.hostname:
-        out["hostname"] = text(s.hostname)
-    if s.environment:
-        out["environment"] = {k: env_text(v) for k, v in sorted(s.environment.items())}
+    out: dict[str, Any] = {"image": text(image_of(project, s)), **process(s)}
     if s.ports:
         out["ports"] = [_port(p, mode) for p in s.ports]
     volumes = [_mount(m, base) for m in s.mounts if s.migrator is None or m.kind == "volume"]
@@ -139,11 +127,6 @@ def service(
 
 
 def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
-    labels = {ROLE_LABEL: s.role.value, **s.labels}
-    if s.description:
-        labels["dev.clockwork.description"] = s.description
-    if s.migrator is not None:
-        labels[MIGRATIONS_LABEL] = s.migrator.digest
     out: dict[str, Any] = {}
     if s.role is Role.MIGRATOR:
         out["mode"] = "replicated-job"
@@ -157,7 +140,7 @@ def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
     out["endpoint_mode"] = mode
     if s.role is Role.DATABASE:
         out["placement"] = {"constraints": [f"node.labels.{placement_label(project, s)} == true"]}
-    out["labels"] = {k: text(v) for k, v in sorted(labels.items())}
+    out["labels"] = labels(s)
     return out
 
 
