@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import _api, _assertions, _envfile, _graph, _lower, _runtime
+from ._engines import CATALOG
 from ._errors import RuntimeFailure
 from ._model import Condition, Project, Role, Service
 from ._runtime import ContainerState
@@ -566,22 +567,8 @@ def _failure(watch: _Watch, up: _Up | None) -> Failure:
     return Failure(service, f"{reason}; {hint}" if hint else reason, logs)
 
 
-#: Known words in a failed service's logs, and what to do about them.
-HINTS = (
-    (
-        "password authentication failed",
-        "hint: the postgres image applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume "
-        "is first created, and this volume was created with another password: put the old password back, "
-        "or change it in the database (ALTER USER ... PASSWORD ...), or start from an empty volume with "
-        "`clockwork destroy` (deletes the data) and `clockwork apply`",
-    ),
-    (
-        "Access denied for user",
-        "hint: the mariadb/mysql images apply their *_PASSWORD variables only when the data volume is first "
-        "created: put the old password back, change it in the database (ALTER USER), or start from an empty "
-        "volume with `clockwork destroy` (deletes the data) and `clockwork apply`",
-    ),
-)
+#: Known words in a failed service's logs, and what to do about them: each engine's.
+HINTS = tuple(hint for engine in CATALOG for hint in engine.log_hints)
 
 
 def _what_happened(service: str, watch: _Watch) -> str:

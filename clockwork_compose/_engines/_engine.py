@@ -91,6 +91,9 @@ class Engine:
     probe_timeout: float | None = None
     #: Schema files and migrations; None: this engine has none.
     migrator: Migrator | None = None
+    #: Words the engine writes when a login fails, and what to do: apply adds the advice to
+    #: a failure whose logs hold them (the images apply passwords only to a fresh volume).
+    log_hints: tuple[tuple[str, str], ...] = ()
 
     def recognises(self, image: str | None) -> bool:
         return bool(image) and repository_name(image or "") in self.images

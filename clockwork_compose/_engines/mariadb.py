@@ -48,6 +48,14 @@ def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue
 class MariaDB(Engine):
     name = "mariadb"
     images = ("mariadb", "mysql")
+    log_hints = (
+        (
+            "Access denied for user",
+            "hint: the mariadb/mysql images apply their *_PASSWORD variables only when the data volume is first "
+            "created: put the old password back, change it in the database (ALTER USER), or start from an empty "
+            "volume with `clockwork destroy` (deletes the data) and `clockwork apply`",
+        ),
+    )
     default_port = 3306
     url_template = "mysql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"

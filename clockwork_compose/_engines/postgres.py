@@ -32,6 +32,15 @@ def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue
 class Postgres(Engine):
     name = "postgres"
     images = ("postgres", "postgis")
+    log_hints = (
+        (
+            "password authentication failed",
+            "hint: the postgres image applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume "
+            "is first created, and this volume was created with another password: put the old password back, "
+            "or change it in the database (ALTER USER ... PASSWORD ...), or start from an empty volume with "
+            "`clockwork destroy` (deletes the data) and `clockwork apply`",
+        ),
+    )
     default_port = 5432
     url_template = "postgresql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"
