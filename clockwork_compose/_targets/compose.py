@@ -61,7 +61,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
 def _share_scripts(doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``doc`` where the migrators' driver is an alias of one ``x-`` field."""
     services = doc["services"]
-    migrators = [n for n, s in services.items() if s["labels"]["dev.clockwork.role"] == "migrator"]
+    migrators = {n for n, s in services.items() if s["labels"]["dev.clockwork.role"] == "migrator"}
     # The entrypoint is ["/bin/sh", "-c", <script>, <$0>]: the script is its third word.
     scripts = {services[n]["entrypoint"][2] for n in migrators}
     if len(scripts) != 1:

@@ -188,7 +188,7 @@ def _relative(path: str) -> str:
 def _share_scripts(doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``doc`` where the migrators' driver is an alias of one ``x-`` field."""
     services = doc["services"]
-    migrators = [n for n, s in services.items() if s["deploy"]["labels"][ROLE_LABEL] == "migrator"]
+    migrators = {n for n, s in services.items() if s["deploy"]["labels"][ROLE_LABEL] == "migrator"}
     scripts = {services[n]["entrypoint"][2] for n in migrators}
     if len(scripts) != 1:
         return doc
