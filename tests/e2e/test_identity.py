@@ -157,6 +157,35 @@ def test_old_naming_is_guarded_then_kept_by_declaring_it_or_replaced_by_the_flag
     assert {"ida-guard_postgres_data", "ida-guard_ida-guard-db_data"}.isdisjoint(engine_support.volume_names())
 
 
+def test_old_redis_naming_is_guarded_and_kept_by_declaring_it(folder) -> None:
+    """The same upgrade for the example's other volume (redis_data): the guard is not
+    postgres's; a key written before the new file is applied is still there after."""
+    project = folder("ida-rguard")
+    cache = 'DockerResource(name="ida-rguard-cache", image="redis:7-alpine"'
+    project.write(f"cache = {cache})\n")
+    assert project.cli("build").code == 0
+    compose_file = project.dir / "docker-compose.yml"
+    compose_file.write_text(compose_file.read_text().replace("ida-rguard-cache_data", "redis_data"))
+    engine_support.compose_up_wait(_runtime.ComposeProject(project.name, project.dir, (compose_file,)), timeout=60)
+    _runtime.exec_in("ida-rguard-cache", ["redis-cli", "set", "kept", "yes"])
+    _runtime.exec_in("ida-rguard-cache", ["redis-cli", "save"])
+    before = container_id("ida-rguard-cache")
+
+    refused = project.cli("apply")
+    assert refused.code == 1, refused.text
+    assert "ida-rguard_redis_data" in refused.err and "--replace-data" in refused.err
+    assert 'volumes=["redis_data:/data"]' in refused.err
+    assert container_id("ida-rguard-cache") == before
+
+    project.write(f'cache = {cache}, volumes=["redis_data:/data"])\n')
+    kept = project.cli("apply")
+    assert kept.code == 0, kept.text
+    assert data_volume("ida-rguard-cache", "/data") == "ida-rguard_redis_data"
+    assert _runtime.exec_in("ida-rguard-cache", ["redis-cli", "get", "kept"]).strip() == "yes"
+    assert project.cli("destroy").code == 0
+    assert_nothing_left(project.name)
+
+
 def test_adding_databases_keeps_the_first_and_removed_services_leave_with_their_volumes_listed(folder) -> None:
     """Item 1 (a second postgres and redis leave the first's volume alone) and item 7
     (removed and renamed services are removed, named, their volumes kept and listed;
