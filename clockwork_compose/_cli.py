@@ -6,7 +6,7 @@ import contextlib
 import enum
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -492,23 +492,23 @@ def destroy(
     with _errors():
         report = _deploy.destroy(project_dir, keep_volumes)
         removed = report.removed
-        parts = [
-            (kind, names)
-            for kind, names in (
-                ("containers", removed.containers),
-                ("networks", removed.networks),
-                ("volumes", removed.volumes),
-            )
-            if names
-        ]
-        for kind, names in parts:
-            _say(f"removed {kind}: {', '.join(names)}")
-        if not parts:
-            _say(f"nothing to remove: project {report.project} has no containers, networks or volumes here")
+        _say_removed(
+            {"containers": removed.containers, "networks": removed.networks, "volumes": removed.volumes},
+            f"project {report.project} has no containers, networks or volumes here",
+        )
         for folder in report.foreign:
             _say(f"left alone: containers of project {report.project} created from {folder} (destroy them there)")
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
+
+
+def _say_removed(removed: dict[str, Sequence[str]], nothing: str) -> None:
+    """One line per kind of thing destroy removed, or that there was nothing to remove."""
+    for kind, names in removed.items():
+        if names:
+            _say(f"removed {kind}: {', '.join(names)}")
+    if not any(removed.values()):
+        _say(f"nothing to remove: {nothing}")
 
 
 def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> None:
@@ -518,21 +518,16 @@ def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> 
     with _errors():
         name = stack or _lower.project_name(project_dir)
         removed = swarm_runtime.destroy(name, keep_volumes)
-        parts = [
-            (kind, names)
-            for kind, names in (
-                ("services", removed.services),
-                ("containers", removed.containers),
-                ("networks", removed.networks),
-                ("configs", removed.configs),
-                ("volumes", removed.volumes),
-            )
-            if names
-        ]
-        for kind, names in parts:
-            _say(f"removed {kind}: {', '.join(names)}")
-        if not parts:
-            _say(f"nothing to remove: stack {name} has no services, networks, configs or volumes")
+        _say_removed(
+            {
+                "services": removed.services,
+                "containers": removed.containers,
+                "networks": removed.networks,
+                "configs": removed.configs,
+                "volumes": removed.volumes,
+            },
+            f"stack {name} has no services, networks, configs or volumes",
+        )
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
 
