@@ -18,6 +18,8 @@ from .._model import DatabaseTarget, EnvValue, SecretRef
 ExecIn = Callable[[str, Sequence[str], Mapping[str, str]], str]
 #: A row of a query's result.
 Row = tuple[object, ...]
+#: Where an engine's readiness probe reaches it from inside its own container.
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,13 @@ class Engine:
     url_env_var: str = ""
     #: Where the image keeps its data (clockwork mounts a named volume there).
     data_dir: str = ""
+    #: The folder of a fresh volume that holds the data where the volume's root holds
+    #: ``lost+found`` (a Kubernetes claim): the image's initialisation refuses or misreads a
+    #: data directory that is not empty. "": the volume's root.
+    data_subdir: str = ""
+    #: The image's variable that moves its data into ``data_subdir`` (None: the target
+    #: mounts that folder of the volume at ``data_dir``).
+    data_subdir_variable: str | None = None
     #: Whether the container needs a hostname that does not change when it is recreated.
     fixed_hostname: bool = False
     #: Seconds one readiness probe may take (None: lowering's default).
@@ -111,6 +120,13 @@ class Engine:
         """Healthcheck ``test`` true only once the engine serves clients over TCP (so false
         while the image's init-time server runs)."""
         raise NotImplementedError(self.name)
+
+    def readiness_from(self, host: str, creds: Credentials, port: int, image: str | None = None) -> list[EnvValue]:
+        """A check run in another container, on this engine's image, true once the engine at
+        ``host``:``port`` serves clients (a Kubernetes init container, through the engine's
+        Service). ``readiness`` reaches the engine over TCP on ``LOOPBACK``: by default the
+        same probe, aimed at ``host``."""
+        return [w.replace(LOOPBACK, host) if isinstance(w, str) else w for w in self.readiness(creds, port, image)]
 
     # -- how `assert` reaches the engine from the host ------------------------------------
 

@@ -60,6 +60,8 @@ class MariaDB(Engine):
     url_template = "mysql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"
     data_dir = "/var/lib/mysql"
+    #: A '-' no database directory has (the server writes it as @002d): never a database.
+    data_subdir = "mysql-data"
     migrator = Migrator(
         client="mariadb",
         template="migrator-mariadb.sh.j2",

@@ -45,6 +45,8 @@ class Postgres(Engine):
     url_template = "postgresql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"
     data_dir = "/var/lib/postgresql/data"
+    data_subdir = "pgdata"
+    data_subdir_variable = "PGDATA"
     migrator = Migrator(
         client="psql",
         template="migrator.sh.j2",
