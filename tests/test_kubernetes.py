@@ -20,6 +20,7 @@ import yaml
 from support import EXAMPLE, run_cli
 
 from clockwork_compose import _api, _envfile
+from clockwork_compose._engines import rabbitmq
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._targets import kubernetes
 
@@ -179,17 +180,23 @@ def test_example_snapshot_and_what_it_means(example: Path, snapshot):
         ("StatefulSet", "redis-cache"),
         ("Service", "postgres-db"),
         ("Service", "redis-cache"),
+        ("Service", "postgres-db-headless"),  # the StatefulSets' serviceName
+        ("Service", "redis-cache-headless"),
         ("Service", "api-server"),
         ("Deployment", "api-server"),
         ("Deployment", "worker-service"),  # publishes no port: no Service
     }
     # Databases: one replica, data on a claim; PostgreSQL's data in a subdirectory of it.
     pg = by(docs, "StatefulSet", "postgres-db")
-    assert pg["spec"]["replicas"] == 1 and pg["spec"]["serviceName"] == "postgres-db"
+    assert pg["spec"]["replicas"] == 1 and pg["spec"]["serviceName"] == "postgres-db-headless"
     assert [t["metadata"]["name"] for t in pg["spec"]["volumeClaimTemplates"]] == ["data"]
     container = pod(pg)["containers"][0]
     assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]
     assert env_of(container)["PGDATA"] == "/var/lib/postgresql/data/pgdata"
+    guard = pod(pg)["initContainers"][0]
+    assert guard["name"] == "check-data-dir" and guard["image"] == "postgres:15-alpine"
+    assert guard["volumeMounts"] == [{"name": "data", "mountPath": kubernetes.CLAIM_ROOT, "readOnly": True}]
+    assert "lost+found | pgdata)" in expand(guard["command"][2])
     assert container["readinessProbe"]["exec"]["command"][:2] == ["pg_isready", "-h"]
     assert "PGDATA" not in env_of(pod(by(docs, "StatefulSet", "redis-cache"))["containers"][0])
     # The Services keep the names and ports the injected URLs use.
@@ -394,3 +401,171 @@ def test_the_mariadb_example_waits_with_its_own_client_for_applied_records(tmp_p
     sql = by(docs, "ConfigMap")["data"]["wait.sql"]
     assert "FROM clockwork_migrations r" in sql and "AND (state = 'applied')" in sql
     assert env_of(wait)["MYSQL_PWD"] == {"secretKeyRef": {"name": "mariadb-app-secrets", "key": "DB_PASSWORD"}}
+
+
+def headless_services(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service" and d["spec"].get("clusterIP") == "None"}
+
+
+def test_every_statefulset_names_a_headless_service_of_its_pods_and_keeps_its_clusterip_service(example: Path):
+    _, _, docs = manifests(example)
+    headless = headless_services(docs)
+    for stateful in [d for d in docs if d["kind"] == "StatefulSet"]:
+        name = stateful["metadata"]["name"]
+        governing = headless[stateful["spec"]["serviceName"]]
+        assert governing["metadata"]["name"] == f"{name}-headless"
+        assert governing["spec"]["selector"] == stateful["spec"]["selector"]["matchLabels"]
+        assert governing["spec"]["publishNotReadyAddresses"] is False  # DNS lists ready pods only
+        # The URLs' host stays a ClusterIP Service with the resource's name.
+        assert "clusterIP" not in by(docs, "Service", name)["spec"]
+    # problems() sees a serviceName that is not headless, and a Service that selects nothing.
+    by(docs, "StatefulSet", "redis-cache")["spec"]["serviceName"] = "redis-cache"
+    by(docs, "Service", "postgres-db-headless")["spec"]["selector"]["app.kubernetes.io/name"] = "postgres"
+    found = kubernetes.problems(docs)
+    assert "StatefulSet 'redis-cache': serviceName 'redis-cache' is no headless Service of its pods" in found
+    assert "Service 'postgres-db-headless': selects no pod" in found
+    assert "StatefulSet 'postgres-db': serviceName 'postgres-db-headless' is no headless Service of its pods" in found
+
+
+def test_no_pod_gets_service_links_in_its_environment(example: Path):
+    _, _, docs = manifests(example)
+    templates = [pod(d) for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job")]
+    assert len(templates) == 5 and all(t["enableServiceLinks"] is False for t in templates)
+
+
+def rabbitmq_example(tmp_path: Path, extra: str = "") -> list[dict[str, Any]]:
+    root = tmp_path / "rabbitmq-worker"
+    shutil.copytree(EXAMPLE.parent / "rabbitmq-worker", root, ignore=shutil.ignore_patterns(".env", "kubernetes.yaml"))
+    (root / "main.py").write_text((root / "main.py").read_text() + extra)
+    _api.build(root, target="kubernetes", environ={"RABBITMQ_PASSWORD": "pw"})
+    _, _, docs = manifests(root)
+    secret = yaml.safe_load(_api.kubernetes_secret(root))
+    assert schema_errors([*docs, secret]) == [] and kubernetes.problems([*docs, secret]) == []
+    return docs
+
+
+def test_rabbitmq_is_waited_for_over_amqp_on_the_port_its_clients_use(tmp_path: Path):
+    docs = rabbitmq_example(tmp_path)
+    # Only the management UI is mapped; the Service still forwards AMQP, which AMQP_URL names.
+    ports = {p["port"] for p in by(docs, "Service", "rabbitmq")["spec"]["ports"]}
+    assert ports == {5672, 15672}
+    (wait,) = pod(by(docs, "Deployment", "rabbitmq-worker"))["initContainers"]
+    assert env_of(wait) == {kubernetes.WAIT_HOST: "rabbitmq", kubernetes.WAIT_PORT: "5672"}
+    script = expand(wait["command"][2])
+    # Not rabbitmq-diagnostics, which asks a node of the wait's own pod (exit 69).
+    assert "rabbitmq-diagnostics" not in script and "check_port_connectivity" not in script
+    assert rabbitmq.amqp_handshake("rabbitmq", 5672) in script
+    assert "rabbitmq 5672" in script and 'gen_tcp:connect("rabbitmq", 5672' in script
+    # In its own pod the broker's probe still asks its own node.
+    broker = pod(by(docs, "StatefulSet", "rabbitmq"))["containers"][0]
+    assert broker["readinessProbe"]["exec"]["command"] == ["rabbitmq-diagnostics", "-q", "check_port_connectivity"]
+
+
+def test_a_wait_for_an_app_with_a_command_probe_waits_for_its_headless_service_to_list_a_ready_pod(tmp_path: Path):
+    reporter = (
+        "\nfrom clockwork_compose import HttpProbe\n"
+        'reporter = DockerResource(name="reporter", image="x/reporter:1")\n'
+        "reporter.connect(worker)\n"
+        'web = DockerResource(name="web", image="x/web:1", ports=["8080"], readiness=HttpProbe("/", port=9090))\n'
+        "reporter.connect(web)\n"
+    )
+    docs = rabbitmq_example(tmp_path, reporter)
+    waits = {c["name"]: c for c in pod(by(docs, "Deployment", "reporter"))["initContainers"]}
+    assert sorted(waits) == ["wait-rabbitmq-worker", "wait-web"]
+    # The worker publishes no port: its headless Service lists its ready pods, no ports.
+    headless = headless_services(docs)
+    worker = headless["rabbitmq-worker-headless"]
+    assert "ports" not in worker["spec"] and worker["spec"]["publishNotReadyAddresses"] is False
+    assert worker["spec"]["selector"] == by(docs, "Deployment", "rabbitmq-worker")["spec"]["selector"]["matchLabels"]
+    wait = waits["wait-rabbitmq-worker"]
+    assert wait["image"] == "clockwork-examples/rabbitmq-worker:1"
+    assert env_of(wait) == {kubernetes.WAIT_HOST: "rabbitmq-worker-headless"}
+    script = expand(wait["command"][2])
+    assert 'getent hosts "$1"' in script and "until listed rabbitmq-worker-headless\n" in script
+    assert "test -e /tmp/consuming" not in script  # the probe runs in the worker's pod only
+    # An HttpProbe on a port the app's Service lacks (9090 of 8080) waits the same way.
+    assert env_of(waits["wait-web"]) == {kubernetes.WAIT_HOST: "web-headless"}
+    assert set(headless) == {"rabbitmq-headless", "rabbitmq-worker-headless", "web-headless"}
+    assert {p["port"] for p in headless["web-headless"]["spec"]["ports"]} == {8080}
+    # problems() refuses such a wait on a Service that is not headless.
+    del headless["web-headless"]["spec"]["clusterIP"]
+    assert "Deployment 'reporter': wait-web waits for 'web-headless' to list ready pods: it is not headless" in (
+        kubernetes.problems(docs)
+    )
+
+
+def test_a_wait_that_names_its_service_only_inside_another_word_does_not_reach_it(tmp_path: Path):
+    docs = rabbitmq_example(tmp_path)
+    (wait,) = pod(by(docs, "Deployment", "rabbitmq-worker"))["initContainers"]
+    wait["command"][2] = "until rabbitmq-diagnostics -q check_port_connectivity; do sleep 2; done"
+    assert "Deployment 'rabbitmq-worker': wait-rabbitmq does not reach 'rabbitmq'" in kubernetes.problems(docs)
+
+
+@pytest.mark.parametrize("image", ["mariadb:11", "mysql:8.4"])
+def test_mariadb_and_mysql_keep_their_data_in_a_subpath_of_the_claim(make_project, image):
+    root = make_project(
+        f"""
+        db = DockerResource(name="db", image="{image}", env_vars={{"MYSQL_ROOT_PASSWORD": "root"}})
+        app = DockerResource(name="app", image="x/app:1")
+        app.connect(db)
+        """
+    )
+    _, _, docs = manifests(root)
+    assert schema_errors(docs) == [] and kubernetes.problems(docs) == []
+    stateful = by(docs, "StatefulSet", "db")
+    container = pod(stateful)["containers"][0]
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/mysql", "subPath": "mysql-data"}]
+    assert [t["metadata"]["name"] for t in stateful["spec"]["volumeClaimTemplates"]] == ["data"]
+    guard = pod(stateful)["initContainers"][0]
+    assert guard["name"] == "check-data-dir" and guard["image"] == image
+    assert guard["volumeMounts"] == [{"name": "data", "mountPath": kubernetes.CLAIM_ROOT, "readOnly": True}]
+    assert "lost+found | mysql-data)" in expand(guard["command"][2])
+
+
+def test_a_data_volume_the_user_names_is_kept_in_the_subdirectory_too_and_pgdata_set_by_the_user_is_left_alone(
+    make_project,
+):
+    root = make_project(
+        """
+        maria = DockerResource(name="maria", image="mariadb:11", volumes=["mdata:/var/lib/mysql/"],
+                               env_vars={"MARIADB_ROOT_PASSWORD": "root"})
+        pg = DockerResource(name="pg", image="postgres:16", env_vars={"POSTGRES_PASSWORD": "pw",
+                            "PGDATA": "/var/lib/postgresql/data/mine"})
+        """
+    )
+    _, _, docs = manifests(root)
+    maria = pod(by(docs, "StatefulSet", "maria"))
+    assert maria["containers"][0]["volumeMounts"] == [
+        {"name": "mdata", "mountPath": "/var/lib/mysql/", "subPath": "mysql-data"}
+    ]
+    assert maria["initContainers"][0]["volumeMounts"][0]["name"] == "mdata"
+    pg = pod(by(docs, "StatefulSet", "pg"))
+    assert env_of(pg["containers"][0])["PGDATA"] == "/var/lib/postgresql/data/mine"
+    assert "initContainers" not in pg and "subPath" not in pg["containers"][0]["volumeMounts"][0]
+
+
+def test_a_deployment_with_a_claim_stops_its_old_pod_before_starting_the_new_one(make_project):
+    root = make_project(
+        """
+        files = DockerResource(name="files", image="x/files:1", volumes=["uploads:/srv/uploads"])
+        web = DockerResource(name="web", image="x/web:1")
+        """
+    )
+    _, _, docs = manifests(root)
+    assert by(docs, "Deployment", "files")["spec"]["strategy"] == {"type": "Recreate"}
+    assert "strategy" not in by(docs, "Deployment", "web")["spec"]
+
+
+def test_two_services_of_one_name_are_an_error_naming_both_resources(make_project):
+    root = make_project(
+        """
+        db = DockerResource(name="db", image="redis:7")
+        other = DockerResource(name="db-headless", image="x/web:1", ports=["80"])
+        """
+    )
+    with pytest.raises(DeclarationError, match=r"resource 'db-headless', field 'name'.*two Services 'db-headless'"):
+        _api.compile_project(root, None, "kubernetes")
+    # Without a port that app has no Service: nothing collides.
+    (root / "main.py").write_text((root / "main.py").read_text().replace(', ports=["80"]', ""))
+    _, _, docs = manifests(root)
+    assert kubernetes.problems(docs) == []

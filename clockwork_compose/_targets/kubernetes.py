@@ -4,22 +4,29 @@
 What each service becomes:
 
 - a database: a StatefulSet (1 replica, its data volumes as ``volumeClaimTemplates``; the
-  engine's data in a subdirectory of the claim where the engine needs one, see
-  ``DATA_SUBDIR``) and a ClusterIP Service with the resource's name and its container ports,
-  so the URLs clockwork injects are the same as on Compose;
-- an app: a Deployment (``replicas``), a Service when it publishes ports (ClusterIP: how the
-  cluster exposes it, NodePort, LoadBalancer or an Ingress, is the user's choice); readiness
-  and startup probes from the typed probe (HTTP -> ``httpGet``, TCP -> ``tcpSocket``);
+  engine's data in its ``Engine.data_subdir`` of the claim, whose root holds lost+found, and
+  an init container that stops the pod while anything else lies at that root), a ClusterIP
+  Service with the resource's name, its container ports and the port its clients use, so
+  the URLs clockwork injects are the same as on Compose, and the headless Service the
+  StatefulSet names (``headless_name``);
+- an app: a Deployment (``replicas``; ``Recreate`` when it mounts a claim), a Service when it
+  publishes ports (ClusterIP: how the cluster exposes it, NodePort, LoadBalancer or an
+  Ingress, is the user's choice), a headless Service when a pod waits for its readiness by
+  name; readiness and startup probes from the typed probe (HTTP -> ``httpGet``, TCP ->
+  ``tcpSocket``);
 - a migrator: an immutable ConfigMap with the schema and migration files (mounted with
   ``items:`` at the paths the plan names under /clockwork) and a Job running the same driver
   with the same plan arguments as on Compose, both named with a hash of their content: new
   content, new Job; unchanged, ``kubectl apply`` changes nothing and nothing re-runs (no
   ``ttlSecondsAfterFinished``); a Job's spec never changes under its name.
 
-Order: every pod waits in init containers for what ``depends_on`` says: a database's own
-readiness probe run against its Service (on the database's image), and for migrations,
-until the database's history table records every step of the current plan with its
-checksum (on the database's image, with its client): no RBAC, no kubectl in the pod.
+Order: every pod waits in init containers for what ``depends_on`` says, on the image of what
+it waits for, with no RBAC and no kubectl in the pod: a database's engine check from afar
+(``Engine.readiness_from``) against its Service; an app's HTTP or TCP probe against its
+Service; an app whose probe runs in its own container, until its headless Service's name
+resolves (a pod is ready); for migrations, until the database's history table records
+every step of the current plan with its checksum (with the database's client). A Service
+routes only to ready pods: a wait through one also means Kubernetes counts the pod ready.
 
 Secrets: the file holds no secret value. A ``SecretRef`` becomes a ``secretKeyRef`` into
 the Secret ``secret_name(project)``, whose keys are the project's .env variables; ``secret``
@@ -38,10 +45,12 @@ import math
 import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import _yaml
+from .._engines import Engine, engine_named
 from .._errors import DeclarationError
 from .._model import (
     CommandCheck,
@@ -70,9 +79,12 @@ HEADER = """\
 ROOT = "/clockwork"
 #: The size of each data volume claim (the cluster's default storage class provides it).
 STORAGE = "1Gi"
-#: Engines whose data must sit in a subdirectory of a fresh volume (which holds lost+found):
-#: engine -> the variable that moves it there.
-DATA_SUBDIR = {"postgres": "PGDATA"}
+#: Where a database pod's first init container mounts the root of its data claim, to check
+#: that nothing lies there outside the engine's ``data_subdir``.
+CLAIM_ROOT = "/clockwork-claim"
+#: The name of a headless Service: ``<resource>-headless`` (a StatefulSet's, or an app's that
+#: a pod waits for), whose DNS name lists the resource's ready pods only.
+HEADLESS = "-headless"
 #: Seconds between two attempts of an init container's wait.
 WAIT_INTERVAL = 2
 #: Attempts of a migrator Job before it is failed (the driver is idempotent).
@@ -106,6 +118,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
     if migrators and root is None:
         raise ValueError("the Kubernetes target reads the migration files: give the project folder")
     configs = {s.name: _config_map(project, s, root) for s in migrators if root is not None}
+    listed = _listed(project)
     docs: list[dict[str, Any]] = []
     for s in project.ordered():
         if s.role is Role.MIGRATOR:
@@ -113,7 +126,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
         elif s.role is Role.DATABASE:
             docs += _database(project, s, configs)
         else:
-            docs += _app(project, s, configs)
+            docs += _app(project, s, configs, s.name in listed)
     unknown = sorted({key for _, key in secret_refs(docs)} - set(project.env_file))
     if unknown:
         raise ValueError(f"secretKeyRef to variables .env does not hold: {', '.join(unknown)}")
@@ -170,7 +183,8 @@ def render_secret(project: Project, values: Mapping[str, str]) -> str:
 
 def check_names(project: Project) -> None:
     """Every service name must be a DNS-1035 label (a Service is named after it); a
-    database's at most 52 characters (its StatefulSet's revision label)."""
+    database's at most 52 characters (its StatefulSet's revision label); no two Services
+    may share a name."""
     for s in project.ordered():
         if s.role is Role.MIGRATOR:
             continue  # named after its database, which is checked
@@ -188,6 +202,28 @@ def check_names(project: Project) -> None:
             f"letter or digit, at most {limit} characters",
             f"rename the resource, e.g. name={suggestion!r}",
         )
+    _check_service_names(project)
+
+
+def _check_service_names(project: Project) -> None:
+    """Two resources whose Services would share a name (``db``'s headless Service is
+    ``db-headless``, the name of another resource): an error naming both."""
+    owners: dict[str, str] = {}
+    listed = _listed(project)
+    for s in project.ordered():
+        names = [s.name] if s.role is Role.DATABASE or (s.role is Role.APP and s.ports) else []
+        if s.role is Role.DATABASE or s.name in listed:
+            names.append(headless_name(s))
+        for name in names:
+            other = owners.setdefault(name, s.name)
+            if other != s.name:
+                raise DeclarationError(
+                    s.name,
+                    "name",
+                    f"Kubernetes would name two Services {name!r}: {other}'s and {s.name}'s "
+                    f"(a database's, or an app's that a pod waits for, has a headless Service <name>{HEADLESS})",
+                    "rename one of the two resources",
+                )
 
 
 def _dns(name: str) -> str:
@@ -331,14 +367,28 @@ def _probes(hc: Healthcheck) -> dict[str, Any]:
 # -- ports ----------------------------------------------------------------------------------
 
 
-def _ports(project: Project, s: Service) -> list[tuple[int, str]]:
-    """(container port, protocol) pairs: the declared ones, and a database's engine port."""
-    from .._engines import engine_named
+def _engine(s: Service) -> Engine | None:
+    """A database's engine (None for an app, which may run an engine's image unmanaged)."""
+    return engine_named(s.engine) if s.role is Role.DATABASE else None
 
+
+def _client_port(engine: Engine, s: Service) -> int:
+    """The port a connection to the database uses, chosen as lowering chose it for the URL:
+    the engine's port if mapped, else the first mapped port that is not one of the engine's
+    other ports (a management UI), else the engine's port."""
+    ports = [p.container for p in s.ports if p.container not in engine.other_ports]
+    return engine.default_port if engine.default_port in ports or not ports else ports[0]
+
+
+def _ports(project: Project, s: Service) -> list[tuple[int, str]]:
+    """(container port, protocol) pairs: the declared ones, and a database's client port.
+
+    A Service forwards only the ports it lists (on Compose every port of the container is
+    reachable): RabbitMQ with only its management UI mapped must still serve AMQP."""
     pairs = {(p.container, p.protocol.upper()) for p in s.ports}
-    engine = engine_named(s.engine)
-    if s.role is Role.DATABASE and engine is not None and engine.default_port and not pairs:
-        pairs.add((engine.default_port, "TCP"))
+    engine = _engine(s)
+    if engine is not None and engine.default_port:
+        pairs.add((_client_port(engine, s), "TCP"))
     return sorted(pairs)
 
 
@@ -346,20 +396,25 @@ def _port_name(port: int, protocol: str) -> str:
     return f"{protocol.lower()}-{port}"
 
 
-def _service(project: Project, s: Service) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(project, s),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": _selector(project, s),
-            "ports": [
-                {"name": _port_name(p, proto), "port": p, "targetPort": p, "protocol": proto}
-                for p, proto in _ports(project, s)
-            ],
-        },
-    }
+def _service(project: Project, s: Service, headless: bool = False) -> dict[str, Any]:
+    """The ClusterIP Service with the resource's name (the host in the URLs clockwork
+    injects), or its headless Service (``headless_name``), which publishes no address of a
+    pod that is not ready: its DNS name resolves once a pod is ready."""
+    spec: dict[str, Any] = {"type": "ClusterIP"}
+    if headless:
+        spec.update({"clusterIP": "None", "publishNotReadyAddresses": False})
+    spec["selector"] = _selector(project, s)
+    ports = [
+        {"name": _port_name(p, proto), "port": p, "targetPort": p, "protocol": proto} for p, proto in _ports(project, s)
+    ]
+    if ports:  # a headless Service may list none (its DNS name still lists the pods)
+        spec["ports"] = ports
+    metadata = _metadata(project, s, headless_name(s) if headless else None)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def headless_name(s: Service) -> str:
+    return _fit(s.name + HEADLESS)
 
 
 # -- containers -------------------------------------------------------------------------------
@@ -456,30 +511,92 @@ def _waits(project: Project, s: Service, configs: Configs) -> tuple[list[dict[st
             container, volume = _wait_migrated(project, target, configs[target.name][0])
             out.append(container)
             volumes += [volume] if volume else []
-        elif dep.condition is not Condition.STARTED and target.healthcheck is not None and _ports(project, target):
-            out.append(_wait_ready(project, target))
+        elif dep.condition is not Condition.STARTED and target.healthcheck is not None:
+            aimed = _aimed_check(project, target)
+            out.append(_wait_listed(project, target) if aimed is None else _wait_ready(project, target, *aimed))
     return out, volumes
 
 
-def _wait_ready(project: Project, target: Service) -> dict[str, Any]:
-    """Run ``target``'s own readiness probe against its Service, on its image, until it passes."""
+def _listed(project: Project) -> set[str]:
+    """The apps a pod waits for through their headless Service (``_wait_listed``)."""
+    out = set()
+    for s in project.ordered():
+        for dep in s.depends_on.values():
+            target = project.services[dep.target]
+            waits = dep.condition is not Condition.STARTED and target.healthcheck is not None
+            if target.role is Role.APP and waits and _aimed_check(project, target) is None:
+                out.add(target.name)
+    return out
+
+
+def _aimed_check(project: Project, target: Service) -> tuple[Healthcheck, int] | None:
+    """A check another pod can run against ``target``'s Service, and its port: a database's
+    engine check from afar (``Engine.readiness_from``), or an HTTP or TCP probe on a port the
+    Service forwards. A Service routes only to ready pods, so it passes only once Kubernetes
+    counts a pod ready too. None: the probe runs inside the target's container (a command),
+    or on a port its Service lacks; ``_wait_listed`` then waits for the pod to be ready."""
     assert target.healthcheck is not None
-    check_port = getattr(target.healthcheck.check, "port", None)
-    port = check_port if isinstance(check_port, int) else _ports(project, target)[0][0]
-    check = _check_script(target.healthcheck, host=target.name)
+    engine = _engine(target)
+    if engine is not None and engine.default_port:
+        port = _client_port(engine, target)
+        creds = engine.credentials(target.environment, target.command)
+        check = _as_check(engine.readiness_from(target.name, creds, port, target.image))
+        return replace(target.healthcheck, check=check), port
+    check = target.healthcheck.check
+    forwarded = {port for port, protocol in _ports(project, target) if protocol == "TCP"} if target.ports else set()
+    if isinstance(check, HttpCheck | TcpCheck) and check.port in forwarded:
+        return target.healthcheck, check.port
+    return None
+
+
+def _as_check(test: list[EnvValue]) -> CommandCheck | ShellCheck:
+    """An engine's probe in Docker's form (CMD or CMD-SHELL) as a typed check."""
+    kind, *words = test
+    if kind == "CMD-SHELL":
+        return ShellCheck(" ".join(str(w) for w in words))
+    return CommandCheck(tuple(words) if kind == "CMD" else tuple(test))
+
+
+def _wait_ready(project: Project, target: Service, hc: Healthcheck, port: int) -> dict[str, Any]:
+    """Run ``hc`` against ``target``'s Service, on its image, until it passes."""
+    check = _check_script(hc, host=target.name)
     script = (
         f'until {check}\ndo echo "waiting for ${WAIT_HOST}:${WAIT_PORT} to be ready"; sleep {WAIT_INTERVAL}; done\n'
         f'echo "${WAIT_HOST} is ready"'
     )
     # Only the variables the probe reads (a password), not all of the database's settings.
     env = [e for e in _env(project, target.environment) if re.search(rf"\${{?{e['name']}\b", check)]
-    env = _secret_env(project, _check_refs(target.healthcheck), env)
+    env = _secret_env(project, _check_refs(hc), env)
     env += [{"name": WAIT_HOST, "value": target.name}, {"name": WAIT_PORT, "value": str(port)}]
     return {
         "name": _fit(f"wait-{target.name}"),
         **_image(project, target),
         "command": ["/bin/sh", "-c", text(script)],
         "env": sorted(env, key=lambda e: e["name"]),
+    }
+
+
+def _wait_listed(project: Project, target: Service) -> dict[str, Any]:
+    """Wait, on ``target``'s image, until its headless Service lists a ready pod: the cluster
+    DNS resolves a headless Service's name to the addresses of its ready pods only, and a
+    pod is ready once its own readiness probe passes, in its own container. No API access."""
+    name = headless_name(target)
+    lookup = "import socket,sys; socket.getaddrinfo(sys.argv[1], None)"
+    script = (
+        'if command -v getent >/dev/null 2>&1; then listed() { getent hosts "$1" >/dev/null; }\n'
+        "elif py=$(command -v python3 || command -v python); then\n"
+        f'  listed() {{ "$py" -c \'{lookup}\' "$1" 2>/dev/null; }}\n'
+        f"else echo 'clockwork wait: the image has none of getent, python3, python to look {name} up' >&2; exit 1\n"
+        "fi\n"
+        f"until listed {name}\n"
+        f'do echo "waiting for ${WAIT_HOST} to list a ready pod"; sleep {WAIT_INTERVAL}; done\n'
+        f'echo "${WAIT_HOST} lists a ready pod: {target.name} is ready"'
+    )
+    return {
+        "name": _fit(f"wait-{target.name}"),
+        **_image(project, target),
+        "command": ["/bin/sh", "-c", text(script)],
+        "env": [{"name": WAIT_HOST, "value": name}],
     }
 
 
@@ -576,12 +693,22 @@ def _wait_migrated(
 
 
 def _pod(
-    project: Project, s: Service, container: dict[str, Any], volumes: list[dict[str, Any]], configs: Configs
+    project: Project,
+    s: Service,
+    container: dict[str, Any],
+    volumes: list[dict[str, Any]],
+    configs: Configs,
+    checks: tuple[dict[str, Any], ...] = (),
 ) -> dict[str, Any]:
-    spec: dict[str, Any] = {}
+    """A pod template's spec: ``checks`` and the waits as init containers, then ``container``.
+
+    No service links: Kubernetes would add ``<SERVICE>_PORT=tcp://...`` and more for every
+    Service of the namespace to the environment (a Service ``redis`` sets ``REDIS_PORT``,
+    which programs read as a number); on Compose a container gets what was declared."""
+    spec: dict[str, Any] = {"enableServiceLinks": False}
     waits, wait_volumes = _waits(project, s, configs)
-    if waits:
-        spec["initContainers"] = waits
+    if checks or waits:
+        spec["initContainers"] = [*checks, *waits]
     spec["containers"] = [container]
     if volumes or wait_volumes:
         spec["volumes"] = [*volumes, *wait_volumes]
@@ -593,46 +720,84 @@ def _database(project: Project, s: Service, configs: Configs) -> list[dict[str, 
     mounts, volumes = _volumes(project, s, claims=True)
     if mounts:
         container["volumeMounts"] = mounts
-    variable = DATA_SUBDIR.get(s.engine or "")
-    data = next((m for m in s.mounts if _volume_name(s, m) == "data"), None)
-    if variable and data is not None and variable not in s.environment:
-        # A fresh volume holds lost+found: the engine refuses a data dir that is not empty.
-        env = [*container.get("env", []), {"name": variable, "value": f"{data.target.rstrip('/')}/pgdata"}]
-        container["env"] = sorted(env, key=lambda e: e["name"])
+    checks = _data_subdir(project, s, container)
     claims = [{"metadata": {"name": _volume_name(s, m)}, "spec": _claim_spec()} for m in s.mounts if m.kind == "volume"]
     spec: dict[str, Any] = {
-        "serviceName": s.name,
+        "serviceName": headless_name(s),
         "replicas": 1,
         "selector": {"matchLabels": _selector(project, s)},
         "template": {
             "metadata": {"labels": _labels(project, s, s.role)},
-            "spec": _pod(project, s, container, volumes, configs),
+            "spec": _pod(project, s, container, volumes, configs, checks),
         },
     }
     if claims:
         spec["volumeClaimTemplates"] = claims
     stateful = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _metadata(project, s), "spec": spec}
-    return [stateful, _service(project, s)]
+    return [stateful, _service(project, s), _service(project, s, headless=True)]
 
 
-def _app(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:
+def _data_subdir(project: Project, s: Service, container: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Put the engine's data in its ``data_subdir`` of the claim mounted at its data dir (a
+    fresh claim's root holds lost+found: initdb refuses it, MySQL's --initialize refuses it,
+    MariaDB takes it for a database), through the image's variable or a ``subPath``. Returns
+    the init container that stops the pod while the claim's root holds anything else: data
+    an earlier kubernetes.yaml kept there, which the engine would no longer see."""
+    engine = _engine(s)
+    if engine is None or not engine.data_subdir:
+        return ()
+    data_dir = engine.data_dir.rstrip("/")
+    data = next((m for m in s.mounts if m.kind == "volume" and m.target.rstrip("/") == data_dir), None)
+    variable = engine.data_subdir_variable
+    if data is None or (variable is not None and variable in s.environment):
+        return ()  # no claim there, or the user placed the data
+    subdir = engine.data_subdir
+    if variable is not None:
+        env = [*container.get("env", []), {"name": variable, "value": f"{data_dir}/{subdir}"}]
+        container["env"] = sorted(env, key=lambda e: e["name"])
+    else:
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == data.target)
+        mount["subPath"] = subdir
+    script = (
+        "others=\n"
+        f"for f in {CLAIM_ROOT}/*; do\n"
+        f'  case ${{f##*/}} in "*" | lost+found | {subdir}) ;; *) others="$others ${{f##*/}}" ;; esac\n'
+        "done\n"
+        '[ -z "$others" ] && exit 0\n'
+        f'echo "{s.name}: its data volume holds$others at its root, outside {subdir}/ where {engine.name} keeps its '
+        "data on Kubernetes (an earlier kubernetes.yaml kept it at the root): move them into "
+        f'{subdir}/, or remove them; {s.name} does not start beside them" >&2\n'
+        "exit 1"
+    )
+    check = {
+        "name": "check-data-dir",
+        **_image(project, s),
+        "command": ["/bin/sh", "-c", text(script)],
+        "volumeMounts": [{"name": _volume_name(s, data), "mountPath": CLAIM_ROOT, "readOnly": True}],
+    }
+    return (check,)
+
+
+def _app(project: Project, s: Service, configs: Configs, listed: bool) -> list[dict[str, Any]]:
+    """A Deployment, its claims, its Service when it publishes ports, and its headless
+    Service when a pod waits for it to be ready (``listed``)."""
     container = _container(project, s, s.name)
     mounts, volumes = _volumes(project, s, claims=False)
     if mounts:
         container["volumeMounts"] = mounts
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _metadata(project, s),
-        "spec": {
-            "replicas": s.replicas,
-            "selector": {"matchLabels": _selector(project, s)},
-            "template": {
-                "metadata": {"labels": _labels(project, s, s.role)},
-                "spec": _pod(project, s, container, volumes, configs),
-            },
-        },
+    spec: dict[str, Any] = {
+        "replicas": s.replicas,
+        "selector": {"matchLabels": _selector(project, s)},
     }
+    if any(m.kind == "volume" for m in s.mounts):
+        # A claim is ReadWriteOnce: a rolling update's new pod, scheduled on another node,
+        # could not attach it while the old one holds it. Stop the old pod first.
+        spec["strategy"] = {"type": "Recreate"}
+    spec["template"] = {
+        "metadata": {"labels": _labels(project, s, s.role)},
+        "spec": _pod(project, s, container, volumes, configs),
+    }
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(project, s), "spec": spec}
     out: list[dict[str, Any]] = [deployment]
     out += [
         {
@@ -646,6 +811,8 @@ def _app(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]
     ]
     if s.ports:
         out.append(_service(project, s))
+    if listed:
+        out.append(_service(project, s, headless=True))
     return out
 
 
@@ -731,20 +898,38 @@ def _migrator(project: Project, s: Service, configs: Configs) -> list[dict[str, 
 
 
 def problems(docs: list[dict[str, Any]]) -> list[str]:
-    """What the API server or the pods would refuse beyond the schema: name rules, a Job's
-    restart policy, secretKeyRef keys, and waits whose Service or port does not exist."""
+    """What the API server or the pods would refuse beyond the schema: name rules, two
+    objects of one kind and name, a Job's restart policy, secretKeyRef keys; and what would
+    never work: a Service that selects no pod, a StatefulSet whose serviceName is not a
+    headless Service, waits whose Service or port does not exist or that do not reach it."""
     out = []
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
     configs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     secret_keys: set[tuple[str, str]] = set()
     secrets: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    pod_labels = [
+        d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+    ]
     for d in docs:
         kind, name = d["kind"], d["metadata"]["name"]
         rule = _DNS1035 if kind == "Service" else _DNS1123
         if len(name) > 63 or not rule.fullmatch(name):
             out.append(f"{kind} {name!r}: not a valid name")
+        if (kind, name) in seen:
+            out.append(f"{kind} {name!r}: twice")
+        seen.add((kind, name))
         if kind == "StatefulSet" and len(name) > STATEFULSET_NAME_MAX:
             out.append(f"StatefulSet {name!r}: longer than {STATEFULSET_NAME_MAX} characters")
+        if kind == "StatefulSet":
+            governing, pods = d["spec"]["serviceName"], d["spec"]["selector"]["matchLabels"]
+            spec = services.get(governing, {}).get("spec", {})
+            if spec.get("clusterIP") != "None" or spec.get("selector") != pods:
+                out.append(f"StatefulSet {name!r}: serviceName {governing!r} is no headless Service of its pods")
+        if kind == "Service":
+            selector = d["spec"].get("selector", {}).items()
+            if not any(selector <= labels.items() for labels in pod_labels):
+                out.append(f"Service {name!r}: selects no pod")
         if kind == "Secret":
             secret_keys |= {(name, k) for k in [*d.get("stringData", {}), *d.get("data", {})]}
             secrets.add(name)
@@ -771,13 +956,18 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
                     out.append(f"{kind} {name!r}: {c['name']} mounts {m['name']!r}, which is not a volume")
         for c in pod.get("initContainers", []):
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
-            host, port = env.get(WAIT_HOST), env.get(WAIT_PORT)
+            if WAIT_HOST not in env:
+                continue  # not a wait
+            host, port = env[WAIT_HOST], env.get(WAIT_PORT)
             target = services.get(host or "")
+            named = re.search(rf"(?<![-.\w]){re.escape(host or '')}(?![-\w])", c["command"][-1])
             if target is None:
                 out.append(f"{kind} {name!r}: {c['name']} waits for {host!r}, which is no Service")
-            elif not port or int(port) not in {p["port"] for p in target["spec"]["ports"]}:
+            elif port is None and target["spec"].get("clusterIP") != "None":
+                out.append(f"{kind} {name!r}: {c['name']} waits for {host!r} to list ready pods: it is not headless")
+            elif port is not None and int(port) not in {p["port"] for p in target["spec"].get("ports", [])}:
                 out.append(f"{kind} {name!r}: {c['name']} waits for port {port} that Service {host!r} does not have")
-            elif host not in c["command"][-1] and host not in {v for k, v in env.items() if k != WAIT_HOST}:
+            elif not named and host not in {v for k, v in env.items() if k != WAIT_HOST}:
                 out.append(f"{kind} {name!r}: {c['name']} does not reach {host!r}")
     # A Secret given with the manifests (``secret``) must hold every key they read from it.
     for secret, key in sorted(secret_refs(docs)):
