@@ -7,13 +7,18 @@ lost+found. The same for the MariaDB example (its client, its history table's st
 
 Each pod container becomes one `docker run` on a network of this test's own, with the
 Service's name as a network alias; command, args and env are what Kubernetes hands the
-container (``$$`` is ``$``, secretKeyRef values from the Secret `clockwork secrets` prints).
-Every Docker name starts with ``k8s-`` and a per-run id, and is removed afterwards.
+container (``$$`` is ``$``, secretKeyRef values from the Secret `clockwork secrets` prints);
+a claim is a Docker volume, its ``subPath`` that folder of the volume. A headless Service's
+name resolves only to ready pods: here a second network, "endpoints", where the test gives a
+container that name once the pod's own readiness probe passes in it (what the kubelet and
+the endpoints controller do on a cluster). Every Docker name starts with ``k8s-e2e-`` and a
+per-run id, and is removed afterwards.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -25,6 +30,7 @@ import pytest
 import yaml
 
 from clockwork_compose import _api
+from clockwork_compose._engines import rabbitmq
 from clockwork_compose._targets import kubernetes
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +65,12 @@ FILES = {
 }
 #: Seconds a wait is given to notice that what it waits for is there.
 WAIT = 300
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: A pod that needs the rabbitmq-worker example's worker ready (its CommandProbe) first.
+REPORTER = """
+reporter = DockerResource(name="reporter", image="clockwork-examples/rabbitmq-worker:1", command=["sleep", "infinity"])
+reporter.connect(worker)
+"""
 
 
 def docker(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -83,14 +95,16 @@ class Pods:
 
     def __init__(self, secret: dict[str, str]) -> None:
         self.id = uuid.uuid4().hex[:8]
-        self.network = f"k8s-{self.id}"
+        self.network = f"k8s-e2e-{self.id}"
+        self.endpoints = f"k8s-e2e-{self.id}-endpoints"
         self.secret = secret
         self.containers: list[str] = []
         self.volumes: list[str] = []
         docker("network", "create", "--label", f"k8s-test={self.id}", self.network)
+        docker("network", "create", "--label", f"k8s-test={self.id}", self.endpoints)
 
     def name(self, what: str) -> str:
-        return f"k8s-{self.id}-{what}"
+        return f"k8s-e2e-{self.id}-{what}"
 
     def volume(self, what: str) -> str:
         name = self.name(what)
@@ -117,13 +131,55 @@ class Pods:
         return [*out, c["image"], *command[1:], *(expand(a, env) for a in c.get("args", []))]
 
     def start(
-        self, c: dict[str, Any], what: str, alias: str | None = None, mounts: tuple[str, ...] | list[str] = ()
+        self,
+        c: dict[str, Any],
+        what: str,
+        alias: str | None = None,
+        mounts: tuple[str, ...] | list[str] = (),
+        endpoints: bool = False,
     ) -> str:
+        """Run ``c`` detached; ``endpoints``: it also resolves the names of the endpoints
+        network (a wait on a headless Service)."""
         name = self.name(what)
         self.containers.append(name)
         run, *rest = self.argv(c, name, alias, list(mounts))
-        docker(run, "-d", *rest)
+        if not endpoints:
+            docker(run, "-d", *rest)
+            return name
+        docker("create", *rest)
+        docker("network", "connect", self.endpoints, name)
+        docker("start", name)
         return name
+
+    def publish(self, container: str, name: str) -> None:
+        """The endpoints controller's part: the headless Service ``name`` now lists this pod."""
+        docker("network", "connect", "--alias", name, self.endpoints, container)
+
+    def claims(self, c: dict[str, Any], volumes: dict[str, str]) -> list[str]:
+        """`docker run` options mounting the claims (claim name -> Docker volume) as the
+        kubelet mounts them: a ``subPath`` is that folder of the volume, made when missing."""
+        out: list[str] = []
+        for mount in c.get("volumeMounts", []):
+            volume = volumes.get(mount["name"])
+            if volume is None:
+                continue
+            source = volume
+            if "subPath" in mount:
+                docker(
+                    "run",
+                    "--rm",
+                    "-v",
+                    f"{volume}:/v",
+                    "--entrypoint",
+                    "mkdir",
+                    c["image"],
+                    "-p",
+                    f"/v/{mount['subPath']}",
+                )
+                root = docker("volume", "inspect", "-f", "{{.Mountpoint}}", volume).stdout.strip()
+                source = f"{root}/{mount['subPath']}"
+            out += ["-v", f"{source}:{mount['mountPath']}" + (":ro" if mount.get("readOnly") else "")]
+        return out
 
     def run(
         self, c: dict[str, Any], what: str, mounts: tuple[str, ...] | list[str] = ()
@@ -147,7 +203,7 @@ class Pods:
             docker("rm", "-f", "-v", name, check=False)
         for name in self.volumes:
             docker("volume", "rm", "-f", name, check=False)
-        docker("network", "rm", self.network, check=False)
+        docker("network", "rm", self.network, self.endpoints, check=False)
 
 
 def config_map_volume(root: Path, config: dict[str, Any], items: list[dict[str, str]]) -> Path:
@@ -215,6 +271,28 @@ def pods(project) -> Iterator[Pods]:
         made.remove()
 
 
+def until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.5)
+
+
+def example(tmp_path: Path, name: str, environ: dict[str, str], extra: str = "") -> tuple[list[dict[str, Any]], Pods]:
+    """The example's manifests, built in a copy (``extra`` appended to its main.py), and a
+    Pods holding its Secret's values."""
+    root = tmp_path / name
+    shutil.copytree(EXAMPLES / name, root, ignore=shutil.ignore_patterns(".env", "kubernetes.yaml"))
+    (root / "main.py").write_text((root / "main.py").read_text() + extra)
+    docs = [d for d in yaml.safe_load_all(_api.build(root, target="kubernetes", environ=environ).text) if d]
+    assert kubernetes.problems(docs) == []
+    return docs, Pods(yaml.safe_load(_api.kubernetes_secret(root))["stringData"])
+
+
+def env_of(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
 def until_exited(pods: Pods, name: str) -> int:
     code = pods.exit_code(name)
     assert code == 0, pods.logs(name)
@@ -237,9 +315,12 @@ def test_waits_block_until_the_databases_are_ready_and_migrated_and_the_job_migr
     # PostgreSQL's volume holds lost+found, as a fresh cluster volume does.
     data = pods.volume("pgdata")
     docker("run", "--rm", "-v", f"{data}:/v", "postgres:15-alpine", "mkdir", "/v/lost+found")
-    pg = pod_of(docs, "StatefulSet", "postgres-db")["containers"][0]
-    mount = pg["volumeMounts"][0]["mountPath"]
-    pods.start(pg, "postgres-db", alias="postgres-db", mounts=["-v", f"{data}:{mount}"])
+    statefulset = pod_of(docs, "StatefulSet", "postgres-db")
+    guard = statefulset["initContainers"][0]
+    checked = pods.run(guard, "pg-check", pods.claims(guard, {"data": data}))
+    assert checked.returncode == 0, checked.stderr  # lost+found alone is not data
+    pg = statefulset["containers"][0]
+    pods.start(pg, "postgres-db", alias="postgres-db", mounts=pods.claims(pg, {"data": data}))
     cache = pod_of(docs, "StatefulSet", "cache")["containers"][0]
     pods.start(cache, "cache", alias="cache")
 
@@ -275,7 +356,7 @@ def test_a_new_migration_blocks_the_wait_until_the_new_job_ran(project, pods, tm
     root, docs, secret = project
     pg = pod_of(docs, "StatefulSet", "postgres-db")["containers"][0]
     data = pods.volume("pgdata")
-    pods.start(pg, "postgres-db", alias="postgres-db", mounts=["-v", f"{data}:{pg['volumeMounts'][0]['mountPath']}"])
+    pods.start(pg, "postgres-db", alias="postgres-db", mounts=pods.claims(pg, {"data": data}))
 
     def run_job(manifests: list[dict[str, Any]], what: str) -> str:
         job = pod_of(manifests, "Job")
@@ -298,27 +379,34 @@ def test_a_new_migration_blocks_the_wait_until_the_new_job_ran(project, pods, tm
     until_exited(pods, blocked)
 
 
-def test_mariadb_example_waits_for_its_database_and_its_job(tmp_path):
-    import shutil
+MARIADB_ENV = {"DB_PASSWORD": PASSWORD, "DB_ROOT_PASSWORD": "root $(pw)"}  # pragma: allowlist secret
 
-    root = tmp_path / "mariadb-app"
-    example = Path(__file__).resolve().parents[2] / "examples" / "mariadb-app"
-    shutil.copytree(example, root, ignore=shutil.ignore_patterns(".env", "kubernetes.yaml"))
-    environ = {"DB_PASSWORD": PASSWORD, "DB_ROOT_PASSWORD": "root $(pw)"}  # pragma: allowlist secret
-    docs = [d for d in yaml.safe_load_all(_api.build(root, target="kubernetes", environ=environ).text) if d]
-    assert kubernetes.problems(docs) == []
-    pods = Pods(yaml.safe_load(_api.kubernetes_secret(root))["stringData"])
+
+def test_mariadb_example_waits_for_its_database_and_its_job(tmp_path):
+    docs, pods = example(tmp_path, "mariadb-app", MARIADB_ENV)
     try:
         api = {c["name"]: c for c in pod_of(docs, "Deployment", "shop-api")["initContainers"]}
         assert sorted(api) == ["wait-shop-db", "wait-shop-db-migrator"]
         api_pod = pod_of(docs, "Deployment", "shop-api")
         wait = api["wait-shop-db-migrator"]
         migrated = pods.start(wait, "wait-migrated", mounts=volume_mounts(docs, api_pod, wait, tmp_path))
-        db = pod_of(docs, "StatefulSet", "shop-db")["containers"][0]
+        # The claim's root holds lost+found; the data goes to the subPath.
+        statefulset = pod_of(docs, "StatefulSet", "shop-db")
+        db = statefulset["containers"][0]
         data = pods.volume("mysql")
-        pods.start(db, "shop-db", alias="shop-db", mounts=["-v", f"{data}:{db['volumeMounts'][0]['mountPath']}"])
+        docker("run", "--rm", "-v", f"{data}:/v", "--entrypoint", "mkdir", db["image"], "/v/lost+found")
+        guard = statefulset["initContainers"][0]
+        checked = pods.run(guard, "db-check", pods.claims(guard, {"data": data}))
+        assert checked.returncode == 0, checked.stderr
+        pods.start(db, "shop-db", alias="shop-db", mounts=pods.claims(db, {"data": data}))
         ready = pods.run(api["wait-shop-db"], "wait-ready")
         assert ready.returncode == 0, ready.stdout + ready.stderr
+        listing = docker("run", "--rm", "-v", f"{data}:/v", "--entrypoint", "ls", db["image"], "/v").stdout.split()
+        assert sorted(listing) == ["lost+found", "mysql-data"]
+        login = f"MYSQL_PWD={pods.secret['DB_ROOT_PASSWORD']}"
+        show = ["mariadb", "-uroot", "--batch", "--skip-column-names", "-e", "SHOW DATABASES"]
+        databases = docker("exec", "-e", login, pods.name("shop-db"), *show).stdout.split()
+        assert "shop" in databases and not [d for d in databases if "lost" in d], databases
         time.sleep(3)
         assert pods.running(migrated), pods.logs(migrated)  # the database is up, not migrated
 
@@ -332,5 +420,119 @@ def test_mariadb_example_waits_for_its_database_and_its_job(tmp_path):
         assert "waiting for the migrator" in logs and "the current migrations are applied" in logs
         again = pods.run(job["containers"][0], "job-again", mounts)
         assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        pods.remove()
+
+
+@pytest.mark.parametrize(
+    ("name", "database", "old_layout"),
+    [("postgres", "postgres-db", ["PG_VERSION", "base/"]), ("mariadb", "shop-db", ["ibdata1", "mysql/"])],
+)
+def test_a_database_does_not_start_beside_data_at_the_root_of_its_claim(project, tmp_path, name, database, old_layout):
+    """Data a kubernetes.yaml of before kept at the claim's root (MariaDB's) would be unseen
+    from the subdirectory: the pod's first init container stops it, naming what is there."""
+    docs, pods = (project[1], Pods(project[2])) if name == "postgres" else example(tmp_path, "mariadb-app", MARIADB_ENV)
+    try:
+        statefulset = pod_of(docs, "StatefulSet", database)
+        guard = statefulset["initContainers"][0]
+        assert guard["name"] == "check-data-dir"
+        data = pods.volume(name)
+        files = " ".join(f"/v/{f.rstrip('/')}" for f in old_layout)
+        make = " ".join(f"mkdir /v/{f.rstrip('/')};" if f.endswith("/") else f"touch /v/{f};" for f in old_layout)
+        docker(
+            "run",
+            "--rm",
+            "-v",
+            f"{data}:/v",
+            "--entrypoint",
+            "/bin/sh",
+            guard["image"],
+            "-c",
+            f"mkdir /v/lost+found; {make}",
+        )
+        refused = pods.run(guard, "check", pods.claims(guard, {"data": data}))
+        assert refused.returncode == 1
+        subdir = "pgdata" if name == "postgres" else "mysql-data"
+        line = refused.stderr.strip()
+        assert line.startswith(f"{database}: its data volume holds ") and f"move them into {subdir}/" in line
+        assert all(f.rstrip("/") in line for f in old_layout) and "lost+found" not in line
+        listing = docker("run", "--rm", "-v", f"{data}:/v", "--entrypoint", "ls", guard["image"], "/v").stdout.split()
+        assert sorted(listing) == sorted(["lost+found", *(f.rstrip("/") for f in old_layout)])  # nothing moved
+        # Moved into the subdirectory, the pod starts.
+        moved = f"mkdir /v/{subdir}; mv {files} /v/{subdir}/"
+        docker("run", "--rm", "-v", f"{data}:/v", "--entrypoint", "/bin/sh", guard["image"], "-c", moved)
+        assert pods.run(guard, "check-again", pods.claims(guard, {"data": data})).returncode == 0
+    finally:
+        pods.remove()
+
+
+def test_the_rabbitmq_wait_speaks_amqp_and_a_wait_for_an_app_follows_its_command_probe(tmp_path):
+    """rabbitmq-diagnostics from another pod asks a node of its own and exits 69: the wait
+    sends AMQP's protocol header to the broker's Service and needs Connection.Start back.
+    A pod that needs the worker (CommandProbe: a file only the worker's container has) waits
+    until the worker's headless Service lists a ready pod."""
+    docs, pods = example(tmp_path, "rabbitmq-worker", {"RABBITMQ_PASSWORD": PASSWORD}, REPORTER)
+    try:
+        worker_pod = pod_of(docs, "Deployment", "rabbitmq-worker")
+        (amqp_wait,) = worker_pod["initContainers"]
+        handshake = rabbitmq.amqp_handshake("rabbitmq", 5672)
+        assert amqp_wait["name"] == "wait-rabbitmq" and handshake in expand(amqp_wait["command"][2], {})
+        (listed_wait,) = pod_of(docs, "Deployment", "reporter")["initContainers"]
+        assert env_of(listed_wait) == {kubernetes.WAIT_HOST: "rabbitmq-worker-headless"}
+
+        # Nothing runs: the waits block (one of them on an image without getent: python).
+        amqp = pods.start(amqp_wait, "wait-amqp")
+        listed = pods.start(listed_wait, "wait-listed", endpoints=True)
+        no_getent = ["-v", "/dev/null:/usr/bin/getent:ro"]
+        listed_py = pods.start(listed_wait, "wait-listed-py", mounts=no_getent, endpoints=True)
+
+        # The broker boots under its Service's name. While it boots, the wait's check fails.
+        broker = pod_of(docs, "StatefulSet", "rabbitmq")["containers"][0]
+        data = pods.volume("rabbitmq")
+        started = pods.start(broker, "rabbitmq", alias="rabbitmq", mounts=pods.claims(broker, {"data": data}))
+        until(lambda: "Starting RabbitMQ" in pods.logs(started), "the broker boots")
+
+        def listening() -> bool:
+            return "started TCP listener on [::]:5672" in pods.logs(started)
+
+        failed_while_booting = 0
+        while not listening():
+            once = docker(
+                "run",
+                "--rm",
+                "--network",
+                pods.network,
+                "--entrypoint",
+                "/bin/sh",
+                broker["image"],
+                "-c",
+                handshake,
+                check=False,
+            )
+            if once.returncode == 0:
+                until(listening, "the broker says it listens once the check passed")
+            elif not listening():
+                failed_while_booting += 1
+        assert failed_while_booting >= 1
+        assert pods.running(amqp)  # (it polls every 2 s)
+        until_exited(pods, amqp)
+        assert "waiting for rabbitmq:5672 to be ready" in pods.logs(amqp) and "rabbitmq is ready" in pods.logs(amqp)
+
+        # The worker starts and becomes ready (its probe, run in its container as the kubelet
+        # runs it); no Service lists it yet, and the waits for it still block.
+        worker = pods.start(worker_pod["containers"][0], "rabbitmq-worker")
+        probe = worker_pod["containers"][0]["readinessProbe"]["exec"]["command"]
+        until(lambda: docker("exec", worker, *probe, check=False).returncode == 0, "the worker is ready")
+        time.sleep(3)
+        assert pods.running(listed) and pods.running(listed_py)
+        assert "waiting for rabbitmq-worker-headless to list a ready pod" in pods.logs(listed)
+
+        pods.publish(worker, "rabbitmq-worker-headless")
+        until_exited(pods, listed)
+        until_exited(pods, listed_py)
+        assert "rabbitmq-worker is ready" in pods.logs(listed)
+        # Ready meant serving: a job's round trip through the broker's Service.
+        reply = docker("exec", worker, "python3", "worker.py", "send", "hello")
+        assert reply.stdout.strip() == "HELLO"
     finally:
         pods.remove()
