@@ -51,6 +51,10 @@ class Migrator:
     environment: Callable[[str, int, Credentials], dict[str, EnvValue]] = lambda host, port, creds: {}
     #: A condition on the history table's rows that marks a step applied (None: every row).
     applied_where: str | None = None
+    #: A POSIX sh command running the SQL file at the path it is given with the client,
+    #: logged in from the migrator's environment, printing each row's values bare (a
+    #: Kubernetes wait polls the history table with it). None: no such command.
+    run_file: Callable[[str], str] | None = None
 
     def applied_sql(self) -> str:
         """The query ``assert`` runs for the record names of the applied steps."""

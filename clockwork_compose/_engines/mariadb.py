@@ -33,6 +33,14 @@ def _setting(env: Mapping[str, EnvValue], name: str) -> EnvValue | None:
     return None
 
 
+def _run_file(path: str) -> str:
+    return (
+        "if command -v mariadb >/dev/null 2>&1; then c=mariadb; else c=mysql; fi; "
+        '"$c" --protocol=tcp --host="$MYSQL_HOST" --port="${MYSQL_TCP_PORT:-3306}" --user="$MYSQL_USER" '
+        f'${{MYSQL_DATABASE:+"--database=$MYSQL_DATABASE"}} --batch --skip-column-names <{path}'
+    )
+
+
 def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue]:
     # The driver passes host, port, user and database to the client; MYSQL_PWD keeps the
     # password off its command line.
@@ -69,6 +77,7 @@ class MariaDB(Engine):
         context={"lock_key": LOCK_NAME},
         environment=_environment,
         applied_where="state = 'applied'",
+        run_file=_run_file,
     )
 
     def credentials(self, env: Mapping[str, EnvValue], command: Sequence[str] | str | None = None) -> Credentials:

@@ -18,6 +18,10 @@ HISTORY_TABLE = "clockwork_migrations"
 LOCK_KEY = 3567609838304158359
 
 
+def _run_file(path: str) -> str:
+    return f"psql -X -q -w -A -t -v ON_ERROR_STOP=1 -f {path}"
+
+
 def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue]:
     # libpq reads these; the driver passes nothing on psql's command line.
     return {
@@ -53,6 +57,7 @@ class Postgres(Engine):
         history_table=HISTORY_TABLE,
         context={"table": HISTORY_TABLE, "lock_key": LOCK_KEY},
         environment=_environment,
+        run_file=_run_file,
     )
 
     def credentials(self, env: Mapping[str, EnvValue], command: Sequence[str] | str | None = None) -> Credentials:

@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import _yaml
-from .._engines import Engine, engine_named
+from .._engines import CATALOG, Engine, engine_named
 from .._errors import DeclarationError
 from .._model import (
     CommandCheck,
@@ -606,8 +606,6 @@ def wait_sql(s: Service) -> str:
     records the plan's; an older record may hold the file's sha256). None left: the migrator
     has applied this plan. Plain SQL that PostgreSQL and MariaDB/MySQL both read."""
     assert s.migrator is not None
-    from .._engines import engine_named
-
     engine = engine_named(s.engine)
     assert engine is not None and engine.migrator is not None
     table = engine.migrator.history_table
@@ -622,19 +620,6 @@ def wait_sql(s: Service) -> str:
     )
 
 
-#: How a migrations wait runs its query (a file: a plan of a thousand steps would exceed
-#: the 128 KiB a single argument or variable may hold) with each migrator client; the
-#: migrator's environment gives the host, port, user, password and database.
-WAIT_QUERIES = {
-    "psql": f"psql -X -q -w -A -t -v ON_ERROR_STOP=1 -f {WAIT_DIR}/{WAIT_KEY}",
-    "mariadb": (
-        "if command -v mariadb >/dev/null 2>&1; then c=mariadb; else c=mysql; fi; "
-        '"$c" --protocol=tcp --host="$MYSQL_HOST" --port="${MYSQL_TCP_PORT:-3306}" --user="$MYSQL_USER" '
-        f'${{MYSQL_DATABASE:+"--database=$MYSQL_DATABASE"}} --batch --skip-column-names <{WAIT_DIR}/{WAIT_KEY}'
-    ),
-}
-
-
 def _sql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -646,24 +631,24 @@ def _wait_migrated(
     every step of the current plan is recorded; the query is ``WAIT_KEY`` of the migrator's
     ConfigMap. The container, and the volume it mounts (None for an empty plan)."""
     assert migrator.migrator is not None
-    from .._engines import engine_named
-
     engine = engine_named(migrator.engine)
-    if engine is None or engine.migrator is None or engine.migrator.client not in WAIT_QUERIES:
+    if engine is None or engine.migrator is None or engine.migrator.run_file is None:
+        able = sorted(e.name for e in CATALOG if e.migrator is not None and e.migrator.run_file is not None)
         raise DeclarationError(
             migrator.migrator.database,
             "migrations_dir",
-            f"the Kubernetes target cannot wait for migrations on {migrator.engine} "
-            f"(it can with {', '.join(sorted(WAIT_QUERIES))})",
+            f"the Kubernetes target cannot wait for migrations on {migrator.engine} (it can on {', '.join(able)})",
             "use --target compose for this project",
         )
     database = project.services[migrator.migrator.database]
-    port = _ports(project, database)[0][0]
+    port = _client_port(engine, database)
     steps = len(migrator.migrator.plan.steps)
     if steps:
+        # The query is a file: a plan of a thousand steps would exceed the 128 KiB a single
+        # argument or variable may hold. The migrator's environment says where to log in.
         script = (
             "while :; do\n"
-            f"  left=$({WAIT_QUERIES[engine.migrator.client]} 2>/dev/null) && "
+            f"  left=$({engine.migrator.run_file(f'{WAIT_DIR}/{WAIT_KEY}')} 2>/dev/null) && "
             '[ "$left" = 0 ] && break\n'
             f'  echo "waiting for the migrator to apply {steps} step(s) of the current plan to '
             f'${WAIT_HOST}:${WAIT_PORT} (${{left:-no history table yet}} left)"\n'
