@@ -554,6 +554,19 @@ def test_a_deployment_with_a_claim_stops_its_old_pod_before_starting_the_new_one
     _, _, docs = manifests(root)
     assert by(docs, "Deployment", "files")["spec"]["strategy"] == {"type": "Recreate"}
     assert "strategy" not in by(docs, "Deployment", "web")["spec"]
+    project, _, _ = manifests(root)
+    assert not project.warnings
+
+
+def test_replicas_sharing_a_claim_are_a_warning_naming_the_claim_and_the_fixes(make_project):
+    root = make_project(
+        'files = DockerResource(name="files", image="x/files:1", replicas=3, volumes=["uploads:/srv/uploads"])\n'
+    )
+    result = run_cli("build", "--target", "kubernetes", cwd=root)
+    assert result.code == 0, result.err
+    warning = next(line for line in result.err.splitlines() if "ReadWriteOnce" in line)
+    assert "files: its 3 replicas share the claim 'uploads'" in warning
+    assert "replicas=1" in warning and "ReadWriteMany" in warning
 
 
 def test_two_services_of_one_name_are_an_error_naming_both_resources(make_project):

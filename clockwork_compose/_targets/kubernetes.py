@@ -774,10 +774,19 @@ def _app(project: Project, s: Service, configs: Configs, listed: bool) -> list[d
         "replicas": s.replicas,
         "selector": {"matchLabels": _selector(project, s)},
     }
-    if any(m.kind == "volume" for m in s.mounts):
+    claims = [_dns(m.source) for m in s.mounts if m.kind == "volume"]
+    if claims:
         # A claim is ReadWriteOnce: a rolling update's new pod, scheduled on another node,
         # could not attach it while the old one holds it. Stop the old pod first.
         spec["strategy"] = {"type": "Recreate"}
+    if claims and s.replicas > 1:
+        warning = (
+            f"{s.name}: its {s.replicas} replicas share the claim {claims[0]!r}, which Kubernetes mounts "
+            "ReadWriteOnce, on one node only: a replica scheduled on another node never starts; give replicas=1, "
+            "or patch the claim to ReadWriteMany on a storage class that offers it (e.g. with kustomize)"
+        )
+        if warning not in project.warnings:
+            project.warnings.append(warning)
     spec["template"] = {
         "metadata": {"labels": _labels(project, s, s.role)},
         "spec": _pod(project, s, container, volumes, configs),
