@@ -582,3 +582,51 @@ def test_two_services_of_one_name_are_an_error_naming_both_resources(make_projec
     (root / "main.py").write_text((root / "main.py").read_text().replace(', ports=["80"]', ""))
     _, _, docs = manifests(root)
     assert kubernetes.problems(docs) == []
+
+
+LONG = "a" * 60 + "-ok"  # 63 characters: its headless Service's name must be shortened
+ODD_PROJECTS = {
+    "a long app name waited for by its command probe": f"""
+        worker = DockerResource(name="{LONG}", image="x/w:1", readiness=CommandProbe(["test", "-e", "/tmp/up"]))
+        app = DockerResource(name="app", image="x/a:1")
+        app.connect(worker)
+        """,
+    "a shell healthcheck on a plain image": """
+        svc = DockerResource(name="svc", image="x/s:1", healthcheck={"test": "test -e /tmp/up"})
+        app = DockerResource(name="app", image="x/a:1")
+        app.connect(svc)
+        """,
+    "rabbitmq on a remapped port, redis without ports, valkey with a password": """
+        mq = DockerResource(name="mq", image="rabbitmq:3", ports=["5673:5672", "15672"])
+        cache = DockerResource(name="cache", image="redis:7")
+        kv = DockerResource(name="kv", image="valkey/valkey:8", command=["valkey-server", "--requirepass", "pw"])
+        app = DockerResource(name="app", image="x/a:1")
+        app.connect(mq)
+        app.connect(cache)
+        app.connect(DatabaseConnection(to_resource=kv, env_var_name="KV_URL"))
+        """,
+    "a database with its own volume, and apps waiting on apps": """
+        db = DockerResource(name="db", image="postgres:16", volumes=["pg:/var/lib/postgresql/data"],
+                            env_vars={"POSTGRES_PASSWORD": "pw"})
+        api = DockerResource(name="api", image="x/api:1", ports=["80"], readiness=TcpProbe(80))
+        front = DockerResource(name="front", image="x/f:1", readiness=HttpProbe("/", port=3000))
+        api.connect(db)
+        front.connect(api)
+        edge = DockerResource(name="edge", image="x/e:1")
+        edge.connect(front)
+        """,
+}
+
+
+@pytest.mark.parametrize("main", list(ODD_PROJECTS.values()), ids=list(ODD_PROJECTS))
+def test_odd_projects_pass_every_schema_and_clockworks_checks(make_project, main):
+    root = make_project(main)
+    _, _, docs = manifests(root)
+    assert schema_errors(docs) == [] and kubernetes.problems(docs) == []
+    waits = [c for d in docs if d["kind"] == "Deployment" for c in pod(d).get("initContainers", [])]
+    assert waits  # every project above makes a pod wait
+    headless = headless_services(docs)
+    for wait in waits:
+        env = env_of(wait)
+        if kubernetes.WAIT_PORT not in env:
+            assert env[kubernetes.WAIT_HOST] in headless
