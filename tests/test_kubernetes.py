@@ -565,8 +565,45 @@ def test_replicas_sharing_a_claim_are_a_warning_naming_the_claim_and_the_fixes(m
     result = run_cli("build", "--target", "kubernetes", cwd=root)
     assert result.code == 0, result.err
     warning = next(line for line in result.err.splitlines() if "ReadWriteOnce" in line)
-    assert "files: its 3 replicas share the claim 'uploads'" in warning
-    assert "replicas=1" in warning and "ReadWriteMany" in warning
+    assert "files (3 replicas): 3 pods share the volume 'uploads', on Kubernetes the claim 'uploads'" in warning
+    assert "give the volume one pod" in warning and "ReadWriteMany" in warning
+
+
+def test_resources_sharing_a_volume_share_its_claim_as_on_compose(make_project):
+    root = make_project(
+        """
+        db = DockerResource(name="db", image="postgres:16", volumes=["pg:/var/lib/postgresql/data"],
+                            env_vars={"POSTGRES_PASSWORD": "pw"})
+        backup = DockerResource(name="backup", image="x/backup:1", volumes=["pg:/source:ro", "shared:/srv"])
+        web = DockerResource(name="web", image="x/web:1", volumes=["shared:/srv"])
+        """
+    )
+    project, _, docs = manifests(root)
+    assert schema_errors(docs) == [] and kubernetes.problems(docs) == []
+    # One claim per volume: the app's is written once; the database's is its StatefulSet's.
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"] == ["shared"]
+    assert [t["metadata"]["name"] for t in by(docs, "StatefulSet", "db")["spec"]["volumeClaimTemplates"]] == ["pg"]
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod(by(docs, "Deployment", "backup"))["volumes"]
+    }
+    assert claims == {"pg": "pg-db-0", "shared": "shared"}  # the controller names it <template>-<statefulset>-0
+    assert pod(by(docs, "Deployment", "web"))["volumes"][0]["persistentVolumeClaim"]["claimName"] == "shared"
+    warnings = [w for w in project.warnings if "ReadWriteOnce" in w]
+    assert [w.split(":")[0] for w in warnings] == ["backup, db", "backup, web"]
+
+
+def test_two_volumes_that_would_be_one_claim_are_an_error_naming_both(make_project):
+    root = make_project(
+        """
+        a = DockerResource(name="web-a", image="x/a:1", volumes=["my_files:/a"])
+        b = DockerResource(name="web-b", image="x/b:1", volumes=["my-files:/b"])
+        """
+    )
+    with pytest.raises(
+        DeclarationError,
+        match=r"resource 'web-b', field 'volumes': the volumes 'my_files' and 'my-files' would both be the claim",
+    ):
+        _api.compile_project(root, None, "kubernetes")
 
 
 def test_two_services_of_one_name_are_an_error_naming_both_resources(make_project):

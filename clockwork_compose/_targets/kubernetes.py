@@ -119,6 +119,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
         raise ValueError("the Kubernetes target reads the migration files: give the project folder")
     configs = {s.name: _config_map(project, s, root) for s in migrators if root is not None}
     listed = _listed(project)
+    claims = _claim_names(project)
     docs: list[dict[str, Any]] = []
     for s in project.ordered():
         if s.role is Role.MIGRATOR:
@@ -126,7 +127,8 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
         elif s.role is Role.DATABASE:
             docs += _database(project, s, configs)
         else:
-            docs += _app(project, s, configs, s.name in listed)
+            docs += _app(project, s, configs, s.name in listed, claims)
+    docs += _app_claims(project, claims)
     unknown = sorted({key for _, key in secret_refs(docs)} - set(project.env_file))
     if unknown:
         raise ValueError(f"secretKeyRef to variables .env does not hold: {', '.join(unknown)}")
@@ -458,9 +460,11 @@ def _user(s: Service) -> dict[str, int]:
     return out
 
 
-def _volumes(project: Project, s: Service, claims: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(
+    project: Project, s: Service, claims: Mapping[str, str] | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(volumeMounts, volumes) of a pod; named volumes are claims: templates of a
-    StatefulSet (``claims``) or PersistentVolumeClaims of their own."""
+    StatefulSet (``claims`` None), or the claims ``claims`` names (``_claim_names``)."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     for m in s.mounts:
@@ -473,8 +477,8 @@ def _volumes(project: Project, s: Service, claims: bool) -> tuple[list[dict[str,
             )
         name = _volume_name(s, m)
         mounts.append({"name": name, "mountPath": m.target, **({"readOnly": True} if m.read_only else {})})
-        if not claims:
-            volumes.append({"name": name, "persistentVolumeClaim": {"claimName": _dns(m.source)}})
+        if claims is not None:
+            volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claims[m.source]}})
     tmpfs_mounts, tmpfs_volumes = _tmpfs(s)
     return mounts + tmpfs_mounts, volumes + tmpfs_volumes
 
@@ -492,6 +496,65 @@ def _volume_name(s: Service, m: Mount) -> str:
 
 def _claim_spec() -> dict[str, Any]:
     return {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": STORAGE}}}
+
+
+def _claim_names(project: Project) -> dict[str, str]:
+    """Named volume -> the PersistentVolumeClaim that holds it, so that resources sharing a
+    volume on Compose share its claim here: a database's volume is its StatefulSet's claim
+    (``<template>-<statefulset>-0``, which the controller makes); another, a claim named
+    after the volume. Two volumes that would be one claim are an error naming both."""
+    out: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    services = project.ordered()
+    for s in [*(s for s in services if s.role is Role.DATABASE), *(s for s in services if s.role is Role.APP)]:
+        for m in s.mounts:
+            if m.kind != "volume" or m.source in out:
+                continue
+            name = f"{_volume_name(s, m)}-{s.name}-0" if s.role is Role.DATABASE else _dns(m.source)
+            other = owners.setdefault(name, m.source)
+            if other != m.source:
+                raise DeclarationError(
+                    s.name,
+                    "volumes",
+                    f"the volumes {other!r} and {m.source!r} would both be the claim {name!r} on Kubernetes "
+                    "(a claim's name holds lowercase letters, digits, '-' and '.')",
+                    "rename one of the volumes",
+                )
+            out[m.source] = name
+    return out
+
+
+def _app_claims(project: Project, claims: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A PersistentVolumeClaim for each volume only apps mount (a database's claims are its
+    StatefulSet's); a warning for each claim more than one pod mounts (ReadWriteOnce)."""
+    users: dict[str, list[str]] = {}
+    for s in project.ordered():
+        for source in dict.fromkeys(m.source for m in s.mounts if m.kind == "volume"):
+            if s.role is not Role.MIGRATOR:
+                users.setdefault(source, []).extend([s.name] * (s.replicas if s.role is Role.APP else 1))
+    out = []
+    for source, pods in sorted(users.items()):
+        name = claims[source]
+        if len(pods) > 1:
+            who = ", ".join(f"{n} ({pods.count(n)} replicas)" if pods.count(n) > 1 else n for n in dict.fromkeys(pods))
+            warning = (
+                f"{who}: {len(pods)} pods share the volume {source!r}, on Kubernetes the claim {name!r}, mounted "
+                "ReadWriteOnce, on one node only: a pod scheduled on another node never starts; give the volume "
+                "one pod, or patch the claim to ReadWriteMany on a storage class that offers it (e.g. with kustomize)"
+            )
+            if warning not in project.warnings:
+                project.warnings.append(warning)
+        if not any(project.services[n].role is Role.DATABASE for n in pods):
+            labels = _labels(project, None, None)
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": _claim_spec(),
+                }
+            )
+    return out
 
 
 # -- waits ----------------------------------------------------------------------------------
@@ -702,7 +765,7 @@ def _pod(
 
 def _database(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:
     container = _container(project, s, s.name)
-    mounts, volumes = _volumes(project, s, claims=True)
+    mounts, volumes = _volumes(project, s, None)
     if mounts:
         container["volumeMounts"] = mounts
     checks = _data_subdir(project, s, container)
@@ -763,46 +826,29 @@ def _data_subdir(project: Project, s: Service, container: dict[str, Any]) -> tup
     return (check,)
 
 
-def _app(project: Project, s: Service, configs: Configs, listed: bool) -> list[dict[str, Any]]:
-    """A Deployment, its claims, its Service when it publishes ports, and its headless
-    Service when a pod waits for it to be ready (``listed``)."""
+def _app(
+    project: Project, s: Service, configs: Configs, listed: bool, claims: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """A Deployment, its Service when it publishes ports, and its headless Service when a
+    pod waits for it to be ready (``listed``)."""
     container = _container(project, s, s.name)
-    mounts, volumes = _volumes(project, s, claims=False)
+    mounts, volumes = _volumes(project, s, claims)
     if mounts:
         container["volumeMounts"] = mounts
     spec: dict[str, Any] = {
         "replicas": s.replicas,
         "selector": {"matchLabels": _selector(project, s)},
     }
-    claims = [_dns(m.source) for m in s.mounts if m.kind == "volume"]
-    if claims:
+    if any(m.kind == "volume" for m in s.mounts):
         # A claim is ReadWriteOnce: a rolling update's new pod, scheduled on another node,
         # could not attach it while the old one holds it. Stop the old pod first.
         spec["strategy"] = {"type": "Recreate"}
-    if claims and s.replicas > 1:
-        warning = (
-            f"{s.name}: its {s.replicas} replicas share the claim {claims[0]!r}, which Kubernetes mounts "
-            "ReadWriteOnce, on one node only: a replica scheduled on another node never starts; give replicas=1, "
-            "or patch the claim to ReadWriteMany on a storage class that offers it (e.g. with kustomize)"
-        )
-        if warning not in project.warnings:
-            project.warnings.append(warning)
     spec["template"] = {
         "metadata": {"labels": _labels(project, s, s.role)},
         "spec": _pod(project, s, container, volumes, configs),
     }
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(project, s), "spec": spec}
     out: list[dict[str, Any]] = [deployment]
-    out += [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": _dns(m.source), "labels": _labels(project, None, None)},
-            "spec": _claim_spec(),
-        }
-        for m in s.mounts
-        if m.kind == "volume"
-    ]
     if s.ports:
         out.append(_service(project, s))
     if listed:
