@@ -190,7 +190,16 @@ read_ports() {
     MANAGER_PORT=${MANAGER_PORT:-${CLOCKWORK_LAB_MANAGER_PORT:-17001}}
 }
 
+ensure_volume() {  # NAME: made here, not by docker run, so that it carries the label
+    if exists volume "$1"; then
+        ours volume "$1" || die "volume $1 exists but is not the lab's (no $LABEL label)"
+    else
+        docker volume create --label "$LABEL=1" "$1" >/dev/null
+    fi
+}
+
 ensure_registry() {
+    ensure_volume "$REGISTRY"
     ensure_container "$REGISTRY" \
         --label "$LABEL.registry-port=$REGISTRY_PORT" \
         --network "$NETWORK" --ip "$(registry_ip)" --hostname "$REGISTRY" \
@@ -203,8 +212,7 @@ ensure_node() {  # INDEX
     local i=$1 name extra=()
     name=$(node_name "$i")
     [ "$i" = 1 ] && extra=(--label "$LABEL.manager-port=$MANAGER_PORT" -p "127.0.0.1:$MANAGER_PORT:2375")
-    # The volume is made here (not by docker run) so that it carries the label.
-    exists volume "$name" || docker volume create --label "$LABEL=1" "$name" >/dev/null
+    ensure_volume "$name"
     ensure_container "$name" "${NODE_RUN_OPTS[@]}" "${extra[@]}" \
         --network "$NETWORK" --ip "$(node_ip "$i")" --hostname "$name" \
         -v "$name:/var/lib/docker" \
@@ -263,16 +271,23 @@ ensure_worker() {  # INDEX TOKEN
     log "$w: joined (worker)"
 }
 
-# Entries the manager keeps for earlier incarnations of our nodes (a node that left and
-# joined again has a new ID): down, with one of our host names, not a current ID.
-forget_stale_nodes() {  # CURRENT-IDS...
-    local id host status current=" $* "
-    while read -r id host status; do
+# Entries the manager keeps for earlier incarnations of our nodes (a node whose volume was
+# lost joins again with a new ID): one of our host names, and not the ID that any of the
+# lab's node containers has now. The manager may still list such an entry as Ready for a
+# few seconds, hence --force.
+forget_stale_nodes() {
+    local id host name current=" "
+    for name in $(lab_nodes); do
+        id=$(node_id "$name")
+        # A node that does not answer (stopped) may still own an entry: keep them all.
+        [ -n "$id" ] || { log "$name does not answer: stale swarm entries, if any, are kept"; return; }
+        current="$current$id "
+    done
+    while read -r id host; do
         case $current in *" $id "*) continue ;; esac
         case $host in "$PREFIX"-node*) ;; *) continue ;; esac
-        [ "$status" = Down ] || continue
         manager node rm --force "$id" >/dev/null && log "forgot stale swarm node $id ($host)"
-    done < <(manager node ls --format '{{.ID}} {{.Hostname}} {{.Status}}')
+    done < <(manager node ls --format '{{.ID}} {{.Hostname}}')
 }
 
 ready_count() {  # IDS...: how many of these nodes the manager reports Ready
@@ -329,7 +344,7 @@ cmd_up() {
         ids+=("$id")
         wait_for 30 "$(node_name "$i"): registry through 127.0.0.1:$REGISTRY_PORT" registry_answers_in "$(node_name "$i")"
     done
-    forget_stale_nodes "${ids[@]}"
+    forget_stale_nodes
     wait_for 90 "$n nodes ready" all_ready "$n" "${ids[@]}"
     host_trusts_registry || log "WARNING: the host engine does not treat 127.0.0.1:$REGISTRY_PORT as insecure: add it to insecure-registries to push"
     extra=$(lab_nodes | awk -v n="$n" -v p="$PREFIX-node" '{ i = substr($0, length(p) + 1) + 0; if (i > n) print }' | tr '\n' ' ')

@@ -86,6 +86,18 @@ def labelled_on_host() -> dict[str, list[str]]:
     return {kind: host(*args).stdout.split() for kind, args in listings.items()}
 
 
+def named_on_host() -> dict[str, list[str]]:
+    """Everything on this machine's engine named like the lab's objects, by kind."""
+    listings = {
+        "containers": ("ps", "-a", "--format", "{{.Names}}"),
+        "volumes": ("volume", "ls", "--format", "{{.Name}}"),
+        "networks": ("network", "ls", "--format", "{{.Name}}"),
+        "images": ("image", "ls", "--format", "{{.Repository}}:{{.Tag}}"),
+    }
+    named = {kind: host(*args).stdout.split() for kind, args in listings.items()}
+    return {kind: [n for n in names if n.startswith("clockwork-lab")] for kind, names in named.items()}
+
+
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     with LOCK.open("a") as handle:
@@ -224,6 +236,7 @@ def test_down_removes_the_lab_and_nothing_else(lab: Lab) -> None:
         down = lab_script("down")
         assert down.returncode == 0, down.stderr
         assert labelled_on_host() == {"containers": [], "volumes": [], "networks": [], "images": []}
+        assert named_on_host() == {"containers": [], "volumes": [bystander], "networks": [], "images": []}
         assert host("volume", "inspect", bystander).returncode == 0
         assert host("image", "inspect", IMAGE).returncode == 0
         assert lab_script("status").returncode == 3
