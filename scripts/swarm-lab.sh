@@ -140,7 +140,8 @@ ensure_images() {
 
 # ------------------------------------------------------------------ network
 # Static addresses, so that a node restarted with `docker start` keeps the address the
-# swarm knows it by. Docker picks a free subnet (it knows every other network and the
+# swarm knows it by, and so that nothing depends on the host engine's embedded DNS (it
+# stops answering on this network while the host engine is in swarm mode). Docker picks a free subnet (it knows every other network and the
 # routes); the network is then made again with that subnet written down, which --ip needs.
 ensure_network() {
     local subnet
@@ -216,16 +217,17 @@ ensure_node() {  # INDEX
     ensure_container "$name" "${NODE_RUN_OPTS[@]}" "${extra[@]}" \
         --network "$NETWORK" --ip "$(node_ip "$i")" --hostname "$name" \
         -v "$name:/var/lib/docker" \
-        -e "LAB_REGISTRY_PORT=$REGISTRY_PORT" -e "LAB_REGISTRY_HOST=$REGISTRY" \
+        -e "LAB_REGISTRY_PORT=$REGISTRY_PORT" -e "LAB_REGISTRY_ADDR=$(registry_ip)" \
+        --add-host "$REGISTRY:$(registry_ip)" \
         "$NODE_TAG"
 }
 
-wait_for() {  # SECONDS WHAT CMD...: poll CMD until it succeeds
-    local seconds=$1 what=$2 deadline
+wait_for() {  # SECONDS WHAT CMD...: poll CMD until it succeeds; its last output on failure
+    local seconds=$1 what=$2 deadline out
     shift 2
     deadline=$(( $(date +%s) + seconds ))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || die "$what: not within ${seconds} s"
+    until out=$("$@" 2>&1); do
+        [ "$(date +%s)" -lt "$deadline" ] || die "$what: not within ${seconds} s${out:+: $(tail -n 3 <<<"$out")}"
         sleep 0.5
     done
 }
@@ -333,7 +335,7 @@ cmd_up() {
     ensure_registry
     for i in $(seq 1 "$n"); do ensure_node "$i"; done
     for i in $(seq 1 "$n"); do
-        wait_for 90 "$(node_name "$i"): dockerd answers" in_node "$(node_name "$i")" docker info
+        wait_for 90 "$(node_name "$i"): dockerd answers (see docker logs $(node_name "$i"))" in_node "$(node_name "$i")" docker info
     done
     wait_for 30 "registry on 127.0.0.1:$REGISTRY_PORT" registry_answers_here
     ensure_manager
@@ -442,6 +444,11 @@ cmd_down() {
     tidy_cgroups
     log "down: nothing of the lab is left$([ "$keep_images" = 1 ] && echo " but its images")"
 }
+
+# Two runs at once (two shells, two test runs) take turns.
+case ${1:-} in
+    up|down|push) exec 9>>/tmp/clockwork-lab.lock; flock 9 ;;
+esac
 
 case ${1:-} in
     up) shift; cmd_up "$@" ;;

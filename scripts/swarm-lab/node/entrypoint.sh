@@ -5,9 +5,11 @@
 #   LAB_REGISTRY_PORT  the lab registry's port on 127.0.0.1 of the host; the same port on
 #                      127.0.0.1 of this node forwards to the registry on the lab network,
 #                      so that 127.0.0.1:PORT/IMAGE names one image on both sides
-#   LAB_REGISTRY_HOST  the registry's name on the lab network (clockwork-lab-registry)
+#   LAB_REGISTRY_ADDR  the registry's (static) address on the lab network: an address, not
+#                      its name, because the host engine's embedded DNS for the lab network
+#                      stops answering while the host engine is in swarm mode (seen here)
 set -euo pipefail
-: "${LAB_REGISTRY_PORT:?}" "${LAB_REGISTRY_HOST:?}"
+: "${LAB_REGISTRY_PORT:?}" "${LAB_REGISTRY_ADDR:?}"
 node=$(hostname)
 
 # Nothing of ours runs at container start: whatever a killed or stopped daemon left
@@ -20,7 +22,7 @@ mkdir -p /etc/docker
 # cgroup tree, apart from the host engine's /docker, so that `down` can tidy them by name.
 cat >/etc/docker/daemon.json <<JSON
 {
-  "insecure-registries": ["127.0.0.1:${LAB_REGISTRY_PORT}", "${LAB_REGISTRY_HOST}:5000"],
+  "insecure-registries": ["127.0.0.1:${LAB_REGISTRY_PORT}", "${LAB_REGISTRY_ADDR}:5000"],
   "cgroup-parent": "/${node}",
   "storage-driver": "overlay2",
   "log-opts": {"max-size": "10m", "max-file": "2"},
@@ -28,7 +30,7 @@ cat >/etc/docker/daemon.json <<JSON
 }
 JSON
 
-socat "TCP-LISTEN:${LAB_REGISTRY_PORT},bind=127.0.0.1,fork,reuseaddr" "TCP:${LAB_REGISTRY_HOST}:5000" &
+socat "TCP-LISTEN:${LAB_REGISTRY_PORT},bind=127.0.0.1,fork,reuseaddr" "TCP:${LAB_REGISTRY_ADDR}:5000" &
 
 # The manager's API is published on the host's 127.0.0.1 only (scripts/swarm-lab.sh);
 # on the lab network, only the lab's own containers can reach it. --tls=false says so
