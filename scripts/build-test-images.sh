@@ -51,33 +51,13 @@ die() { printf '[build-test-images] ERROR: %s\n' "$*" >&2; exit 1; }
 
 docker info >/dev/null 2>&1 || die "docker daemon not reachable (run scripts/provision-docker.sh first)"
 
-# Run a command, showing its output only when it fails (the legacy builder
-# prints a deprecation banner on every build).
-quiet() {
-    local out rc=0
-    out=$("$@" 2>&1) || rc=$?
-    if [ "$rc" != 0 ]; then printf '%s\n' "$out" >&2; fi
-    return "$rc"
-}
+. "$here/lib.sh"
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 image_label() {  # prints the label value, "" when unset, nothing when image absent
     docker image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$1" 2>/dev/null | sed 's/<no value>//'
 }
 image_id() { docker image inspect --format '{{.Id}}' "$1"; }
-
-# Hash of files (names + content) and extra strings.
-hash_inputs() {  # hash_inputs DIR... -- STRING...
-    {
-        while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
-            (cd "$1" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
-                | LC_ALL=C sort -z | xargs -0 -r sha256sum)
-            shift
-        done
-        [ "$#" -gt 0 ] && shift
-        printf '%s\n' "$@"
-    } | sha256sum | cut -c1-16
-}
 
 # Whether a registry answers; probed once, only when something must be fetched.
 REGISTRY=unknown
@@ -91,8 +71,6 @@ try_pull() {
     REGISTRY=down
     return 1
 }
-
-. "$here/lib.sh"
 
 # ------------------------------------------------------------------ bases
 # build_base TAG PACKAGES PATH: an mmdebstrap rootfs imported as TAG, unless TAG is present

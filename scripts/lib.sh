@@ -22,3 +22,25 @@ debian_mirror_uri() {
     [ -n "$uri" ] || die "cannot find a Debian mirror URI in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
     printf '%s\n' "${uri%/}"
 }
+
+# Run a command, showing its output only when it fails (the legacy builder
+# prints a deprecation banner on every build).
+quiet() {
+    local out rc=0
+    out=$("$@" 2>&1) || rc=$?
+    if [ "$rc" != 0 ]; then printf '%s\n' "$out" >&2; fi
+    return "$rc"
+}
+
+# Hash of files (names + content) and extra strings.
+hash_inputs() {  # hash_inputs DIR... -- STRING...
+    {
+        while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+            (cd "$1" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
+                | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+            shift
+        done
+        [ "$#" -gt 0 ] && shift
+        printf '%s\n' "$@"
+    } | sha256sum | cut -c1-16
+}
