@@ -283,7 +283,17 @@ def apply(
 
 def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
     """The host-wide lock an apply of ``project`` holds from start to end."""
-    return _runtime.host_lock(f"apply-{project}", wait=False, what=f"another apply of {project}")
+    return project_lock(project, "apply")
+
+
+def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[None]:
+    """One lock per project name on this host, held by every apply and destroy of it from
+    start to end, on Compose and on Swarm (a stack and the Compose project of its name share
+    volume names). Whoever comes second is refused at once (``_runtime.Busy``), never
+    queued: the message names what runs ("another apply of shop", "a destroy of shop")."""
+    return _runtime.host_lock(
+        f"project-{name}", wait=False, what=f"an apply or destroy of {name}", doing=f"{action} of {name}"
+    )
 
 
 def _apply(
@@ -684,10 +694,15 @@ def destroy(project_dir: Path, keep_volumes: bool = False, engine: _runtime.Engi
 
     Needs no main.py, no compose file and no secret: it goes by labels. Containers of the
     same project name from another folder are left alone, and so are the volumes then,
-    unless clockwork labelled them as this folder's."""
-    engine.engine_info()
-    folder = project_dir.resolve()
+    unless clockwork labelled them as this folder's. Holds ``project_lock``: refused while
+    an apply or destroy of the project runs."""
     name = _lower.project_name(project_dir)
+    with project_lock(name, "destroy"):
+        return _destroy(engine, project_dir.resolve(), name, keep_volumes)
+
+
+def _destroy(engine: _runtime.Engine, folder: Path, name: str, keep_volumes: bool) -> DestroyReport:
+    engine.engine_info()
     existing = engine.project_containers(name)
     mine = [c for c in existing if owned(c, folder)]
     foreign = tuple(sorted({c.working_dir for c in existing if not owned(c, folder)}))

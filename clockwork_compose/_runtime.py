@@ -516,9 +516,11 @@ class Busy(RuntimeFailure):
 
 
 @contextlib.contextmanager
-def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
+def host_lock(name: str, wait: bool = True, what: str = "", doing: str = "") -> Iterator[None]:
     """An exclusive lock shared by every clockwork process on this host (one engine per
-    host), held until the block ends. ``wait=False``: raise Busy naming the holder's pid."""
+    host), held until the block ends. ``wait=False``: raise Busy naming the holder: its pid
+    and what it does (``doing``, e.g. "apply of shop", written next to its pid in the lock
+    file), else ``what``."""
     LOCK_DIR.mkdir(parents=True, exist_ok=True)
     path = LOCK_DIR / f"{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -526,11 +528,10 @@ def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            pid = f" (process {holder})" if holder.isdigit() else ""
-            raise Busy(f"{what or name} is running{pid}; wait for it to finish, then try again") from None
+            holder = os.pread(fd, 512, 0).decode(errors="replace")
+            raise Busy(busy_message(holder, what or name, doing)) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {doing}".strip().encode(), 0)
         try:
             yield
         finally:
@@ -538,6 +539,20 @@ def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def busy_message(holder: str, what: str, doing: str = "") -> str:
+    """Why a lock was refused, from what its holder wrote in the lock file ("PID DOING"):
+    "another apply of shop" when it does what we would, else "a destroy of shop"."""
+    pid, _, theirs = holder.strip().partition(" ")
+    process = f" (process {pid})" if pid.isdigit() else ""
+    if not theirs:
+        held = what
+    elif theirs == doing:
+        held = f"another {theirs}"
+    else:
+        held = f"{'an' if theirs[:1] in 'aeiou' else 'a'} {theirs}"
+    return f"{held} is running{process}; nothing was changed: wait for it to finish, then try again"
 
 
 @dataclass(frozen=True)
