@@ -669,15 +669,54 @@ def remove_network_if_unused(name: str, project: str) -> tuple[str, ...]:
 
 def volumes(project: str) -> list[Volume]:
     """The volumes labelled with the Compose project ``project``, by name."""
-    argv = ["volume", "ls", "--quiet", "--filter", f"label={PROJECT_LABEL}={project}"]
-    names = _docker(argv, f"listing the volumes of {project}").split()
+    return _labelled_volumes(f"{PROJECT_LABEL}={project}", project)
+
+
+def _labelled_volumes(label: str, what: str) -> list[Volume]:
+    names = _docker(["volume", "ls", "--quiet", "--filter", f"label={label}"], f"listing the volumes of {what}").split()
     if not names:
         return []
-    done = _Call(["volume", "inspect", *names], f"inspecting the volumes of {project}").done()
+    done = _Call(["volume", "inspect", *names], f"inspecting the volumes of {what}").done()
     if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
-        raise _failed(f"inspecting the volumes of {project}", done)
+        raise _failed(f"inspecting the volumes of {what}", done)
     found = json.loads(done.out) if done.out.strip() else []
     return sorted((Volume(v["Name"], dict(v.get("Labels") or {})) for v in found), key=lambda v: v.name)
+
+
+#: The label `docker stack deploy` puts on everything of a Swarm stack: the stack's name.
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+@dataclass(frozen=True)
+class SwarmStack:
+    """What a Swarm stack has on this engine."""
+
+    #: Its services (full names), each with the folder clockwork recorded as its maker ("" when none).
+    services: dict[str, str]
+    #: Its named volumes on this node (left by ``destroy --target swarm --keep-volumes`` once
+    #: the services are gone).
+    volumes: tuple[Volume, ...] = ()
+
+
+def swarm_stack(stack: str) -> SwarmStack:
+    """The services and volumes of the Swarm stack ``stack``. No services when the engine
+    is not a swarm manager (no stack runs through it); volumes outlive a swarm."""
+    return SwarmStack(_stack_services(stack), tuple(_labelled_volumes(f"{STACK_LABEL}={stack}", f"stack {stack}")))
+
+
+def _stack_services(stack: str) -> dict[str, str]:
+    done = _Call(["service", "ls", "--quiet", "--filter", f"label={STACK_LABEL}={stack}"], "listing services").done()
+    if done.code != 0:
+        if "not a swarm manager" in done.err:
+            return {}
+        raise _failed(f"listing the services of stack {stack}", done)
+    ids = done.out.split()
+    if not ids:
+        return {}
+    template = f'{{{{json .Spec.Name}}}} {{{{json (index .Spec.Labels "{OWNER_LABEL}")}}}}'
+    lines = _docker(["service", "inspect", "--format", template, *ids], f"inspecting the services of {stack}")
+    found = (line.split(" ", 1) for line in lines.splitlines() if line.strip())
+    return {json.loads(name): json.loads(owner) or "" for name, owner in sorted(found)}
 
 
 def create_volume(name: str, labels: dict[str, str]) -> None:
@@ -758,6 +797,8 @@ class Engine(Protocol):
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
 
+    def swarm_stack(self, stack: str) -> SwarmStack: ...
+
     def remove_volumes(self, names: Sequence[str]) -> None: ...
 
     def remove_containers(self, groups: Sequence[Sequence[str]]) -> None: ...
@@ -786,6 +827,7 @@ class DockerEngine:
     remove_network_if_unused = staticmethod(remove_network_if_unused)
     volumes = staticmethod(volumes)
     create_volume = staticmethod(create_volume)
+    swarm_stack = staticmethod(swarm_stack)
     remove_volumes = staticmethod(remove_volumes)
     remove_containers = staticmethod(remove_containers)
 
