@@ -1,7 +1,8 @@
 """One apply or destroy of a project at a time (issue 16, item 5), on Compose, through
 `clockwork` as a process on the real engine: a destroy during an apply is refused naming the
 apply (which then ends healthy, its containers running), and an apply during a destroy is
-refused naming the destroy.
+refused naming the destroy, on either target (a Swarm stack and the Compose project of its
+name share one lock). Swarm's own races are in test_swarm_ownership.py.
 
 Projects of their own (names start with ``own-``), removed by label afterwards."""
 
@@ -107,7 +108,7 @@ def test_destroy_during_an_apply_is_refused_and_the_apply_ends_with_its_containe
     assert _runtime.container("own-crace-app") is None
 
 
-def test_an_apply_during_a_destroy_is_refused_naming_it(project) -> None:
+def test_an_apply_during_a_destroy_is_refused_naming_it_on_either_target(project) -> None:
     """The destroy is held up where it frees the project's own network (this test holds
     that network's host lock), after it removed the container and before it ends."""
     folder = project(
@@ -124,9 +125,10 @@ def test_an_apply_during_a_destroy_is_refused_naming_it(project) -> None:
     with _runtime.host_lock("network-own-drace2-net"):
         destroy = background(folder, "destroy")
         wait_for(lambda: lock_holder("own-drace2") == f"{destroy.pid} destroy of own-drace2", "destroy holds it")
-        refused = cli(folder, "apply")
-        assert refused.code == 1, refused.text
-        assert f"a destroy of own-drace2 is running (process {destroy.pid})" in refused.err
+        for args in (("apply",), ("apply", "--target", "swarm")):
+            refused = cli(folder, *args)
+            assert refused.code == 1, refused.text
+            assert f"a destroy of own-drace2 is running (process {destroy.pid})" in refused.err
         assert destroy.poll() is None  # still held up: the refusals were not a race it lost
     out, err = destroy.communicate(timeout=CLI_TIMEOUT)
     assert destroy.returncode == 0, out + err
