@@ -530,6 +530,9 @@ def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> 
         )
         for folder in removed.foreign:
             _say(f"left alone: stack {name}, made from {folder} (destroy it there)")
+        if removed.compose_volumes:
+            volumes = ", ".join(removed.compose_volumes)
+            _say(f"left alone: volumes {volumes} of Compose project {name} (`clockwork destroy` removes them)")
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
 

@@ -165,6 +165,7 @@ def destroying(monkeypatch: pytest.MonkeyPatch) -> tuple[list[swarm_runtime.Made
     monkeypatch.setattr(swarm_runtime, "require_manager", lambda: None)
     monkeypatch.setattr(swarm_runtime, "made", lambda stack: things)
     monkeypatch.setattr(swarm_runtime, "remove", lambda stack, keep, wait: removed.append(stack) or Removed(("x",)))
+    monkeypatch.setattr(swarm_runtime, "_compose_volumes", lambda stack, folder: ())
     from clockwork_compose import _deploy
 
     monkeypatch.setattr(_deploy, "project_lock", lambda name, action: contextlib.nullcontext())

@@ -25,6 +25,7 @@ records this folder and says so; destroy refuses it, naming how to proceed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -706,6 +707,8 @@ class Removed:
     volumes: tuple[str, ...] = ()
     #: Folders other than this one that made things of the stack: nothing was removed.
     foreign: tuple[str, ...] = ()
+    #: Volumes of the Compose project of the stack's name, made in this folder: kept.
+    compose_volumes: tuple[str, ...] = ()
 
 
 def destroy(stack: str, folder: Path, keep_volumes: bool = False, wait: float = 60.0) -> Removed:
@@ -724,7 +727,17 @@ def destroy(stack: str, folder: Path, keep_volumes: bool = False, wait: float = 
             return Removed(foreign=tuple(owners))
         if things and not any(t.owner for t in things):
             raise SwarmError(_unrecorded(stack, folder, things))
-        return remove(stack, keep_volumes, wait)
+        removed = remove(stack, keep_volumes, wait)
+        return dataclasses.replace(removed, compose_volumes=_compose_volumes(stack, folder))
+
+
+def _compose_volumes(stack: str, folder: Path) -> tuple[str, ...]:
+    """This folder's volumes of the Compose project named like the stack (the stack mounts
+    them when Compose made them first): destroy leaves them to Compose's destroy."""
+    ids = docker("volume", "ls", "-q", "--filter", f"label={PROJECT_LABEL}={stack}").split()
+    volumes = _inspect(["volume", "inspect"], ids)
+    owners = {v["Name"]: _owner(v.get("Labels")) for v in volumes}
+    return tuple(sorted(name for name, owner in owners.items() if owner and _mine(owner, folder)))
 
 
 def _unrecorded(stack: str, folder: Path, things: Sequence[Made]) -> str:

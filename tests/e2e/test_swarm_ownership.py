@@ -224,6 +224,33 @@ def test_another_folder_can_neither_destroy_nor_take_over_a_stack(folder) -> Non
     assert volume_labels(data_volume("own-two")) is None
 
 
+def test_data_compose_made_goes_to_the_stack_of_its_own_folder_only(folder) -> None:
+    """Compose's data, kept by `destroy --keep-volumes`, is mounted by the stack of the same
+    folder, never by a copy's; Swarm's destroy leaves it to Compose's, and says so."""
+    a = folder("a/own-cv")
+    a.write(body("own-cv"))
+    assert a.cli("apply").code == 0
+    psql = ["psql", "-U", "own", "-d", "owndb", "-tAc"]
+    _runtime.exec_in("own-cv-db", [*psql, "INSERT INTO items VALUES (1), (2), (3)"])
+    assert a.cli("destroy", "--keep-volumes").code == 0
+
+    copy = folder("c/own-cv", copy_of=a)
+    taken = copy.cli("apply", "--target", "swarm")
+    assert taken.code == 1, taken.text
+    assert f"Compose project own-cv, made in {a.dir}, keeps its data in {data_volume('own-cv')}" in taken.err
+    assert f"Run `clockwork destroy` in {a.dir} first" in taken.err and services("own-cv") == {}
+
+    moved = a.cli("apply", "--target", "swarm")
+    assert moved.code == 0, moved.text
+    assert sql("own-cv", "own-cv-db", "SELECT count(*) FROM items") == "3"
+    gone = a.cli("destroy", "--target", "swarm")
+    assert gone.code == 0, gone.text
+    assert f"left alone: volumes {data_volume('own-cv')} of Compose project own-cv" in gone.err
+    assert services("own-cv") == {} and volume_labels(data_volume("own-cv")) is not None
+    assert data_volume("own-cv") in a.cli("destroy").err
+    assert volume_labels(data_volume("own-cv")) is None
+
+
 def test_a_stack_deployed_before_folders_were_recorded_is_taken_over_by_apply_never_by_destroy(folder) -> None:
     """A user upgrading: their stack carries no folder. destroy cannot tell whose it is and
     refuses (nothing lost, the fix named); an apply in the folder records it, restarting
