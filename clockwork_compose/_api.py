@@ -146,11 +146,23 @@ def check(project_dir: Path, output: Path | None = None, target: str = targets.D
     project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path) or ""
     if current != text:
-        raise CheckFailed(_short_diff(current, text, path))
+        raise CheckFailed(_short_diff(current, text, path, build_command(target, output)))
     return Build(project, text, path, False)
 
 
-def _short_diff(old: str, new: str, path: Path, limit: int = 40) -> str:
+def build_command(target: str = targets.DEFAULT, output: Path | None = None) -> str:
+    """The command that writes the file of ``target`` (``-o`` when it was given one)."""
+    words = ["clockwork", "build"]
+    if target != targets.DEFAULT:
+        words += ["--target", target]
+    if output is not None:
+        import shlex  # only when a file is stale, as difflib
+
+        words += ["-o", shlex.quote(str(output))]
+    return " ".join(words)
+
+
+def _short_diff(old: str, new: str, path: Path, command: str = "clockwork build", limit: int = 40) -> str:
     import difflib  # only when a file is stale: keeps it off the start-up path
 
     lines = list(
@@ -161,11 +173,7 @@ def _short_diff(old: str, new: str, path: Path, limit: int = 40) -> str:
     shown = lines[:limit]
     if len(lines) > limit:
         shown.append(f"... {len(lines) - limit} more diff lines")
-    head = (
-        f"{path} is stale: run `clockwork build` and commit the result"
-        if old
-        else f"{path} is missing: run `clockwork build`"
-    )
+    head = f"{path} is stale: run `{command}` and commit the result" if old else f"{path} is missing: run `{command}`"
     return "\n".join([head, *shown])
 
 

@@ -517,7 +517,7 @@ def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> 
 
     with _errors():
         name = stack or _lower.project_name(project_dir)
-        removed = swarm_runtime.destroy(name, keep_volumes)
+        removed = swarm_runtime.destroy(name, project_dir.resolve(), keep_volumes)
         _say_removed(
             {
                 "services": removed.services,
@@ -526,8 +526,13 @@ def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> 
                 "configs": removed.configs,
                 "volumes": removed.volumes,
             },
-            f"stack {name} has no services, networks, configs or volumes",
+            f"stack {name} has no services, networks, configs or volumes made here",
         )
+        for folder in removed.foreign:
+            _say(f"left alone: stack {name}, made from {folder} (destroy it there)")
+        if removed.compose_volumes:
+            volumes = ", ".join(removed.compose_volumes)
+            _say(f"left alone: volumes {volumes} of Compose project {name} (`clockwork destroy` removes them)")
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
 

@@ -272,10 +272,11 @@ def apply(
 ) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed.
 
-    One apply of a project at a time on this host: a second one raises ``_runtime.Busy``.
-    Before anything changes: containers of this project name from another folder, or a
-    container that would come back on another volume than its data is in (unless
-    ``replace_data``), raise RuntimeFailure and nothing is touched. ``engine``: the real
+    One apply or destroy of a project at a time on this host (``project_lock``): a second
+    one raises ``_runtime.Busy``. Before anything changes: a Swarm stack of the project's
+    name, containers of this project name from another folder, or a container that would
+    come back on another volume than its data is in (unless ``replace_data``), raise
+    RuntimeFailure and nothing is touched. ``engine``: the real
     one unless a test passes a fake."""
     with apply_lock(_lower.project_name(project_dir)):
         return _apply(engine, project_dir, timeout, on_progress, replace_data)
@@ -283,7 +284,17 @@ def apply(
 
 def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
     """The host-wide lock an apply of ``project`` holds from start to end."""
-    return _runtime.host_lock(f"apply-{project}", wait=False, what=f"another apply of {project}")
+    return project_lock(project, "apply")
+
+
+def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[None]:
+    """One lock per project name on this host, held by every apply and destroy of it from
+    start to end, on Compose and on Swarm (a stack and the Compose project of its name share
+    volume names). Whoever comes second is refused at once (``_runtime.Busy``), never
+    queued: the message names what runs ("another apply of shop", "a destroy of shop")."""
+    return _runtime.host_lock(
+        f"project-{name}", wait=False, what=f"an apply or destroy of {name}", doing=f"{action} of {name}"
+    )
 
 
 def _apply(
@@ -299,11 +310,13 @@ def _apply(
     _envfile.require(project, built.path.parent)
     folder = project_dir.resolve()
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
-    with ThreadPoolExecutor(3) as pool:  # three listings, side by side
+    with ThreadPoolExecutor(4) as pool:  # four listings, side by side
         listed = pool.submit(engine.project_containers, project.name)
         named = pool.submit(engine.containers_named, sorted(project.services))
         listed_volumes = pool.submit(engine.volumes, project.name)
+        stack = pool.submit(engine.swarm_stack, project.name)
         existing, holders, volumes = listed.result(), named.result(), listed_volumes.result()
+    check_no_stack(project, folder, stack.result())
     check_owner(project.name, folder, existing)
     check_names(project.name, holders)
     check_volume_owner(project.name, folder, volumes)
@@ -356,6 +369,41 @@ def check_owner(name: str, folder: Path, existing: Sequence[ContainerState]) -> 
             f"not in {folder}; nothing was changed. Run `clockwork destroy` in {foreign[0]} first, "
             "or rename this folder so that it gets a project name of its own"
         )
+
+
+def check_no_stack(project: Project, folder: Path, stack: _runtime.SwarmStack) -> None:
+    """RuntimeFailure while a Swarm stack of the project's name has services on this engine,
+    or left volumes that another folder made, of the names this project mounts: a stack's
+    volumes are named as the Compose project's (``<name>_<volume>``), and Compose would
+    start a second database on the data directory the stack serves, or borrow its data."""
+    name = project.name
+    if stack.services:
+        owner = next((o for o in sorted(stack.services.values()) if not _same_folder(o, folder)), "")
+        made, where = (f", made from {owner}", f" in {owner}") if owner else ("", "")
+        volumes = sorted(project.volumes)
+        shared = f"; its volumes have the names this project's would ({name}_{volumes[0]})" if volumes else ""
+        raise RuntimeFailure(
+            f"Swarm stack {name} runs on this engine (services {', '.join(sorted(stack.services))}{made})"
+            f"{shared}; nothing was changed. Run "
+            f"`clockwork destroy --target swarm --keep-volumes`{where} first (the volumes and their data stay), "
+            "or rename this folder so that it gets a project name of its own"
+        )
+    mounted = {f"{name}_{key}" for key in project.volumes}
+    theirs = [
+        v for v in stack.volumes if v.name in mounted and not _same_folder(v.labels.get(_runtime.OWNER_LABEL), folder)
+    ]
+    if theirs:
+        owner = theirs[0].labels[_runtime.OWNER_LABEL]
+        raise RuntimeFailure(
+            f"Swarm stack {name}, made in {owner}, left its data in {', '.join(v.name for v in theirs)}, which "
+            f"this project would mount; nothing was changed. Run `clockwork destroy --target swarm` in {owner} "
+            "first, or rename this folder so that it gets a project name of its own"
+        )
+
+
+def _same_folder(owner: str | None, folder: Path) -> bool:
+    """Whether ``owner`` (a folder label) names ``folder``; no label: nobody else's either."""
+    return not owner or Path(os.path.realpath(owner)) == folder
 
 
 def check_names(name: str, holders: Sequence[ContainerState]) -> None:
@@ -684,10 +732,15 @@ def destroy(project_dir: Path, keep_volumes: bool = False, engine: _runtime.Engi
 
     Needs no main.py, no compose file and no secret: it goes by labels. Containers of the
     same project name from another folder are left alone, and so are the volumes then,
-    unless clockwork labelled them as this folder's."""
-    engine.engine_info()
-    folder = project_dir.resolve()
+    unless clockwork labelled them as this folder's. Holds ``project_lock``: refused while
+    an apply or destroy of the project runs."""
     name = _lower.project_name(project_dir)
+    with project_lock(name, "destroy"):
+        return _destroy(engine, project_dir.resolve(), name, keep_volumes)
+
+
+def _destroy(engine: _runtime.Engine, folder: Path, name: str, keep_volumes: bool) -> DestroyReport:
+    engine.engine_info()
     existing = engine.project_containers(name)
     mine = [c for c in existing if owned(c, folder)]
     foreign = tuple(sorted({c.working_dir for c in existing if not owned(c, folder)}))

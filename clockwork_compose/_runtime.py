@@ -516,9 +516,11 @@ class Busy(RuntimeFailure):
 
 
 @contextlib.contextmanager
-def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
+def host_lock(name: str, wait: bool = True, what: str = "", doing: str = "") -> Iterator[None]:
     """An exclusive lock shared by every clockwork process on this host (one engine per
-    host), held until the block ends. ``wait=False``: raise Busy naming the holder's pid."""
+    host), held until the block ends. ``wait=False``: raise Busy naming the holder: its pid
+    and what it does (``doing``, e.g. "apply of shop", written next to its pid in the lock
+    file), else ``what``."""
     LOCK_DIR.mkdir(parents=True, exist_ok=True)
     path = LOCK_DIR / f"{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -526,11 +528,10 @@ def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            pid = f" (process {holder})" if holder.isdigit() else ""
-            raise Busy(f"{what or name} is running{pid}; wait for it to finish, then try again") from None
+            holder = os.pread(fd, 512, 0).decode(errors="replace")
+            raise Busy(busy_message(holder, what or name, doing)) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {doing}".strip().encode(), 0)
         try:
             yield
         finally:
@@ -538,6 +539,20 @@ def host_lock(name: str, wait: bool = True, what: str = "") -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def busy_message(holder: str, what: str, doing: str = "") -> str:
+    """Why a lock was refused, from what its holder wrote in the lock file ("PID DOING"):
+    "another apply of shop" when it does what we would, else "a destroy of shop"."""
+    pid, _, theirs = holder.strip().partition(" ")
+    process = f" (process {pid})" if pid.isdigit() else ""
+    if not theirs:
+        held = what
+    elif theirs == doing:
+        held = f"another {theirs}"
+    else:
+        held = f"{'an' if theirs[:1] in 'aeiou' else 'a'} {theirs}"
+    return f"{held} is running{process}; nothing was changed: wait for it to finish, then try again"
 
 
 @dataclass(frozen=True)
@@ -654,15 +669,54 @@ def remove_network_if_unused(name: str, project: str) -> tuple[str, ...]:
 
 def volumes(project: str) -> list[Volume]:
     """The volumes labelled with the Compose project ``project``, by name."""
-    argv = ["volume", "ls", "--quiet", "--filter", f"label={PROJECT_LABEL}={project}"]
-    names = _docker(argv, f"listing the volumes of {project}").split()
+    return _labelled_volumes(f"{PROJECT_LABEL}={project}", project)
+
+
+def _labelled_volumes(label: str, what: str) -> list[Volume]:
+    names = _docker(["volume", "ls", "--quiet", "--filter", f"label={label}"], f"listing the volumes of {what}").split()
     if not names:
         return []
-    done = _Call(["volume", "inspect", *names], f"inspecting the volumes of {project}").done()
+    done = _Call(["volume", "inspect", *names], f"inspecting the volumes of {what}").done()
     if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
-        raise _failed(f"inspecting the volumes of {project}", done)
+        raise _failed(f"inspecting the volumes of {what}", done)
     found = json.loads(done.out) if done.out.strip() else []
     return sorted((Volume(v["Name"], dict(v.get("Labels") or {})) for v in found), key=lambda v: v.name)
+
+
+#: The label `docker stack deploy` puts on everything of a Swarm stack: the stack's name.
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+@dataclass(frozen=True)
+class SwarmStack:
+    """What a Swarm stack has on this engine."""
+
+    #: Its services (full names), each with the folder clockwork recorded as its maker ("" when none).
+    services: dict[str, str]
+    #: Its named volumes on this node (left by ``destroy --target swarm --keep-volumes`` once
+    #: the services are gone).
+    volumes: tuple[Volume, ...] = ()
+
+
+def swarm_stack(stack: str) -> SwarmStack:
+    """The services and volumes of the Swarm stack ``stack``. No services when the engine
+    is not a swarm manager (no stack runs through it); volumes outlive a swarm."""
+    return SwarmStack(_stack_services(stack), tuple(_labelled_volumes(f"{STACK_LABEL}={stack}", f"stack {stack}")))
+
+
+def _stack_services(stack: str) -> dict[str, str]:
+    done = _Call(["service", "ls", "--quiet", "--filter", f"label={STACK_LABEL}={stack}"], "listing services").done()
+    if done.code != 0:
+        if "not a swarm manager" in done.err:
+            return {}
+        raise _failed(f"listing the services of stack {stack}", done)
+    ids = done.out.split()
+    if not ids:
+        return {}
+    template = f'{{{{json .Spec.Name}}}} {{{{json (index .Spec.Labels "{OWNER_LABEL}")}}}}'
+    lines = _docker(["service", "inspect", "--format", template, *ids], f"inspecting the services of {stack}")
+    found = (line.split(" ", 1) for line in lines.splitlines() if line.strip())
+    return {json.loads(name): json.loads(owner) or "" for name, owner in sorted(found)}
 
 
 def create_volume(name: str, labels: dict[str, str]) -> None:
@@ -743,6 +797,8 @@ class Engine(Protocol):
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
 
+    def swarm_stack(self, stack: str) -> SwarmStack: ...
+
     def remove_volumes(self, names: Sequence[str]) -> None: ...
 
     def remove_containers(self, groups: Sequence[Sequence[str]]) -> None: ...
@@ -771,6 +827,7 @@ class DockerEngine:
     remove_network_if_unused = staticmethod(remove_network_if_unused)
     volumes = staticmethod(volumes)
     create_volume = staticmethod(create_volume)
+    swarm_stack = staticmethod(swarm_stack)
     remove_volumes = staticmethod(remove_volumes)
     remove_containers = staticmethod(remove_containers)
 

@@ -53,6 +53,27 @@ def test_check_fails_when_the_file_is_missing(make_project):
     assert not (root / "docker-compose.yml").exists()
 
 
+@pytest.mark.parametrize(
+    ("target", "file"),
+    [("compose", "docker-compose.yml"), ("swarm", "docker-stack.yml"), ("kubernetes", "kubernetes.yaml")],
+)
+def test_check_names_the_command_that_writes_that_targets_file(make_project, target, file):
+    """A stale or missing file names the build that writes it: `clockwork build` writes
+    only the compose file, so the Swarm and Kubernetes files need their --target."""
+    root = make_project(SIMPLE)
+    command = "clockwork build" if target == "compose" else f"clockwork build --target {target}"
+    missing = run_cli("build", "--check", "--target", target, "-C", str(root))
+    assert missing.code == 1 and f"{file} is missing: run `{command}`" in missing.err, missing.err
+    assert run_cli(*command.split()[1:], "-C", str(root)).code == 0  # the command it names writes it
+    assert run_cli("build", "--check", "--target", target, "-C", str(root)).code == 0
+    main = root / "main.py"
+    main.write_text(main.read_text().replace("example/app:1", "example/app:2"))
+    stale = run_cli("build", "--check", "--target", target, "-C", str(root))
+    assert stale.code == 1 and f"{file} is stale: run `{command}` and commit the result" in stale.err, stale.err
+    elsewhere = run_cli("build", "--check", "--target", target, "-C", str(root), "-o", str(root / "out dir" / file))
+    assert f"run `{command} -o '{root / 'out dir' / file}'`" in elsewhere.err, elsewhere.err
+
+
 def test_check_on_the_committed_example():
     result = run_cli("build", "--check", "-C", str(EXAMPLE))
     assert result.code == 0, result.err

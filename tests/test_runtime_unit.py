@@ -309,6 +309,9 @@ class FakeEngine:
     def volumes(self, project: str) -> list[_runtime.Volume]:
         return []
 
+    def swarm_stack(self, stack: str) -> _runtime.SwarmStack:
+        return _runtime.SwarmStack({})
+
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         raise AssertionError(f"apply created volume {name}, though the project declares none")
 
@@ -358,6 +361,14 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
     assert ("db", "starting") in seen and ("db", "healthy") in seen
     assert ("db-migrator", "migrated") in seen
     assert [s.change for s in report.services] == ["created", "created", "created"]
+
+
+def test_a_swarm_stack_of_the_project_name_stops_apply_before_anything_changes(fake_apply, tmp_path: Path) -> None:
+    engine = fake_apply(FakeEngine([{}]))
+    engine.swarm_stack = lambda stack: _runtime.SwarmStack({f"{stack}_db": ""})  # type: ignore[method-assign]
+    with pytest.raises(RuntimeFailure, match="Swarm stack .* runs on this engine"):
+        _deploy.apply(tmp_path, engine=engine)
+    assert engine.ups == 0 and engine.calls == 0  # no compose up, not even a look at the containers
 
 
 def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:

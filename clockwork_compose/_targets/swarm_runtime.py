@@ -13,10 +13,19 @@ re-apply deploys only services whose hash changed, so an unchanged migrator neve
 
 Secrets reach services through the environment of ``docker stack deploy`` (the .env values,
 overridden by the process environment), never through the stack file.
+
+Ownership, as on Compose: every deploy labels what it makes (services and their containers,
+networks, volumes, configs) with the folder it was made from (``dev.clockwork.working-dir``),
+in the document piped to ``docker stack deploy``, never in the committed file. apply and
+destroy act only on a stack this folder made: another folder's is refused (apply) or left
+alone (destroy), by name. A stack with no folder recorded (deployed before clockwork
+recorded it, or by a plain ``docker stack deploy``) is taken over by an apply, which
+records this folder and says so; destroy refuses it, naming how to proceed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,11 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import EngineUnavailable, RuntimeFailure
+from .._errors import DeclarationError, EngineUnavailable, RuntimeFailure
 from .._model import Project, Role, Service
+from .._runtime import OWNER_LABEL, PROJECT_LABEL, STACK_LABEL
 
-STACK_LABEL = "com.docker.stack.namespace"
 SPEC_LABEL = "dev.clockwork.spec"
+#: What ``docker stack deploy`` accepts as a stack name (it prefixes every object's name).
+_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 POLL = 0.5
 #: Failed tasks of a long-running service (a crash loop) before apply reports it.
 CRASHES = 3
@@ -49,8 +60,16 @@ class SwarmError(RuntimeFailure):
 # -- docker ---------------------------------------------------------------------------------
 
 
-def docker(*args: str, stdin: str | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
-    """Run ``docker ARGS``; its stdout, or SwarmError with its stderr."""
+def docker(
+    *args: str,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    gone_ok: bool = False,
+) -> str:
+    """Run ``docker ARGS``; its stdout, or SwarmError with its stderr. ``gone_ok``: an
+    object that is gone, or going (Swarm removes a stack's tasks and containers on its own
+    after ``docker stack rm``), is no error: what docker printed of the others is returned."""
     try:
         proc = subprocess.run(
             ["docker", *args],
@@ -63,14 +82,21 @@ def docker(*args: str, stdin: str | None = None, env: Mapping[str, str] | None =
         )
     except FileNotFoundError:
         raise EngineUnavailable("docker is not installed (the docker CLI is needed for --target swarm)") from None
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not (gone_ok and _only_gone(proc.stderr)):
         detail = " / ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
         raise SwarmError(f"docker {' '.join(args[:3])} failed: {detail or f'exit {proc.returncode}'}")
     return proc.stdout
 
 
-def _json(*args: str) -> Any:
-    out = docker(*args).strip()
+def _only_gone(stderr: str) -> bool:
+    lines = [line.lower() for line in stderr.splitlines() if line.strip()]
+    return bool(lines) and all(
+        any(words in line for words in ("no such", "not found", "already in progress")) for line in lines
+    )
+
+
+def _json(*args: str, gone_ok: bool = False) -> Any:
+    out = docker(*args, gone_ok=gone_ok).strip()
     return json.loads(out) if out else []
 
 
@@ -92,7 +118,8 @@ def stack_services(stack: str) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
     prefix = f"{stack}_"
-    return {s["Spec"]["Name"].removeprefix(prefix): s for s in _json("service", "inspect", *ids)}
+    found = _json("service", "inspect", *ids, gone_ok=True)  # one removed meanwhile is not there
+    return {s["Spec"]["Name"].removeprefix(prefix): s for s in found}
 
 
 def tasks(service_id: str) -> list[dict[str, Any]]:
@@ -140,6 +167,21 @@ def subset(doc: Mapping[str, Any], hashes: Mapping[str, str]) -> dict[str, Any]:
     used = {c["source"] for s in services.values() for c in s.get("configs", [])}
     if used:
         out["configs"] = {k: v for k, v in doc["configs"].items() if k in used}
+    return out
+
+
+def stamp(doc: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """A copy of ``doc`` whose services, their containers, networks, volumes and configs
+    are labelled with the folder they are made from (``OWNER_LABEL``). Only what is piped
+    to ``docker stack deploy`` carries it: the committed file holds no absolute path."""
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    for entry in out["services"].values():
+        entry.setdefault("deploy", {}).setdefault("labels", {})[OWNER_LABEL] = str(folder)
+        entry.setdefault("labels", {})[OWNER_LABEL] = str(folder)
+    for key in ("networks", "volumes", "configs"):
+        for name, spec in (out.get(key) or {}).items():
+            spec = spec or {}
+            out[key][name] = {**spec, "labels": {**(spec.get("labels") or {}), OWNER_LABEL: str(folder)}}
     return out
 
 
@@ -214,6 +256,120 @@ def _latest(tasks_: Sequence[Mapping[str, Any]]) -> str:
     return str(max(tasks_, key=lambda t: t["Status"]["Timestamp"])["Status"]["State"])
 
 
+# -- ownership ------------------------------------------------------------------------------
+
+#: The kinds of things a stack makes, in the order messages list them.
+KINDS = ("service", "container", "network", "config", "secret", "volume")
+
+
+@dataclass(frozen=True)
+class Made:
+    """One thing of a stack on this engine, and the folder clockwork recorded as its maker
+    (``owner``; "" when none is: made before clockwork recorded it, by a plain ``docker
+    stack deploy``, or by hand)."""
+
+    kind: str
+    name: str
+    owner: str
+    #: A volume of the name the stack would mount, made by this Compose project ("" when
+    #: the stack made it).
+    compose: str = ""
+
+
+def made(stack: str, volume_names: Sequence[str] = ()) -> list[Made]:
+    """Everything of ``stack`` on this engine, by the stack's label, plus the volumes named
+    in ``volume_names`` (the ones it would mount: Compose may have made them)."""
+    label = f"label={STACK_LABEL}={stack}"
+    out = [Made("service", s["Spec"]["Name"], _owner(s["Spec"].get("Labels"))) for s in stack_services(stack).values()]
+    for c in _inspect(["inspect"], docker("ps", "-aq", "--filter", label).split()):
+        out.append(Made("container", c["Name"].lstrip("/"), _owner(c["Config"].get("Labels"))))
+    for kind in ("network", "config", "secret"):
+        for item in _inspect([kind, "inspect"], docker(kind, "ls", "-q", "--filter", label).split()):
+            spec = item.get("Spec") or item  # configs and secrets keep their name and labels in Spec
+            out.append(Made(kind, spec["Name"], _owner(spec.get("Labels"))))
+    names = set(docker("volume", "ls", "-q", "--filter", label).split())
+    names |= set(volume_names) & set(docker("volume", "ls", "-q", "--filter", f"name={stack}_").split())
+    for volume in _inspect(["volume", "inspect"], sorted(names)):
+        labels = volume.get("Labels") or {}
+        compose = "" if labels.get(STACK_LABEL) == stack else labels.get(PROJECT_LABEL, "")
+        out.append(Made("volume", volume["Name"], _owner(labels), compose))
+    return out
+
+
+def _inspect(command: list[str], ids: Sequence[str]) -> list[dict[str, Any]]:
+    """What ``docker ... inspect`` says of ``ids`` that are still there."""
+    return _json(*command, *ids, gone_ok=True) if ids else []
+
+
+def _owner(labels: Mapping[str, str] | None) -> str:
+    return (labels or {}).get(OWNER_LABEL, "")
+
+
+def _mine(owner: str, folder: Path) -> bool:
+    return Path(os.path.realpath(owner)) == folder
+
+
+def foreign(things: Sequence[Made], folder: Path) -> list[str]:
+    """The folders other than ``folder`` recorded as the maker of any of ``things``."""
+    return sorted({t.owner for t in things if t.owner and not _mine(t.owner, folder)})
+
+
+def listed(things: Sequence[Made]) -> str:
+    """``services a, b; volumes c``: the services and volumes by name, and how many of the
+    rest (containers, networks, ...); when there are no services or volumes, all by name."""
+    named = [kind for kind in ("service", "volume") if any(t.kind == kind for t in things)] or list(KINDS)
+    parts, counted = [], []
+    for kind in KINDS:
+        names = sorted(t.name for t in things if t.kind == kind)
+        if names and kind in named:
+            parts.append(f"{kind}{'s' if len(names) > 1 else ''} {', '.join(names)}")
+        elif names:
+            counted.append(f"{len(names)} {kind}{'s' if len(names) > 1 else ''}")
+    return "; ".join(parts) + (f" (and {', '.join(counted)})" if counted else "")
+
+
+def check_owner(stack: str, folder: Path, things: Sequence[Made]) -> None:
+    """SwarmError when another folder made any of the stack's things, or a volume the
+    stack would mount: apply never updates, mounts or removes what another folder made."""
+    owners = foreign(things, folder)
+    if not owners:
+        return
+    owner = owners[0]
+    theirs = [t for t in things if t.owner == owner]
+    gone = "" if Path(owner).is_dir() else f" ({owner} no longer exists: remove what it left by hand)"
+    if all(t.compose for t in theirs):
+        volumes = ", ".join(sorted(t.name for t in theirs))
+        raise SwarmError(
+            f"Compose project {theirs[0].compose}, made in {owner}, keeps its data in {volumes}, which stack "
+            f"{stack} would mount; nothing was changed. Run `clockwork destroy` in {owner} first{gone}, "
+            "or give --stack another name"
+        )
+    raise SwarmError(
+        f"stack {stack} belongs to {owner} (made there: {listed(theirs)}), not to {folder}; nothing was changed. "
+        f"Run `clockwork destroy --target swarm` in {owner} first{gone}, or give --stack another name"
+    )
+
+
+def adopt(stack: str, services: Mapping[str, Mapping[str, Any]], folder: Path) -> list[str]:
+    """Record ``folder`` on the stack's services that have no folder recorded (a stack
+    deployed before clockwork recorded it): a label of the service only, so its tasks keep
+    running. Not on a job: any update of a job runs it again (its next deploy labels it).
+    What it says, for the user to see which folder took the stack over."""
+    unrecorded = sorted(
+        name
+        for name, s in services.items()
+        if not _owner(s["Spec"].get("Labels")) and "ReplicatedJob" not in (s["Spec"].get("Mode") or {})
+    )
+    for name in unrecorded:
+        docker("service", "update", "--detach", "--label-add", f"{OWNER_LABEL}={folder}", services[name]["ID"])
+    if not unrecorded:
+        return []
+    return [
+        f"recorded {folder} as the folder of stack {stack} (services {', '.join(unrecorded)} had no folder "
+        "recorded: deployed before clockwork recorded it, or by a plain docker stack deploy)"
+    ]
+
+
 # -- apply ----------------------------------------------------------------------------------
 
 
@@ -257,30 +413,45 @@ def apply(
     timeout: float | None = None,
     on_progress: Progress | None = None,
 ) -> ApplyReport:
-    """Build docker-stack.yml, then deploy it in dependency order and wait for each layer."""
+    """Build docker-stack.yml, then deploy it in dependency order and wait for each layer.
+
+    One apply or destroy of a stack at a time on this host (``_deploy.project_lock``, shared
+    with the Compose project of that name). Before anything changes: a stack (or a volume it
+    would mount) another folder made, or a Compose project of its name running, raise
+    SwarmError and nothing is touched."""
+    from .. import _deploy, _lower
+
+    stack = valid_stack(stack) if stack is not None else _lower.project_name(project_dir)
+    with _deploy.project_lock(stack, "apply"):
+        return _apply(project_dir, stack, timeout, on_progress)
+
+
+def _apply(project_dir: Path, stack: str, timeout: float | None, on_progress: Progress | None) -> ApplyReport:
     import yaml
 
     from .. import _api, _deploy, _graph
 
     require_manager()
     built = _api.build(project_dir, target="swarm")
-    project, folder = built.project, built.path.parent
-    stack = stack or project.name
+    project, folder, owner = built.project, built.path.parent, project_dir.resolve()
     report = ApplyReport(project.name, stack, built.path, notes=list(built.notes))
     _no_compose_twin(stack, doc_volumes=sorted(project.volumes))
+    check_owner(stack, owner, made(stack, [f"{stack}_{v}" for v in project.volumes]))
     started = time.monotonic()
+    existing = stack_services(stack)
+    report.notes += adopt(stack, existing, owner)
     env = {**_deploy.secret_values(folder)}
     doc = yaml.safe_load(built.text)
     report.notes += ensure_images(project, doc, folder)
     report.notes += ensure_data_nodes(project)
     budget = timeout if timeout is not None else _deploy.deadline_seconds(project)
-    existing = stack_services(stack)
     for name in sorted(set(existing) - set(project.services)):
         docker("service", "rm", existing.pop(name)["ID"])
         report.notes.append(f"removed service {stack}_{name}: no longer declared in main.py (its volumes are kept)")
     report.notes += _ipvs_note(doc)
     graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
     hashes = {name: spec_hash(doc["services"][name], env) for name in project.services}
+    stamped = stamp(doc, owner)
     for layer in _graph.layers(graph):
         changes: dict[str, str] = {}
         for name in layer:
@@ -295,7 +466,7 @@ def apply(
             ):
                 changes[name] = "updated"  # its last run did not complete: run it again
         if changes:
-            deploy(subset(doc, {n: hashes[n] for n in changes}), stack, {**os.environ, **env}, folder)
+            deploy(subset(stamped, {n: hashes[n] for n in changes}), stack, {**os.environ, **env}, folder)
             report.deploys += 1
         failure = _wait(project, stack, layer, hashes, budget, started, on_progress, report, changes)
         if failure is not None:
@@ -303,6 +474,18 @@ def apply(
             break
     report.seconds = time.monotonic() - started
     return report
+
+
+def valid_stack(name: str) -> str:
+    """``name`` when ``docker stack deploy`` accepts it as a stack name, else DeclarationError."""
+    if not _STACK_NAME.fullmatch(name):
+        raise DeclarationError(
+            None,
+            "--stack",
+            f"{name!r} is not a stack name",
+            "use up to 63 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        )
+    return name
 
 
 def _wait(
@@ -372,12 +555,17 @@ def _no_compose_twin(stack: str, doc_volumes: Sequence[str]) -> None:
     same names (``<name>_<volume>``), and two databases must never share a data directory."""
     if not doc_volumes:
         return
-    running = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack}").split()
+    label = f"label={PROJECT_LABEL}={stack}"
+    template = '{{.ID}} {{.Label "com.docker.compose.project.working_dir"}}'
+    running = [line.split(" ", 1) for line in docker("ps", "--filter", label, "--format", template).splitlines()]
     if running:
+        folder = sorted({row[1].strip() for row in running if len(row) > 1} - {""})
+        where = f" in {folder[0]}" if folder else " there"
         raise SwarmError(
-            f"Compose project {stack} runs on this engine and its volumes have the names this stack's would "
-            f"({stack}_{doc_volumes[0]}): run `clockwork destroy --keep-volumes` there first (the stack then "
-            "keeps its data), or give --stack another name"
+            f"Compose project {stack} runs on this engine{f' (from {folder[0]})' if folder else ''} and its volumes "
+            f"have the names this stack's would ({stack}_{doc_volumes[0]}); nothing was changed. Run "
+            f"`clockwork destroy --keep-volumes`{where} first (the stack then keeps its data), or give --stack "
+            "another name"
         )
 
 
@@ -512,18 +700,64 @@ def _service_outcome(service: Service, stack: str) -> Any:
 
 @dataclass(frozen=True)
 class Removed:
-    services: tuple[str, ...]
-    containers: tuple[str, ...]
-    networks: tuple[str, ...]
-    configs: tuple[str, ...]
-    volumes: tuple[str, ...]
+    services: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    #: Folders other than this one that made things of the stack: nothing was removed.
+    foreign: tuple[str, ...] = ()
+    #: Volumes of the Compose project of the stack's name, made in this folder: kept.
+    compose_volumes: tuple[str, ...] = ()
 
 
-def destroy(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Removed:
-    """Remove everything of the stack: services, then the containers they leave (finished
-    job containers, with their anonymous volumes), networks, configs and, unless kept,
-    its named volumes."""
-    require_manager()
+def destroy(stack: str, folder: Path, keep_volumes: bool = False, wait: float = 60.0) -> Removed:
+    """Remove the stack when ``folder`` made it (``remove``): needs no main.py, it goes by
+    labels. When another folder made any of it, nothing is removed and that folder is in
+    ``foreign``. When nothing of it has a folder recorded (deployed before clockwork
+    recorded it, or by a plain ``docker stack deploy``), SwarmError says how to go on."""
+    from .. import _deploy
+
+    stack = valid_stack(stack)
+    with _deploy.project_lock(stack, "destroy"):
+        require_manager()
+        things = made(stack)
+        owners = foreign(things, folder)
+        if owners:
+            return Removed(foreign=tuple(owners))
+        if things and not any(t.owner for t in things):
+            raise SwarmError(_unrecorded(stack, folder, things))
+        removed = remove(stack, keep_volumes, wait)
+        return dataclasses.replace(removed, compose_volumes=_compose_volumes(stack, folder))
+
+
+def _compose_volumes(stack: str, folder: Path) -> tuple[str, ...]:
+    """This folder's volumes of the Compose project named like the stack (the stack mounts
+    them when Compose made them first): destroy leaves them to Compose's destroy."""
+    ids = docker("volume", "ls", "-q", "--filter", f"label={PROJECT_LABEL}={stack}").split()
+    volumes = _inspect(["volume", "inspect"], ids)
+    owners = {v["Name"]: _owner(v.get("Labels")) for v in volumes}
+    return tuple(sorted(name for name, owner in owners.items() if owner and _mine(owner, folder)))
+
+
+def _unrecorded(stack: str, folder: Path, things: Sequence[Made]) -> str:
+    from .. import _lower
+
+    option = "" if _lower.project_name(folder) == stack else f" --stack {stack}"
+    volumes = sorted(t.name for t in things if t.kind == "volume")
+    by_hand = f"`docker stack rm {stack}`" + (f", then `docker volume rm {' '.join(volumes)}`" if volumes else "")
+    return (
+        f"stack {stack} has no record of the folder that made it (deployed before clockwork recorded it, or by a "
+        f"plain docker stack deploy): {listed(things)}; nothing was changed. In the folder that made it, run "
+        f"`clockwork apply --target swarm{option}` (it records that folder), then destroy there; "
+        f"or remove it by hand: {by_hand}"
+    )
+
+
+def remove(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Removed:
+    """Remove everything of the stack, whoever made it: services, then the containers they
+    leave (finished job containers, with their anonymous volumes), networks, configs and,
+    unless kept, its named volumes."""
     label = f"label={STACK_LABEL}={stack}"
     services = sorted(stack_services(stack))
     if services:
@@ -534,8 +768,8 @@ def destroy(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Remov
     containers = docker("ps", "-aq", "--filter", label).split()
     names = []
     if containers:
-        names = [c["Name"].lstrip("/") for c in _json("inspect", *containers)]
-        docker("rm", "-f", "-v", *containers)
+        names = [c["Name"].lstrip("/") for c in _inspect(["inspect"], containers)]
+        docker("rm", "-f", "-v", *containers, gone_ok=True)  # Swarm may be removing them too
     networks = _remove_until_gone(["network", "ls", "-q", "--filter", label], ["network", "rm"], deadline)
     while docker("network", "ls", "-q", "--filter", label).split() and time.monotonic() < deadline:
         time.sleep(POLL)  # the node's copy of a swarm network goes a moment after it

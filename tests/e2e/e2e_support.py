@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,30 @@ def example_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def swarm_mode() -> Iterator[None]:
+    """A single-node swarm on this engine for the block (``docker swarm init`` on
+    127.0.0.1), left again afterwards, also on failure, with docker_gwbridge removed when
+    the block created it. Skips (fails under CLOCKWORK_E2E=required) when the engine is in
+    a swarm already: never take over someone else's."""
+    import pytest
+
+    state = engine_support.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    if state != "inactive":
+        reason = f"the engine is already in a swarm ({state}): this test creates and leaves its own"
+        if os.environ.get("CLOCKWORK_E2E") == "required":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    had_bridge = engine_support.docker("network", "inspect", "docker_gwbridge", check=False).returncode == 0
+    try:
+        engine_support.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+        yield
+    finally:
+        engine_support.docker("swarm", "leave", "--force", check=False)
+        if not had_bridge:
+            engine_support.docker("network", "rm", "docker_gwbridge", check=False)
 
 
 def clean_slate() -> _runtime.Removed:

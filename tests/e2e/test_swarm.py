@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import EXAMPLE
+from e2e_support import EXAMPLE, swarm_mode
 
 from clockwork_compose._targets import swarm_runtime
 
@@ -49,20 +49,8 @@ def clockwork(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
 
 @pytest.fixture(scope="module")
 def swarm() -> Iterator[None]:
-    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    if state != "inactive":
-        reason = f"the engine is already in a swarm ({state}): this test creates and leaves its own"
-        if os.environ.get("CLOCKWORK_E2E") == "required":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    had_bridge = docker("network", "inspect", "docker_gwbridge", check=False).returncode == 0
-    try:
-        docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+    with swarm_mode():
         yield
-    finally:
-        docker("swarm", "leave", "--force", check=False)
-        if not had_bridge:
-            docker("network", "rm", "docker_gwbridge", check=False)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +70,7 @@ def project(swarm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         yield folder
     finally:
         for stack in (STACK, PLAIN):
-            clockwork("destroy", "--target", "swarm", "--stack", stack, cwd=folder)
+            swarm_runtime.remove(stack)
 
 
 def service(name: str) -> dict | None:
@@ -214,8 +202,13 @@ def test_a_plain_docker_stack_deploy_converges_with_the_secrets_exported(project
     assert converged, {n: swarm_runtime.state(model.services[n], s, None) for n, s in services.items()}
     with urllib.request.urlopen("http://127.0.0.1:16080/health", timeout=10) as response:
         assert json.loads(response.read())["database"] == "ok"  # the exported password is exact
-    result = clockwork("destroy", "--target", "swarm", "--stack", PLAIN, cwd=project)
-    assert result.returncode == 0, result.stderr
+    # clockwork did not make it, so its destroy does not remove it: it says how to.
+    refused = clockwork("destroy", "--target", "swarm", "--stack", PLAIN, cwd=project)
+    assert refused.returncode == 1, refused.stderr
+    assert f"stack {PLAIN} has no record of the folder that made it" in refused.stderr
+    assert f"`docker stack rm {PLAIN}`" in refused.stderr and "nothing was changed" in refused.stderr
+    assert set(swarm_runtime.stack_services(PLAIN)) == set(model.services)
+    swarm_runtime.remove(PLAIN)
     assert docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={PLAIN}").stdout.split() == []
 
 
