@@ -64,6 +64,18 @@ def test_compose_progress_lines_are_dropped_from_errors() -> None:
     assert _runtime.without_progress(text) == 'service "postgres-db-migrator" didn\'t complete successfully: exit 1'
 
 
+def test_compose_warnings_and_error_markers_are_not_the_error() -> None:
+    text = "\n".join(
+        [
+            'time="2026-12-02T22:11:35Z" level=warning msg="a network with name app_network exists but was not '
+            'created by compose.\\nSet `external: true` to use an existing network"',
+            "Container up-dep-cache  Error",
+            "dependency failed to start: container up-dep-cache is unhealthy",
+        ]
+    )
+    assert _runtime.without_progress(text) == "dependency failed to start: container up-dep-cache is unhealthy"
+
+
 def test_without_progress_keeps_text_that_is_all_progress() -> None:
     assert _runtime.without_progress(" Container a  Started") == "Container a  Started"
 
