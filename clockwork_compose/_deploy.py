@@ -691,7 +691,8 @@ def _what_happened(service: str, watch: _Watch) -> str:
     if now == "failed" and state is not None:
         return f"{service} failed (exit code {state.exit_code})"
     if now == "restarting":
-        times = f"restarted {state.restart_count} times, " if state and state.restart_count else ""
+        count = state.restart_count if state else 0
+        times = f"restarted {count} time{'' if count == 1 else 's'}, " if count else ""
         return f"{service} keeps restarting ({times}{_last_exit(watch, state)})"
     if now == "exited":
         restart = watch.project.services[service].restart

@@ -789,7 +789,7 @@ def test_a_crash_loop_compose_waits_for_ends_apply_and_names_what_is_down(fake_a
     engine.forever = True
     report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "db"
-    assert report.failure.reason == "db keeps restarting (restarted 1 times, last exit code 1)"
+    assert report.failure.reason == "db keeps restarting (restarted 1 time, last exit code 1)"
     assert report.failure.down == (
         "db: restarting (last exit code 1)",
         "app: created, not started; waits for db (restarting)",
