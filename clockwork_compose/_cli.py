@@ -428,11 +428,22 @@ def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
     assert failure is not None
     if failure.interrupted:
         err.print(f"[bold red]apply interrupted[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
+        _down(err, failure.down)
         return
     err.print(f"[bold red]apply failed[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
+    _down(err, failure.down)
     if failure.logs:
         err.print(f"last log lines of {failure.service}:")
         err.print("\n".join(f"  | {escape(line)}" for line in failure.logs.splitlines()))
+
+
+def _down(err: Console, down: Sequence[str]) -> None:
+    """The services apply found running and leaves not running, each with what it is now."""
+    from rich.markup import escape
+
+    if down:
+        err.print("[bold red]running before this apply, not now[/]:")
+        err.print("\n".join(f"  {escape(line)}" for line in down))
 
 
 @app.command("assert")

@@ -13,12 +13,24 @@ again. When only migrators must run again, `compose up` is given just them (Comp
 otherwise recreate their dependants too). The migrator's label carries a hash of the
 schema and migration files, so a new or edited migration changes its config hash and the
 next apply runs it.
+
+A change Compose makes is never taken for a failure. Until this apply's container of a
+service Compose changes has started, the old one is "recreating" (or "waiting" to be
+started again). What depends on a service that is not ready, directly or not, may go down
+with it (its connection drops and its restart policy restarts it; Compose stops it to
+recreate it too): its exits and restarts are the dependency's doing until its container
+has run again after the dependency came back. A failure seen while `compose up` runs waits
+for Compose to end, with its own error, so that a recreate is never cut short; only a
+crash loop Compose waits for (it would wait for ever) ends apply after GRACE seconds. A
+failed apply names each service that ran before it and does not now, and why; a crash
+loop gives the exit code the engine recorded (it shows 0 while the container runs again).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +82,8 @@ class Failure:
     logs: str
     #: Ctrl-C: apply stopped waiting; what runs keeps running (the CLI exits 130).
     interrupted: bool = False
+    #: Services that were running before this apply and are not now: "NAME: what it is now".
+    down: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,28 +236,46 @@ class _Watch:
     since: datetime | None
     started: float
     on_progress: Progress | None
+    #: What `compose up` was given to change, and why (``why_up``): while it runs, a service
+    #: it recreates shows "recreating" until this apply's container of it starts.
+    changing: dict[str, str] = field(default_factory=dict)
+    #: The containers before `compose up` ran: what was running, to name what is not now.
+    before: dict[str, ContainerState] = field(default_factory=dict)
     phases: dict[str, str] = field(default_factory=dict)
     states: dict[str, ContainerState] = field(default_factory=dict)
-    #: Each container's restart count when this apply first saw it (0 for one it created):
-    #: a count that grows while apply waits is a crash loop, whatever the status says now.
+    #: Each container's restart count when this apply first saw it (0 for one it created),
+    #: moved on while its restarts are excused: a count that grows beyond it is a crash loop,
+    #: whatever the status says now.
     restarts: dict[str, int] = field(default_factory=dict)
+    #: The dependency that last held each service back (it was not ready), and when all its
+    #: dependencies were ready again: until its container starts after that, its restarts
+    #: and exits are the dependency's doing (Compose recreating it), not a crash loop.
+    held_by: dict[str, str] = field(default_factory=dict)
+    settled_at: dict[str, datetime] = field(default_factory=dict)
+    #: The last exit code seen per container while it was not running: the engine resets
+    #: State.ExitCode to 0 each time the restart policy starts it again.
+    exits: dict[str, int] = field(default_factory=dict)
 
-    def poll(self) -> None:
-        # Container names are the service names (the compose target sets container_name).
-        self.states = self.engine.containers(self.project.name, list(self.project.services))
-        waited_for = {
+    def __post_init__(self) -> None:
+        self.restarts.update({state.id: state.restart_count for state in self.before.values()})
+        self.order = dependency_order(self.project)
+        self.ancestors = ancestors(self.project, self.order)
+        self.waited_for = {
             dep.target
             for s in self.project.services.values()
             for dep in s.depends_on.values()
             if dep.condition is not Condition.COMPLETED
         }
+
+    def poll(self, composing: bool = False) -> None:
+        """Read every container's state and update each service's phase, in dependency
+        order (a service's dependencies are judged first). ``composing``: `compose up`
+        is still running."""
+        # Container names are the service names (the compose target sets container_name).
+        self.states = self.engine.containers(self.project.name, list(self.project.services))
         clock = datetime.now(UTC)
-        for name in dependency_order(self.project):
-            service, state = self.project.services[name], self.states.get(name)
-            stays_up = meant_to_stay_up(service, name in waited_for)
-            now = phase(service, state, self.since, clock, stays_up)
-            if state is not None and self._restarted(state) and now not in ("failed", "exited"):
-                now = "restarting"
+        for name in self.order:
+            now = self._phase(name, self.states.get(name), clock, composing)
             before = self.phases.get(name)
             if before != now:
                 self.phases[name] = now
@@ -251,16 +283,87 @@ class _Watch:
                 if self.on_progress and (before is not None or now != "waiting"):
                     self.on_progress(name, now, time.monotonic() - self.started)
 
-    def _restarted(self, state: ContainerState) -> bool:
+    def _phase(self, name: str, state: ContainerState | None, clock: datetime, composing: bool) -> str:
+        service = self.project.services[name]
+        now = phase(service, state, self.since, clock, meant_to_stay_up(service, name in self.waited_for))
+        if state is None:
+            return now
+        if state.status in ("exited", "restarting") and state.finished is not None:
+            self.exits[state.id] = state.exit_code
         new = self.since is not None and state.created is not None and state.created >= self.since
-        first = self.restarts.setdefault(state.id, 0 if new else state.restart_count)
-        return state.restart_count > first
+        self.restarts.setdefault(state.id, 0 if new else state.restart_count)
+        if composing and name in self.changing and not self._started_here(state):
+            # The old container, until Compose replaces (or starts) it: not a failure.
+            self._restarted(state, excused=True)
+            return "recreating" if self.changing[name] in RECREATED else "waiting"
+        blocker = next((d for d in self.ancestors[name] if self.phases.get(d) not in GOOD), None)
+        if blocker is not None:
+            self.held_by[name] = blocker
+            self.settled_at.pop(name, None)
+        elif name in self.held_by and name not in self.settled_at:
+            self.settled_at[name] = clock
+        settled = self.settled_at.get(name)
+        # Excused: a dependency is down; or it was when this container last ran, and its
+        # restart policy or Compose will start it again.
+        waits = state.status == "restarting" or composing
+        excused = blocker is not None or (
+            waits and settled is not None and (state.started is None or state.started < settled)
+        )
+        if self._restarted(state, excused) and now not in ("failed", "exited"):
+            return "restarting"
+        if excused and now in BAD:
+            return f"{now}, waits for {blocker}" if blocker else f"{now}, {self.held_by[name]} is back"
+        return now
+
+    def _started_here(self, state: ContainerState) -> bool:
+        """Whether this apply created or started ``state``'s container."""
+        since = self.since
+        return since is not None and any(t is not None and t >= since for t in (state.created, state.started))
+
+    def _restarted(self, state: ContainerState, excused: bool) -> bool:
+        if excused:
+            self.restarts[state.id] = state.restart_count
+            return False
+        return state.restart_count > self.restarts[state.id]
+
+    def last_exit(self, state: ContainerState) -> int | None:
+        """The code the container last exited with, as the engine recorded it: its state
+        when it is not running, else the last one seen, else the engine's events."""
+        if state.status != "running" and state.finished is not None:
+            return state.exit_code
+        if state.id in self.exits:
+            return self.exits[state.id]
+        if state.finished is None:
+            return None
+        return self.engine.last_exit(state.id, self.since or state.created)
 
     def failed(self) -> list[str]:
-        return [name for name in dependency_order(self.project) if self.phases.get(name) in BAD]
+        return [name for name in self.order if self.phases.get(name) in BAD]
+
+    def holds_up(self, failed: Sequence[str]) -> bool:
+        """Whether `compose up` waits for a failed service that will not get ready: one in
+        a crash loop that another service waits for (Compose fails by itself on one that is
+        unhealthy or exited, and waits for nothing else)."""
+        return any(self.phases.get(name) == "restarting" and name in self.waited_for for name in failed)
 
     def all_good(self) -> bool:
         return all(self.phases.get(name) in GOOD for name in self.project.services)
+
+
+#: Reasons of ``why_up`` for which Compose replaces the container.
+CONFIG_CHANGED = "configuration changed"
+IMAGE_CHANGED = "image changed"
+RECREATED = frozenset({CONFIG_CHANGED, IMAGE_CHANGED})
+
+
+def ancestors(project: Project, order: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Each service's dependencies, direct and indirect, in dependency order."""
+    order = dependency_order(project) if order is None else order
+    found: dict[str, set[str]] = {}
+    for name in order:  # dependencies come first: their own sets are complete
+        deps = project.services[name].depends_on
+        found[name] = set(deps).union(*(found.get(d, set()) for d in deps))
+    return {name: [d for d in order if d in found[name]] for name in order}
 
 
 def apply(
@@ -329,7 +432,7 @@ def _apply(
     before = engine.containers(project.name, list(project.services))
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
-    watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress)
+    watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before)
     if why:  # Compose would create the network when missing: two at once make two of it
         engine.ensure_network(_lower.NETWORK)
         own_volumes(project, folder, volumes, engine)
@@ -555,9 +658,9 @@ def _stale(service: Service, before: dict[str, ContainerState], hashes: dict[str
     if state is None:
         return "no container"
     if hashes.get(service.name) != state.config_hash:
-        return "configuration changed"
+        return CONFIG_CHANGED
     if images.get(state.image) != state.image_id:
-        return "image changed"
+        return IMAGE_CHANGED
     if service.role is not Role.MIGRATOR:
         return "" if state.status == "running" else state.status
     if state.status != "exited" or state.exit_code != 0 or state.started is None:
@@ -582,18 +685,28 @@ def _wait(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None:
 
 
 def _wait_loop(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None:
+    """Poll until everything is ready, a service failed, or the deadline.
+
+    A failure seen while `compose up` runs waits for Compose to finish (it fails by itself
+    when what it waits for fails, and a half-done recreate must not be cut short), unless
+    Compose waits for a crash loop that never ends: then GRACE seconds for its message."""
     failing_since: float | None = None
     while True:
-        watch.poll()
         running = up is not None and up.is_alive()
+        watch.poll(composing=running)
         if up is not None and up.error is not None:
             return _failure(watch, up)
         if not running and watch.all_good():
             return None
-        if watch.failed():
+        failed = watch.failed()
+        if failed and not running:
+            return _failure(watch, up, failed)
+        if failed and watch.holds_up(failed):
             failing_since = failing_since or time.monotonic()
-            if not running or time.monotonic() - failing_since > GRACE:
-                return _failure(watch, up)
+            if time.monotonic() - failing_since > GRACE:
+                return _failure(watch, up, failed)
+        else:
+            failing_since = None
         if time.monotonic() > deadline:
             return _timed_out(watch, deadline)
         if running:
@@ -602,17 +715,19 @@ def _wait_loop(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None
             time.sleep(POLL)
 
 
-def _failure(watch: _Watch, up: _Up | None) -> Failure:
-    watch.poll()
-    failed = watch.failed()
+def _failure(watch: _Watch, up: _Up | None, seen: Sequence[str] = ()) -> Failure:
+    """The failed service (``seen`` failing; another poll may show more), why, with the
+    engine's own error when `compose up` failed, its logs, and what is down now."""
+    watch.poll(composing=up is not None and up.is_alive())
+    failed = watch.failed() or [name for name in seen if name in watch.phases]
     engine_error = str(up.error) if up is not None and up.error is not None else ""
     service = failed[0] if failed else _named_in(engine_error, watch.project)
-    reason = _what_happened(service, watch) if service else "compose up failed"
-    if engine_error:
-        reason = f"{reason}: {engine_error}"
+    # The engine's own words always; a service's state first when it is known.
+    reason = ": ".join(part for part in (_what_happened(service, watch) if service else "", engine_error) if part)
     logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
     hint = next((fix for words, fix in HINTS if words in logs or words in engine_error), "")
-    return Failure(service, f"{reason}; {hint}" if hint else reason, logs)
+    reason = reason or "compose up failed"
+    return Failure(service, f"{reason}; {hint}" if hint else reason, logs, down=down_now(watch))
 
 
 #: Known words in a failed service's logs, and what to do about them: each engine's.
@@ -624,14 +739,48 @@ def _what_happened(service: str, watch: _Watch) -> str:
     if now == "failed" and state is not None:
         return f"{service} failed (exit code {state.exit_code})"
     if now == "restarting":
-        times = f"restarted {state.restart_count} times, " if state and state.restart_count else ""
-        return f"{service} keeps restarting ({times}last exit code {state.exit_code if state else '?'})"
+        count = state.restart_count if state else 0
+        times = f"restarted {count} time{'' if count == 1 else 's'}, " if count else ""
+        return f"{service} keeps restarting ({times}{_last_exit(watch, state)})"
     if now == "exited":
         restart = watch.project.services[service].restart
         return f'{service} exited with code 0 but is meant to stay up (restart: "{restart}")'
-    if now == "unhealthy" and state is not None and state.health_output:
-        return f"{service} is unhealthy; its readiness probe said: {_one_line(state.health_output)}"
+    if now == "unhealthy" and state is not None:
+        said = _one_line(state.health_output)
+        return f"{service} is unhealthy; its readiness probe " + (f"said: {said}" if said else "printed nothing")
     return f"{service} is {now}" if now in BAD else f"{service} did not start"
+
+
+def _last_exit(watch: _Watch, state: ContainerState | None) -> str:
+    code = watch.last_exit(state) if state is not None else None
+    return f"last exit code {code}" if code is not None else "last exit code not known"
+
+
+def down_now(watch: _Watch) -> tuple[str, ...]:
+    """Each service whose container was running before this apply and is not now (or is
+    in a crash loop), as "NAME: what it is now" and what it waits for."""
+    out = []
+    for name in watch.order:
+        was, state, now = watch.before.get(name), watch.states.get(name), watch.phases.get(name, "")
+        if was is None or was.status != "running":
+            continue
+        if state is not None and state.status == "running" and not now.startswith("restarting"):
+            continue
+        if state is None:
+            what = "no container"
+        elif state.status == "created":
+            what = "created, not started"
+        elif state.status in ("restarting", "running"):
+            what = f"restarting ({_last_exit(watch, state)})"
+        elif state.status == "exited":
+            what = f"exited (exit code {watch.last_exit(state)})"
+        else:
+            what = state.status
+        blocker = next((d for d in watch.ancestors[name] if watch.phases.get(d) not in GOOD), None)
+        if blocker is not None:
+            what += f"; waits for {blocker} ({watch.phases.get(blocker, 'waiting')})"
+        out.append(f"{name}: {what}")
+    return tuple(out)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -652,7 +801,7 @@ def _timed_out(watch: _Watch, deadline: float) -> Failure:
             "it keeps running and may still commit its migrations (see `docker logs NAME`)"
         )
     logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
-    return Failure(service, reason, logs)
+    return Failure(service, reason, logs, down=down_now(watch))
 
 
 def _interrupted(watch: _Watch) -> Failure:
@@ -664,13 +813,14 @@ def _interrupted(watch: _Watch) -> Failure:
     left = "; left running: " + ", ".join(running) if running else "; nothing was left running"
     pending = [n for n in order if watch.phases.get(n) not in GOOD and n not in watch.states]
     never = f"; not started: {', '.join(pending)}" if pending else ""
-    return Failure(None, f"interrupted (Ctrl-C) while waiting{left}{never}", "", interrupted=True)
+    return Failure(None, f"interrupted (Ctrl-C) while waiting{left}{never}", "", interrupted=True, down=down_now(watch))
 
 
 def _named_in(text: str, project: Project) -> str | None:
-    """The service a Compose error message is about: by name, else by its image."""
+    """The service a Compose error message is about: by name (a whole word: not ``app`` in
+    ``app_network``), else by its image."""
     for name in sorted(project.services, key=len, reverse=True):
-        if name in text:
+        if re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", text):
             return name
     for name, service in sorted(project.services.items()):
         if service.image and service.image.split(":")[0] in text:

@@ -64,35 +64,66 @@ def _first_port(probe: HttpProbe | TcpProbe, resource: str, container_ports: Seq
 def http_script(probe: HttpProbe, port: int) -> str:
     """curl, else wget (GNU or busybox), else python3/python: the answer's status must match.
 
-    wget gets no -T: busybox 1.35 (Debian 12) crashes with it; Docker's own healthcheck
-    timeout ends a hung attempt anyway."""
+    When it does not, the probe prints one line saying what went wrong (curl's own error,
+    wget's last line, or python's exception: "Connection refused" on that port; or the
+    status it got), which Docker keeps as the healthcheck's output and apply shows. wget
+    gets no -T: busybox 1.35 (Debian 12) crashes with it; Docker's own healthcheck timeout
+    ends a hung attempt anyway. Only sh builtins besides the tool and grep are used."""
     url = f"http://{HOST}:{port}{probe.path}"
     seconds = max(1, math.ceil(probe.timeout))
+    status = probe.status
+    wrong = f"GET {url} answered $s, expected {status}"
     python = (
-        "import sys,urllib.request as r;"
+        f'import sys,urllib.request as r;u="{url}";'
+        'sys.excepthook=lambda t,e,b:print("GET %s: %s"%(u,getattr(e,"reason",e)));'
         'o=r.build_opener(type("H",(r.HTTPErrorProcessor,),{"http_response":lambda s,q,p:p}));'
-        f'sys.exit(o.open("{url}",timeout={seconds}).status!={probe.status})'
+        f"s=o.open(u,timeout={seconds}).status;"
+        f's=={status} or sys.exit("GET %s answered %d, expected {status}"%(u,s))'
     )
     return _first_of(
         [
-            ("curl", f"[ \"$(curl -s -o /dev/null -m {seconds} -w '%{{http_code}}' '{url}')\" = {probe.status} ]"),
-            ("wget", f"wget -S -O /dev/null '{url}' 2>&1 | grep -qE 'HTTP/[0-9.]+ {probe.status}( |$)'"),
+            (
+                "curl",
+                f"s=$(curl -sS -o /dev/null -m {seconds} -w '%{{http_code}}' '{url}') || exit 1; "
+                f'[ "$s" = {status} ] || {{ echo "{wrong}"; exit 1; }}',
+            ),
+            (
+                "wget",
+                # The last status line (after redirects) must match; else that status, or
+                # wget's last line ("failed: Connection refused.", "can't connect ...").
+                f"o=$(wget -S -O /dev/null '{url}' 2>&1); "
+                "s=$(printf '%s\\n' \"$o\" | grep -oE 'HTTP/[0-9.]+ [0-9]+'); "
+                f'{_NL}s=${{s##*"$nl"}}; s=${{s#* }}; [ "$s" = {status} ] && exit 0; '
+                f'[ -n "$s" ] && echo "{wrong}" || echo "GET {url}: ${{o##*"$nl"}}"; exit 1',
+            ),
             (_PYTHON, f"\"$py\" -c '{python}'"),
         ]
     )
 
 
 def tcp_script(port: int, timeout: float) -> str:
-    """bash's /dev/tcp, else python3/python, else nc -z."""
+    """bash's /dev/tcp, else python3/python, else nc -z; one line on failure, as for HTTP."""
     seconds = max(1, math.ceil(timeout))
-    python = f'import socket;socket.create_connection(("{HOST}",{port}),{seconds}).close()'
+    where = f"connect to {HOST}:{port}"
+    python = (
+        f'import socket,sys;sys.excepthook=lambda t,e,b:print("{where}: %s"%e);'
+        f'socket.create_connection(("{HOST}",{port}),{seconds}).close()'
+    )
     return _first_of(
         [
-            ("bash", f"bash -c 'exec 3<>/dev/tcp/{HOST}/{port}'"),
+            # bash says it twice over two lines; its reason is what follows the last ": ".
+            (
+                "bash",
+                f"o=$(bash -c 'exec 3<>/dev/tcp/{HOST}/{port}' 2>&1) || {{ echo \"{where}: ${{o##*: }}\"; exit 1; }}",
+            ),
             (_PYTHON, f"\"$py\" -c '{python}'"),
-            ("nc", f"nc -z -w {seconds} {HOST} {port}"),
+            ("nc", f'nc -z -w {seconds} {HOST} {port} || {{ echo "{where}: refused or no answer (nc -z)"; exit 1; }}'),
         ]
     )
+
+
+#: A newline in $nl, for ${var##*"$nl"} (the last line) with sh builtins only.
+_NL = "nl=$(printf '\\n_'); nl=${nl%_}; "
 
 
 #: python3, else python (python:*-slim images have both; some only one).

@@ -138,13 +138,20 @@ def _engine_text(exc: BaseException) -> str:
 _PROGRESS = re.compile(
     r"^\s*(Container|Network|Volume|Image)\s+\S+\s+"
     r"(Creating|Created|Starting|Started|Waiting|Healthy|Recreate|Recreated|Running|Stopping|Stopped|"
-    r"Removing|Removed|Exited|Pulling|Pulled|Built|Building)\s*$"
+    r"Removing|Removed|Exited|Pulling|Pulled|Built|Building|Error)\s*$"
 )
+#: Compose's log lines below error level (`time="..." level=warning msg="..."`): not the error.
+_NOTICE = re.compile(r'^\s*time="[^"]*"\s+level=(warning|info|debug)\b')
 
 
 def without_progress(text: str) -> str:
-    """Compose's error lines, without its progress lines nor a line that repeats another."""
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not _PROGRESS.match(line)]
+    """Compose's error lines, without its progress lines, its warnings, nor a line that
+    repeats another."""
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not _PROGRESS.match(line) and not _NOTICE.match(line)
+    ]
     kept = [line for i, line in enumerate(lines) if not any(line != o and line in o for o in lines[i + 1 :])]
     kept = [line for line in kept if not any(o != line and o in line for o in kept)] or kept
     return "\n".join(dict.fromkeys(kept)) or text.strip()
@@ -500,6 +507,21 @@ def _untimed(line: str) -> str:
     return rest if stamp[:4].isdigit() and "T" in stamp else line
 
 
+def last_exit(container: str, since: datetime | None = None) -> int | None:
+    """The exit code of the container's last death since ``since``, from the engine's
+    events (a restarting container's State.ExitCode is 0 again while it runs); None when
+    the engine no longer holds that event (it keeps a few hundred, for all containers)."""
+    argv = ["events", "--filter", f"container={container}", "--filter", "event=die", "--format", "{{json .Actor}}"]
+    start = since.timestamp() if since is not None else 0
+    argv += ["--since", f"{start:.6f}", "--until", f"{datetime.now(UTC).timestamp():.6f}"]
+    done = _Call(argv, f"reading the events of {container}").done()
+    codes = []
+    for line in done.out.splitlines() if done.code == 0 else []:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            codes.append(int(json.loads(line)["Attributes"]["exitCode"]))
+    return codes[-1] if codes else None
+
+
 def exec_in(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     """Run argv in a running container and return its stdout (`docker exec`); ``env`` adds
     variables to its environment (a password a client reads, kept off its argv). No
@@ -785,6 +807,8 @@ class Engine(Protocol):
 
     def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str: ...
 
+    def last_exit(self, container: str, since: datetime | None = None) -> int | None: ...
+
     def exec_in(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str: ...
 
     def ensure_network(self, name: str) -> Network: ...
@@ -821,6 +845,7 @@ class DockerEngine:
     image_ids = staticmethod(image_ids)
     compose_up = staticmethod(compose_up)
     logs = staticmethod(logs)
+    last_exit = staticmethod(last_exit)
     exec_in = staticmethod(exec_in)
     ensure_network = staticmethod(ensure_network)
     networks = staticmethod(networks)

@@ -230,11 +230,28 @@ def test_http_script_passes_only_on_the_expected_status(toolbox, server, tmp_pat
     assert not ok("/health", status=204)
 
 
-@pytest.mark.parametrize("toolbox", ["curl", "gnu-wget", "busybox-wget", "python3-only"])
-def test_http_script_fails_when_nothing_listens(toolbox, tmp_path):
+@pytest.mark.parametrize("toolbox", ["curl", "gnu-wget", "busybox-wget", "python3-only", "python-only"])
+def test_http_script_fails_when_nothing_listens_saying_so_in_one_line(toolbox, tmp_path):
+    """Docker keeps what the probe printed as the healthcheck's output; apply shows it."""
     closed = _closed_port()
     result = _run(http_script(HttpProbe("/health"), closed), toolbox, tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 1
+    said = _said(result)
+    assert len(said) == 1, said
+    assert f"{closed}" in said[0] and ("refused" in said[0] or "Couldn't connect" in said[0]), said
+
+
+@pytest.mark.parametrize("toolbox", ["curl", "gnu-wget", "busybox-wget", "python3-only", "python-only"])
+def test_http_script_says_which_status_it_got_and_wanted(toolbox, server, tmp_path):
+    for path, status, got in (("/down", 200, 503), ("/health", 204, 200)):
+        result = _run(http_script(HttpProbe(path, status=status), server), toolbox, tmp_path)
+        assert result.returncode == 1
+        assert _said(result) == [f"GET http://127.0.0.1:{server}{path} answered {got}, expected {status}"], toolbox
+
+
+def _said(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines the probe printed, stdout and stderr together, as Docker records them."""
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
 
 
 # Not busybox's nc: Debian's build has no -z (Alpine's has); README says TCP needs bash,
@@ -246,7 +263,14 @@ def test_tcp_script_passes_only_with_a_listener(toolbox, tmp_path):
         listener.listen()
         port = listener.getsockname()[1]
         assert _run(tcp_script(port, 3), toolbox, tmp_path).returncode == 0
-    assert _run(tcp_script(_closed_port(), 3), toolbox, tmp_path).returncode != 0
+    closed = _closed_port()
+    result = _run(tcp_script(closed, 3), toolbox, tmp_path)
+    assert result.returncode == 1
+    assert _said(result) == [f"connect to 127.0.0.1:{closed}: " + _refused(toolbox)], toolbox
+
+
+def _refused(toolbox: str) -> str:
+    return "Connection refused" if toolbox == "bash" else "[Errno 111] Connection refused"
 
 
 def test_scripts_say_what_is_missing_in_an_image_with_no_tool(server, tmp_path):

@@ -64,6 +64,18 @@ def test_compose_progress_lines_are_dropped_from_errors() -> None:
     assert _runtime.without_progress(text) == 'service "postgres-db-migrator" didn\'t complete successfully: exit 1'
 
 
+def test_compose_warnings_and_error_markers_are_not_the_error() -> None:
+    text = "\n".join(
+        [
+            'time="2026-12-02T22:11:35Z" level=warning msg="a network with name app_network exists but was not '
+            'created by compose.\\nSet `external: true` to use an existing network"',
+            "Container up-dep-cache  Error",
+            "dependency failed to start: container up-dep-cache is unhealthy",
+        ]
+    )
+    assert _runtime.without_progress(text) == "dependency failed to start: container up-dep-cache is unhealthy"
+
+
 def test_without_progress_keeps_text_that_is_all_progress() -> None:
     assert _runtime.without_progress(" Container a  Started") == "Container a  Started"
 
@@ -256,8 +268,10 @@ class FakeEngine:
         hashes: dict[str, str] | None = None,
         log_text: str | None = None,
         interrupt_at: int | None = None,
+        exit_events: dict[str, int] | None = None,
     ) -> None:
         self.snapshots = snapshots
+        self.exit_events = exit_events or {}
         self.log_text = log_text
         self.interrupt_at = interrupt_at
         self.up_error = up_error
@@ -298,6 +312,9 @@ class FakeEngine:
 
     def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str:
         return self.log_text if self.log_text is not None else f"last lines of {name}"
+
+    def last_exit(self, container: str, since: datetime | None = None) -> int | None:
+        return self.exit_events.get(container)
 
     # Ownership, orphans, the shared network and volumes: nothing to see, nothing to do.
     def project_containers(self, project: str) -> list[ContainerState]:
@@ -354,7 +371,9 @@ def healthy() -> dict[str, ContainerState]:
 
 
 def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([{}, {"db": state("db", health="starting")}, healthy()]))
+    # A first apply: every container appears once apply started.
+    made = {name: dataclasses.replace(s, created=soon(), started=soon()) for name, s in healthy().items()}
+    engine = fake_apply(FakeEngine([{}, {"db": state("db", health="starting", created=soon())}, made]))
     seen: list[tuple[str, str]] = []
     report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok
@@ -527,18 +546,55 @@ def test_a_one_shot_app_completes_unless_something_waits_for_it() -> None:
     assert _deploy.phase(DB, state("db", "exited", finished=NOW), None, NOW) == "exited"
 
 
-def _restarted(name: str, count: int, status: str = "running") -> ContainerState:
-    return dataclasses.replace(state(name, status, exit_code=3), restart_count=count)
+def _restarted(name: str, count: int, status: str = "running", exit_code: int = 0) -> ContainerState:
+    """A container its restart policy restarted ``count`` times: the engine shows exit code 0
+    while it runs again, the code of its last death only while it waits to restart."""
+    ended = NOW - timedelta(seconds=0.5)
+    return dataclasses.replace(
+        state(name, status, exit_code=exit_code, finished=ended, started=ended if status == "restarting" else NOW),
+        restart_count=count,
+    )
 
 
 def test_a_restart_count_that_grows_while_apply_waits_is_a_crash_loop(fake_apply, tmp_path: Path) -> None:
     first = {**healthy(), "app": _restarted("app", 4)}  # restarted before this apply: not counted
     later = {**healthy(), "app": _restarted("app", 5)}
-    engine = fake_apply(FakeEngine([first, first, later], up_seconds=0.3, hashes={}))
+    # Only the migrator changed: compose up runs it (a while) and leaves the app alone.
+    engine = fake_apply(
+        FakeEngine(
+            [first, first, later],
+            up_seconds=0.3,
+            hashes={"db": "", "db-migrator": "new", "app": ""},
+            exit_events={"id-app": 3},
+        )
+    )
     report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting (restarted 5 times, last exit code 3)" in report.failure.reason
     assert report.failure.logs == "last lines of app"
+
+
+def test_a_crash_loop_names_the_exit_code_seen_while_it_waited_to_restart(fake_apply, tmp_path: Path) -> None:
+    """Seen waiting to restart with exit code 3, then running again (code 0 in the engine's
+    state): the code is 3, without asking the engine's events."""
+    snapshots = [
+        {**healthy(), "app": _restarted("app", 1)},
+        {**healthy(), "app": _restarted("app", 1, "restarting", exit_code=3)},
+        {**healthy(), "app": _restarted("app", 2)},
+    ]
+    engine = fake_apply(FakeEngine(snapshots, exit_events={"id-app": 99}))
+    report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None
+    assert report.failure.reason.startswith("app keeps restarting (restarted 2 times, last exit code 3)")
+
+
+def test_a_crash_loop_whose_exit_the_engine_forgot_says_so(fake_apply, tmp_path: Path) -> None:
+    snapshots = [{**healthy(), "app": _restarted("app", 1)}, {**healthy(), "app": _restarted("app", 2)}]
+    engine = fake_apply(FakeEngine(snapshots))
+    report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None
+    assert "(restarted 2 times, last exit code not known)" in report.failure.reason
+    assert "last exit code 0" not in report.failure.reason
 
 
 def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) -> None:
@@ -549,7 +605,8 @@ def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) 
 
 
 def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_path: Path) -> None:
-    running = {"db": state("db", health="healthy"), "db-migrator": state("db-migrator")}
+    # Both created by this apply (Compose replaced the old ones), the migrator still running.
+    running = {"db": state("db", health="healthy", created=soon()), "db-migrator": state("db-migrator", created=soon())}
     engine = fake_apply(FakeEngine([running], up_seconds=5, hashes={}))
     report = _deploy.apply(tmp_path, engine=engine, timeout=0.2)
     assert report.failure is not None
@@ -586,3 +643,174 @@ def test_a_changed_password_on_an_old_volume_gets_a_hint(fake_apply, tmp_path: P
         report.failure.reason
     )
     assert "`clockwork destroy` (deletes the data)" in report.failure.reason
+
+
+# -- a change Compose makes while apply watches: never a failure of its own ----------------------
+
+
+class ComposeAtWork(FakeEngine):
+    """`compose up` moves the engine through ``steps``, one every STEP seconds (apply polls
+    each several times), then ends; the last step stays. ``forever``: it never ends (it
+    waits for a dependency that never gets ready)."""
+
+    STEP = 0.05
+
+    def __init__(self, before: dict[str, ContainerState], steps: list[dict[str, ContainerState]], **kw: object):
+        super().__init__([before], **kw)  # type: ignore[arg-type]
+        self.current = before
+        self.steps = steps
+        self.up_done = False
+        self.forever = False
+
+    def containers(
+        self, name: str, names: list[str] | None = None, include_oneoff: bool = False
+    ) -> dict[str, ContainerState]:
+        return self.current
+
+    def compose_up(self, compose: _runtime.ComposeProject, services: list[str] | None = None, **_: object) -> str:
+        self.ups += 1
+        for step in self.steps:
+            time.sleep(self.STEP)
+            self.current = step
+        time.sleep(30 if self.forever else self.STEP)
+        self.up_done = True
+        if self.up_error:
+            raise self.up_error
+        return ""
+
+
+#: Compose's hashes when only the database's configuration changed.
+DB_CHANGED = {"db": "new env", "db-migrator": "", "app": "", "job": ""}
+
+
+def _running_before() -> dict[str, ContainerState]:
+    """An applied stack: the database, its migrator's run, the app, all from before."""
+    t = NOW - timedelta(minutes=10)
+    return {
+        "db": state("db", health="healthy", created=t, cid="old-db"),
+        "db-migrator": state("db-migrator", "exited", finished=t + timedelta(seconds=5), created=t, cid="old-m"),
+        "app": state("app", created=t, cid="old-app"),
+    }
+
+
+def _crashing(count: int, status: str = "restarting", later: bool = False) -> ContainerState:
+    """The old app container, restarted by its policy; ``later``: a run begun after its
+    dependencies were back (the fake's polls see these after they were made)."""
+    began = datetime.now(UTC) + timedelta(minutes=5) if later else NOW - timedelta(minutes=10)
+    ended = began + timedelta(seconds=1)
+    app = state("app", status, exit_code=1 if status == "restarting" else 0, finished=ended, started=began)
+    return dataclasses.replace(app, id="old-app", created=NOW - timedelta(minutes=10), restart_count=count)
+
+
+def _recreation(app_after: ContainerState) -> list[dict[str, ContainerState]]:
+    """What Compose does to apply a changed database: stops the old one (its dependant,
+    losing its connection, crash-loops meanwhile), creates and starts the new one, runs the
+    migrator again once it is healthy; ``app_after``: the app once that is done."""
+    before = _running_before()
+    new_db = state("db", "created", created=soon(), cid="new-db")
+    migrated = state("db-migrator", "exited", created=soon(), finished=soon(), cid="new-m")
+    return [
+        {**before, "app": _crashing(1)},
+        {**before, "db": dataclasses.replace(before["db"], status="exited", health=None), "app": _crashing(2)},
+        {**before, "db": new_db, "app": _crashing(3)},
+        {**before, "db": dataclasses.replace(new_db, status="running", health="starting"), "app": _crashing(4)},
+        {**before, "db": dataclasses.replace(new_db, status="running", health="healthy"), "app": _crashing(5)},
+        {
+            "db": dataclasses.replace(new_db, status="running", health="healthy"),
+            "db-migrator": migrated,
+            "app": app_after,
+        },
+    ]
+
+
+def test_a_dependant_restarting_while_compose_recreates_its_dependency_is_not_a_crash_loop(
+    fake_apply, tmp_path: Path
+) -> None:
+    """Issue 16 item 9: a changed broker or database; its dependant crash-loops while the
+    old one stops and the new one starts. Compose then recreates the dependant too (2.26
+    does): apply waits for it and succeeds."""
+    new_app = state("app", created=soon(), started=soon(), cid="new-app")
+    engine = fake_apply(ComposeAtWork(_running_before(), _recreation(new_app), hashes=DB_CHANGED))
+    seen: list[tuple[str, str]] = []
+    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)), timeout=10)
+    assert report.failure is None, report.failure
+    assert report.why_up == {"db": "configuration changed"}
+    assert ("db", "recreating") in seen and ("app", "restarting, waits for db") in seen
+    assert not any(phase in _deploy.BAD for _, phase in seen), seen
+    assert {s.name: (s.phase, s.change) for s in report.services} == {
+        "db": ("healthy", "recreated"),
+        "db-migrator": ("migrated", "recreated"),
+        "app": (_deploy.UNPROBED, "recreated"),
+    }
+
+
+def test_a_dependant_its_restart_policy_brings_back_is_waited_for(fake_apply, tmp_path: Path) -> None:
+    """Compose leaves the old app container (restarting, its policy's back-off): once its
+    dependencies are back, apply waits for it to run again, and that is a success."""
+    steps = _recreation(_crashing(5))
+    back = dataclasses.replace(_crashing(5, "running", later=True), exit_code=0, health="healthy")
+    engine = fake_apply(ComposeAtWork(_running_before(), [*steps, {**steps[-1], "app": back}], hashes=DB_CHANGED))
+    seen: list[tuple[str, str]] = []
+    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)), timeout=10)
+    assert report.failure is None, report.failure
+    assert ("app", "restarting, db-migrator is back") in seen, str(seen)  # the last it waited for
+
+
+def test_a_dependant_that_crashes_again_once_its_dependencies_are_back_is_a_crash_loop(
+    fake_apply, tmp_path: Path
+) -> None:
+    steps = _recreation(_crashing(5))
+    again = [{**steps[-1], "app": _crashing(n, later=True)} for n in (6, 7)]
+    engine = fake_apply(ComposeAtWork(_running_before(), [*steps, *again], hashes=DB_CHANGED, exit_events={}))
+    report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None and report.failure.service == "app"
+    assert report.failure.reason == "app keeps restarting (restarted 7 times, last exit code 1)"
+    assert report.failure.down == ("app: restarting (last exit code 1)",)
+    assert engine.up_done  # apply let Compose finish before it said so
+
+
+def test_a_failure_while_compose_recreates_waits_for_compose_to_finish(fake_apply, tmp_path: Path) -> None:
+    """A leaf app crash-loops while Compose still replaces the database: Compose is let
+    finish (a recreate cut short leaves the new container created, never started)."""
+    project = Project("demo", {s.name: s for s in (DB, MIGRATOR, APP, JOB)}, ["app_network"], [])
+    before = {**_running_before(), "job": _crashing(0, "running")}
+    crashing = [dataclasses.replace(before["job"], id="old-job", status="restarting", restart_count=n) for n in (1, 2)]
+    steps = [{**step, "job": crashing[i % 2]} for i, step in enumerate(_recreation(_crashing(0, "running")))]
+    engine = fake_apply(ComposeAtWork(before, steps, hashes=DB_CHANGED))
+    built = SimpleNamespace(project=project, path=tmp_path / "docker-compose.yml")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_deploy._api, "build", lambda project_dir: built)
+        report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None and report.failure.service == "job"
+    assert engine.up_done
+    assert {s.name: s.phase for s in report.services}["db"] == "healthy"
+
+
+def test_a_crash_loop_compose_waits_for_ends_apply_and_names_what_is_down(fake_apply, tmp_path: Path) -> None:
+    """The new database crash-loops: Compose would wait for it for ever. apply stops after
+    GRACE, and names the services that ran before and do not now, with what they wait for."""
+    before = _running_before()
+    new_db = state("db", "restarting", exit_code=1, created=soon(), finished=soon(), cid="new-db")
+    new_app = state("app", "created", created=soon(), cid="new-app")
+    steps = [
+        {**before, "db": new_db, "app": new_app},
+        {**before, "db": dataclasses.replace(new_db, restart_count=1), "app": new_app},
+    ]
+    engine = fake_apply(ComposeAtWork(before, steps, hashes=DB_CHANGED))
+    engine.forever = True
+    report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None and report.failure.service == "db"
+    assert report.failure.reason == "db keeps restarting (restarted 1 time, last exit code 1)"
+    assert report.failure.down == (
+        "db: restarting (last exit code 1)",
+        "app: created, not started; waits for db (restarting)",
+    )
+    assert not engine.up_done  # Compose still waits: apply did not
+
+
+def test_compose_up_failing_with_no_service_named_gives_the_engines_words(fake_apply, tmp_path: Path) -> None:
+    error = RuntimeFailure("compose up of demo failed: network app_network is ambiguous")
+    engine = fake_apply(ComposeAtWork(_running_before(), [], hashes=DB_CHANGED, up_error=error))
+    report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None and report.failure.service is None
+    assert report.failure.reason == "compose up of demo failed: network app_network is ambiguous"
