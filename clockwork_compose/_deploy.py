@@ -21,7 +21,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -309,7 +309,8 @@ def _apply(
     check_volume_owner(project.name, folder, volumes)
     moves = volume_moves(project, existing)
     if moves and not replace_data:
-        raise guard_error(project.name, moves)
+        names = [name for m in moves for name in (m.old, m.new) if name]
+        raise guard_error(project.name, moves, engine.volume_usage(names, volume_images(project, existing)))
     orphans = orphans_of(project, existing)
     if orphans:
         engine.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
@@ -394,22 +395,70 @@ def volume_moves(project: Project, existing: Sequence[ContainerState]) -> list[V
     return sorted(moves, key=lambda m: (m.service, m.path))
 
 
-def guard_error(name: str, moves: Sequence[VolumeMove]) -> RuntimeFailure:
-    """What would be lost, how to keep it, and the flag that goes ahead anyway."""
-    parts = []
+def guard_error(
+    name: str, moves: Sequence[VolumeMove], usage: Mapping[str, _runtime.VolumeUsage] | None = None
+) -> RuntimeFailure:
+    """What would be lost, how to keep it, and the flag that goes ahead anyway; ``usage``
+    (from ``Engine.volume_usage``) says what each volume holds, where it was measured."""
+    usage = usage or {}
+    parts, onto_data = [], False
     for m in moves:
-        onto = f"the new file mounts {m.new} there (empty)" if m.new else "the new file mounts no volume there"
-        part = f"{m.service} keeps its data in volume {m.old} at {m.path}, and {onto}"
+        old = f" ({size_text(usage[m.old])})" if m.old in usage else ""
+        part = f"{m.service} keeps its data in volume {m.old}{old} at {m.path}, and "
+        if not m.new:
+            part += "the new file mounts no volume there"
+        else:
+            part += f"the new file mounts {m.new} there{_volume_state(usage.get(m.new))}"
+            onto_data = onto_data or _holds_data(usage.get(m.new))
         key = m.old.removeprefix(f"{name}_")
         if key != m.old:
             part += f'; to keep the data, declare volumes=["{key}:{m.path}"] on {m.service} in main.py'
         parts.append(part)
+    instead = "on the data the new file mounts instead" if onto_data else "without that data"
     return RuntimeFailure(
         "apply stopped before changing anything: "
         + "; ".join(parts)
-        + "; to recreate it without that data (the old volume is kept, not deleted), "
-        "run `clockwork apply --replace-data`"
+        + f"; to recreate it {instead} (the old volume is kept, not deleted), run `clockwork apply --replace-data`"
     )
+
+
+def _volume_state(usage: _runtime.VolumeUsage | None) -> str:
+    """What a volume apply would mount holds, as a clause; "" when not known."""
+    if usage is None:
+        return ""
+    if not usage.exists:
+        return ", which does not exist yet (apply would create it empty)"
+    if usage.kib is None:
+        return ", which exists (what it holds could not be measured)"
+    return ", which exists and is empty" if not usage.entries else f", which holds {size_text(usage)}"
+
+
+def _holds_data(usage: _runtime.VolumeUsage | None) -> bool:
+    return usage is not None and usage.exists and bool(usage.entries)
+
+
+def size_text(usage: _runtime.VolumeUsage) -> str:
+    """``39.2 MB``, ``empty``, ``does not exist`` or ``size unknown``."""
+    if not usage.exists:
+        return "does not exist"
+    if usage.kib is None or usage.entries is None:
+        return "size unknown"
+    return human_size(usage.kib) if usage.entries else "empty"
+
+
+def human_size(kib: int) -> str:
+    """KiB as `du -sk` counts them, in decimal units: ``39.2 MB``."""
+    size = kib * 1024
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def volume_images(project: Project, containers: Sequence[ContainerState]) -> list[str]:
+    """Images to measure volumes with, present here in all likelihood: those the
+    containers run, then the ones main.py names."""
+    return [*(c.image_id or c.image for c in containers), *(s.image for s in project.ordered() if s.image)]
 
 
 def orphans_of(project: Project, existing: Sequence[ContainerState]) -> tuple[Orphan, ...]:
