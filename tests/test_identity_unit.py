@@ -197,6 +197,8 @@ def test_stop_order_is_apps_then_migrators_then_databases() -> None:
 
 def test_containers_from_another_folder_are_refused_naming_it(tmp_path: Path) -> None:
     here, there = tmp_path / "b" / "shop", tmp_path / "a" / "shop"
+    there.mkdir(parents=True)
+    (there / "main.py").write_text("")  # a project lives there (one that is gone: tests/test_adoption_unit.py)
     existing = [state("db", working_dir=str(there))]
     with pytest.raises(_runtime.RuntimeFailure) as caught:
         _deploy.check_owner("shop", here, existing)
@@ -286,12 +288,15 @@ def test_a_network_compose_would_refuse_is_reported_with_the_fix() -> None:
     assert _runtime.unusable_network("app_network", []) is None
 
 
-def test_a_container_name_held_by_another_project_is_refused_naming_it() -> None:
-    holder = state("postgres-db", project="other", working_dir="/srv/other")
+def test_a_container_name_held_by_another_project_is_refused_naming_it(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.py").write_text("")
+    holder = state("postgres-db", project="other", working_dir=str(other))
     with pytest.raises(_runtime.RuntimeFailure) as caught:
         _deploy.check_names("shop", [holder])
     message = str(caught.value)
-    assert "postgres-db" in message and "project other" in message and "/srv/other" in message
+    assert "postgres-db" in message and "project other" in message and str(other) in message
     assert "docker rm -f postgres-db" in message
     _deploy.check_names("other", [holder])  # its own project: fine
 
