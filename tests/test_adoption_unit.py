@@ -7,15 +7,17 @@ The same on the real engine, through the CLI: tests/e2e/test_moved_data.py."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support import run_cli
 
-from clockwork_compose import _deploy
+from clockwork_compose import _deploy, _runtime
 from clockwork_compose._errors import RuntimeFailure
 from clockwork_compose._model import Mount, Project, Role, Service
 from clockwork_compose._runtime import (
@@ -467,3 +469,25 @@ def test_adopting_is_for_compose(make_project) -> None:
         result = run_cli("apply", "--target", "swarm", *flag, cwd=root)
         assert result.code == 2 and "--adopt-data is for Compose" in result.err, result.err
         assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Path, monkeypatch) -> None:
+    """Containers of the project name from a folder that still holds it, next to volumes a
+    gone folder left: apply refuses (naming the live folder) before --adopt-data acts."""
+    here, live, old = (
+        folder_with_main(tmp_path / "c" / "shop"),
+        folder_with_main(tmp_path / "a" / "shop"),
+        tmp_path / "b" / "shop",
+    )
+    engine = VolumeEngine(
+        [data_volume("shop_db_data", "shop", old)], {"shop_db_data": FILES}, [container("db", "shop", live)]
+    )
+    engine.start_engine_check = lambda: lambda: _runtime.EngineInfo("20.10", "1.41", "2.26")  # type: ignore[attr-defined]
+    built = SimpleNamespace(project=shop(), path=here / "docker-compose.yml")
+    monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
+    monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
+    monkeypatch.setattr(_deploy._envfile, "require", lambda project, folder: [])
+    with pytest.raises(RuntimeFailure) as caught:
+        _deploy.apply(here, engine=engine, adopt_data=True)  # type: ignore[arg-type]
+    assert f"project shop belongs to {live}" in str(caught.value)
+    assert engine.changes == 0 and "shop_db_data.clockwork-owner" not in engine.labels
