@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import itertools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -321,8 +322,27 @@ def apply(
     timeout: Timeout = None,
     replace_data: Annotated[
         bool,
-        typer.Option("--replace-data", help="Recreate a container even when it would leave its data volume behind."),
+        typer.Option(
+            "--replace-data",
+            help="Recreate a container even when it would leave its data volume behind; "
+            "start a renamed project empty, leaving its old data behind.",
+        ),
     ] = False,
+    adopt_data: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-data",
+            help="Take over the volumes and containers a moved or renamed project left in its old folder.",
+        ),
+    ] = False,
+    adopt_data_from: Annotated[
+        Optional[Path],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option(
+            "--adopt-data-from",
+            metavar="FOLDER",
+            help="--adopt-data, taking the data FOLDER left where several old folders left some.",
+        ),
+    ] = None,
     target: TargetOption = Target.compose,
     stack: Stack = None,
 ) -> None:
@@ -336,6 +356,9 @@ def apply(
         if replace_data:
             _say("error: --replace-data is for Compose: on Swarm a database's volume follows its service name")
             raise typer.Exit(2)
+        if adopt_data or adopt_data_from is not None:
+            _say("error: --adopt-data is for Compose: clockwork does not move a stack's data between folders")
+            raise typer.Exit(2)
         _apply_swarm(err, project_dir, stack, timeout)
         return
     with _errors():
@@ -345,9 +368,17 @@ def apply(
 
         err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
         try:
-            report = _deploy.apply(project_dir, timeout, on_progress=progress, replace_data=replace_data)
+            report = _deploy.apply(
+                project_dir,
+                timeout,
+                on_progress=progress,
+                replace_data=replace_data,
+                adopt_data=adopt_data,
+                adopt_from=adopt_data_from.absolute() if adopt_data_from is not None else None,
+            )
         except KeyboardInterrupt:  # before apply waited: during the build or before compose up
-            err.print("[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `clockwork apply` again")
+            again = "clockwork apply --adopt-data" if adopt_data or adopt_data_from is not None else "clockwork apply"
+            err.print(f"[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `{again}` again")
             raise typer.Exit(130) from None
         _apply_summary(err, report)
         _apply_removals(report)
@@ -393,7 +424,22 @@ def _apply_swarm(err: Console, project_dir: Path, stack: str | None, timeout: fl
 
 
 def _apply_removals(report: _deploy.ApplyReport) -> None:
-    """Containers apply removed and the volumes it kept, each with how to delete it."""
+    """Containers apply removed and the volumes it kept or adopted, each with how to delete it."""
+    from . import _deploy
+
+    for folder, group in itertools.groupby(report.stranded, key=lambda c: c.working_dir):
+        names = ", ".join(c.name for c in group)
+        _say(f"replaced containers {names}: they were created in {folder}, which is gone")
+    for taken in report.adopted:
+        if taken.kib is None:
+            _say(f"adopted volume {taken.source} (created in {taken.folder}, which is gone): it is this folder's now")
+            continue
+        size = _deploy.human_size(taken.kib)
+        origin = f" (created in {taken.folder}, which is gone)" if taken.folder else ""
+        _say(
+            f"copied volume {taken.source}{origin} into {taken.target} ({size}); kept {taken.source}: "
+            f"delete it with `docker volume rm {taken.source}`"
+        )
     for orphan in report.orphans:
         _say(f"removed {orphan.container}: service {orphan.service} is no longer declared in main.py")
         for volume in orphan.volumes:
@@ -507,10 +553,27 @@ def destroy(
             {"containers": removed.containers, "networks": removed.networks, "volumes": removed.volumes},
             f"project {report.project} has no containers, networks or volumes here",
         )
+        gone = {left.folder for left in report.left}
         for folder in report.foreign:
-            _say(f"left alone: containers of project {report.project} created from {folder} (destroy them there)")
+            if folder not in gone:
+                _say(f"left alone: containers of project {report.project} created from {folder} (destroy them there)")
+        for left in report.left:
+            _say_left_behind(report.project, left)
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
+
+
+def _say_left_behind(project: str, left: _deploy.LeftBehind) -> None:
+    """What a folder that is gone left of this project name: how to take it over or remove it."""
+    kinds = (("containers", left.containers), ("volumes", left.volumes))
+    what = " and ".join(f"{kind} {', '.join(names)}" for kind, names in kinds if names)
+    commands = [f"`docker rm -f {' '.join(left.containers)}`"] if left.containers else []
+    commands += [f"`docker volume rm {' '.join(left.volumes)}`"] if left.volumes else []
+    _say(
+        f"left alone: {what} of project {project}, created in {left.folder}, which is gone: "
+        f"`clockwork apply --adopt-data` makes them this folder's (destroy then removes them), "
+        f"or remove them yourself: {' then '.join(commands)}"
+    )
 
 
 def _say_removed(removed: dict[str, Sequence[str]], nothing: str) -> None:

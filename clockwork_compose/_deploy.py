@@ -29,11 +29,14 @@ loop gives the exit code the engine recorded (it shows 0 while the container run
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 import os
 import re
+import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,6 +105,10 @@ class ApplyReport:
     orphans: tuple[Orphan, ...] = ()
     #: Data volumes left behind by ``replace_data`` (kept, no longer mounted).
     replaced: tuple[VolumeMove, ...] = ()
+    #: Volumes taken over from folders that are gone (``adopt_data``).
+    adopted: tuple[Adopted, ...] = ()
+    #: Containers made in folders that are gone, removed (``adopt_data`` or ``replace_data``).
+    stranded: tuple[ContainerState, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -137,6 +144,17 @@ class DestroyReport:
     kept_volumes: bool
     #: Folders other than this one that containers of the same project name come from.
     foreign: tuple[str, ...] = ()
+    #: What folders that are gone left of this project name: left alone.
+    left: tuple[LeftBehind, ...] = ()
+
+
+@dataclass(frozen=True)
+class LeftBehind:
+    """Containers and volumes of the project name made in a folder that is gone."""
+
+    folder: str
+    containers: tuple[str, ...]
+    volumes: tuple[str, ...]
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -372,6 +390,8 @@ def apply(
     on_progress: Progress | None = None,
     replace_data: bool = False,
     engine: _runtime.Engine = _runtime.DOCKER,
+    adopt_data: bool = False,
+    adopt_from: Path | None = None,
 ) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed.
 
@@ -379,10 +399,14 @@ def apply(
     one raises ``_runtime.Busy``. Before anything changes: a Swarm stack of the project's
     name, containers of this project name from another folder, or a container that would
     come back on another volume than its data is in (unless ``replace_data``), raise
-    RuntimeFailure and nothing is touched. ``engine``: the real
-    one unless a test passes a fake."""
+    RuntimeFailure and nothing is touched. So do volumes and containers a folder that is
+    gone left for this project (it moved or was renamed), unless ``adopt_data`` (take them
+    over; ``adopt_from``: the folder whose data to take where several left some) or, for a
+    renamed project, ``replace_data`` (start empty). ``engine``: the real one unless a test
+    passes a fake."""
+    adopting = _Adopting(adopt_data or adopt_from is not None, str(adopt_from) if adopt_from else None, replace_data)
     with apply_lock(_lower.project_name(project_dir)):
-        return _apply(engine, project_dir, timeout, on_progress, replace_data)
+        return _apply(engine, project_dir, timeout, on_progress, replace_data, adopting)
 
 
 def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
@@ -401,7 +425,12 @@ def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[No
 
 
 def _apply(
-    engine: _runtime.Engine, project_dir: Path, timeout: float | None, on_progress: Progress | None, replace_data: bool
+    engine: _runtime.Engine,
+    project_dir: Path,
+    timeout: float | None,
+    on_progress: Progress | None,
+    replace_data: bool,
+    adopting: _Adopting | None = None,
 ) -> ApplyReport:
     started = time.monotonic()
     engine_checked = engine.start_engine_check()  # runs while we build
@@ -423,9 +452,14 @@ def _apply(
     check_owner(project.name, folder, existing)
     check_names(project.name, holders)
     check_volume_owner(project.name, folder, volumes)
+    taken = take_over(engine, project, folder, (existing, holders, volumes), adopting or _Adopting())
+    if taken.changed:
+        existing = engine.project_containers(project.name)
+        volumes = engine.volumes(project.name)
     moves = volume_moves(project, existing)
     if moves and not replace_data:
-        raise guard_error(project.name, moves)
+        names = [name for m in moves for name in (m.old, m.new) if name]
+        raise guard_error(project.name, moves, engine.volume_usage(names, volume_images(project, existing)))
     orphans = orphans_of(project, existing)
     if orphans:
         engine.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
@@ -450,11 +484,31 @@ def _apply(
         why_up=why,
         up_services=tuple(services) if services is not None else None,
         orphans=orphans,
-        replaced=tuple(moves),
+        replaced=(*moves, *taken.kept),
+        adopted=taken.adopted,
+        stranded=taken.stranded,
     )
 
 
 # -- ownership, the data guard, orphans -------------------------------------------------------
+
+
+def gone(folder: str) -> bool:
+    """Whether ``folder``, which made a container or volume, no longer holds a project: it
+    does not exist, or has no main.py (moved or renamed away). A folder this process cannot
+    look into, or a label that is no absolute path, is not known to be gone."""
+    if not os.path.isabs(folder):
+        return False
+    try:
+        return not stat.S_ISREG(os.stat(Path(folder) / "main.py").st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+
+
+def _same(owner: str, folder: Path | str) -> bool:
+    return os.path.realpath(owner) == os.path.realpath(folder)
 
 
 def owned(container: ContainerState, folder: Path) -> bool:
@@ -462,11 +516,15 @@ def owned(container: ContainerState, folder: Path) -> bool:
     return not container.working_dir or Path(os.path.realpath(container.working_dir)) == folder
 
 
-def check_owner(name: str, folder: Path, existing: Sequence[ContainerState]) -> None:
-    """RuntimeFailure when containers of project ``name`` were created from another folder."""
-    foreign = sorted({c.working_dir for c in existing if not owned(c, folder)})
+def check_owner(
+    name: str, folder: Path, existing: Sequence[ContainerState], is_gone: Callable[[str], bool] = gone
+) -> None:
+    """RuntimeFailure when containers of project ``name`` were created from another folder
+    (one that is gone is ``take_over``'s business)."""
+    theirs = [c for c in existing if not owned(c, folder) and not is_gone(c.working_dir)]
+    foreign = sorted({c.working_dir for c in theirs})
     if foreign:
-        names = ", ".join(sorted(c.name for c in existing if not owned(c, folder)))
+        names = ", ".join(sorted(c.name for c in theirs))
         raise RuntimeFailure(
             f"project {name} belongs to {foreign[0]}: its containers ({names}) were created there, "
             f"not in {folder}; nothing was changed. Run `clockwork destroy` in {foreign[0]} first, "
@@ -509,10 +567,11 @@ def _same_folder(owner: str | None, folder: Path) -> bool:
     return not owner or Path(os.path.realpath(owner)) == folder
 
 
-def check_names(name: str, holders: Sequence[ContainerState]) -> None:
+def check_names(name: str, holders: Sequence[ContainerState], is_gone: Callable[[str], bool] = gone) -> None:
     """RuntimeFailure when a container with a name main.py gives a service belongs to
-    another project (or none): Compose would fail half-way, unable to create it."""
-    taken = sorted((c for c in holders if c.project != name), key=lambda c: c.name)
+    another project (or none): Compose would fail half-way, unable to create it. (One made
+    in a folder that is gone is ``take_over``'s business.)"""
+    taken = sorted((c for c in holders if c.project != name and not is_gone(c.working_dir)), key=lambda c: c.name)
     if taken:
         c = taken[0]
         owner = f"project {c.project} (created from {c.working_dir})" if c.project else "no Compose project"
@@ -545,22 +604,70 @@ def volume_moves(project: Project, existing: Sequence[ContainerState]) -> list[V
     return sorted(moves, key=lambda m: (m.service, m.path))
 
 
-def guard_error(name: str, moves: Sequence[VolumeMove]) -> RuntimeFailure:
-    """What would be lost, how to keep it, and the flag that goes ahead anyway."""
-    parts = []
+def guard_error(
+    name: str, moves: Sequence[VolumeMove], usage: Mapping[str, _runtime.VolumeUsage] | None = None
+) -> RuntimeFailure:
+    """What would be lost, how to keep it, and the flag that goes ahead anyway; ``usage``
+    (from ``Engine.volume_usage``) says what each volume holds, where it was measured."""
+    usage = usage or {}
+    parts, onto_data = [], False
     for m in moves:
-        onto = f"the new file mounts {m.new} there (empty)" if m.new else "the new file mounts no volume there"
-        part = f"{m.service} keeps its data in volume {m.old} at {m.path}, and {onto}"
+        old = f" ({size_text(usage[m.old])})" if m.old in usage else ""
+        part = f"{m.service} keeps its data in volume {m.old}{old} at {m.path}, and "
+        if not m.new:
+            part += "the new file mounts no volume there"
+        else:
+            part += f"the new file mounts {m.new} there{_volume_state(usage.get(m.new))}"
+            onto_data = onto_data or _holds_data(usage.get(m.new))
         key = m.old.removeprefix(f"{name}_")
         if key != m.old:
             part += f'; to keep the data, declare volumes=["{key}:{m.path}"] on {m.service} in main.py'
         parts.append(part)
+    instead = "on the data the new file mounts instead" if onto_data else "without that data"
     return RuntimeFailure(
         "apply stopped before changing anything: "
         + "; ".join(parts)
-        + "; to recreate it without that data (the old volume is kept, not deleted), "
-        "run `clockwork apply --replace-data`"
+        + f"; to recreate it {instead} (the old volume is kept, not deleted), run `clockwork apply --replace-data`"
     )
+
+
+def _volume_state(usage: _runtime.VolumeUsage | None) -> str:
+    """What a volume apply would mount holds, as a clause; "" when not known."""
+    if usage is None:
+        return ""
+    if not usage.exists:
+        return ", which does not exist yet (apply would create it empty)"
+    if usage.kib is None:
+        return ", which exists (what it holds could not be measured)"
+    return ", which exists and is empty" if not usage.entries else f", which holds {size_text(usage)}"
+
+
+def _holds_data(usage: _runtime.VolumeUsage | None) -> bool:
+    return usage is not None and usage.exists and bool(usage.entries)
+
+
+def size_text(usage: _runtime.VolumeUsage) -> str:
+    """``39.2 MB``, ``empty``, ``does not exist`` or ``size unknown``."""
+    if not usage.exists:
+        return "does not exist"
+    if usage.kib is None or usage.entries is None:
+        return "size unknown"
+    return human_size(usage.kib) if usage.entries else "empty"
+
+
+def human_size(kib: int) -> str:
+    """KiB as `du -sk` counts them, in decimal units: ``39.2 MB``."""
+    size = kib * 1024
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def volume_images(project: Project, containers: Sequence[ContainerState]) -> list[str]:
+    """Images to measure or copy volumes with, present here in all likelihood: those the
+    containers run, then the ones main.py names."""
+    return [*(c.image_id or c.image for c in containers), *(s.image for s in project.ordered() if s.image)]
 
 
 def orphans_of(project: Project, existing: Sequence[ContainerState]) -> tuple[Orphan, ...]:
@@ -583,17 +690,21 @@ def stop_order(containers: Sequence[ContainerState]) -> list[list[str]]:
     return [g for g in groups if g]
 
 
-def check_volume_owner(name: str, folder: Path, volumes: Sequence[_runtime.Volume]) -> None:
+def check_volume_owner(
+    name: str, folder: Path, volumes: Sequence[_runtime.Volume], is_gone: Callable[[str], bool] = gone
+) -> None:
     """RuntimeFailure when volumes of project ``name`` were made by an apply in another
-    folder (its containers may be gone: ``destroy --keep-volumes``): never borrow its data."""
-    theirs = [v for v in volumes if not _volume_owned(v, folder, ())]
+    folder (its containers may be gone: ``destroy --keep-volumes``): never borrow its data.
+    (A folder that is gone is ``take_over``'s business.)"""
+    owners = volume_owners(volumes)
+    theirs = [v for v in volumes if not _volume_owned(owners[v.name], folder, ()) and not is_gone(owners[v.name])]
     if theirs:
-        owner = theirs[0].labels[_runtime.OWNER_LABEL]
+        owner = owners[theirs[0].name]
         names = " ".join(v.name for v in theirs)
         raise RuntimeFailure(
             f"project {name} belongs to {owner}: its volumes ({names}) were created there, not in {folder}; "
-            f"nothing was changed. Run `clockwork destroy` in {owner} (or `docker volume rm {names}` if that "
-            "folder is gone), or rename this folder so that it gets a project name of its own"
+            f"nothing was changed. Run `clockwork destroy` in {owner}, "
+            "or rename this folder so that it gets a project name of its own"
         )
 
 
@@ -612,6 +723,361 @@ def own_volumes(
                 _runtime.OWNER_LABEL: str(folder),
             }
             engine.create_volume(name, labels)
+
+
+# -- a folder that moved or was renamed: its data and containers, adopted ---------------------
+
+#: Name suffixes of the two kinds of volume ``--adopt-data`` makes that hold no data: the
+#: record that a moved project's volume is this folder's now, and the marker of a copy.
+RECORD = ".clockwork-owner"
+MARKER = ".clockwork-copying"
+
+
+def volume_owners(volumes: Sequence[_runtime.Volume]) -> dict[str, str]:
+    """Each volume's owner folder ("" when clockwork did not label it): its ``OWNER_LABEL``,
+    unless a record volume (``OWNER_OF_LABEL``, made by ``--adopt-data`` when the project
+    moved: the engine never changes a label) says which folder owns it now."""
+    records = {
+        v.labels[_runtime.OWNER_OF_LABEL]: v.labels.get(_runtime.OWNER_LABEL, "")
+        for v in volumes
+        if _runtime.OWNER_OF_LABEL in v.labels
+    }
+    return {v.name: records.get(v.name, v.labels.get(_runtime.OWNER_LABEL, "")) for v in volumes}
+
+
+def _data_volume(volume: _runtime.Volume) -> bool:
+    """Not a record nor a marker of ``--adopt-data``."""
+    return not ({_runtime.OWNER_OF_LABEL, _runtime.COPYING_INTO_LABEL} & volume.labels.keys())
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A volume that a folder which is gone made, holding data of a volume this project declares."""
+
+    source: str
+    #: The folder that made it, gone.
+    folder: str
+    #: This project's volume for that data: ``source`` itself when the project moved (the
+    #: same name), else a volume the data is copied into (the project was renamed).
+    target: str
+    #: The Compose project that made ``source``.
+    project: str
+
+    @property
+    def moved(self) -> bool:
+        return self.source == self.target
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What folders that are gone left for this project: what ``--adopt-data`` takes over."""
+
+    volumes: tuple[Taken, ...] = ()
+    #: Copies an earlier ``--adopt-data`` began and did not finish: the target holds part of
+    #: the data, and is not used until a copy finishes.
+    unfinished: tuple[Taken, ...] = ()
+    #: Per volume this project lacks, the volumes of several folders that are gone (or of
+    #: none of them ``--adopt-data-from`` named): which one is the user's to say.
+    ambiguous: tuple[tuple[Taken, ...], ...] = ()
+    #: Containers created in folders that are gone: this project's, those holding a name
+    #: main.py gives a service, and those of the project whose data is copied.
+    containers: tuple[ContainerState, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.volumes or self.unfinished or self.ambiguous or self.containers)
+
+    @property
+    def copies(self) -> tuple[Taken, ...]:
+        return tuple(t for t in self.volumes if not t.moved)
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A volume ``--adopt-data`` took over."""
+
+    source: str
+    folder: str
+    target: str
+    #: KiB copied; None when nothing was copied (a moved project keeps its volume).
+    kib: int | None = None
+
+
+def missing_volumes(project: Project, volumes: Sequence[_runtime.Volume]) -> list[str]:
+    """The keys of the project's named volumes that do not exist yet."""
+    present = {v.name for v in volumes}
+    return [key for key in project.volumes if f"{project.name}_{key}" not in present]
+
+
+def plan_adoption(
+    project: Project,
+    folder: Path,
+    existing: Sequence[ContainerState],
+    holders: Sequence[ContainerState],
+    volumes: Sequence[_runtime.Volume],
+    others: Sequence[_runtime.Volume] = (),
+    adopt_from: str | None = None,
+    is_gone: Callable[[str], bool] = gone,
+) -> Adoption:
+    """What folders that are gone left for this project, from the engine's listings:
+    ``existing`` (the project's containers), ``holders`` (containers with the services'
+    names), ``volumes`` (the project's) and ``others`` (every volume clockwork made, needed
+    only when one of the project's is missing). Moved: the project's own volumes and
+    containers made in a folder that is gone. Renamed: for a volume the project lacks, the
+    volume of the same key that another project made in a folder that is gone, unless a
+    complete copy of it exists already (it was adopted) or a copy into it is unfinished."""
+    everything = {v.name: v for v in [*others, *volumes]}
+    owners = volume_owners(list(everything.values()))
+    stranded = [
+        Taken(v.name, owners[v.name], v.name, project.name)
+        for v in volumes
+        if _data_volume(v) and owners[v.name] and not _same(owners[v.name], folder) and is_gone(owners[v.name])
+    ]
+    markers = [v for v in everything.values() if _runtime.COPYING_INTO_LABEL in v.labels]
+    incomplete = {v.labels[_runtime.COPYING_INTO_LABEL] for v in markers}
+    unfinished = tuple(
+        Taken(v.labels.get(_runtime.ADOPTED_FROM_LABEL, ""), "", v.labels[_runtime.COPYING_INTO_LABEL], "")
+        for v in markers
+        if v.labels.get(_runtime.PROJECT_LABEL) == project.name
+    )
+    adopted = {
+        v.labels[_runtime.ADOPTED_FROM_LABEL]
+        for v in everything.values()
+        if _runtime.ADOPTED_FROM_LABEL in v.labels and _data_volume(v) and v.name not in incomplete
+    }
+    ambiguous = []
+    for key in missing_volumes(project, volumes):
+        target = f"{project.name}_{key}"
+        if target in incomplete:
+            continue
+        found = [
+            Taken(v.name, owners[v.name], target, v.labels.get(_runtime.PROJECT_LABEL, ""))
+            for v in everything.values()
+            if v.labels.get(_runtime.VOLUME_LABEL) == key
+            and v.labels.get(_runtime.PROJECT_LABEL) != project.name
+            and _data_volume(v)
+            and v.name not in incomplete | adopted
+            and owners[v.name]
+            and is_gone(owners[v.name])
+        ]
+        chosen = [t for t in found if adopt_from is None or _same(t.folder, adopt_from)]
+        if len(chosen) == 1:
+            stranded.append(chosen[0])
+        elif found:
+            ambiguous.append(tuple(found))
+    containers = [c for c in existing if c.working_dir and not owned(c, folder) and is_gone(c.working_dir)]
+    containers += [c for c in holders if c.project != project.name and c.working_dir and is_gone(c.working_dir)]
+    return Adoption(tuple(stranded), unfinished, tuple(ambiguous), _unique(containers))
+
+
+def _unique(containers: Sequence[ContainerState]) -> tuple[ContainerState, ...]:
+    return tuple(sorted({c.id: c for c in containers}.values(), key=lambda c: c.name))
+
+
+def find_adoption(
+    engine: _runtime.Engine,
+    project: Project,
+    folder: Path,
+    existing: Sequence[ContainerState],
+    holders: Sequence[ContainerState],
+    volumes: Sequence[_runtime.Volume],
+    adopt_from: str | None = None,
+) -> Adoption:
+    """``plan_adoption`` with what it needs from the engine beyond apply's listings: every
+    clockwork volume (only when one of the project's is missing), and the containers of a
+    renamed project whose data would be copied (only then)."""
+    others = engine.clockwork_volumes() if missing_volumes(project, volumes) else []
+    plan = plan_adoption(project, folder, existing, holders, volumes, others, adopt_from)
+    theirs = [
+        c
+        for t in plan.copies
+        for c in engine.project_containers(t.project)
+        if c.working_dir and _same(c.working_dir, t.folder)
+    ]
+    return dataclasses.replace(plan, containers=_unique([*plan.containers, *theirs])) if theirs else plan
+
+
+def adoption_error(
+    project: Project, adoption: Adoption, usage: Mapping[str, _runtime.VolumeUsage] | None = None
+) -> RuntimeFailure:
+    """What folders that are gone left, how much data it is, and the flags that take it
+    over or go ahead without it."""
+    usage = usage or {}
+
+    def held(name: str) -> str:
+        return f"{name} ({size_text(usage[name])})" if name in usage else name
+
+    parts = []
+    for where, group in itertools.groupby(adoption.containers, key=lambda c: c.working_dir):
+        listed = list(group)
+        projects = sorted({c.project for c in listed})
+        parts.append(
+            f"containers {', '.join(c.name for c in listed)} (project {', '.join(projects)}) were created in {where}, "
+            "which is gone (moved or renamed?)"
+        )
+    for t in adoption.volumes:
+        service = _service_of(project, t.target)
+        if t.moved:
+            parts.append(f"volume {held(t.source)} of {service} was created in {t.folder}, which is gone")
+        else:
+            parts.append(
+                f"{service} has no volume here yet ({t.target}): volume {held(t.source)} of project {t.project} "
+                f"holds its data, created in {t.folder}, which is gone"
+            )
+    for group in adoption.ambiguous:
+        service = _service_of(project, group[0].target)
+        found = ", ".join(f"{held(t.source)} from {t.folder}" for t in group)
+        parts.append(f"{service} has no volume here yet ({group[0].target}), and folders that are gone left {found}")
+    for t in adoption.unfinished:
+        parts.append(
+            f"copying volume {t.source} into {t.target} (--adopt-data) was interrupted: {t.target} holds part of "
+            f"the data and is not used; {t.source} is unchanged"
+        )
+    ways = []
+    if adoption.volumes or adoption.unfinished or adoption.containers:
+        how = []
+        if any(t.moved for t in adoption.volumes):
+            how.append("a moved project's volumes stay as they are and become this folder's")
+        if adoption.copies or adoption.unfinished:
+            how.append("a renamed project's data is copied, the original volume kept")
+        if adoption.containers:
+            how.append("the containers are replaced by this folder's")
+        ways.append(f"to take them into this project, run `clockwork apply --adopt-data` ({'; '.join(how)})")
+    if adoption.ambiguous:
+        ways.append("to copy one, run `clockwork apply --adopt-data-from FOLDER` with the folder it came from")
+    if not adoption.unfinished and not any(t.moved for t in adoption.volumes):
+        ways.append("to start empty instead (the old volumes are kept), run `clockwork apply --replace-data`")
+    return RuntimeFailure("apply stopped before changing anything: " + "; ".join(parts + ways))
+
+
+def _service_of(project: Project, volume: str) -> str:
+    """The service that mounts this project volume (its name, when none does)."""
+    key = volume.removeprefix(f"{project.name}_")
+    for service in project.ordered():
+        if any(m.kind == "volume" and m.source == key for m in service.mounts):
+            return service.name
+    return volume
+
+
+def adopt(
+    engine: _runtime.Engine,
+    project: Project,
+    folder: Path,
+    adoption: Adoption,
+    volumes: Sequence[_runtime.Volume],
+) -> tuple[Adopted, ...]:
+    """Take over what folders that are gone left, in an order where stopping at any point
+    (Ctrl-C, kill) loses nothing and the next ``apply --adopt-data`` finishes the work:
+
+    1. each moved volume gets a record that this folder owns it (a record of an earlier
+       move is replaced; until the new one exists the volume is still the gone folder's);
+       the volume itself is not touched;
+    2. the containers made in folders that are gone are removed (named volumes stay);
+    3. each copy: a marker volume, the target volume, the copy (the source mounted
+       read-only), then the marker removed. While the marker exists, apply refuses to use
+       the target (without ``--adopt-data``) or empties it and copies again (with it). The
+       source is never written nor removed."""
+    present = {v.name for v in volumes}
+    done = []
+    for t in adoption.volumes:
+        if t.moved:
+            record = t.source + RECORD
+            if record in present:
+                engine.remove_volumes([record])
+            engine.create_volume(
+                record,
+                {
+                    _runtime.PROJECT_LABEL: project.name,
+                    _runtime.OWNER_LABEL: str(folder),
+                    _runtime.OWNER_OF_LABEL: t.source,
+                },
+            )
+            done.append(Adopted(t.source, t.folder, t.target))
+    if adoption.containers:
+        engine.remove_containers(stop_order(adoption.containers))
+    images = volume_images(project, adoption.containers)
+    for t in [*adoption.unfinished, *adoption.copies]:
+        done.append(Adopted(t.source, t.folder, t.target, _copy(engine, project, folder, t, images)))
+    return tuple(done)
+
+
+def _copy(engine: _runtime.Engine, project: Project, folder: Path, taken: Taken, images: Sequence[str]) -> int:
+    """Step 3 of ``adopt`` for one volume: the KiB copied."""
+    source, target = taken.source, taken.target
+    if not engine.volume_usage([source], ()).get(source, _runtime.VolumeUsage(source, False)).exists:
+        raise RuntimeFailure(
+            f"copying volume {source} into {target} (--adopt-data) was interrupted, and {source} no longer exists: "
+            f"{target} holds part of its data; to start over without it, remove both: "
+            f"`docker volume rm {target} {target}{MARKER}`"
+        )
+    # A copy an interrupted apply left running is not in the way: copy_volume removes it first.
+    using = [c for c in engine.containers_using(source) if c.name != _runtime.copier(target)]
+    running = sorted(c.name for c in using if c.status in ("running", "restarting", "paused"))
+    if running:
+        raise RuntimeFailure(
+            f"volume {source} is in use by {', '.join(running)}, still running: a copy of data that changes as it "
+            f"is copied is not consistent; stop {'it' if len(running) == 1 else 'them'} "
+            f"(`docker stop {' '.join(running)}`), then run `clockwork apply --adopt-data` again"
+        )
+    owner = {_runtime.PROJECT_LABEL: project.name, _runtime.OWNER_LABEL: str(folder)}
+    engine.create_volume(
+        target + MARKER, {**owner, _runtime.COPYING_INTO_LABEL: target, _runtime.ADOPTED_FROM_LABEL: source}
+    )
+    key = target.removeprefix(f"{project.name}_")
+    engine.create_volume(target, {**owner, _runtime.VOLUME_LABEL: key, _runtime.ADOPTED_FROM_LABEL: source})
+    kib = engine.copy_volume(source, target, images)
+    engine.remove_volumes([target + MARKER])
+    return kib
+
+
+@dataclass(frozen=True)
+class _Adopting:
+    """What apply was told about data that folders which are gone left."""
+
+    adopt: bool = False
+    adopt_from: str | None = None
+    replace_data: bool = False
+
+
+@dataclass(frozen=True)
+class _TakenOver:
+    """What ``take_over`` did."""
+
+    adopted: tuple[Adopted, ...] = ()
+    stranded: tuple[ContainerState, ...] = ()
+    #: Volumes of a renamed project left behind (``replace_data``): kept, not mounted.
+    kept: tuple[VolumeMove, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.adopted or self.stranded)
+
+
+def take_over(
+    engine: _runtime.Engine,
+    project: Project,
+    folder: Path,
+    listings: tuple[Sequence[ContainerState], Sequence[ContainerState], Sequence[_runtime.Volume]],
+    adopting: _Adopting,
+) -> _TakenOver:
+    """Deal with what folders that are gone left for this project, before anything else:
+    stop and say so (RuntimeFailure, nothing changed), or adopt it (``adopt``), or, when
+    the project was renamed, leave the old data behind and start empty (``replace_data``)."""
+    existing, holders, volumes = listings
+    found = find_adoption(engine, project, folder, existing, holders, volumes, adopting.adopt_from)
+    if not found:
+        return _TakenOver()
+    moved = any(t.moved for t in found.volumes) or bool(found.unfinished)
+    if adopting.adopt and not found.ambiguous:
+        return _TakenOver(adopt(engine, project, folder, found, volumes), found.containers)
+    if adopting.replace_data and not adopting.adopt and not moved:
+        if found.containers:
+            engine.remove_containers(stop_order(found.containers))
+        left = [*found.copies, *(t for group in found.ambiguous for t in group)]
+        kept = tuple(VolumeMove(_service_of(project, t.target), "", t.source, t.target) for t in left)
+        return _TakenOver(stranded=found.containers, kept=kept)
+    names = [t.source for t in found.volumes] + [t.source for group in found.ambiguous for t in group]
+    usage = engine.volume_usage(names, volume_images(project, [*found.containers, *existing])) if names else {}
+    raise adoption_error(project, found, usage)
 
 
 def why_up(
@@ -894,7 +1360,10 @@ def _destroy(engine: _runtime.Engine, folder: Path, name: str, keep_volumes: boo
     existing = engine.project_containers(name)
     mine = [c for c in existing if owned(c, folder)]
     foreign = tuple(sorted({c.working_dir for c in existing if not owned(c, folder)}))
-    volumes = [] if keep_volumes else [v.name for v in engine.volumes(name) if _volume_owned(v, folder, foreign)]
+    listed = engine.volumes(name)
+    owners = volume_owners(listed)
+    volumes = [] if keep_volumes else [v.name for v in listed if _volume_owned(owners[v.name], folder, foreign)]
+    left = left_behind(folder, existing, listed)
     engine.remove_containers(stop_order(mine))
     engine.remove_volumes(volumes)
     networks: tuple[str, ...] = ()
@@ -902,11 +1371,31 @@ def _destroy(engine: _runtime.Engine, folder: Path, name: str, keep_volumes: boo
         names = {n.name for n in engine.networks(project=name)} | {_lower.NETWORK}
         networks = tuple(n for name_ in sorted(names) for n in engine.remove_network_if_unused(name_, name))
     removed = _runtime.Removed(tuple(sorted(c.name for c in mine)), networks, tuple(volumes))
-    return DestroyReport(name, removed, keep_volumes, foreign)
+    return DestroyReport(name, removed, keep_volumes, foreign, left)
 
 
-def _volume_owned(volume: _runtime.Volume, folder: Path, foreign: Sequence[str]) -> bool:
-    owner = volume.labels.get(_runtime.OWNER_LABEL)
+def left_behind(
+    folder: Path,
+    existing: Sequence[ContainerState],
+    volumes: Sequence[_runtime.Volume],
+    is_gone: Callable[[str], bool] = gone,
+) -> tuple[LeftBehind, ...]:
+    """The containers and data volumes of the project name made in folders that are gone:
+    not this folder's to remove (``apply --adopt-data`` makes them so), grouped by folder."""
+    owners = volume_owners(volumes)
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for c in existing:
+        if c.working_dir and not owned(c, folder) and is_gone(c.working_dir):
+            found.setdefault(c.working_dir, ([], []))[0].append(c.name)
+    for v in volumes:
+        owner = owners[v.name]
+        if _data_volume(v) and owner and not _same(owner, folder) and is_gone(owner):
+            found.setdefault(owner, ([], []))[1].append(v.name)
+    return tuple(LeftBehind(f, tuple(sorted(c)), tuple(sorted(v))) for f, (c, v) in sorted(found.items()))
+
+
+def _volume_owned(owner: str, folder: Path, foreign: Sequence[str]) -> bool:
+    """Whether a volume whose owner (``volume_owners``) is ``owner`` is ``folder``'s."""
     if owner:
-        return Path(os.path.realpath(owner)) == folder
+        return _same(owner, folder)
     return not foreign  # made by Compose: this folder's unless another folder runs the project

@@ -56,6 +56,16 @@ VOLUME_LABEL = "com.docker.compose.volume"
 NETWORK_LABEL = "com.docker.compose.network"
 #: Set by clockwork on the volumes it creates for a project: the folder that owns them.
 OWNER_LABEL = "dev.clockwork.working-dir"
+#: On a record volume (no data): the volume it says ``OWNER_LABEL`` of now. A project that
+#: moved keeps its volumes; the engine never changes a label, so a record says who owns them.
+OWNER_OF_LABEL = "dev.clockwork.owner-of"
+#: On a volume clockwork filled with a copy of another project's volume (a renamed project).
+ADOPTED_FROM_LABEL = "dev.clockwork.adopted-from"
+#: On a marker volume (no data): the volume a copy is being made into. While the marker
+#: exists, that volume is incomplete and nothing may use it.
+COPYING_INTO_LABEL = "dev.clockwork.copying-into"
+#: On the throwaway containers that measure or copy volumes.
+HELPER_LABEL = "dev.clockwork.helper"
 #: Set by clockwork on the shared network it creates: it belongs to no single project.
 SHARED_LABEL = "dev.clockwork.shared"
 ROLE_LABEL = "dev.clockwork.role"
@@ -696,11 +706,23 @@ def volumes(project: str) -> list[Volume]:
 
 def _labelled_volumes(label: str, what: str) -> list[Volume]:
     names = _docker(["volume", "ls", "--quiet", "--filter", f"label={label}"], f"listing the volumes of {what}").split()
+    return _inspect_volumes(names, f"inspecting the volumes of {what}")
+
+
+def clockwork_volumes() -> list[Volume]:
+    """Every volume clockwork created on this engine (they carry ``OWNER_LABEL``), any
+    project: data volumes, and the records and markers of ``--adopt-data``."""
+    names = _docker(["volume", "ls", "--quiet", "--filter", f"label={OWNER_LABEL}"], "listing volumes").split()
+    return _inspect_volumes(names, "inspecting volumes")
+
+
+def _inspect_volumes(names: Sequence[str], action: str) -> list[Volume]:
+    """`docker volume inspect` of these names, in one call; missing ones left out."""
     if not names:
         return []
-    done = _Call(["volume", "inspect", *names], f"inspecting the volumes of {what}").done()
+    done = _Call(["volume", "inspect", *names], action).done()
     if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
-        raise _failed(f"inspecting the volumes of {what}", done)
+        raise _failed(action, done)
     found = json.loads(done.out) if done.out.strip() else []
     return sorted((Volume(v["Name"], dict(v.get("Labels") or {})) for v in found), key=lambda v: v.name)
 
@@ -739,6 +761,91 @@ def _stack_services(stack: str) -> dict[str, str]:
     lines = _docker(["service", "inspect", "--format", template, *ids], f"inspecting the services of {stack}")
     found = (line.split(" ", 1) for line in lines.splitlines() if line.strip())
     return {json.loads(name): json.loads(owner) or "" for name, owner in sorted(found)}
+
+
+@dataclass(frozen=True)
+class VolumeUsage:
+    """What a volume holds, measured with `du` in a throwaway container."""
+
+    name: str
+    exists: bool
+    #: Kibibytes used (`du -sk`, the top folder included) and entries at its top; None when
+    #: not measured (it does not exist, or no local image could run the measurement).
+    kib: int | None = None
+    entries: int | None = None
+
+
+#: A throwaway container that reads or writes volumes: never pulls, no network, root (to
+#: read and keep every file's owner), shell entrypoint (a database image's would start it).
+_HELPER = ["run", "--rm", "--pull", "never", "--network", "none", "--user", "0:0", "--entrypoint", "sh"]
+_MEASURE = 'for d in /v/*; do printf "%s %s %s\\n" "${d#/v/}" "$(du -sk "$d" | cut -f1)" "$(ls -A "$d" | wc -l)"; done'
+
+
+def volume_usage(names: Sequence[str], images: Sequence[str]) -> dict[str, VolumeUsage]:
+    """Whether each volume exists and what it holds: one `du` over all of them, read-only,
+    in a throwaway container of the first of ``images`` present here (nothing is pulled).
+    About 0.3 s whatever the engine holds, where `docker system df -v` sizes every volume.
+    A volume is never mounted unless it exists (mounting creates a missing one)."""
+    wanted = list(dict.fromkeys(names))
+    present = {v.name for v in _inspect_volumes(wanted, "inspecting volumes")}
+    out = {name: VolumeUsage(name, name in present) for name in wanted}
+    measured = [name for name in wanted if name in present]
+    image = _present_image(images)
+    if not measured or image is None:
+        return out
+    argv = [*_HELPER, "--label", f"{HELPER_LABEL}=measure"]
+    for i, name in enumerate(measured):
+        argv += ["--mount", f"type=volume,src={name},dst=/v/{i},readonly,volume-nocopy"]
+    done = _Call([*argv, image, "-c", _MEASURE], "measuring volumes").done()
+    for line in done.out.splitlines() if done.code == 0 else ():
+        index, kib, entries = line.split()
+        name = measured[int(index)]
+        out[name] = VolumeUsage(name, True, int(kib), int(entries))
+    return out
+
+
+def _present_image(images: Iterable[str]) -> str | None:
+    """The first of ``images`` (references or ids) present on the engine."""
+    wanted = [image for image in dict.fromkeys(images) if image]
+    found = image_ids(wanted)
+    return next((image for image in wanted if image in found), None)
+
+
+#: Empties the target (a copy cut short left part of it), copies every file as it is (owner,
+#: mode, times, links), flushes it to disk, and prints the KiB the target holds.
+_COPY = (
+    "set -e; cd /to; find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +; cp -a /from/. /to/; sync; du -sk /to | cut -f1"
+)
+
+
+def copy_volume(source: str, target: str, images: Sequence[str]) -> int:
+    """Copy the files of volume ``source`` (mounted read-only) into volume ``target``, emptied
+    first, in a throwaway container named after the target, of the first of ``images``
+    present here; the KiB copied. Both volumes must exist (a mount would create a missing
+    one). A copy an interrupted apply left running is removed first, so two never write."""
+    image = _present_image(images)
+    if image is None:
+        raise RuntimeFailure(
+            f"copying volume {source} into {target}: none of the images {', '.join(images) or '(none)'} "
+            "is present on this engine to copy with; pull or build one, then apply again"
+        )
+    name = copier(target)
+    _gone_is_fine(["container", "rm", "--force", name], f"removing {name}")
+    argv = [*_HELPER, "--name", name, "--label", f"{HELPER_LABEL}=copy"]
+    argv += ["--mount", f"type=volume,src={source},dst=/from,readonly,volume-nocopy"]
+    argv += ["--mount", f"type=volume,src={target},dst=/to,volume-nocopy"]
+    out = _docker([*argv, image, "-c", _COPY], f"copying volume {source} into {target}", timeout=None)
+    return int(out.split()[-1])
+
+
+def copier(target: str) -> str:
+    """The name of the container that copies into volume ``target``."""
+    return f"clockwork-copy-{target}"
+
+
+def containers_using(volume: str) -> list[ContainerState]:
+    """Every container (any state, any project) that mounts the volume."""
+    return [_state(c) for c in _inspect_all([("volume", volume)], f"volume {volume}")]
 
 
 def create_volume(name: str, labels: dict[str, str]) -> None:
@@ -827,6 +934,14 @@ class Engine(Protocol):
 
     def remove_containers(self, groups: Sequence[Sequence[str]]) -> None: ...
 
+    def clockwork_volumes(self) -> list[Volume]: ...
+
+    def volume_usage(self, names: Sequence[str], images: Sequence[str]) -> dict[str, VolumeUsage]: ...
+
+    def copy_volume(self, source: str, target: str, images: Sequence[str]) -> int: ...
+
+    def containers_using(self, volume: str) -> list[ContainerState]: ...
+
 
 def _start_engine_check() -> Callable[[], EngineInfo]:
     return EngineCheck().result
@@ -855,6 +970,10 @@ class DockerEngine:
     swarm_stack = staticmethod(swarm_stack)
     remove_volumes = staticmethod(remove_volumes)
     remove_containers = staticmethod(remove_containers)
+    clockwork_volumes = staticmethod(clockwork_volumes)
+    volume_usage = staticmethod(volume_usage)
+    copy_volume = staticmethod(copy_volume)
+    containers_using = staticmethod(containers_using)
 
 
 #: The engine apply, assert and destroy use unless they are given another.

@@ -142,6 +142,33 @@ def test_a_container_that_would_leave_its_data_volume_is_a_move_and_the_message_
     assert "--replace-data" in message and "\n" not in message
 
 
+def test_the_guard_says_what_the_volume_it_would_mount_holds() -> None:
+    move = _deploy.VolumeMove("db", "/var/lib/postgresql/data", "shop_db_data", "shop_postgres_data")
+    full = {
+        "shop_db_data": _runtime.VolumeUsage("shop_db_data", True, 4_100, 20),
+        "shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", True, 38_300, 1200),
+    }
+    message = str(_deploy.guard_error("shop", [move], full))
+    assert "empty" not in message
+    assert "volume shop_db_data (4.2 MB) at" in message
+    assert "mounts shop_postgres_data there, which holds 39.2 MB" in message
+    assert "to recreate it on the data the new file mounts instead" in message
+    missing = {"shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", False)}
+    assert "which does not exist yet (apply would create it empty)" in str(_deploy.guard_error("shop", [move], missing))
+    empty = {"shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", True, 4, 0)}
+    assert "which exists and is empty" in str(_deploy.guard_error("shop", [move], empty))
+    unknown = {"shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", True)}
+    assert "could not be measured" in str(_deploy.guard_error("shop", [move], unknown))
+    assert "empty" not in str(_deploy.guard_error("shop", [move]))  # not measured: no claim at all
+
+
+@pytest.mark.parametrize(
+    ("kib", "text"), [(0, "0 bytes"), (1, "1.02 kB"), (38_300, "39.2 MB"), (2_000_000, "2.05 GB"), (999, "1.02 MB")]
+)
+def test_sizes_are_decimal(kib: int, text: str) -> None:
+    assert _deploy.human_size(kib) == text
+
+
 def test_anonymous_volumes_and_undeclared_services_are_no_move() -> None:
     anonymous = "a" * 64
     existing = [state("db", (("/var/lib/postgresql/data", "shop_db_data"), ("/other", anonymous))), state("gone")]
@@ -170,6 +197,8 @@ def test_stop_order_is_apps_then_migrators_then_databases() -> None:
 
 def test_containers_from_another_folder_are_refused_naming_it(tmp_path: Path) -> None:
     here, there = tmp_path / "b" / "shop", tmp_path / "a" / "shop"
+    there.mkdir(parents=True)
+    (there / "main.py").write_text("")  # a project lives there (one that is gone: tests/test_adoption_unit.py)
     existing = [state("db", working_dir=str(there))]
     with pytest.raises(_runtime.RuntimeFailure) as caught:
         _deploy.check_owner("shop", here, existing)
@@ -259,12 +288,15 @@ def test_a_network_compose_would_refuse_is_reported_with_the_fix() -> None:
     assert _runtime.unusable_network("app_network", []) is None
 
 
-def test_a_container_name_held_by_another_project_is_refused_naming_it() -> None:
-    holder = state("postgres-db", project="other", working_dir="/srv/other")
+def test_a_container_name_held_by_another_project_is_refused_naming_it(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.py").write_text("")
+    holder = state("postgres-db", project="other", working_dir=str(other))
     with pytest.raises(_runtime.RuntimeFailure) as caught:
         _deploy.check_names("shop", [holder])
     message = str(caught.value)
-    assert "postgres-db" in message and "project other" in message and "/srv/other" in message
+    assert "postgres-db" in message and "project other" in message and str(other) in message
     assert "docker rm -f postgres-db" in message
     _deploy.check_names("other", [holder])  # its own project: fine
 
