@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
@@ -32,6 +33,8 @@ app = typer.Typer(
 #: Exit code of a bug in clockwork itself (sysexits' EX_SOFTWARE); 130: interrupted (Ctrl-C).
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
+#: How a shell reports a process killed by SIGPIPE (128 + 13): where there is no SIGPIPE, the exit code.
+SIGPIPE_EXIT = 141
 #: ``-C`` given before the subcommand (``clockwork -C DIR build``); one after it wins.
 _global_project_dir: Path | None = None
 
@@ -100,7 +103,8 @@ def _say(message: str) -> None:
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Map the project's exceptions to a one-line message and an exit code, never a traceback;
-    anything else is a bug of ours: "internal error", exit 70, and how to see the traceback."""
+    anything else is a bug of ours: "internal error", exit 70, and how to see the traceback.
+    Output whose reader went away is neither: clockwork ends silently, as Unix tools do."""
     try:
         yield
     except ClockworkError as exc:
@@ -116,10 +120,41 @@ def _errors() -> Iterator[None]:
         _say("interrupted")
         raise typer.Exit(INTERRUPTED) from None
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            _end_as_unix_tools_do()
         if _debug:
             raise
         _internal_error(exc)
         raise typer.Exit(INTERNAL_ERROR) from None
+
+
+def _reader_gone() -> bool:
+    """Whether whoever read clockwork's stdout or stderr has gone (`clockwork plan | head -1`):
+    the write end of a pipe with no reader polls as an error."""
+    import select
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poll = select.poll()
+            poll.register(stream.fileno(), select.POLLOUT)
+            if any(event & select.POLLERR for _, event in poll.poll(0)):
+                return True
+        except (AttributeError, OSError, ValueError):  # no file descriptor (a test runner's capture)
+            continue
+    return False
+
+
+def _end_as_unix_tools_do() -> NoReturn:
+    """The reader of our output went away: end silently, killed by SIGPIPE as `yes | head -1`
+    ends `yes` (the shell shows 141), rather than with a traceback or an error message."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            os.dup2(devnull, stream.fileno())  # nothing flushed on the way out can fail again
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    os._exit(SIGPIPE_EXIT)
 
 
 def _internal_error(exc: BaseException) -> None:
@@ -576,7 +611,15 @@ def _shown(path: Path) -> str:
 def run() -> None:
     """The `clockwork` entry point: the commands, behind the last-resort handler."""
     try:
-        app(prog_name="clockwork")
+        try:
+            app(prog_name="clockwork")
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe prints a traceback
+    except BrokenPipeError as exc:
+        if _reader_gone():
+            _end_as_unix_tools_do()
+        _internal_error(exc)
+        sys.exit(INTERNAL_ERROR)
     except KeyboardInterrupt:
         _say("interrupted")
         sys.exit(INTERRUPTED)

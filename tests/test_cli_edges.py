@@ -401,3 +401,57 @@ def test_a_data_dir_mounted_by_hand_under_another_spelling_gets_no_second_volume
         '    volumes=["mine:/var/lib/postgresql/data/."])\n',
     )
     assert [(m.source, m.target) for m in project.services["db"].mounts] == [("mine", "/var/lib/postgresql/data/.")]
+
+
+# -- output nobody reads -------------------------------------------------------------------------
+
+
+def _with_stdout_unread(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with stdout a pipe whose reader has already gone (`... | head -c0`, made
+    certain: every write fails, whatever the timing)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            command, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, env={**os.environ, **(env or {})}
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("plan",), ("plan", "--format", "json"), ("plan", "--format", "dot"), ("secrets", "--target", "kubernetes")],
+    ids=["plan", "plan-json", "plan-dot", "secrets"],
+)
+def test_output_nobody_reads_ends_quietly_as_unix_tools_do(tmp_path, args):
+    """`clockwork plan | head -c1` once said "internal error: BrokenPipeError", exit 70.
+    Now it ends as `yes | head -c1` ends `yes`: killed by SIGPIPE (the shell shows 141), silently."""
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".env").write_text('PW="s3cret"\n')
+    unix_tool = _with_stdout_unread("yes")
+    assert unix_tool.returncode == -signal.SIGPIPE  # what the shell shows as 141
+    result = _with_stdout_unread(sys.executable, "-m", "clockwork_compose", *args, "-C", str(root))
+    assert result.returncode == unix_tool.returncode, result.stderr
+    assert result.stderr == ""
+
+
+def test_output_that_is_read_is_unchanged_by_the_pipe_handling(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".env").write_text('PW="s3cret"\n')
+    result = run_cli("secrets", "--target", "kubernetes", "-C", str(root))
+    assert result.code == 0 and "kind: Secret" in result.out and result.err == ""
+
+
+def test_a_broken_pipe_that_is_not_our_output_stays_an_internal_error(tmp_path, monkeypatch):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    root = _project(tmp_path / "p")
+    monkeypatch.setattr(_api, "compile_project", broken)
+    monkeypatch.setattr(_cli, "_debug", False)
+    monkeypatch.setattr(_cli, "_reader_gone", lambda: False)  # stdout and stderr still read
+    with pytest.raises(SystemExit) as info:
+        monkeypatch.setattr(sys, "argv", ["clockwork", "plan", "-C", str(root)])
+        _cli.run()
+    assert info.value.code == _cli.INTERNAL_ERROR
