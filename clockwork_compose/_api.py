@@ -63,6 +63,8 @@ def build(
     before any file is touched; unchanged bytes are not rewritten."""
     project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path)
+    if output is not None:
+        may_write(path, current, project, project_dir)
     if project.env_file:  # otherwise clockwork leaves .env alone
         existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
@@ -116,6 +118,47 @@ def existing_text(path: Path) -> str | None:
         raise UnusableFile(
             path, f"is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})", "save it as UTF-8, or move it away"
         ) from None
+
+
+#: Files clockwork reads or keeps itself, next to the generated file: never a place for it.
+_OWN_FILES = (_loader.MAIN, _envfile.ENV_FILE, _envfile.GITIGNORE)
+
+
+def may_write(path: Path, current: str | None, project: Project, project_dir: Path) -> None:
+    """Raise UnusableFile unless clockwork may write a generated file at ``path``, which now
+    holds ``current`` (None: no file). Never over an input of the project (main.py, a schema
+    or migration file), a file clockwork keeps itself (.env, .gitignore), nor over any file
+    clockwork did not generate (it lacks the header every target writes first); an empty
+    file holds nothing to lose."""
+    path = path.resolve()
+    project_dir = project_dir.resolve()
+    what = _input_at(path, project, project_dir)
+    if what is None and current and not current.startswith(targets.GENERATED):
+        what = f"was not written by clockwork (it does not start with {targets.GENERATED.strip()!r})"
+    if what is not None:
+        raise UnusableFile(
+            path,
+            f"{what}, and clockwork never overwrites it",
+            "give -o the path of the file to generate (e.g. -o docker-compose.yml), or move that file away first",
+        )
+
+
+def _input_at(path: Path, project: Project, project_dir: Path) -> str | None:
+    """What ``path`` is to the project when clockwork reads or keeps it, else None."""
+    main = project_dir / _loader.MAIN
+    if path == main or (path.exists() and main.exists() and os.path.samefile(path, main)):
+        return "is the project's main.py"
+    if path.name in _OWN_FILES:
+        return f"is a {path.name} file"
+    for database in project.databases:
+        migrations = database.migrations
+        if migrations is None:
+            continue
+        if migrations.schema_file and path == (project_dir / migrations.schema_file).resolve():
+            return f"is the schema_file of {migrations.database}"
+        if migrations.migrations_dir and path.is_relative_to((project_dir / migrations.migrations_dir).resolve()):
+            return f"is in the migrations_dir of {migrations.database}, where every file is read as a migration"
+    return None
 
 
 def writable(path: Path) -> None:

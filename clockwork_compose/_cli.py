@@ -67,7 +67,11 @@ ProjectDir = Annotated[
 Output = Annotated[
     Path | None,  # noqa: UP007 (typer reads the annotation at run time)
     typer.Option(
-        "-o", "--output", metavar="FILE", help="Where to write the compose file [default: DIR/docker-compose.yml]."
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Where to write the compose file [default: DIR/docker-compose.yml]; never over a file clockwork did "
+        "not generate.",
     ),
 ]
 
