@@ -619,6 +619,13 @@ def run() -> None:
             app(prog_name="clockwork")
         finally:
             sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe prints a traceback
+    except SystemExit as exc:
+        loader = sys.modules.get(f"{__package__}._loader")
+        if loader is not None and loader.left_running():
+            # A thread of main.py still runs (the load gave up on it): exiting would wait for it.
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        raise
     except BrokenPipeError as exc:
         if _reader_gone():
             _end_as_unix_tools_do()

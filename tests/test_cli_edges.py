@@ -455,3 +455,80 @@ def test_a_broken_pipe_that_is_not_our_output_stays_an_internal_error(tmp_path, 
         monkeypatch.setattr(sys, "argv", ["clockwork", "plan", "-C", str(root)])
         _cli.run()
     assert info.value.code == _cli.INTERNAL_ERROR
+
+
+# -- main.py until it exits ----------------------------------------------------------------------
+
+
+def test_a_slow_exit_handler_is_held_to_the_load_timeout_and_nothing_is_written(tmp_path):
+    """A main.py that registered a slow atexit handler once hung build after the file was
+    written. The handler runs when main.py ends, within the load timeout."""
+    root = _project(tmp_path / "p", APP + "import atexit, time\natexit.register(time.sleep, 600)\n")
+    (root / "docker-compose.yml").write_text("# kept\n")
+    result = run_cli("--load-timeout", "1", "build", "-C", str(root))  # run_cli gives up after 120 s
+    _one_error_line(result, 2, "exit handler sleep did not end within 1s", "--load-timeout")
+    assert (root / "docker-compose.yml").read_text() == "# kept\n"
+
+
+def test_an_exit_handler_that_raises_is_a_load_error(tmp_path):
+    code = "import atexit\n@atexit.register\ndef bye():\n    raise ValueError('cannot clean up')\n"
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    _one_error_line(result, 2, "main.py's exit handler bye raised ValueError: cannot clean up", "atexit")
+    assert not (root / "docker-compose.yml").exists()
+
+
+def test_exit_handlers_run_once_when_main_py_ends_before_the_file_is_written(tmp_path):
+    code = (
+        "import atexit, pathlib\n"
+        "here = pathlib.Path(__file__).parent\n"
+        "def first():\n"
+        "    with open(here / 'log', 'a') as f:\n"
+        "        f.write(f'first compose={(here / \"docker-compose.yml\").exists()}\\n')\n"
+        "def second():\n"
+        "    with open(here / 'log', 'a') as f:\n"
+        "        f.write('second\\n')\n"
+        "atexit.register(first)\natexit.register(second)\n"
+        "def dropped():\n    raise AssertionError('unregistered')\n"
+        "atexit.register(dropped)\natexit.unregister(dropped)\n"
+    )
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 0, result.err
+    assert (root / "log").read_text() == "second\nfirst compose=False\n"  # last registered first, once
+
+
+def test_a_library_exit_handler_keeps_its_place_at_process_exit(tmp_path):
+    """Only main.py's own handlers move: weakref (the standard library) registers its own
+    with atexit, which runs it when clockwork exits, after the file is written."""
+    code = (
+        "import sys, weakref\nclass Box: pass\nsys.kept_alive = Box()\n"
+        "weakref.finalize(sys.kept_alive, sys.stderr.write, 'finalized at exit')\n"
+    )
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 0, result.err
+    assert result.err.index("wrote ") < result.err.index("finalized at exit"), result.err
+
+
+def test_a_thread_main_py_leaves_running_is_held_to_the_load_timeout(tmp_path):
+    """A non-daemon thread would keep clockwork from exiting: it is waited for within the
+    load timeout, then abandoned, and clockwork ends (run_cli gives up after 120 s)."""
+    code = "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), name='poller', daemon=False)"
+    code += ".start()\n"
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("--load-timeout", "1", "build", "-C", str(root))
+    _one_error_line(result, 2, "main.py started thread 'poller', still running 1s after", "daemon")
+    assert not (root / "docker-compose.yml").exists()
+
+
+def test_a_thread_that_ends_within_the_timeout_is_waited_for(tmp_path):
+    code = (
+        "import threading, time, pathlib\n"
+        "def work():\n    time.sleep(0.5)\n    (pathlib.Path(__file__).parent / 'done').write_text('yes')\n"
+        "threading.Thread(target=work, daemon=False).start()\n"
+    )
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 0, result.err
+    assert (root / "done").read_text() == "yes"
