@@ -79,6 +79,30 @@ CASES = [
         "create the dir",
     ),
     Case(
+        "two-databases-one-data-volume",
+        'one = DockerResource(name="one", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
+        'two = DockerResource(name="two", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data/"])\n',
+        "two",
+        "volumes",
+        'volumes=["two_data:/var/lib/postgresql/data"] on two',
+    ),
+    Case(
+        "two-engines-one-data-volume",
+        'pg = DockerResource(name="pg", image="postgres:16", volumes=["data:/var/lib/postgresql"])\n'
+        'my = DockerResource(name="my", image="mariadb:11", volumes=["data:/var/lib/mysql"])\n',
+        "pg",  # resources are checked in name order: "my" owns it first
+        "volumes",
+        "give each its own volume",
+    ),
+    Case(
+        "an-app-serving-a-database-volume",
+        'db = DockerResource(name="db", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
+        'copy = DockerResource(name="copy", image="example/pg-fork:1", volumes=["pgdata:/var/lib/postgresql/data"])\n',
+        "copy",
+        "volumes",
+        "give each its own volume",
+    ),
+    Case(
         "connect-in-a-no-transaction-migration",
         DB + APP + 'app.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations/"))\n',
         "app",
