@@ -60,7 +60,13 @@ def build(
 
     Everything that can fail, on the user's declarations or on the files to write (a folder
     where a file belongs, text that is not UTF-8, a folder or file that is not writable), fails
-    before any file is touched; unchanged bytes are not rewritten."""
+    before any file is touched; unchanged bytes are not rewritten.
+
+    ``environ``: where secrets come from besides .env (None: this process's environment).
+    When it is this process's, the values derived from a secret the environment overrides
+    are set there too (``_envfile.EnvFile.exports``): Compose and ``docker stack deploy``,
+    which clockwork runs as child processes, read the environment before .env, so they see
+    the values this run uses."""
     project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path)
     if output is not None:
@@ -80,18 +86,28 @@ def build(
         notes.insert(0, f"wrote {env.path.name} (mode 600) with {len(project.env_file) - len(env.missing)} variables")
     if current != text:
         write_atomic(path, text)
-    return Build(project, text, path, current != text, _unset_secrets(project, env), tuple(notes))
+    if environ is None:
+        os.environ.update(env.exports)
+    return Build(project, text, path, current != text, _unset_secrets(project, env), (*env.notes, *notes))
 
 
-def kubernetes_secret(project_dir: Path) -> str:
-    """The Secret for ``--target kubernetes`` as YAML (``clockwork secrets``, for
-    ``kubectl apply -f -``): the project's .env variables, each value exactly as .env holds
-    it (``build`` writes them there). DeclarationError when one has no value."""
+def kubernetes_secret(project_dir: Path, environ: Mapping[str, str] | None = None) -> str:
+    """The Secret for ``--target kubernetes`` as YAML: see ``secrets``."""
+    return secrets(project_dir, environ)[0]
+
+
+def secrets(project_dir: Path, environ: Mapping[str, str] | None = None) -> tuple[str, tuple[str, ...]]:
+    """The Secret for ``--target kubernetes`` as YAML (``clockwork secrets``, for ``kubectl
+    apply -f -``), and one line per value taken from the environment rather than .env. It
+    holds the project's .env variables, each value as .env holds it (``build`` writes them
+    there), unless the environment overrides a secret, as for every other command (then the
+    values derived from it follow). DeclarationError when one has no value."""
     from ._targets import kubernetes
 
     project, _, path = compile_project(project_dir, target="kubernetes")
-    values = _envfile.parse(existing_text(path.parent / _envfile.ENV_FILE) or "")
-    return kubernetes.render_secret(project, values)
+    existing_text(path.parent / _envfile.ENV_FILE)
+    env = _envfile.plan(project, path.parent, environ)
+    return kubernetes.render_secret(project, env.values), env.notes
 
 
 def existing_text(path: Path) -> str | None:

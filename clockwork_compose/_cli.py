@@ -285,7 +285,10 @@ def secrets(project_dir: ProjectDir = Path("."), target: TargetOption = Target.k
         _say(f"--target {target.value}: secrets prints a Kubernetes Secret; give --target kubernetes")
         raise typer.Exit(2)
     with _errors():
-        print(_api.kubernetes_secret(project_dir), end="")
+        text, notes = _api.secrets(project_dir)
+        for note in notes:
+            _say(note)
+        print(text, end="")
 
 
 @app.command()
@@ -388,6 +391,8 @@ def apply(
         except KeyboardInterrupt:  # before apply waited: during the build or before compose up
             err.print("[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `clockwork apply` again")
             raise typer.Exit(130) from None
+        for note in report.notes:
+            _say(note)
         _apply_summary(err, report)
         _apply_removals(report)
         if report.failure is not None and report.failure.interrupted:

@@ -88,6 +88,8 @@ class ApplyReport:
     orphans: tuple[Orphan, ...] = ()
     #: Data volumes left behind by ``replace_data`` (kept, no longer mounted).
     replaced: tuple[VolumeMove, ...] = ()
+    #: What the build said besides warnings (.env written, a secret the environment overrides).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -335,6 +337,7 @@ def _apply(
         up_services=tuple(services) if services is not None else None,
         orphans=orphans,
         replaced=tuple(moves),
+        notes=built.notes,
     )
 
 

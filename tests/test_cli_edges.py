@@ -155,10 +155,10 @@ def test_unwritable_folder(tmp_path):
 def test_read_only_env_file_that_must_change(tmp_path):
     root = _project(tmp_path / "p", WITH_SECRET)
     (root / ".gitignore").write_text(".env\n")
-    (root / ".env").write_text('PW="old"\n')
+    (root / ".env").write_text("OTHER=1\n")
     (root / ".env").chmod(0o444)
     before = _tree(root)
-    result = _run_without_root_override("build", "-C", str(root), env={"PW": "new"})  # .env must change
+    result = _run_without_root_override("build", "-C", str(root), env={"PW": "new"})  # .env must record PW
     _one_error_line(result, 2, ".env is read-only", "chmod u+w .env")
     assert _tree(root) == before
 
