@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from . import _graph, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
-from ._engines import CATALOG, Credentials, Engine, engine_for_image, with_migrations
+from ._engines import CATALOG, Credentials, Engine, Refusal, engine_for_image, with_migrations
 from ._errors import DeclarationError
 from ._model import (
     Build,
@@ -72,6 +72,8 @@ _NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Environment variables whose plain-string value is a credential committed in clear.
 _PASSWORD_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY", re.IGNORECASE)
+#: Server options whose value, given in a command, is a credential committed in clear.
+_PASSWORD_OPTIONS = ("--requirepass", "--masterauth")
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
     )
+    if resource.password is not None:
+        _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
         raise DeclarationError(
             resource.name,
@@ -194,6 +198,28 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         if unknown:
             project.warnings.append(f"{resource.name}: {unknown}")
     return service
+
+
+def _set_password(resource: DockerResource, engine: Engine | None, service: Service, project: Project) -> None:
+    """``password=``: the engine puts it where its server, a connection's URL and the probe
+    read it (``Engine.with_password``)."""
+    if engine is None:
+        raise DeclarationError(
+            resource.name,
+            "password",
+            f"clockwork sets the password of the engines it knows, and {resource.image or 'a built image'} is not one",
+            "set it the way the image reads it, in env_vars or command",
+        )
+    if resource.password == "":
+        raise DeclarationError(resource.name, "password", "is empty", 'give a password, e.g. Secret("CACHE_PASSWORD")')
+    assert resource.password is not None
+    password = _env_value(resource.password, project)
+    try:
+        service.environment, service.command = engine.with_password(
+            password, service.environment, service.command, resource.image
+        )
+    except Refusal as exc:
+        raise DeclarationError(resource.name, "password", exc.problem, exc.fix) from None
 
 
 def _check(test: Sequence[EnvValue] | str) -> Check:
@@ -298,6 +324,18 @@ def _normal_target(target: str) -> str:
 
     normal = posixpath.normpath(target)
     return "/" + normal.lstrip("/")
+
+
+def _argv_words(value: str | list[str] | None) -> list[str]:
+    """A command as words, a string split as a shell would (or at blanks, when it cannot be)."""
+    if isinstance(value, list) or value is None:
+        return list(value or [])
+    import shlex
+
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
 
 
 def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
@@ -886,6 +924,12 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
     """One warning for every password written as a plain string: it will be committed in clear."""
     places = []
     for resource in sorted(resources, key=lambda r: r.name):
+        if isinstance(resource.password, str) and resource.password:
+            places.append(f"{resource.name} password")
+        words = _argv_words(resource.command)
+        for option in _PASSWORD_OPTIONS:
+            if any(w == option or w.startswith(option + "=") for w in words):
+                places.append(f"{resource.name} command {option}")
         for key, value in sorted(resource.env_vars.items()):
             if isinstance(value, str) and value and _PASSWORD_NAME.search(key):
                 places.append(f"{resource.name} env_vars[{key!r}]")

@@ -79,6 +79,50 @@ CASES = [
         "create the dir",
     ),
     Case(
+        "secret-in-a-command",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", command=["valkey-server", "--requirepass", '
+        'Secret("PW")])\n',
+        "cache",
+        "command",
+        'password=Secret("NAME")',
+    ),
+    Case(
+        "password-on-an-engine-configured-by-env",
+        'db = DockerResource(name="db", image="postgres:16", password=Secret("PW"))\n',
+        "db",
+        "password",
+        'env_vars={"POSTGRES_PASSWORD": Secret("DB_PASSWORD")}',
+    ),
+    Case(
+        "password-on-an-unknown-image",
+        'c = DockerResource(name="cache", image="example/cache:1", password=Secret("PW"))\n',
+        "cache",
+        "password",
+        "in env_vars or command",
+    ),
+    Case(
+        "password-and-requirepass",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", password=Secret("PW"),'
+        ' command=["valkey-server", "--requirepass", "x"])\n',
+        "cache",
+        "password",
+        "set the password once",
+    ),
+    Case(
+        "password-with-a-command-that-is-not-the-server",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", password=Secret("PW"), command="sh -c true")\n',
+        "cache",
+        "password",
+        "run the server in command",
+    ),
+    Case(
+        "password-on-a-bitnami-image",
+        'c = DockerResource(name="cache", image="bitnami/valkey:8", password=Secret("PW"))\n',
+        "cache",
+        "password",
+        "REDIS_PASSWORD",
+    ),
+    Case(
         "two-databases-one-data-volume",
         'one = DockerResource(name="one", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
         'two = DockerResource(name="two", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data/"])\n',

@@ -324,7 +324,7 @@ def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Apply (not the engine: that is passed to ``_deploy.apply``) builds ``project()``."""
 
     def install(engine: FakeEngine) -> FakeEngine:
-        built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml")
+        built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml", notes=())
         # A second run of this suite on the host has the same tmp_path names: no host lock.
         monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
         monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)

@@ -56,6 +56,7 @@ class MariaDB(Engine):
             "volume with `clockwork destroy` (deletes the data) and `clockwork apply`",
         ),
     )
+    password_example = '"MARIADB_USER": "app", "MARIADB_PASSWORD": Secret("DB_PASSWORD")'
     default_port = 3306
     url_template = "mysql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"

@@ -41,6 +41,7 @@ class Postgres(Engine):
             "`clockwork destroy` (deletes the data) and `clockwork apply`",
         ),
     )
+    password_example = '"POSTGRES_PASSWORD": Secret("DB_PASSWORD")'
     default_port = 5432
     url_template = "postgresql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"
