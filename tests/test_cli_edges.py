@@ -436,6 +436,22 @@ def test_output_nobody_reads_ends_quietly_as_unix_tools_do(tmp_path, args):
     assert result.stderr == ""
 
 
+@pytest.mark.e2e
+def test_assert_json_that_nobody_reads_ends_quietly_too(tmp_path):
+    """Against the real engine, read-only: a project never applied (every check fails, and
+    the JSON is long enough to fill no pipe: the reader is gone before it is written)."""
+    if not _engine_answers():
+        if os.environ.get("CLOCKWORK_E2E") == "required":
+            pytest.fail("CLOCKWORK_E2E=required but no Docker engine answers", pytrace=False)
+        pytest.skip("no Docker engine answers")
+    root = _project(tmp_path / "sm-assert-pipe")
+    result = _with_stdout_unread(
+        sys.executable, "-m", "clockwork_compose", "assert", "--json", "--timeout", "0", "-C", str(root)
+    )
+    assert result.returncode == -signal.SIGPIPE, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_output_that_is_read_is_unchanged_by_the_pipe_handling(tmp_path):
     root = _project(tmp_path / "p", WITH_SECRET)
     (root / ".env").write_text('PW="s3cret"\n')
