@@ -120,6 +120,11 @@ def existing_text(path: Path) -> str | None:
         raise UnusableFile(path, f"cannot be created: {blocker} is a file, not a folder", "give a path in a folder")
     if path.is_dir():
         raise UnusableFile(path, "is a folder, not a file", "remove or rename that folder, or write elsewhere with -o")
+    if path.exists() and not path.is_file():
+        # Reading a FIFO waits for a writer; replacing /dev/null would replace the device.
+        raise UnusableFile(
+            path, f"is {_kind(path)}, not a regular file", "give a path to a file, or write elsewhere with -o"
+        )
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -175,6 +180,14 @@ def _input_at(path: Path, project: Project, project_dir: Path) -> str | None:
         if migrations.migrations_dir and path.is_relative_to((project_dir / migrations.migrations_dir).resolve()):
             return f"is in the migrations_dir of {migrations.database}, where every file is read as a migration"
     return None
+
+
+def _kind(path: Path) -> str:
+    import stat
+
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    return next((name for test, name in kinds if test(mode)), "a socket" if stat.S_ISSOCK(mode) else "special")
 
 
 def writable(path: Path) -> None:

@@ -672,10 +672,9 @@ def check(project_dir: Path, timeout: float = 15.0, engine: _runtime.Engine = _r
 
 
 def secret_values(folder: Path) -> dict[str, str]:
-    """What Compose would substitute: the folder's .env, overridden by the environment."""
-    env_file = folder / _envfile.ENV_FILE
-    values = _envfile.parse(env_file.read_text(encoding="utf-8")) if env_file.is_file() else {}
-    return {**values, **os.environ}
+    """What Compose substitutes in this run: the folder's .env, overridden by the environment
+    (``_envfile.run_values``: the precedence every command shares)."""
+    return _envfile.run_values(folder)
 
 
 # -- destroy --------------------------------------------------------------------------------

@@ -145,6 +145,12 @@ def _environment_notes(
         for name in sorted(kept)
         if run.get(name, kept[name]) != kept[name]
     ]
+    notes += [
+        f"{name} is set but empty in the environment: this run uses the value .env keeps (an empty value counts "
+        "as none) and hands it to Compose"
+        for name in sorted(kept)
+        if environ.get(name) == ""
+    ]
     for variable, entry in sorted(project.env_file.items()):
         derived = entry.resolve(run)
         if entry.parts != (SecretPart(variable),) and environ.get(variable) and environ[variable] != derived:
@@ -153,6 +159,14 @@ def _environment_notes(
                 f"{', '.join(entry.secret_names)}, and this run passes the derived value to Compose"
             )
     return tuple(notes)
+
+
+def run_values(folder: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values a run reads, as clockwork reads them: ``folder``'s .env, overridden by the
+    environment where it sets a value (an empty one counts as none, as for secrets)."""
+    env_file = folder / ENV_FILE
+    values = parse(env_file.read_text(encoding="utf-8")) if env_file.is_file() else {}
+    return {**values, **{k: v for k, v in (os.environ if environ is None else environ).items() if v}}
 
 
 # -- planning and writing ----------------------------------------------------------------------

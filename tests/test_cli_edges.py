@@ -114,6 +114,20 @@ def test_gitignore_that_is_not_utf8(tmp_path):
     assert _tree(root) == before
 
 
+@pytest.mark.parametrize("where", ["-o", ".env", "docker-compose.yml"])
+def test_a_named_pipe_is_refused_not_read_or_replaced(tmp_path, where):
+    """Reading a FIFO waits for a writer (build hung); renaming over it replaces it (as over
+    /dev/null, a device: `build -o /dev/null` must not replace the device either)."""
+    root = _project(tmp_path / "p", WITH_SECRET)
+    fifo = root / ("out.yml" if where == "-o" else where)
+    os.mkfifo(fifo)
+    args = ["-o", str(fifo)] if where == "-o" else []
+    result = run_cli("build", "-C", str(root), *args, env={"PW": "s3cret"})  # gives up after 120 s
+    _one_error_line(result, 2, f"{fifo} is a named pipe, not a regular file")
+    assert fifo.is_fifo()
+    assert sorted(p.name for p in root.iterdir()) == sorted(["main.py", fifo.name])
+
+
 def test_output_under_a_file(tmp_path):
     root = _project(tmp_path / "p", WITH_SECRET)
     (tmp_path / "notes.txt").write_text("a file, not a folder\n")

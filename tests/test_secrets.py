@@ -162,6 +162,20 @@ def test_env_keeps_its_value_and_the_environment_wins_for_the_run(make_project):
     assert _envfile.plan(result.project, root, {"DB_PASSWORD": "old"}).notes == ()  # the same value: nothing said
 
 
+def test_an_empty_value_in_the_environment_counts_as_none_for_compose_too(make_project):
+    """Compose lets an exported empty variable win over .env (and ${VAR:?} then refuses it):
+    clockwork uses .env's value, says so, and hands that value to Compose."""
+    root = make_project(SECRET_MAIN)
+    (root / ".env").write_text('DB_PASSWORD="kept"\n')
+    result = _api.build(root, environ={"DB_PASSWORD": ""})
+    assert result.unset_secrets == ()
+    (note,) = [n for n in result.notes if "DB_PASSWORD" in n]
+    assert note.startswith("DB_PASSWORD is set but empty in the environment: this run uses the value .env keeps")
+    env = _envfile.plan(result.project, root, {"DB_PASSWORD": ""})
+    assert env.exports == {"DB_PASSWORD": "kept"}
+    assert _envfile.run_values(root, {"DB_PASSWORD": "", "OTHER": "x"})["DB_PASSWORD"] == "kept"
+
+
 def test_the_environment_gives_a_value_env_does_not_have_yet(make_project):
     root = make_project(SECRET_MAIN)
     (root / ".env").write_text("A=1\n")

@@ -159,6 +159,13 @@ def test_env_keeps_the_volumes_password_and_the_environment_wins_for_one_run(fol
     assert _envfile.parse(recorded.decode())["ADV_PW"] == OLD
     assert pg(16520, "sm", OLD, "smdb", "SELECT count(*) FROM items") == [(3,)]
 
+    # Exported but empty: Compose alone would take the empty value and refuse ${ADV_PW:?}.
+    empty = project.cli("apply", env={"ADV_PW": ""})
+    assert empty.code == 0, empty.err
+    assert "ADV_PW is set but empty in the environment: this run uses the value .env keeps" in empty.err
+    assert env_of("sm-env-db")["POSTGRES_PASSWORD"] == OLD
+    assert env_file.read_bytes() == recorded
+
 
 # -- item 17: Valkey with a password ---------------------------------------------------------
 
