@@ -263,36 +263,39 @@ def _data_volumes(project: Project) -> None:
 
 
 def _one_server_per_data_volume(project: Project) -> None:
-    """A named volume holds the data of one server. Two databases that mount one volume
-    where they keep their data would both initialise it, and both serve it; so would any
-    other service mounting a database's data volume where an engine keeps its data. An error
-    naming both; a database's volume mounted elsewhere (a backup job's folder) is fine."""
+    """A named volume (or a project folder) holds the data of one server. Two databases
+    that mount one where they keep their data would both initialise it, and both serve it;
+    so would any other service mounting a database's data where an engine keeps its data.
+    An error naming both; a database's volume mounted elsewhere (a backup job's folder) is
+    fine."""
     data_dirs = {engine.data_dir for engine in CATALOG}
-    owners: dict[str, tuple[str, str]] = {}
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
     for service in project.ordered():
         own = _data_dir(service)
         for mount in service.mounts:
             target = _normal_target(mount.target)
-            if mount.kind != "volume" or not own or not (own == target or own.startswith(target.rstrip("/") + "/")):
+            if not own or not (own == target or own.startswith(target.rstrip("/") + "/")):
                 continue
-            if mount.source in owners:
-                _shared_data_volume(service.name, mount.source, target, owners[mount.source])
-            owners[mount.source] = (service.name, target)
+            key = (mount.kind, mount.source)
+            if key in owners:
+                _shared_data(service.name, mount, target, owners[key])
+            owners[key] = (service.name, target)
     for service in project.ordered():
         for mount in service.mounts:
-            owner = owners.get(mount.source) if mount.kind == "volume" else None
+            owner = owners.get((mount.kind, mount.source))
             target = _normal_target(mount.target)
             if owner is not None and owner[0] != service.name and target in data_dirs:
-                _shared_data_volume(service.name, mount.source, target, owner)
+                _shared_data(service.name, mount, target, owner)
 
 
-def _shared_data_volume(service: str, volume: str, target: str, owner: tuple[str, str]) -> None:
+def _shared_data(service: str, mount: Mount, target: str, owner: tuple[str, str]) -> None:
     other, where = owner
+    what = f"volume {mount.source!r}" if mount.kind == "volume" else f"folder {mount.source!r}"
     raise DeclarationError(
         service,
         "volumes",
-        f"volume {volume!r} is where {other} keeps its data ({where}), and {service} mounts it at {target} too: "
-        "two servers would keep their data in one volume, and race to initialise it",
+        f"{what} is where {other} keeps its data ({where}), and {service} mounts it at {target} too: "
+        "two servers would keep their data in one place, and race to initialise it",
         f'give each its own volume, e.g. volumes=["{service}_data:{target}"] on {service}',
     )
 

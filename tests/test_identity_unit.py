@@ -74,6 +74,19 @@ def test_two_databases_declaring_one_data_volume_is_an_error_naming_both(make_pr
     assert "race to initialise it" in message and 'volumes=["orders-db_data:/var/lib/postgresql/data"]' in message
 
 
+def test_two_databases_on_one_project_folder_is_an_error_too(make_project) -> None:
+    root = make_project(
+        'a = DockerResource(name="events-db", image="postgres:16", volumes=["./pgdata:/var/lib/postgresql/data"])\n'
+        'b = DockerResource(name="orders-db", image="postgres:16", volumes=["./pgdata/:/var/lib/postgresql/data"])\n',
+        files={"pgdata/.keep": ""},
+    )
+    with pytest.raises(DeclarationError) as caught:
+        compile_dir(root)
+    assert str(caught.value).startswith(
+        "resource 'orders-db', field 'volumes': folder './pgdata' is where events-db keeps its data"
+    )
+
+
 def test_a_database_volume_may_be_mounted_elsewhere_and_apps_may_share_volumes(make_project) -> None:
     root = make_project(
         'db = DockerResource(name="db", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
