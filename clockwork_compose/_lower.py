@@ -212,6 +212,13 @@ def _set_password(resource: DockerResource, engine: Engine | None, service: Serv
         )
     if resource.password == "":
         raise DeclarationError(resource.name, "password", "is empty", 'give a password, e.g. Secret("CACHE_PASSWORD")')
+    if resource.entrypoint is not None:
+        raise DeclarationError(
+            resource.name,
+            "password",
+            "password= runs the server through the image's own entrypoint, and entrypoint replaces it",
+            "remove entrypoint, or set the password in your own command",
+        )
     assert resource.password is not None
     password = _env_value(resource.password, project)
     try:

@@ -116,6 +116,14 @@ CASES = [
         "run the server in command",
     ),
     Case(
+        "password-with-an-entrypoint",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", password=Secret("PW"),'
+        ' entrypoint=["valkey-server"])\n',
+        "cache",
+        "password",
+        "remove entrypoint",
+    ),
+    Case(
         "password-on-a-bitnami-image",
         'c = DockerResource(name="cache", image="bitnami/valkey:8", password=Secret("PW"))\n',
         "cache",
