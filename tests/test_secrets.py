@@ -285,3 +285,30 @@ def test_env_goes_next_to_the_compose_file(make_project, tmp_path):
     out = tmp_path / "deploy" / "docker-compose.yml"
     _api.build(root, out, environ={"DB_PASSWORD": "pw"})
     assert (out.parent / ".env").is_file() and not (root / ".env").exists()
+
+
+def test_every_command_reads_secrets_with_the_same_precedence(make_project, monkeypatch):
+    """build, the Kubernetes Secret, assert and Swarm's deploy environment: the environment's
+    non-empty value wins over .env for the run, and .env is left as it was."""
+    import yaml
+
+    root = make_project(SECRET_MAIN)
+    (root / ".gitignore").write_text(".env\n")
+    (root / ".env").write_text('DB_PASSWORD="kept"\n')
+    assert run_cli("build", "-C", str(root), env={"DB_PASSWORD": ""}).code == 0
+    recorded = (root / ".env").read_bytes()
+    printed = run_cli("secrets", "--target", "kubernetes", "-C", str(root), env={"DB_PASSWORD": "other"})
+    assert printed.code == 0, printed.err
+    data = yaml.safe_load(printed.out)["stringData"]
+    assert data["DB_PASSWORD"] == "other" and "admin:other@" in data["CLOCKWORK_API_SERVER_DATABASE_URL"]
+    assert printed.err.startswith("DB_PASSWORD in the environment differs from the value .env keeps")
+    assert "other" not in printed.err
+    kept = run_cli("secrets", "--target", "kubernetes", "-C", str(root), env={"DB_PASSWORD": ""})
+    assert yaml.safe_load(kept.out)["stringData"]["DB_PASSWORD"] == "kept"
+    from clockwork_compose import _deploy  # assert's and Swarm's reading
+
+    monkeypatch.setenv("DB_PASSWORD", "")
+    assert _deploy.secret_values(root)["DB_PASSWORD"] == "kept"
+    monkeypatch.setenv("DB_PASSWORD", "other")
+    assert _deploy.secret_values(root)["DB_PASSWORD"] == "other"
+    assert (root / ".env").read_bytes() == recorded
