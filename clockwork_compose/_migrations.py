@@ -652,7 +652,10 @@ _LEAVES = {
 #: psql meta-commands that connect elsewhere: refused in every file. What follows runs in
 #: another database (or as another user) while the file is recorded in this one, and the
 #: next apply runs it again there, or fails on what it left.
-_SWITCHES = {"c", "connect"}
+_SWITCHES = {"c", "connect", "u"}  # \u: the mysql client's "use"
+#: Statements that switch the session to another database: MySQL/MariaDB's, and their
+#: client's (PostgreSQL has neither, so no PostgreSQL file loses anything by the refusal).
+_SWITCH_STATEMENTS = {("USE",), ("CONNECT",)}
 _INCLUDES = {"i", "include", "ir", "include_relative"}
 
 
@@ -741,6 +744,7 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, conve
         raise MigrationError(f"{rel}:{line + offset}", f"unterminated {what}", "close it")
     for meta in script.metas:
         _refuse_meta(meta, f"{rel}:{meta.line + offset}", in_transaction=not marked)
+    _refuse_switch(script, rel, offset)
     if marked:
         return "none"
     statements = script.statements
@@ -791,6 +795,20 @@ def _refuse_meta(meta: _sql.Meta, where: str, *, in_transaction: bool) -> None:
             where,
             f"\\{meta.command} {_LEAVES[meta.command]}, so the file could be recorded half-applied",
             f"remove it, or mark the file with a line {NO_TRANSACTION_MARKER} (it is then re-run whole if it fails)",
+        )
+
+
+def _refuse_switch(script: _sql.Script, rel: str, offset: int) -> None:
+    """MigrationError for a statement that moves the session to another database (``USE``):
+    what follows, and the migrator's record of the file, would land there."""
+    switch = next((st for st in script.statements if st.words[:1] in _SWITCH_STATEMENTS), None)
+    if switch is not None:
+        raise MigrationError(
+            f"{rel}:{switch.line + offset}",
+            f"{switch.words[0]} switches to another database, while the migrator records the file in "
+            "the database of its DatabaseConnection (the next apply would run it again, or fail)",
+            "remove it and write qualified names (other.table) if you must; to migrate another database, "
+            "give it its own DatabaseConnection with its own migrations_dir",
         )
 
 
@@ -905,6 +923,7 @@ def _check_included(script: _sql.Script, rel: str, folder: Path, tx: str, seen: 
         for inner in included.metas:
             _refuse_meta(inner, f"{name}:{inner.line}", in_transaction=tx != "none")
             _refuse_error_settings(inner, f"{name}:{inner.line}")
+        _refuse_switch(included, name, 0)
         control = next((st for st in included.statements if st.words[:1] and st.words[0] in _TX_CONTROL), None)
         if tx != "none" and control is not None and not _savepoint(control.words):
             raise MigrationError(

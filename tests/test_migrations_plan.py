@@ -192,6 +192,24 @@ def test_connecting_elsewhere_is_refused_in_every_file(tmp_path: Path, text: str
     assert "no-transaction" not in message and "its own DatabaseConnection" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("CREATE DATABASE IF NOT EXISTS other;\nUSE other;\nCREATE TABLE t (id int);\n", 2, "USE switches"),
+        ("-- clockwork:no-transaction\nuse other\n;\n", 2, "USE switches"),
+        ("SELECT 1;\nCONNECT other;\n", 2, "CONNECT switches"),
+        ("SELECT 1;\n\\u other\n", 2, "\\u connects"),
+    ],
+    ids=["use", "use-no-transaction", "connect", "client-use"],
+)
+def test_switching_database_the_mysql_way_is_refused_too(tmp_path: Path, text: str, line: int, what: str) -> None:
+    """MariaDB: USE other created the table in `other`, then the record failed there and
+    every later apply refused the file (recorded failed)."""
+    message = refusal(write(tmp_path, {"001_a.sql": text}))
+    assert message.startswith(f"001_a.sql:{line}: {what}"), message
+    assert "its own DatabaseConnection" in message
+
+
 def test_a_no_transaction_file_may_still_end_early_or_run_a_shell_command(tmp_path: Path) -> None:
     """Marking a file no-transaction is the fix the refusal of \\q and \\! names."""
     text = "-- clockwork:no-transaction\n\\! true\nSELECT 1 AS done \\gset\n\\if :done \\q \\endif\n"
