@@ -229,8 +229,10 @@ def _merge(current: str, wanted: Mapping[str, str]) -> str:
                 i += 1
         key = match["key"]
         if key in wanted and key not in done:
-            same = parse("\n".join(span)).get(key) == wanted[key]
-            out.extend(span) if same else out.append(f"{key}={quote(wanted[key])}")  # a value as it was: its bytes too
+            if parse("\n".join(span)).get(key) == wanted[key]:
+                out.extend(span)  # a value as it was keeps its bytes too
+            else:
+                out.append(f"{key}={quote(wanted[key])}")
             done.add(key)
         elif key not in wanted:
             out.extend(span)

@@ -94,14 +94,15 @@ def load(project_dir: Path, timeout: float | None = -1.0) -> list[DockerResource
             sys.path.remove(str(project_dir))
 
 
-#: Threads of main.py that a load gave up on (timed out): the process must not wait for them.
+#: Threads of main.py that a load gave up on (timed out, failed): the process must not wait for them.
 _abandoned: list[threading.Thread] = []
 
 
 def left_running() -> bool:
     """Whether a load gave up on a thread of main.py that still runs: then Python's own exit
-    would wait for it, maybe forever, and the caller should end the process with os._exit."""
-    return any(thread.is_alive() and not thread.daemon for thread in _abandoned)
+    would wait for it, or run the exit handlers it registers meanwhile, maybe forever; the
+    caller should end the process with os._exit."""
+    return any(thread.is_alive() for thread in _abandoned)
 
 
 class _ExitCalled(BaseException):
@@ -137,7 +138,7 @@ def _run(main: Path, timeout: float | None, handlers: list[_Handler]) -> list[Do
     try:
         return _outcome(main, thread, outcome, before, deadline, timeout)
     except BaseException:  # timed out, failed or interrupted: main.py's threads are abandoned
-        _abandoned.extend(t for t in set(threading.enumerate()) - before - {thread} if not t.daemon)
+        _abandoned.extend(t for t in set(threading.enumerate()) - before if t is thread or not t.daemon)
         raise
 
 
