@@ -60,9 +60,17 @@ def build(
 
     Everything that can fail, on the user's declarations or on the files to write (a folder
     where a file belongs, text that is not UTF-8, a folder or file that is not writable), fails
-    before any file is touched; unchanged bytes are not rewritten."""
+    before any file is touched; unchanged bytes are not rewritten.
+
+    ``environ``: where secrets come from besides .env (None: this process's environment).
+    When it is this process's, the values derived from a secret the environment overrides
+    are set there too (``_envfile.EnvFile.exports``): Compose and ``docker stack deploy``,
+    which clockwork runs as child processes, read the environment before .env, so they see
+    the values this run uses."""
     project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path)
+    if output is not None:
+        may_write(path, current, project, project_dir)
     if project.env_file:  # otherwise clockwork leaves .env alone
         existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
@@ -78,18 +86,28 @@ def build(
         notes.insert(0, f"wrote {env.path.name} (mode 600) with {len(project.env_file) - len(env.missing)} variables")
     if current != text:
         write_atomic(path, text)
-    return Build(project, text, path, current != text, _unset_secrets(project, env), tuple(notes))
+    if environ is None:
+        os.environ.update(env.exports)
+    return Build(project, text, path, current != text, _unset_secrets(project, env), (*env.notes, *notes))
 
 
-def kubernetes_secret(project_dir: Path) -> str:
-    """The Secret for ``--target kubernetes`` as YAML (``clockwork secrets``, for
-    ``kubectl apply -f -``): the project's .env variables, each value exactly as .env holds
-    it (``build`` writes them there). DeclarationError when one has no value."""
+def kubernetes_secret(project_dir: Path, environ: Mapping[str, str] | None = None) -> str:
+    """The Secret for ``--target kubernetes`` as YAML: see ``secrets``."""
+    return secrets(project_dir, environ)[0]
+
+
+def secrets(project_dir: Path, environ: Mapping[str, str] | None = None) -> tuple[str, tuple[str, ...]]:
+    """The Secret for ``--target kubernetes`` as YAML (``clockwork secrets``, for ``kubectl
+    apply -f -``), and one line per value taken from the environment rather than .env. It
+    holds the project's .env variables, each value as .env holds it (``build`` writes them
+    there), unless the environment overrides a secret, as for every other command (then the
+    values derived from it follow). DeclarationError when one has no value."""
     from ._targets import kubernetes
 
     project, _, path = compile_project(project_dir, target="kubernetes")
-    values = _envfile.parse(existing_text(path.parent / _envfile.ENV_FILE) or "")
-    return kubernetes.render_secret(project, values)
+    existing_text(path.parent / _envfile.ENV_FILE)
+    env = _envfile.plan(project, path.parent, environ)
+    return kubernetes.render_secret(project, env.values), env.notes
 
 
 def existing_text(path: Path) -> str | None:
@@ -102,6 +120,11 @@ def existing_text(path: Path) -> str | None:
         raise UnusableFile(path, f"cannot be created: {blocker} is a file, not a folder", "give a path in a folder")
     if path.is_dir():
         raise UnusableFile(path, "is a folder, not a file", "remove or rename that folder, or write elsewhere with -o")
+    if path.exists() and not path.is_file():
+        # Reading a FIFO waits for a writer; replacing /dev/null would replace the device.
+        raise UnusableFile(
+            path, f"is {_kind(path)}, not a regular file", "give a path to a file, or write elsewhere with -o"
+        )
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -116,6 +139,55 @@ def existing_text(path: Path) -> str | None:
         raise UnusableFile(
             path, f"is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})", "save it as UTF-8, or move it away"
         ) from None
+
+
+#: Files clockwork reads or keeps itself, next to the generated file: never a place for it.
+_OWN_FILES = (_loader.MAIN, _envfile.ENV_FILE, _envfile.GITIGNORE)
+
+
+def may_write(path: Path, current: str | None, project: Project, project_dir: Path) -> None:
+    """Raise UnusableFile unless clockwork may write a generated file at ``path``, which now
+    holds ``current`` (None: no file). Never over an input of the project (main.py, a schema
+    or migration file), a file clockwork keeps itself (.env, .gitignore), nor over any file
+    clockwork did not generate (it lacks the header every target writes first); an empty
+    file holds nothing to lose."""
+    path = path.resolve()
+    project_dir = project_dir.resolve()
+    what = _input_at(path, project, project_dir)
+    if what is None and current and not current.startswith(targets.GENERATED):
+        what = f"was not written by clockwork (it does not start with {targets.GENERATED.strip()!r})"
+    if what is not None:
+        raise UnusableFile(
+            path,
+            f"{what}, and clockwork never overwrites it",
+            "give -o the path of the file to generate (e.g. -o docker-compose.yml), or move that file away first",
+        )
+
+
+def _input_at(path: Path, project: Project, project_dir: Path) -> str | None:
+    """What ``path`` is to the project when clockwork reads or keeps it, else None."""
+    main = project_dir / _loader.MAIN
+    if path == main or (path.exists() and main.exists() and os.path.samefile(path, main)):
+        return "is the project's main.py"
+    if path.name in _OWN_FILES:
+        return f"is a {path.name} file"
+    for database in project.databases:
+        migrations = database.migrations
+        if migrations is None:
+            continue
+        if migrations.schema_file and path == (project_dir / migrations.schema_file).resolve():
+            return f"is the schema_file of {migrations.database}"
+        if migrations.migrations_dir and path.is_relative_to((project_dir / migrations.migrations_dir).resolve()):
+            return f"is in the migrations_dir of {migrations.database}, where every file is read as a migration"
+    return None
+
+
+def _kind(path: Path) -> str:
+    import stat
+
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    return next((name for test, name in kinds if test(mode)), "a socket" if stat.S_ISSOCK(mode) else "special")
 
 
 def writable(path: Path) -> None:

@@ -6,10 +6,11 @@ import contextlib
 import enum
 import itertools
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
@@ -33,6 +34,8 @@ app = typer.Typer(
 #: Exit code of a bug in clockwork itself (sysexits' EX_SOFTWARE); 130: interrupted (Ctrl-C).
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
+#: How a shell reports a process killed by SIGPIPE (128 + 13): where there is no SIGPIPE, the exit code.
+SIGPIPE_EXIT = 141
 #: ``-C`` given before the subcommand (``clockwork -C DIR build``); one after it wins.
 _global_project_dir: Path | None = None
 
@@ -65,7 +68,11 @@ ProjectDir = Annotated[
 Output = Annotated[
     Path | None,  # noqa: UP007 (typer reads the annotation at run time)
     typer.Option(
-        "-o", "--output", metavar="FILE", help="Where to write the compose file [default: DIR/docker-compose.yml]."
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Where to write the compose file [default: DIR/docker-compose.yml]; never over a file clockwork did "
+        "not generate.",
     ),
 ]
 
@@ -101,7 +108,8 @@ def _say(message: str) -> None:
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Map the project's exceptions to a one-line message and an exit code, never a traceback;
-    anything else is a bug of ours: "internal error", exit 70, and how to see the traceback."""
+    anything else is a bug of ours: "internal error", exit 70, and how to see the traceback.
+    Output whose reader went away is neither: clockwork ends silently, as Unix tools do."""
     try:
         yield
     except ClockworkError as exc:
@@ -117,10 +125,41 @@ def _errors() -> Iterator[None]:
         _say("interrupted")
         raise typer.Exit(INTERRUPTED) from None
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            _end_as_unix_tools_do()
         if _debug:
             raise
         _internal_error(exc)
         raise typer.Exit(INTERNAL_ERROR) from None
+
+
+def _reader_gone() -> bool:
+    """Whether whoever read clockwork's stdout or stderr has gone (`clockwork plan | head -1`):
+    the write end of a pipe with no reader polls as an error."""
+    import select
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poll = select.poll()
+            poll.register(stream.fileno(), select.POLLOUT)
+            if any(event & select.POLLERR for _, event in poll.poll(0)):
+                return True
+        except (AttributeError, OSError, ValueError):  # no file descriptor (a test runner's capture)
+            continue
+    return False
+
+
+def _end_as_unix_tools_do() -> NoReturn:
+    """The reader of our output went away: end silently, killed by SIGPIPE as `yes | head -1`
+    ends `yes` (the shell shows 141), rather than with a traceback or an error message."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            os.dup2(devnull, stream.fileno())  # nothing flushed on the way out can fail again
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    os._exit(SIGPIPE_EXIT)
 
 
 def _internal_error(exc: BaseException) -> None:
@@ -247,7 +286,10 @@ def secrets(project_dir: ProjectDir = Path("."), target: TargetOption = Target.k
         _say(f"--target {target.value}: secrets prints a Kubernetes Secret; give --target kubernetes")
         raise typer.Exit(2)
     with _errors():
-        print(_api.kubernetes_secret(project_dir), end="")
+        text, notes = _api.secrets(project_dir)
+        for note in notes:
+            _say(note)
+        print(text, end="")
 
 
 @app.command()
@@ -380,6 +422,8 @@ def apply(
             again = "clockwork apply --adopt-data" if adopt_data or adopt_data_from is not None else "clockwork apply"
             err.print(f"[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `{again}` again")
             raise typer.Exit(130) from None
+        for note in report.notes:
+            _say(note)
         _apply_summary(err, report)
         _apply_removals(report)
         if report.failure is not None and report.failure.interrupted:
@@ -655,7 +699,22 @@ def _shown(path: Path) -> str:
 def run() -> None:
     """The `clockwork` entry point: the commands, behind the last-resort handler."""
     try:
-        app(prog_name="clockwork")
+        try:
+            app(prog_name="clockwork")
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe prints a traceback
+    except SystemExit as exc:
+        loader = sys.modules.get(f"{__package__}._loader")
+        if loader is not None and loader.left_running():
+            # A thread of main.py still runs (the load gave up on it): exiting would wait for it.
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        raise
+    except BrokenPipeError as exc:
+        if _reader_gone():
+            _end_as_unix_tools_do()
+        _internal_error(exc)
+        sys.exit(INTERNAL_ERROR)
     except KeyboardInterrupt:
         _say("interrupted")
         sys.exit(INTERRUPTED)

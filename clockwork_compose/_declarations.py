@@ -313,6 +313,10 @@ class DockerResource(_Model):
     networks: list[str] = Field(default_factory=list)
     command: str | list[str] | None = None
     entrypoint: str | list[str] | None = None
+    #: The server's password, for engines configured on the command line (Redis, Valkey,
+    #: KeyDB): it reaches the server, the URL a connection gets and the readiness probe,
+    #: and, as a Secret, never the generated file.
+    password: Text | None = None
     working_dir: str | None = None
     user: str | None = None
     healthcheck: HealthCheck | None = None
@@ -358,6 +362,18 @@ class DockerResource(_Model):
     def _valid_env_names(cls, value: dict[str, Text]) -> dict[str, Text]:
         for key in value:
             _check_env_name(key)
+        return value
+
+    @field_validator("command", "entrypoint", mode="before")
+    @classmethod
+    def _no_secret_in_command(cls, value: object) -> object:
+        words = value if isinstance(value, list) else [value]
+        if any(isinstance(word, Secret) for word in words):
+            raise _invalid(
+                "a Secret cannot stand in a command: the command is written into the generated file",
+                'give an engine its password with password=Secret("NAME"), or read the variable in the '
+                'container: env_vars={"NAME": Secret("NAME")} and "$NAME" in a shell command',
+            )
         return value
 
     @field_validator("working_dir")

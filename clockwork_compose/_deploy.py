@@ -109,6 +109,8 @@ class ApplyReport:
     adopted: tuple[Adopted, ...] = ()
     #: Containers made in folders that are gone, removed (``adopt_data`` or ``replace_data``).
     stranded: tuple[ContainerState, ...] = ()
+    #: What the build said besides warnings (.env written, a secret the environment overrides).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -487,6 +489,7 @@ def _apply(
         replaced=(*moves, *taken.kept),
         adopted=taken.adopted,
         stranded=taken.stranded,
+        notes=built.notes,
     )
 
 
@@ -1333,10 +1336,9 @@ def check(project_dir: Path, timeout: float = 15.0, engine: _runtime.Engine = _r
 
 
 def secret_values(folder: Path) -> dict[str, str]:
-    """What Compose would substitute: the folder's .env, overridden by the environment."""
-    env_file = folder / _envfile.ENV_FILE
-    values = _envfile.parse(env_file.read_text(encoding="utf-8")) if env_file.is_file() else {}
-    return {**values, **os.environ}
+    """What Compose substitutes in this run: the folder's .env, overridden by the environment
+    (``_envfile.run_values``: the precedence every command shares)."""
+    return _envfile.run_values(folder)
 
 
 # -- destroy --------------------------------------------------------------------------------

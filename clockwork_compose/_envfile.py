@@ -6,6 +6,15 @@ every other line a user put in .env is kept as it was. A variable whose secret h
 (neither in the environment nor already in .env) is left as it was too; ``require`` is the
 check ``apply`` makes that everything has a value.
 
+Precedence, the same for every command (build, apply, assert, Swarm's deploy, the
+Kubernetes Secret) and the one Compose itself has: a secret set in the environment wins
+over .env for the run. .env keeps the value it holds, though (it may be the only record of
+the password a data volume was created with): the environment's value is written there only
+while .env has none. A run that uses another value than .env's says so in one line
+(``EnvFile.notes``, never the value), and the values derived from it (URLs) are computed
+from the value the run uses; ``EnvFile.exports`` are those Compose would otherwise read from
+.env, for the environment of the processes clockwork starts.
+
 The file is written through a temporary file created 0600, then renamed, so a secret never
 sits in a file others can read, not even half-written. Values are double-quoted with
 ``\\``, ``"``, ``$`` and control characters escaped: Compose's dotenv parser reads them back
@@ -20,16 +29,18 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._errors import DeclarationError
-from ._model import EnvEntry, Project, SecretRef
+from ._model import EnvEntry, Project, SecretPart, SecretRef
 
 ENV_FILE = ".env"
 GITIGNORE = ".gitignore"
 MODE = 0o600
 HEADER = "# Written by clockwork build: secret values and values derived from them. Keep out of git."
+#: A UTF-8 byte order mark, as some editors start a file with.
+BOM = "\ufeff"
 
 _LINE = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<rest>.*)$")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$", "'": "'"}
@@ -48,6 +59,14 @@ class EnvFile:
     gitignore: Path | None
     #: Whether the project has secrets at all; without them clockwork leaves .env alone.
     managed: bool
+    #: The value of every variable ``Project.env_file`` names that this run uses (with a
+    #: secret the environment sets), where there is one.
+    values: Mapping[str, str] = field(default_factory=dict)
+    #: The values this run uses that Compose would not read from .env and the environment
+    #: (values derived from a secret the environment overrides): for a child's environment.
+    exports: Mapping[str, str] = field(default_factory=dict)
+    #: One line per value the run takes from elsewhere than .env (never the value).
+    notes: tuple[str, ...] = ()
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -56,6 +75,7 @@ class EnvFile:
 def parse(text: str) -> dict[str, str]:
     """The variables of a .env, read as Compose reads the lines clockwork and users write."""
     values: dict[str, str] = {}
+    text = text.removeprefix(BOM)  # an editor's byte order mark is not part of the first name
     # Only \n ends a line: str.splitlines() would also split on \x1c-\x1e, \x85 and U+2028.
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     i = 0
@@ -104,9 +124,8 @@ def quote(value: str) -> str:
 
 
 def secret_values(project: Project, existing: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
-    """Each secret's value: from the environment first, else from the .env already there.
-
-    An empty value counts as none: Compose's ``${VAR:?}`` refuses it too."""
+    """Each secret's value for a run: from the environment first, else from .env (as Compose
+    reads them). An empty value counts as none: Compose's ``${VAR:?}`` refuses it too."""
     names = {name for entry in project.env_file.values() for name in entry.secret_names}
     values = {}
     for name in sorted(names):
@@ -114,6 +133,40 @@ def secret_values(project: Project, existing: Mapping[str, str], environ: Mappin
         if value:
             values[name] = value
     return values
+
+
+def _environment_notes(
+    project: Project, kept: Mapping[str, str], run: Mapping[str, str], environ: Mapping[str, str]
+) -> tuple[str, ...]:
+    """One line per secret the environment overrides, and per derived variable it sets."""
+    notes = [
+        f"{name} in the environment differs from the value .env keeps: this run uses the environment's, as "
+        f"Compose does, and .env keeps its own (unset {name} to use it, or edit .env to change it)"
+        for name in sorted(kept)
+        if run.get(name, kept[name]) != kept[name]
+    ]
+    notes += [
+        f"{name} is set but empty in the environment: this run uses the value .env keeps (an empty value counts "
+        "as none) and hands it to Compose"
+        for name in sorted(kept)
+        if environ.get(name) == ""
+    ]
+    for variable, entry in sorted(project.env_file.items()):
+        derived = entry.resolve(run)
+        if entry.parts != (SecretPart(variable),) and environ.get(variable) and environ[variable] != derived:
+            notes.append(
+                f"{variable} in the environment is not used: clockwork derives it from "
+                f"{', '.join(entry.secret_names)}, and this run passes the derived value to Compose"
+            )
+    return tuple(notes)
+
+
+def run_values(folder: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values a run reads, as clockwork reads them: ``folder``'s .env, overridden by the
+    environment where it sets a value (an empty one counts as none, as for secrets)."""
+    env_file = folder / ENV_FILE
+    values = parse(env_file.read_text(encoding="utf-8")) if env_file.is_file() else {}
+    return {**values, **{k: v for k, v in (os.environ if environ is None else environ).items() if v}}
 
 
 # -- planning and writing ----------------------------------------------------------------------
@@ -128,22 +181,32 @@ def plan(project: Project, folder: Path, environ: Mapping[str, str] | None = Non
     _refuse_tracked(path)
     current = path.read_text(encoding="utf-8") if path.is_file() else ""
     existing = parse(current)
-    values = secret_values(project, existing, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    kept = secret_values(project, existing, {})
+    run = secret_values(project, existing, environ)
+    recorded = {**run, **kept}  # .env's own; the environment's only where .env has none yet
     wanted: dict[str, str] = {}
     missing = []
     for variable, entry in sorted(project.env_file.items()):
-        value = entry.resolve(values)
+        value = entry.resolve(recorded)
         if value is None:
             missing.append(variable)
         else:
             wanted[variable] = value
     text = _merge(current, wanted)
     gitignore = None if is_ignored(link) else folder / GITIGNORE
-    return EnvFile(path, text, text != current, tuple(missing), gitignore, True)
+    values = {v: value for v, entry in project.env_file.items() if (value := entry.resolve(run)) is not None}
+    seen = {**parse(text), **environ}  # what Compose reads: .env, overridden by the environment
+    exports = {v: value for v, value in sorted(values.items()) if seen.get(v) != value}
+    notes = _environment_notes(project, kept, run, environ)
+    return EnvFile(path, text, text != current, tuple(missing), gitignore, True, values, exports, notes)
 
 
 def _merge(current: str, wanted: Mapping[str, str]) -> str:
-    """``current`` with each wanted variable set in place, or appended; other lines untouched."""
+    """``current`` with each wanted variable set in place, or appended; other lines untouched
+    (a byte order mark too)."""
+    if current.startswith(BOM):
+        return BOM + _merge(current.removeprefix(BOM), wanted)
     lines = current.split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -166,7 +229,10 @@ def _merge(current: str, wanted: Mapping[str, str]) -> str:
                 i += 1
         key = match["key"]
         if key in wanted and key not in done:
-            out.append(f"{key}={quote(wanted[key])}")
+            if parse("\n".join(span)).get(key) == wanted[key]:
+                out.extend(span)  # a value as it was keeps its bytes too
+            else:
+                out.append(f"{key}={quote(wanted[key])}")
             done.add(key)
         elif key not in wanted:
             out.extend(span)

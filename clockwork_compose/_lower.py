@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from . import _graph, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
-from ._engines import Credentials, Engine, engine_for_image, with_migrations
+from ._engines import CATALOG, Credentials, Engine, Refusal, engine_for_image, with_migrations
 from ._errors import DeclarationError
 from ._model import (
     Build,
@@ -72,6 +72,8 @@ _NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Environment variables whose plain-string value is a credential committed in clear.
 _PASSWORD_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY", re.IGNORECASE)
+#: Server options whose value, given in a command, is a credential committed in clear.
+_PASSWORD_OPTIONS = ("--requirepass", "--masterauth")
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
     )
+    if resource.password is not None:
+        _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
         raise DeclarationError(
             resource.name,
@@ -194,6 +198,35 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         if unknown:
             project.warnings.append(f"{resource.name}: {unknown}")
     return service
+
+
+def _set_password(resource: DockerResource, engine: Engine | None, service: Service, project: Project) -> None:
+    """``password=``: the engine puts it where its server, a connection's URL and the probe
+    read it (``Engine.with_password``)."""
+    if engine is None:
+        raise DeclarationError(
+            resource.name,
+            "password",
+            f"clockwork sets the password of the engines it knows, and {resource.image or 'a built image'} is not one",
+            "set it the way the image reads it, in env_vars or command",
+        )
+    if resource.password == "":
+        raise DeclarationError(resource.name, "password", "is empty", 'give a password, e.g. Secret("CACHE_PASSWORD")')
+    if resource.entrypoint is not None:
+        raise DeclarationError(
+            resource.name,
+            "password",
+            "password= runs the server through the image's own entrypoint, and entrypoint replaces it",
+            "remove entrypoint, or set the password in your own command",
+        )
+    assert resource.password is not None
+    password = _env_value(resource.password, project)
+    try:
+        service.environment, service.command = engine.with_password(
+            password, service.environment, service.command, resource.image
+        )
+    except Refusal as exc:
+        raise DeclarationError(resource.name, "password", exc.problem, exc.fix) from None
 
 
 def _check(test: Sequence[EnvValue] | str) -> Check:
@@ -233,6 +266,45 @@ def _data_volumes(project: Project) -> None:
                     f"volume {mount.source!r} is also the data volume clockwork makes for {owner}",
                     f"give the volume of {service.name} another name",
                 )
+    _one_server_per_data_volume(project)
+
+
+def _one_server_per_data_volume(project: Project) -> None:
+    """A named volume (or a project folder) holds the data of one server. Two databases
+    that mount one where they keep their data would both initialise it, and both serve it;
+    so would any other service mounting a database's data where an engine keeps its data.
+    An error naming both; a database's volume mounted elsewhere (a backup job's folder) is
+    fine."""
+    data_dirs = {engine.data_dir for engine in CATALOG}
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
+    for service in project.ordered():
+        own = _data_dir(service)
+        for mount in service.mounts:
+            target = _normal_target(mount.target)
+            if not own or not (own == target or own.startswith(target.rstrip("/") + "/")):
+                continue
+            key = (mount.kind, mount.source)
+            if key in owners:
+                _shared_data(service.name, mount, target, owners[key])
+            owners[key] = (service.name, target)
+    for service in project.ordered():
+        for mount in service.mounts:
+            owner = owners.get((mount.kind, mount.source))
+            target = _normal_target(mount.target)
+            if owner is not None and owner[0] != service.name and target in data_dirs:
+                _shared_data(service.name, mount, target, owner)
+
+
+def _shared_data(service: str, mount: Mount, target: str, owner: tuple[str, str]) -> None:
+    other, where = owner
+    what = f"volume {mount.source!r}" if mount.kind == "volume" else f"folder {mount.source!r}"
+    raise DeclarationError(
+        service,
+        "volumes",
+        f"{what} is where {other} keeps its data ({where}), and {service} mounts it at {target} too: "
+        "two servers would keep their data in one place, and race to initialise it",
+        f'give each its own volume, e.g. volumes=["{service}_data:{target}"] on {service}',
+    )
 
 
 def _data_dir(service: Service) -> str:
@@ -262,6 +334,18 @@ def _normal_target(target: str) -> str:
 
     normal = posixpath.normpath(target)
     return "/" + normal.lstrip("/")
+
+
+def _argv_words(value: str | list[str] | None) -> list[str]:
+    """A command as words, a string split as a shell would (or at blanks, when it cannot be)."""
+    if isinstance(value, list) or value is None:
+        return list(value or [])
+    import shlex
+
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
 
 
 def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
@@ -850,6 +934,12 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
     """One warning for every password written as a plain string: it will be committed in clear."""
     places = []
     for resource in sorted(resources, key=lambda r: r.name):
+        if isinstance(resource.password, str) and resource.password:
+            places.append(f"{resource.name} password")
+        words = _argv_words(resource.command)
+        for option in _PASSWORD_OPTIONS:
+            if any(w == option or w.startswith(option + "=") for w in words):
+                places.append(f"{resource.name} command {option}")
         for key, value in sorted(resource.env_vars.items()):
             if isinstance(value, str) and value and _PASSWORD_NAME.search(key):
                 places.append(f"{resource.name} env_vars[{key!r}]")

@@ -642,14 +642,20 @@ _CONVENTIONS = {
 _TX_OPEN = {("BEGIN",), ("START", "TRANSACTION")}
 _TX_CLOSE = {("COMMIT",), ("END",)}
 _TX_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
-#: psql meta-commands that end the file early or leave its session.
+#: psql meta-commands that end the file early or act outside its session: refused in a file
+#: that runs in a transaction (a file marked no-transaction is re-run whole if it fails).
 _LEAVES = {
     "q": "ends the file early",
     "quit": "ends the file early",
-    "c": "leaves the session",
-    "connect": "leaves the session",
     "!": "runs a shell command outside the session",
 }
+#: psql meta-commands that connect elsewhere: refused in every file. What follows runs in
+#: another database (or as another user) while the file is recorded in this one, and the
+#: next apply runs it again there, or fails on what it left.
+_SWITCHES = {"c", "connect", "u"}  # \u: the mysql client's "use"
+#: Statements that switch the session to another database: MySQL/MariaDB's, and their
+#: client's (PostgreSQL has neither, so no PostgreSQL file loses anything by the refusal).
+_SWITCH_STATEMENTS = {("USE",), ("CONNECT",)}
 _INCLUDES = {"i", "include", "ir", "include_relative"}
 
 
@@ -695,6 +701,7 @@ def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozen
     script = _sql.scan(part)
     tx = _transaction(script, migration.rel, offset, marked, convention)
     _check_script(script, migration.rel, offset, declared, folder, cwd)
+    _check_included(script, migration.rel, folder, tx)
     return Step(
         migration.kind,
         tx,
@@ -735,16 +742,11 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, conve
     if script.unterminated is not None:
         line, what = script.unterminated
         raise MigrationError(f"{rel}:{line + offset}", f"unterminated {what}", "close it")
+    for meta in script.metas:
+        _refuse_meta(meta, f"{rel}:{meta.line + offset}", in_transaction=not marked)
+    _refuse_switch(script, rel, offset)
     if marked:
         return "none"
-    for meta in script.metas:
-        if meta.command in _LEAVES:
-            raise MigrationError(
-                f"{rel}:{meta.line + offset}",
-                f"\\{meta.command} {_LEAVES[meta.command]}, so the file could be recorded half-applied",
-                f"remove it, or mark the file with a line {NO_TRANSACTION_MARKER} "
-                "(it is then re-run whole if it fails)",
-            )
     statements = script.statements
     control = [s for s in statements if s.words[:1] and s.words[0] in _TX_CONTROL and not _savepoint(s.words)]
     if (
@@ -776,6 +778,38 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, conve
     if any(_no_transaction_statement(s.words) for s in statements):
         return "none"
     return "tx"
+
+
+def _refuse_meta(meta: _sql.Meta, where: str, *, in_transaction: bool) -> None:
+    """MigrationError for a meta-command the migrator cannot keep all or nothing."""
+    if meta.command in _SWITCHES:
+        raise MigrationError(
+            where,
+            f"\\{meta.command} connects to another database or as another user, while the migrator records "
+            "the file in the database of its DatabaseConnection (the next apply would run it again, or fail)",
+            "remove it: a migration runs in its DatabaseConnection's database; to migrate another database, "
+            "give that database its own DatabaseConnection with its own migrations_dir",
+        )
+    if in_transaction and meta.command in _LEAVES:
+        raise MigrationError(
+            where,
+            f"\\{meta.command} {_LEAVES[meta.command]}, so the file could be recorded half-applied",
+            f"remove it, or mark the file with a line {NO_TRANSACTION_MARKER} (it is then re-run whole if it fails)",
+        )
+
+
+def _refuse_switch(script: _sql.Script, rel: str, offset: int) -> None:
+    """MigrationError for a statement that moves the session to another database (``USE``):
+    what follows, and the migrator's record of the file, would land there."""
+    switch = next((st for st in script.statements if st.words[:1] in _SWITCH_STATEMENTS), None)
+    if switch is not None:
+        raise MigrationError(
+            f"{rel}:{switch.line + offset}",
+            f"{switch.words[0]} switches to another database, while the migrator records the file in "
+            "the database of its DatabaseConnection (the next apply would run it again, or fail)",
+            "remove it and write qualified names (other.table) if you must; to migrate another database, "
+            "give it its own DatabaseConnection with its own migrations_dir",
+        )
 
 
 def _opens(words: tuple[str, ...]) -> bool:
@@ -846,7 +880,7 @@ def _refuse_error_settings(meta: _sql.Meta, where: str) -> None:
         )
 
 
-def _inside(target: str, base: PurePosixPath, folder: Path | None, where: str, what: str) -> None:
+def _inside(target: str, base: PurePosixPath, folder: Path | None, where: str, what: str) -> Path:
     """An included path must be a file the migrator can see: inside the migrations folder."""
     if folder is None:
         raise MigrationError(
@@ -870,3 +904,32 @@ def _inside(target: str, base: PurePosixPath, folder: Path | None, where: str, w
         )
     if not resolved.exists():
         raise MigrationError(where, f"{what} {target} does not exist", "fix the path")
+    return resolved
+
+
+def _check_included(script: _sql.Script, rel: str, folder: Path, tx: str, seen: frozenset[str] = frozenset()) -> None:
+    """What a file includes (``\\i``, ``\\ir``, nested) runs in its session and transaction:
+    the same refusals hold there (connecting elsewhere, leaving early, going on after an
+    error, and, in a file run in a transaction, transaction control)."""
+    for meta in script.metas:
+        if meta.command not in _INCLUDES:
+            continue
+        base = PurePosixPath(rel).parent if meta.command in ("ir", "include_relative") else PurePosixPath(".")
+        path = _inside(meta.argument.strip("'\""), base, folder, f"{rel}:{meta.line}", f"\\{meta.command}")
+        name = path.relative_to(folder.resolve()).as_posix()
+        if name in seen or not path.is_file():
+            continue
+        included = _sql.scan(path.read_bytes().decode("utf-8", "surrogateescape"))
+        for inner in included.metas:
+            _refuse_meta(inner, f"{name}:{inner.line}", in_transaction=tx != "none")
+            _refuse_error_settings(inner, f"{name}:{inner.line}")
+        _refuse_switch(included, name, 0)
+        control = next((st for st in included.statements if st.words[:1] and st.words[0] in _TX_CONTROL), None)
+        if tx != "none" and control is not None and not _savepoint(control.words):
+            raise MigrationError(
+                f"{name}:{control.line}",
+                f"{control.words[0]} in a file {rel} includes, which runs in a transaction: the file could be "
+                "recorded half-applied",
+                f"remove it, or mark {rel} with a line {NO_TRANSACTION_MARKER} (it is then re-run whole if it fails)",
+            )
+        _check_included(included, name, folder, tx, seen | {name})

@@ -336,7 +336,10 @@ class _Scanner:
         separator = text.find("\\\\", self.pos, end)
         stop = end if separator < 0 else separator
         argument = self.advance(stop)
-        self.metas.append(Meta(line, command, argument.strip()))
+        # The normalised text keeps the line as it is (checksums of applied files stay what
+        # they were); the commands psql runs from it are each recorded.
+        for name, arguments in _commands(command, argument):
+            self.metas.append(Meta(line, name, arguments.strip()))
         for ticked in re.finditer(r"`([^`]*)`", argument):
             self.backticks.append((line, ticked.group(1)))
         for name in _VARIABLE.finditer(argument):
@@ -347,7 +350,8 @@ class _Scanner:
         self.emit("\\" + command + (" " + normal if normal else ""))
         self.out.append("\n")
         self.space = False
-        if command.startswith("g"):  # \g, \gset, \gexec... send the query buffer
+        runs = [name for name, _ in _commands(command, argument)]
+        if any(name.startswith("g") for name in runs):  # \g, \gset, \gexec... send the query buffer
             self._end_statement()
         if command == "copy" and re.search(r"\bfrom\s+(stdin|pstdin)\b", argument, re.I):
             self._copy_data()
@@ -367,6 +371,42 @@ class _Scanner:
 
 
 _END_OF_DATA = re.compile(r"^\\\.\r?$", re.M)
+#: Meta-commands whose argument is the rest of the line, backslashes included (psql's
+#: OT_WHOLE_LINE), and those whose argument may be ``|command`` to the end of the line.
+_WHOLE_LINE = frozenset({"!", "copy", "h", "help", "sf", "sv", "ef", "ev"})
+_FILE_OR_PIPE = frozenset({"g", "gx", "o", "out", "w", "write"})
+
+
+def _commands(command: str, text: str) -> list[tuple[str, str]]:
+    """The meta-commands psql runs from ``\\command`` and the rest of its line: as psql reads
+    arguments, an unquoted backslash ends them and starts the next command, so
+    ``\\if :done \\q \\endif`` runs ``\\q`` and ``\\echo x \\c other`` connects."""
+    found = []
+    while True:
+        end = _arguments_end(command, text)
+        found.append((command, text[:end]))
+        match = _META.match(text, end)
+        if match is None:
+            return found
+        command, text = match.group(1) or "", text[match.end() :]
+
+
+def _arguments_end(command: str, text: str) -> int:
+    """Where the arguments of ``command`` end in ``text``: at its first backslash outside
+    '...' (where backslash escapes), "..." and `...`; never, for a whole-line argument."""
+    if command in _WHOLE_LINE or (command in _FILE_OR_PIPE and text.lstrip().startswith("|")):
+        return len(text)
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            return i
+        if c in "'\"`":
+            i += 1
+            while i < n and text[i] != c:
+                i += 2 if c == "'" and text[i] == "\\" else 1
+        i += 1
+    return n
 
 
 def _copy_from_stdin(words: list[str]) -> bool:

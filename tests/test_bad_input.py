@@ -79,6 +79,106 @@ CASES = [
         "create the dir",
     ),
     Case(
+        "secret-in-a-command",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", command=["valkey-server", "--requirepass", '
+        'Secret("PW")])\n',
+        "cache",
+        "command",
+        'password=Secret("NAME")',
+    ),
+    Case(
+        "password-on-an-engine-configured-by-env",
+        'db = DockerResource(name="db", image="postgres:16", password=Secret("PW"))\n',
+        "db",
+        "password",
+        'env_vars={"POSTGRES_PASSWORD": Secret("DB_PASSWORD")}',
+    ),
+    Case(
+        "password-on-an-unknown-image",
+        'c = DockerResource(name="cache", image="example/cache:1", password=Secret("PW"))\n',
+        "cache",
+        "password",
+        "in env_vars or command",
+    ),
+    Case(
+        "password-and-requirepass",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", password=Secret("PW"),'
+        ' command=["valkey-server", "--requirepass", "x"])\n',
+        "cache",
+        "password",
+        "set the password once",
+    ),
+    Case(
+        "password-with-a-command-that-is-not-the-server",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", password=Secret("PW"), command="sh -c true")\n',
+        "cache",
+        "password",
+        "run the server in command",
+    ),
+    Case(
+        "password-with-an-entrypoint",
+        'c = DockerResource(name="cache", image="valkey/valkey:8", password=Secret("PW"),'
+        ' entrypoint=["valkey-server"])\n',
+        "cache",
+        "password",
+        "remove entrypoint",
+    ),
+    Case(
+        "password-on-a-bitnami-image",
+        'c = DockerResource(name="cache", image="bitnami/valkey:8", password=Secret("PW"))\n',
+        "cache",
+        "password",
+        "REDIS_PASSWORD",
+    ),
+    Case(
+        "two-databases-one-data-volume",
+        'one = DockerResource(name="one", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
+        'two = DockerResource(name="two", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data/"])\n',
+        "two",
+        "volumes",
+        'volumes=["two_data:/var/lib/postgresql/data"] on two',
+    ),
+    Case(
+        "two-engines-one-data-volume",
+        'pg = DockerResource(name="pg", image="postgres:16", volumes=["data:/var/lib/postgresql"])\n'
+        'my = DockerResource(name="my", image="mariadb:11", volumes=["data:/var/lib/mysql"])\n',
+        "pg",  # resources are checked in name order: "my" owns it first
+        "volumes",
+        "give each its own volume",
+    ),
+    Case(
+        "an-app-serving-a-database-volume",
+        'db = DockerResource(name="db", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
+        'copy = DockerResource(name="copy", image="example/pg-fork:1", volumes=["pgdata:/var/lib/postgresql/data"])\n',
+        "copy",
+        "volumes",
+        "give each its own volume",
+    ),
+    Case(
+        "connect-in-a-no-transaction-migration",
+        DB + APP + 'app.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations/"))\n',
+        "app",
+        "migrations_dir",
+        "give that database its own DatabaseConnection",
+        {"migrations/001_a.sql": "-- clockwork:no-transaction\n\\c other\nCREATE TABLE t (id int);\n"},
+    ),
+    Case(
+        "connect-hidden-after-another-command",
+        DB + APP + 'app.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations/"))\n',
+        "app",
+        "migrations_dir",
+        "give that database its own DatabaseConnection",
+        {"migrations/001_a.sql": "-- clockwork:no-transaction\n\\echo switching \\connect other\n"},
+    ),
+    Case(
+        "connect-in-an-included-file",
+        DB + APP + 'app.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations/"))\n',
+        "app",
+        "migrations_dir",
+        "give that database its own DatabaseConnection",
+        {"migrations/001_a.sql": "\\ir lib/other.sql\n", "migrations/lib/other.sql": "\\c other\n"},
+    ),
+    Case(
         "schema-file-outside-project",
         DB + APP + 'app.connect(DatabaseConnection(to_resource=db, schema_file="../outside.sql"))\n',
         "app",

@@ -114,6 +114,20 @@ def test_gitignore_that_is_not_utf8(tmp_path):
     assert _tree(root) == before
 
 
+@pytest.mark.parametrize("where", ["-o", ".env", "docker-compose.yml"])
+def test_a_named_pipe_is_refused_not_read_or_replaced(tmp_path, where):
+    """Reading a FIFO waits for a writer (build hung); renaming over it replaces it (as over
+    /dev/null, a device: `build -o /dev/null` must not replace the device either)."""
+    root = _project(tmp_path / "p", WITH_SECRET)
+    fifo = root / ("out.yml" if where == "-o" else where)
+    os.mkfifo(fifo)
+    args = ["-o", str(fifo)] if where == "-o" else []
+    result = run_cli("build", "-C", str(root), *args, env={"PW": "s3cret"})  # gives up after 120 s
+    _one_error_line(result, 2, f"{fifo} is a named pipe, not a regular file")
+    assert fifo.is_fifo()
+    assert sorted(p.name for p in root.iterdir()) == sorted(["main.py", fifo.name])
+
+
 def test_output_under_a_file(tmp_path):
     root = _project(tmp_path / "p", WITH_SECRET)
     (tmp_path / "notes.txt").write_text("a file, not a folder\n")
@@ -155,10 +169,10 @@ def test_unwritable_folder(tmp_path):
 def test_read_only_env_file_that_must_change(tmp_path):
     root = _project(tmp_path / "p", WITH_SECRET)
     (root / ".gitignore").write_text(".env\n")
-    (root / ".env").write_text('PW="old"\n')
+    (root / ".env").write_text("OTHER=1\n")
     (root / ".env").chmod(0o444)
     before = _tree(root)
-    result = _run_without_root_override("build", "-C", str(root), env={"PW": "new"})  # .env must change
+    result = _run_without_root_override("build", "-C", str(root), env={"PW": "new"})  # .env must record PW
     _one_error_line(result, 2, ".env is read-only", "chmod u+w .env")
     assert _tree(root) == before
 
@@ -401,3 +415,150 @@ def test_a_data_dir_mounted_by_hand_under_another_spelling_gets_no_second_volume
         '    volumes=["mine:/var/lib/postgresql/data/."])\n',
     )
     assert [(m.source, m.target) for m in project.services["db"].mounts] == [("mine", "/var/lib/postgresql/data/.")]
+
+
+# -- output nobody reads -------------------------------------------------------------------------
+
+
+def _with_stdout_unread(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with stdout a pipe whose reader has already gone (`... | head -c0`, made
+    certain: every write fails, whatever the timing)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            command, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, env={**os.environ, **(env or {})}
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("plan",), ("plan", "--format", "json"), ("plan", "--format", "dot"), ("secrets", "--target", "kubernetes")],
+    ids=["plan", "plan-json", "plan-dot", "secrets"],
+)
+def test_output_nobody_reads_ends_quietly_as_unix_tools_do(tmp_path, args):
+    """`clockwork plan | head -c1` once said "internal error: BrokenPipeError", exit 70.
+    Now it ends as `yes | head -c1` ends `yes`: killed by SIGPIPE (the shell shows 141), silently."""
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".env").write_text('PW="s3cret"\n')
+    unix_tool = _with_stdout_unread("yes")
+    assert unix_tool.returncode == -signal.SIGPIPE  # what the shell shows as 141
+    result = _with_stdout_unread(sys.executable, "-m", "clockwork_compose", *args, "-C", str(root))
+    assert result.returncode == unix_tool.returncode, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.e2e
+def test_assert_json_that_nobody_reads_ends_quietly_too(tmp_path):
+    """Against the real engine, read-only: a project never applied (every check fails, and
+    the JSON is long enough to fill no pipe: the reader is gone before it is written)."""
+    if not _engine_answers():
+        if os.environ.get("CLOCKWORK_E2E") == "required":
+            pytest.fail("CLOCKWORK_E2E=required but no Docker engine answers", pytrace=False)
+        pytest.skip("no Docker engine answers")
+    root = _project(tmp_path / "sm-assert-pipe")
+    result = _with_stdout_unread(
+        sys.executable, "-m", "clockwork_compose", "assert", "--json", "--timeout", "0", "-C", str(root)
+    )
+    assert result.returncode == -signal.SIGPIPE, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_output_that_is_read_is_unchanged_by_the_pipe_handling(tmp_path):
+    root = _project(tmp_path / "p", WITH_SECRET)
+    (root / ".env").write_text('PW="s3cret"\n')
+    result = run_cli("secrets", "--target", "kubernetes", "-C", str(root))
+    assert result.code == 0 and "kind: Secret" in result.out and result.err == ""
+
+
+def test_a_broken_pipe_that_is_not_our_output_stays_an_internal_error(tmp_path, monkeypatch):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    root = _project(tmp_path / "p")
+    monkeypatch.setattr(_api, "compile_project", broken)
+    monkeypatch.setattr(_cli, "_debug", False)
+    monkeypatch.setattr(_cli, "_reader_gone", lambda: False)  # stdout and stderr still read
+    with pytest.raises(SystemExit) as info:
+        monkeypatch.setattr(sys, "argv", ["clockwork", "plan", "-C", str(root)])
+        _cli.run()
+    assert info.value.code == _cli.INTERNAL_ERROR
+
+
+# -- main.py until it exits ----------------------------------------------------------------------
+
+
+def test_a_slow_exit_handler_is_held_to_the_load_timeout_and_nothing_is_written(tmp_path):
+    """A main.py that registered a slow atexit handler once hung build after the file was
+    written. The handler runs when main.py ends, within the load timeout."""
+    root = _project(tmp_path / "p", APP + "import atexit, time\natexit.register(time.sleep, 600)\n")
+    (root / "docker-compose.yml").write_text("# kept\n")
+    result = run_cli("--load-timeout", "1", "build", "-C", str(root))  # run_cli gives up after 120 s
+    _one_error_line(result, 2, "exit handler sleep did not end within 1s", "--load-timeout")
+    assert (root / "docker-compose.yml").read_text() == "# kept\n"
+
+
+def test_an_exit_handler_that_raises_is_a_load_error(tmp_path):
+    code = "import atexit\n@atexit.register\ndef bye():\n    raise ValueError('cannot clean up')\n"
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    _one_error_line(result, 2, "main.py's exit handler bye raised ValueError: cannot clean up", "atexit")
+    assert not (root / "docker-compose.yml").exists()
+
+
+def test_exit_handlers_run_once_when_main_py_ends_before_the_file_is_written(tmp_path):
+    code = (
+        "import atexit, pathlib\n"
+        "here = pathlib.Path(__file__).parent\n"
+        "def first():\n"
+        "    with open(here / 'log', 'a') as f:\n"
+        "        f.write(f'first compose={(here / \"docker-compose.yml\").exists()}\\n')\n"
+        "def second():\n"
+        "    with open(here / 'log', 'a') as f:\n"
+        "        f.write('second\\n')\n"
+        "atexit.register(first)\natexit.register(second)\n"
+        "def dropped():\n    raise AssertionError('unregistered')\n"
+        "atexit.register(dropped)\natexit.unregister(dropped)\n"
+    )
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 0, result.err
+    assert (root / "log").read_text() == "second\nfirst compose=False\n"  # last registered first, once
+
+
+def test_a_library_exit_handler_keeps_its_place_at_process_exit(tmp_path):
+    """Only main.py's own handlers move: weakref (the standard library) registers its own
+    with atexit, which runs it when clockwork exits, after the file is written."""
+    code = (
+        "import sys, weakref\nclass Box: pass\nsys.kept_alive = Box()\n"
+        "weakref.finalize(sys.kept_alive, sys.stderr.write, 'finalized at exit')\n"
+    )
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 0, result.err
+    assert result.err.index("wrote ") < result.err.index("finalized at exit"), result.err
+
+
+def test_a_thread_main_py_leaves_running_is_held_to_the_load_timeout(tmp_path):
+    """A non-daemon thread would keep clockwork from exiting: it is waited for within the
+    load timeout, then abandoned, and clockwork ends (run_cli gives up after 120 s)."""
+    code = "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), name='poller', daemon=False)"
+    code += ".start()\n"
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("--load-timeout", "1", "build", "-C", str(root))
+    _one_error_line(result, 2, "main.py started thread 'poller', still running 1s after", "daemon")
+    assert not (root / "docker-compose.yml").exists()
+
+
+def test_a_thread_that_ends_within_the_timeout_is_waited_for(tmp_path):
+    code = (
+        "import threading, time, pathlib\n"
+        "def work():\n    time.sleep(0.5)\n    (pathlib.Path(__file__).parent / 'done').write_text('yes')\n"
+        "threading.Thread(target=work, daemon=False).start()\n"
+    )
+    root = _project(tmp_path / "p", APP + code)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 0, result.err
+    assert (root / "done").read_text() == "yes"

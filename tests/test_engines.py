@@ -164,6 +164,94 @@ worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", env_
 """
 
 
+PASSWORD_MAIN = """
+from clockwork_compose import *
+cache = DockerResource(name="cache", image="{image}", password=Secret("CACHE_PASSWORD"){extra})
+app = DockerResource(name="app", image="example/app:1")
+app.connect(cache)
+"""
+
+
+@pytest.mark.parametrize(
+    ("image", "variable", "client"),
+    [
+        ("valkey/valkey:8", "VALKEY_PASSWORD", "valkey-cli"),
+        ("redis:7-alpine", "REDIS_PASSWORD", "redis-cli"),
+        ("eqalpha/keydb:latest", "KEYDB_PASSWORD", "keydb-cli"),
+    ],
+)
+def test_password_reaches_the_server_the_url_and_the_probe_never_the_file(
+    tmp_path: Path, image: str, variable: str, client: str
+) -> None:
+    """Valkey with a password: Secret was refused in command, and a typed way was missing."""
+    (tmp_path / "main.py").write_text(PASSWORD_MAIN.format(image=image, extra=""))
+    project, text, doc = compile_dir(tmp_path)
+    cache = doc["services"]["cache"]
+    assert cache["environment"] == {
+        variable: "${CACHE_PASSWORD:?CACHE_PASSWORD is not set: run clockwork build with it in the environment}"
+    }
+    # The official entrypoint runs the server ("-..." arguments mean the server), with the
+    # password a shell in the container expands from the variable.
+    assert cache["command"] == [
+        "/bin/sh",
+        "-c",
+        f'exec docker-entrypoint.sh "$$@" --requirepass "$${variable}"',
+        "clockwork-password",
+    ]
+    assert cache["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        f'REDISCLI_AUTH="$${variable}" {client} -h 127.0.0.1 -p 6379 ping | grep -q PONG',
+    ]
+    assert doc["services"]["app"]["environment"]["REDIS_URL"].startswith("${CLOCKWORK_APP_REDIS_URL:?")
+    assert project.env_file["CLOCKWORK_APP_REDIS_URL"].resolve({"CACHE_PASSWORD": "p@ss"}) == (
+        "redis://:p%40ss@cache:6379/0"
+    )
+    assert project.warnings == []
+
+
+def test_password_keeps_the_servers_own_arguments(tmp_path: Path) -> None:
+    extra = ', command=["valkey-server", "--appendonly", "yes"]'
+    (tmp_path / "main.py").write_text(PASSWORD_MAIN.format(image="valkey/valkey:8", extra=extra))
+    _, _, doc = compile_dir(tmp_path)
+    assert doc["services"]["cache"]["command"][3:] == ["clockwork-password", "valkey-server", "--appendonly", "yes"]
+
+
+def test_the_password_command_runs_the_entrypoint_with_the_expanded_password(tmp_path: Path) -> None:
+    """The command as the container's /bin/sh runs it, with a stand-in docker-entrypoint.sh
+    that prints the arguments it gets: the password arrives whole, quotes and $ included."""
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    entrypoint = bin_dir / "docker-entrypoint.sh"
+    entrypoint.write_text('#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n')
+    entrypoint.chmod(0o755)
+    _, command = redis.ENGINE.with_password(SecretRef("X"), {}, ["valkey-server", "--port", "6380"], "valkey/valkey:8")
+    assert command is not None and not isinstance(command, str)
+    password = "a b\"c'$HOME`x`"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "VALKEY_PASSWORD": password}
+    done = subprocess.run(list(command), env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[valkey-server]", "[--port]", "[6380]", "[--requirepass]", f"[{password}]"]
+
+
+def test_a_literal_requirepass_or_password_warns_that_it_is_committed_in_clear(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        "from clockwork_compose import *\n"
+        'DockerResource(name="one", image="redis:7", command=["redis-server", "--requirepass", "hunter2"])\n'
+        'DockerResource(name="two", image="valkey/valkey:8", command="valkey-server --requirepass=hunter2")\n'
+        'DockerResource(name="three", image="valkey/valkey:8", password="hunter2")\n'
+    )
+    project, _, _ = compile_dir(tmp_path)
+    (warning,) = project.warnings
+    assert warning.startswith(
+        "plain-text password in one command --requirepass, three password, two command --requirepass will be "
+        "committed in clear"
+    )
+    assert "hunter2" not in warning and 'password=Secret("' in warning
+
+
 def test_a_new_engine_in_the_catalog_needs_no_change_to_lowering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

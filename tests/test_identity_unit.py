@@ -59,6 +59,45 @@ def test_a_declared_volume_named_like_a_generated_one_is_an_error_naming_both(ma
     assert "\n" not in message
 
 
+def test_two_databases_declaring_one_data_volume_is_an_error_naming_both(make_project) -> None:
+    """They built fine, then raced in initdb on one volume."""
+    root = make_project(
+        'a = DockerResource(name="events-db", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
+        'b = DockerResource(name="orders-db", image="postgres:16", volumes=["pgdata://var/lib/postgresql/data/."])\n'
+    )
+    with pytest.raises(DeclarationError) as caught:
+        compile_dir(root)
+    message = str(caught.value)
+    assert message.startswith(
+        "resource 'orders-db', field 'volumes': volume 'pgdata' is where events-db keeps its data"
+    )
+    assert "race to initialise it" in message and 'volumes=["orders-db_data:/var/lib/postgresql/data"]' in message
+
+
+def test_two_databases_on_one_project_folder_is_an_error_too(make_project) -> None:
+    root = make_project(
+        'a = DockerResource(name="events-db", image="postgres:16", volumes=["./pgdata:/var/lib/postgresql/data"])\n'
+        'b = DockerResource(name="orders-db", image="postgres:16", volumes=["./pgdata/:/var/lib/postgresql/data"])\n',
+        files={"pgdata/.keep": ""},
+    )
+    with pytest.raises(DeclarationError) as caught:
+        compile_dir(root)
+    assert str(caught.value).startswith(
+        "resource 'orders-db', field 'volumes': folder './pgdata' is where events-db keeps its data"
+    )
+
+
+def test_a_database_volume_may_be_mounted_elsewhere_and_apps_may_share_volumes(make_project) -> None:
+    root = make_project(
+        'db = DockerResource(name="db", image="postgres:16", volumes=["pgdata:/var/lib/postgresql/data"])\n'
+        'backup = DockerResource(name="backup", image="example/backup:1", volumes=["pgdata:/backup:ro"])\n'
+        'web = DockerResource(name="web", image="example/web:1", volumes=["files:/data"])\n'  # /data: redis's dir
+        'worker = DockerResource(name="worker", image="example/worker:1", volumes=["files:/data"])\n'
+    )
+    got = volumes_of(root)
+    assert got["backup"] == ["pgdata:/backup:ro"] and got["web"] == got["worker"] == ["files:/data"]
+
+
 def test_a_database_may_keep_its_old_volume_by_declaring_it(make_project) -> None:
     root = make_project(
         'db = DockerResource(name="postgres-db", image="postgres:15-alpine", env_vars={"POSTGRES_PASSWORD": "pw"},'

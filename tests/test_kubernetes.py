@@ -323,7 +323,7 @@ def test_secrets_without_a_value_in_env_names_the_variable(secret_project: Path)
         DeclarationError,
         match=r"^CLOCKWORK_API_DATABASE_URL has no value in \.env; run `clockwork build --target kubernetes`",
     ):
-        _api.kubernetes_secret(secret_project)
+        _api.kubernetes_secret(secret_project, environ={})  # the fixture's environment would give DB_PASSWORD
 
 
 @pytest.mark.parametrize(

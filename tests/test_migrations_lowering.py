@@ -126,7 +126,9 @@ def test_schema_file_refusals_name_the_schema_field(tmp_path: Path) -> None:
     (folder / "main.py").write_text(MAIN.format(extra=', schema_file="schema.sql"'))
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
-    assert str(info.value).startswith("resource 'app', field 'schema_file': schema.sql:2: \\connect leaves the session")
+    assert str(info.value).startswith(
+        "resource 'app', field 'schema_file': schema.sql:2: \\connect connects to another database"
+    )
 
 
 def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: Path) -> None:

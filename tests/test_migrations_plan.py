@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,6 @@ def test_transaction_modes(tmp_path: Path, text: str, mode: str) -> None:
         ("BEGIN;\nSELECT 1;\nROLLBACK;\n", 3, "ROLLBACK"),
         ("BEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\n", 3, "COMMIT"),
         ("SELECT 1;\n\\q\nSELECT 2;\n", 2, "\\q"),
-        ("SELECT 1;\n\\connect other\n", 2, "\\connect"),
         ("\\! rm -rf /\n", 1, "\\!"),
     ],
 )
@@ -170,6 +170,51 @@ def test_what_breaks_all_or_nothing_is_refused_with_file_and_line(
     message = refusal(write(tmp_path, {"001_a.sql": text}))
     assert message.startswith(f"001_a.sql:{line}: {what}")
     assert "-- clockwork:no-transaction" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT 1;\n\\connect other\n",
+        "-- clockwork:no-transaction\n\\c other\nCREATE TABLE t (id int);\n",
+        "CREATE INDEX CONCURRENTLY i ON t (id);\n\\c other\n",  # no transaction by its statement
+        "-- clockwork:no-transaction\n\\if :{?x}\n\\else \\c other \\endif\n",  # hidden after another command
+        "-- clockwork:no-transaction\n\\echo 'a\\'b' \\c other\n",
+    ],
+    ids=["tx", "marked", "concurrently", "after-else", "after-quoted-arg"],
+)
+def test_connecting_elsewhere_is_refused_in_every_file(tmp_path: Path, text: str) -> None:
+    """A \\c in a no-transaction file created its table in another database, and every later
+    apply failed. It is refused like in any other file, and marking the file is no fix."""
+    message = refusal(write(tmp_path, {"001_a.sql": text}))
+    line = text[: text.index("\\c")].count("\n") + 1
+    assert re.match(rf"001_a\.sql:{line}: \\c(onnect)? connects to another database", message), message
+    assert "no-transaction" not in message and "its own DatabaseConnection" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("CREATE DATABASE IF NOT EXISTS other;\nUSE other;\nCREATE TABLE t (id int);\n", 2, "USE switches"),
+        ("-- clockwork:no-transaction\nuse other\n;\n", 2, "USE switches"),
+        ("SELECT 1;\nCONNECT other;\n", 2, "CONNECT switches"),
+        ("SELECT 1;\n\\u other\n", 2, "\\u connects"),
+    ],
+    ids=["use", "use-no-transaction", "connect", "client-use"],
+)
+def test_switching_database_the_mysql_way_is_refused_too(tmp_path: Path, text: str, line: int, what: str) -> None:
+    """MariaDB: USE other created the table in `other`, then the record failed there and
+    every later apply refused the file (recorded failed)."""
+    message = refusal(write(tmp_path, {"001_a.sql": text}))
+    assert message.startswith(f"001_a.sql:{line}: {what}"), message
+    assert "its own DatabaseConnection" in message
+
+
+def test_a_no_transaction_file_may_still_end_early_or_run_a_shell_command(tmp_path: Path) -> None:
+    """Marking a file no-transaction is the fix the refusal of \\q and \\! names."""
+    text = "-- clockwork:no-transaction\n\\! true\nSELECT 1 AS done \\gset\n\\if :done \\q \\endif\n"
+    (step,) = plan_for(write(tmp_path, {"001_a.sql": text})).steps
+    assert step.tx == "none"
 
 
 def test_undeclared_psql_variable_names_file_line_and_variable(tmp_path: Path) -> None:
@@ -304,3 +349,29 @@ def test_settings_that_go_on_after_an_error_are_refused(tmp_path: Path, line: st
 def test_settings_that_keep_stopping_are_fine(tmp_path: Path) -> None:
     text = "\\set ON_ERROR_STOP on\n\\set ON_ERROR_ROLLBACK off\n\\set x 1\nSELECT :x;\n"
     assert ran(plan_for(write(tmp_path, {"001_a.sql": text}))) == ["001_a.sql"]
+
+
+@pytest.mark.parametrize(
+    ("included", "needle"),
+    [
+        ("\\c other\n", "lib/x.sql:1: \\c connects to another database"),
+        ("SELECT 1;\n\\q\n", "lib/x.sql:2: \\q ends the file early"),
+        ("\\set ON_ERROR_STOP off\n", "lib/x.sql:1: \\set ON_ERROR_STOP off lets the file go on after an error"),
+        ("COMMIT;\nCREATE TABLE u (id int);\n", "lib/x.sql:1: COMMIT in a file 001_a.sql includes"),
+        ("\\ir y.sql\n", "lib/y.sql:1: \\connect connects to another database"),  # nested, relative to lib/
+    ],
+    ids=["connect", "quit", "error-stop", "commit", "nested"],
+)
+def test_what_a_file_includes_is_held_to_the_same_rules(tmp_path: Path, included: str, needle: str) -> None:
+    files = {"001_a.sql": "CREATE TABLE t (id int);\n\\ir lib/x.sql\n", "lib/x.sql": included}
+    files["lib/y.sql"] = "\\connect other\n"
+    message = refusal(write(tmp_path, files))
+    assert message.startswith(needle), message
+
+
+def test_a_no_transaction_file_may_include_transaction_control(tmp_path: Path) -> None:
+    files = {"001_a.sql": "-- clockwork:no-transaction\n\\i lib/x.sql\n", "lib/x.sql": "BEGIN;\nSELECT 1;\nCOMMIT;\n"}
+    (step,) = plan_for(write(tmp_path, files)).steps
+    assert step.tx == "none"
+    loop = write(tmp_path / "loop", {"001_a.sql": "\\i lib/x.sql\n", "lib/x.sql": "\\i lib/x.sql\nSELECT 1;\n"})
+    assert ran(plan_for(loop)) == ["001_a.sql"]  # an include loop is psql's to report, not a hang here

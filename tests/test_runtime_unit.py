@@ -344,7 +344,7 @@ def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Apply (not the engine: that is passed to ``_deploy.apply``) builds ``project()``."""
 
     def install(engine: FakeEngine) -> FakeEngine:
-        built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml")
+        built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml", notes=())
         # A second run of this suite on the host has the same tmp_path names: no host lock.
         monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
         monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
@@ -814,3 +814,45 @@ def test_compose_up_failing_with_no_service_named_gives_the_engines_words(fake_a
     report = _deploy.apply(tmp_path, engine=engine)
     assert report.failure is not None and report.failure.service is None
     assert report.failure.reason == "compose up of demo failed: network app_network is ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("words", "hint"),
+    [
+        (
+            'psql: error: connection to server at "db" (172.19.0.7), port 5432 failed: FATAL:  database "two" does '
+            "not exist",
+            "the postgres image creates POSTGRES_DB only when its data volume is first created",
+        ),
+        (
+            "clockwork-migrate: ERROR: cannot connect: ERROR 1044 (42000): Access denied for user 'app'@'%' to "
+            "database 'two'",
+            "the mariadb/mysql images create MARIADB_DATABASE/MYSQL_DATABASE",
+        ),
+        (
+            "clockwork-migrate: ERROR: cannot connect: ERROR 1049 (42000): Unknown database 'two'",
+            "the mariadb/mysql images create MARIADB_DATABASE/MYSQL_DATABASE",
+        ),
+        (
+            "ERROR 1045 (28000): Access denied for user 'app'@'172.19.0.5' (using password: YES)",
+            "the mariadb/mysql images apply their *_PASSWORD variables only when",
+        ),
+        ('psql:/clockwork/migrations/002_b.sql:1: ERROR:  relation "items" does not exist', None),
+    ],
+    ids=["postgres-database", "mariadb-user-database", "mariadb-root-database", "mariadb-password", "migration-error"],
+)
+def test_a_database_renamed_on_an_old_volume_gets_its_own_hint(fake_apply, tmp_path: Path, words, hint) -> None:
+    """Changing POSTGRES_DB after the first start failed with 'database "two" does not
+    exist' and no hint; MariaDB's user was told to put its old password back."""
+    failed = {
+        "db": state("db", health="healthy"),
+        "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
+    }
+    engine = fake_apply(FakeEngine([failed], hashes={}, log_text=words))
+    report = _deploy.apply(tmp_path, engine=engine)
+    assert report.failure is not None and report.failure.service == "db-migrator"
+    if hint is None:
+        assert "hint:" not in report.failure.reason
+    else:
+        assert report.failure.reason.count("hint:") == 1 and hint in report.failure.reason
+        assert "`clockwork destroy` (deletes the data)" in report.failure.reason

@@ -140,13 +140,60 @@ def test_values_already_in_env_are_used_and_user_lines_are_kept(make_project):
     assert set(project.env_file) == {"DB_PASSWORD", "CLOCKWORK_API_SERVER_DATABASE_URL"}
 
 
-def test_the_environment_wins_over_env_and_updates_it_in_place(make_project):
+def test_env_keeps_its_value_and_the_environment_wins_for_the_run(make_project):
+    """`DB_PASSWORD=new clockwork build` once replaced DB_PASSWORD=old in .env, the only record
+    of the password the volume was created with. .env keeps it; the run uses the environment's
+    (as Compose does), says so in one line without the value, and derives the URL from it."""
     root = make_project(SECRET_MAIN)
     (root / ".env").write_text("A=1\nDB_PASSWORD='old'\nB=2\n")
-    _api.build(root, environ={"DB_PASSWORD": "new"})
-    lines = (root / ".env").read_text().splitlines()
-    assert lines[:3] == ["A=1", 'DB_PASSWORD="new"', "B=2"]
-    assert _envfile.parse("\n".join(lines))["CLOCKWORK_API_SERVER_DATABASE_URL"].startswith("postgresql://admin:new@")
+    result = _api.build(root, environ={"DB_PASSWORD": "new"})
+    text = (root / ".env").read_text()
+    assert text.startswith("A=1\nDB_PASSWORD='old'\nB=2\n")  # the line as the user wrote it
+    url = _envfile.parse(text)["CLOCKWORK_API_SERVER_DATABASE_URL"]
+    assert url.startswith("postgresql://admin:old@")  # .env stays consistent with itself
+    (note,) = [n for n in result.notes if "DB_PASSWORD" in n]
+    assert note.startswith("DB_PASSWORD in the environment differs from the value .env keeps: this run uses")
+    assert "new" not in note and "old" not in note
+    env = _envfile.plan(result.project, root, {"DB_PASSWORD": "new"})
+    assert env.values["DB_PASSWORD"] == "new"
+    assert env.values["CLOCKWORK_API_SERVER_DATABASE_URL"].startswith("postgresql://admin:new@")
+    # What Compose would not see from .env and the environment: the URL derived from "new".
+    assert env.exports == {"CLOCKWORK_API_SERVER_DATABASE_URL": env.values["CLOCKWORK_API_SERVER_DATABASE_URL"]}
+    assert _envfile.plan(result.project, root, {"DB_PASSWORD": "old"}).notes == ()  # the same value: nothing said
+
+
+def test_an_empty_value_in_the_environment_counts_as_none_for_compose_too(make_project):
+    """Compose lets an exported empty variable win over .env (and ${VAR:?} then refuses it):
+    clockwork uses .env's value, says so, and hands that value to Compose."""
+    root = make_project(SECRET_MAIN)
+    (root / ".env").write_text('DB_PASSWORD="kept"\n')
+    result = _api.build(root, environ={"DB_PASSWORD": ""})
+    assert result.unset_secrets == ()
+    (note,) = [n for n in result.notes if "DB_PASSWORD" in n]
+    assert note.startswith("DB_PASSWORD is set but empty in the environment: this run uses the value .env keeps")
+    env = _envfile.plan(result.project, root, {"DB_PASSWORD": ""})
+    assert env.exports == {"DB_PASSWORD": "kept"}
+    assert _envfile.run_values(root, {"DB_PASSWORD": "", "OTHER": "x"})["DB_PASSWORD"] == "kept"
+
+
+def test_the_environment_gives_a_value_env_does_not_have_yet(make_project):
+    root = make_project(SECRET_MAIN)
+    (root / ".env").write_text("A=1\n")
+    result = _api.build(root, environ={"DB_PASSWORD": "first"})
+    assert _envfile.parse((root / ".env").read_text())["DB_PASSWORD"] == "first"  # recorded once
+    assert not [n for n in result.notes if "in the environment" in n]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(make_project):
+    """A .env an editor saved with a UTF-8 BOM: its first variable had "no value"."""
+    root = make_project(SECRET_MAIN)
+    (root / ".env").write_bytes(b'\xef\xbb\xbfDB_PASSWORD="kept"\nOTHER=1\n')
+    result = _api.build(root, environ={})
+    assert result.unset_secrets == ()
+    data = (root / ".env").read_bytes()
+    assert data.startswith(b'\xef\xbb\xbfDB_PASSWORD="kept"\nOTHER=1\n')  # kept, mark included, not appended twice
+    assert data.count(b"DB_PASSWORD=") == 1
+    assert _envfile.parse(data.decode())["CLOCKWORK_API_SERVER_DATABASE_URL"].startswith("postgresql://admin:kept@")
 
 
 def test_a_second_build_rewrites_nothing(make_project):
@@ -238,3 +285,30 @@ def test_env_goes_next_to_the_compose_file(make_project, tmp_path):
     out = tmp_path / "deploy" / "docker-compose.yml"
     _api.build(root, out, environ={"DB_PASSWORD": "pw"})
     assert (out.parent / ".env").is_file() and not (root / ".env").exists()
+
+
+def test_every_command_reads_secrets_with_the_same_precedence(make_project, monkeypatch):
+    """build, the Kubernetes Secret, assert and Swarm's deploy environment: the environment's
+    non-empty value wins over .env for the run, and .env is left as it was."""
+    import yaml
+
+    root = make_project(SECRET_MAIN)
+    (root / ".gitignore").write_text(".env\n")
+    (root / ".env").write_text('DB_PASSWORD="kept"\n')
+    assert run_cli("build", "-C", str(root), env={"DB_PASSWORD": ""}).code == 0
+    recorded = (root / ".env").read_bytes()
+    printed = run_cli("secrets", "--target", "kubernetes", "-C", str(root), env={"DB_PASSWORD": "other"})
+    assert printed.code == 0, printed.err
+    data = yaml.safe_load(printed.out)["stringData"]
+    assert data["DB_PASSWORD"] == "other" and "admin:other@" in data["CLOCKWORK_API_SERVER_DATABASE_URL"]
+    assert printed.err.startswith("DB_PASSWORD in the environment differs from the value .env keeps")
+    assert "other" not in printed.err
+    kept = run_cli("secrets", "--target", "kubernetes", "-C", str(root), env={"DB_PASSWORD": ""})
+    assert yaml.safe_load(kept.out)["stringData"]["DB_PASSWORD"] == "kept"
+    from clockwork_compose import _deploy  # assert's and Swarm's reading
+
+    monkeypatch.setenv("DB_PASSWORD", "")
+    assert _deploy.secret_values(root)["DB_PASSWORD"] == "kept"
+    monkeypatch.setenv("DB_PASSWORD", "other")
+    assert _deploy.secret_values(root)["DB_PASSWORD"] == "other"
+    assert (root / ".env").read_bytes() == recorded

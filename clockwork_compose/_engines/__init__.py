@@ -14,7 +14,7 @@ a plain container.
 from __future__ import annotations
 
 from . import mariadb, postgres, rabbitmq, redis
-from ._engine import Credentials, Engine, ExecIn, Migrator, repository_name
+from ._engine import Credentials, Engine, ExecIn, Migrator, Refusal, repository_name
 
 CATALOG: tuple[Engine, ...] = (postgres.ENGINE, redis.ENGINE, mariadb.ENGINE, rabbitmq.ENGINE)
 
@@ -24,6 +24,7 @@ __all__ = [
     "Engine",
     "ExecIn",
     "Migrator",
+    "Refusal",
     "engine_for_image",
     "engine_named",
     "repository_name",

@@ -75,6 +75,14 @@ class Migrator:
         return f"DELETE FROM {self.history_table} WHERE NOT ({self.applied_where})"
 
 
+class Refusal(Exception):
+    """A declaration an engine cannot carry out as written: what is wrong, and the fix."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; {fix}")
+        self.problem, self.fix = problem, fix
+
+
 class Engine:
     """An engine with its defaults; subclasses override what differs."""
 
@@ -107,6 +115,8 @@ class Engine:
     #: Words the engine writes when a login fails, and what to do: apply adds the advice to
     #: a failure whose logs hold them (the images apply passwords only to a fresh volume).
     log_hints: tuple[tuple[str, str], ...] = ()
+    #: How env_vars sets the password, for the message that refuses ``password=``.
+    password_example: str = '"PASSWORD": Secret("DB_PASSWORD")'
 
     def recognises(self, image: str | None) -> bool:
         return bool(image) and repository_name(image or "") in self.images
@@ -119,6 +129,22 @@ class Engine:
     def url(self, creds: Credentials) -> str:
         """The URL template a plain ``connect()`` fills (some depend on the credentials)."""
         return self.url_template
+
+    def with_password(
+        self,
+        password: EnvValue,
+        environment: Mapping[str, EnvValue],
+        command: Sequence[str] | str | None,
+        image: str | None,
+    ) -> tuple[dict[str, EnvValue], tuple[str, ...] | str | None]:
+        """The environment and command that give the server ``password``
+        (``DockerResource.password``), so that ``credentials`` reads it back. Raises Refusal
+        where the engine takes its password another way (its image's environment)."""
+        raise Refusal(
+            f"password= is for engines configured on the command line, and {self.name} reads its password "
+            "from its environment",
+            f"set it in env_vars, e.g. env_vars={{{self.password_example}}}",
+        )
 
     def readiness(self, creds: Credentials, port: int, image: str | None = None) -> list[EnvValue]:
         """Healthcheck ``test`` true only once the engine serves clients over TCP (so false

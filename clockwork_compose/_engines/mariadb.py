@@ -57,6 +57,19 @@ class MariaDB(Engine):
     name = "mariadb"
     images = ("mariadb", "mysql")
     log_hints = (
+        # A database the user may not use ("Access denied for user 'app'@'%' to database 'two'")
+        # or that root does not find: before the password's hint, whose words it shares.
+        *(
+            (
+                words,
+                "hint: the mariadb/mysql images create MARIADB_DATABASE/MYSQL_DATABASE (and grant it to their user) "
+                "only when the data volume is first created, and this volume was created with another database: "
+                "put the old name back, or create this one and grant it as root (CREATE DATABASE ...; GRANT ALL ON "
+                "... TO ...), or start from an empty volume with `clockwork destroy` (deletes the data) and "
+                "`clockwork apply`",
+            )
+            for words in ("' to database '", "Unknown database '")
+        ),
         (
             "Access denied for user",
             "hint: the mariadb/mysql images apply their *_PASSWORD variables only when the data volume is first "
@@ -64,6 +77,7 @@ class MariaDB(Engine):
             "volume with `clockwork destroy` (deletes the data) and `clockwork apply`",
         ),
     )
+    password_example = '"MARIADB_USER": "app", "MARIADB_PASSWORD": Secret("DB_PASSWORD")'
     default_port = 3306
     url_template = "mysql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"

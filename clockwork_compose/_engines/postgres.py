@@ -38,6 +38,13 @@ class Postgres(Engine):
     images = ("postgres", "postgis")
     log_hints = (
         (
+            'FATAL:  database "',  # ... "two" does not exist: libpq's words, in the client's log
+            "hint: the postgres image creates POSTGRES_DB only when its data volume is first created, and this "
+            "volume was created with another database: put the old POSTGRES_DB back, or create this one in the "
+            "database (CREATE DATABASE ...), or start from an empty volume with `clockwork destroy` (deletes the "
+            "data) and `clockwork apply`",
+        ),
+        (
             "password authentication failed",
             "hint: the postgres image applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume "
             "is first created, and this volume was created with another password: put the old password back, "
@@ -45,6 +52,7 @@ class Postgres(Engine):
             "`clockwork destroy` (deletes the data) and `clockwork apply`",
         ),
     )
+    password_example = '"POSTGRES_PASSWORD": Secret("DB_PASSWORD")'
     default_port = 5432
     url_template = "postgresql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"

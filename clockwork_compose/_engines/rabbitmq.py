@@ -15,6 +15,7 @@ from ._engine import Credentials, Engine
 class RabbitMQ(Engine):
     name = "rabbitmq"
     images = ("rabbitmq",)
+    password_example = '"RABBITMQ_DEFAULT_PASS": Secret("BROKER_PASSWORD")'
     default_port = 5672
     #: The management UI and API, Prometheus metrics, epmd and inter-node traffic.
     other_ports = (15672, 15692, 4369, 25672)
