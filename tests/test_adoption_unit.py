@@ -281,6 +281,9 @@ class VolumeEngine:
     def containers_using(self, volume: str) -> list[ContainerState]:
         return [c for c in self.running if volume in dict(c.volumes).values()]
 
+    def swarm_stack(self, stack: str) -> _runtime.SwarmStack:
+        return _runtime.SwarmStack({})
+
     def volume_usage(self, names: Sequence[str], images: Sequence[str]) -> dict[str, VolumeUsage]:
         out = {}
         for n in names:
@@ -483,7 +486,7 @@ def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Pat
         [data_volume("shop_db_data", "shop", old)], {"shop_db_data": FILES}, [container("db", "shop", live)]
     )
     engine.start_engine_check = lambda: lambda: _runtime.EngineInfo("20.10", "1.41", "2.26")  # type: ignore[attr-defined]
-    built = SimpleNamespace(project=shop(), path=here / "docker-compose.yml")
+    built = SimpleNamespace(project=shop(), path=here / "docker-compose.yml", notes=())
     monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
     monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
     monkeypatch.setattr(_deploy._envfile, "require", lambda project, folder: [])

@@ -777,7 +777,7 @@ def test_a_failure_while_compose_recreates_waits_for_compose_to_finish(fake_appl
     crashing = [dataclasses.replace(before["job"], id="old-job", status="restarting", restart_count=n) for n in (1, 2)]
     steps = [{**step, "job": crashing[i % 2]} for i, step in enumerate(_recreation(_crashing(0, "running")))]
     engine = fake_apply(ComposeAtWork(before, steps, hashes=DB_CHANGED))
-    built = SimpleNamespace(project=project, path=tmp_path / "docker-compose.yml")
+    built = SimpleNamespace(project=project, path=tmp_path / "docker-compose.yml", notes=())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_deploy._api, "build", lambda project_dir: built)
         report = _deploy.apply(tmp_path, engine=engine)
