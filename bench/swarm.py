@@ -52,7 +52,7 @@ def run_benchmark(settings: Settings) -> list[Row]:
     try:
         return _measure(settings, project)
     finally:
-        from clockwork_compose._targets import swarm_runtime
+        from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
         for stack in (ORDERED, PLAIN):
             with contextlib.suppress(Exception):  # leave the swarm whatever happens
@@ -86,7 +86,7 @@ def _measure(settings: Settings, project) -> list[Row]:  # noqa: ANN001 (a Path)
 
 
 def _remove_plain() -> None:
-    from clockwork_compose._targets import swarm_runtime
+    from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
     swarm_runtime.remove(PLAIN)
 
@@ -94,7 +94,7 @@ def _remove_plain() -> None:
 def _plain_deploy(project) -> float:  # noqa: ANN001 (a Path)
     """``docker stack deploy`` as a user runs it, then the time until every service converged."""
     from clockwork_compose import _api
-    from clockwork_compose._targets import swarm_runtime
+    from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
     model, _, _ = _api.compile_project(project, None, "swarm")
     start = time.perf_counter()

@@ -102,7 +102,7 @@ def secrets(project_dir: Path, environ: Mapping[str, str] | None = None) -> tupl
     holds the project's .env variables, each value as .env holds it (``build`` writes them
     there), unless the environment overrides a secret, as for every other command (then the
     values derived from it follow). DeclarationError when one has no value."""
-    from ._targets import kubernetes
+    from ._targets.kubernetes import emit as kubernetes
 
     project, _, path = compile_project(project_dir, target="kubernetes")
     existing_text(path.parent / _envfile.ENV_FILE)

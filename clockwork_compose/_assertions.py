@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import _runtime
+from . import _docker as _runtime
 from ._engines import engine_named, postgres
 from ._engines._engine import ExecIn, Row
 from ._model import DatabaseTarget, Project, Role, Service

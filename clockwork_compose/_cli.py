@@ -19,7 +19,8 @@ from ._errors import ClockworkError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from . import _api, _deploy
+    from . import _api
+    from ._targets.compose import runtime as _deploy
 
 app = typer.Typer(
     add_completion=False,
@@ -389,7 +390,7 @@ def apply(
     stack: Stack = None,
 ) -> None:
     """Build, then start everything in dependency order and wait until it is healthy."""
-    from . import _deploy
+    from ._targets.compose import runtime as _deploy
 
     err = _console()
     _runs_here(target)
@@ -436,7 +437,7 @@ def _apply_swarm(err: Console, project_dir: Path, stack: str | None, timeout: fl
     """`apply --target swarm`: the same progress lines and summary as on Compose."""
     from rich.markup import escape
 
-    from ._targets import swarm_runtime
+    from ._targets.swarm import runtime as swarm_runtime
 
     with _errors():
 
@@ -469,7 +470,7 @@ def _apply_swarm(err: Console, project_dir: Path, stack: str | None, timeout: fl
 
 def _apply_removals(report: _deploy.ApplyReport) -> None:
     """Containers apply removed and the volumes it kept or adopted, each with how to delete it."""
-    from . import _deploy
+    from ._targets.compose import runtime as _deploy
 
     for folder, group in itertools.groupby(report.stranded, key=lambda c: c.working_dir):
         names = ", ".join(c.name for c in group)
@@ -495,7 +496,7 @@ def _apply_removals(report: _deploy.ApplyReport) -> None:
 def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
     from rich.markup import escape
 
-    from . import _deploy
+    from ._targets.compose import runtime as _deploy
 
     width = max([10, *(len(s.phase) for s in report.services)])
     for s in report.services:
@@ -548,13 +549,13 @@ def assert_(
     import dataclasses
     import json
 
-    from . import _deploy
+    from ._targets.compose import runtime as _deploy
 
     _runs_here(target)
     _stack_option(target, stack)
     with _errors():
         if target is Target.swarm:
-            from ._targets import swarm_runtime
+            from ._targets.swarm import runtime as swarm_runtime
 
             _, checks, seconds = swarm_runtime.check(project_dir, stack, 15.0 if timeout is None else timeout)
             report = _deploy.AssertReport(stack or "", tuple(checks), seconds)
@@ -583,7 +584,7 @@ def destroy(
     stack: Stack = None,
 ) -> None:
     """Stop and remove the project's containers and network, and its volumes unless kept."""
-    from . import _deploy
+    from ._targets.compose import runtime as _deploy
 
     _runs_here(target)
     _stack_option(target, stack)
@@ -631,7 +632,7 @@ def _say_removed(removed: dict[str, Sequence[str]], nothing: str) -> None:
 
 def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> None:
     from . import _lower
-    from ._targets import swarm_runtime
+    from ._targets.swarm import runtime as swarm_runtime
 
     with _errors():
         name = stack or _lower.project_name(project_dir)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _api, _runtime
+from . import _api
+from . import _docker as _runtime
 from ._engines import engine_named
 from ._errors import DeclarationError, RuntimeFailure
 from ._model import DatabaseTarget

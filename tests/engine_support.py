@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clockwork_compose import _runtime
-from clockwork_compose._runtime import ComposeProject, Removed
+from clockwork_compose import _docker as _runtime
+from clockwork_compose._docker import ComposeProject, Removed
 
 
 @dataclass(frozen=True)

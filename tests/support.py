@@ -16,7 +16,7 @@ from typing import Any
 import engine_support
 import pytest
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "connected-services"

@@ -17,10 +17,8 @@ from types import SimpleNamespace
 import pytest
 from support import run_cli
 
-from clockwork_compose import _deploy, _runtime
-from clockwork_compose._errors import RuntimeFailure
-from clockwork_compose._model import Mount, Project, Role, Service
-from clockwork_compose._runtime import (
+from clockwork_compose import _docker as _runtime
+from clockwork_compose._docker import (
     ADOPTED_FROM_LABEL,
     COPYING_INTO_LABEL,
     OWNER_LABEL,
@@ -31,6 +29,9 @@ from clockwork_compose._runtime import (
     Volume,
     VolumeUsage,
 )
+from clockwork_compose._errors import RuntimeFailure
+from clockwork_compose._model import Mount, Project, Role, Service
+from clockwork_compose._targets.compose import runtime as _deploy
 
 DB = Service(
     "db", Role.DATABASE, image="postgres:15-alpine", mounts=[Mount("volume", "db_data", "/var/lib/postgresql/data")]

@@ -15,6 +15,7 @@ import pytest
 
 from clockwork_compose import _assertions
 from clockwork_compose._assertions import Outcome, Probe
+from clockwork_compose._docker import ContainerState
 from clockwork_compose._engines import postgres
 from clockwork_compose._model import (
     CommandCheck,
@@ -27,7 +28,6 @@ from clockwork_compose._model import (
     SecretRef,
     Service,
 )
-from clockwork_compose._runtime import ContainerState
 
 # -- polling --------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ import pytest
 from support import HEADER, Result, run_cli
 from typer.testing import CliRunner
 
-from clockwork_compose import _api, _cli, _runtime
+from clockwork_compose import _api, _cli
+from clockwork_compose import _docker as _runtime
 
 APP = 'DockerResource(name="app", image="example/app:1", ports=["8080:80"])\n'
 #: A secret makes clockwork manage .env (and .gitignore) besides the compose file.

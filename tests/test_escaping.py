@@ -251,7 +251,7 @@ def test_a_blank_in_a_migration_name_is_refused(make_project):
 
 def test_compose_file_is_json_schema_valid_with_hostile_values(make_project):
     from clockwork_compose import _schema
-    from clockwork_compose._targets import compose
+    from clockwork_compose._targets.compose import emit as compose
 
     project, _, _ = _api.compile_project(make_project(env_main(HOSTILE)))
     _schema.validate(json.loads(json.dumps(compose.document(project))))

@@ -13,10 +13,12 @@ import pytest
 from _compile import compile_dir
 from support import run_cli
 
-from clockwork_compose import _deploy, _lower, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose import _lower
+from clockwork_compose._docker import ContainerState
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._model import Mount, Project, Role, Service
-from clockwork_compose._runtime import ContainerState
+from clockwork_compose._targets.compose import runtime as _deploy
 
 # -- volumes -------------------------------------------------------------------------------
 

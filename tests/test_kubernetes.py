@@ -22,7 +22,7 @@ from support import EXAMPLE, run_cli
 from clockwork_compose import _api, _envfile
 from clockwork_compose._engines import rabbitmq
 from clockwork_compose._errors import DeclarationError
-from clockwork_compose._targets import kubernetes
+from clockwork_compose._targets.kubernetes import emit as kubernetes
 
 PASSWORD = 'p@ss$w"rd/#1 $(HOME) ü'  # pragma: allowlist secret
 SECRET_MAIN = """

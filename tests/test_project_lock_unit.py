@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from clockwork_compose import _deploy, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose._docker import Busy, SwarmStack, Volume
 from clockwork_compose._errors import RuntimeFailure
 from clockwork_compose._model import Mount, Project, Role, Service
-from clockwork_compose._runtime import Busy, SwarmStack, Volume
+from clockwork_compose._targets.compose import runtime as _deploy
 
 # -- the lock ----------------------------------------------------------------------------------
 

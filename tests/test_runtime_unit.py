@@ -15,10 +15,11 @@ from types import SimpleNamespace
 import pytest
 from python_on_whales.exceptions import DockerException
 
-from clockwork_compose import _deploy, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose._docker import ContainerState, EngineInfo
 from clockwork_compose._errors import EngineUnavailable, RuntimeFailure
 from clockwork_compose._model import CommandCheck, Condition, Dependency, Healthcheck, Project, Role, Service
-from clockwork_compose._runtime import ContainerState, EngineInfo
+from clockwork_compose._targets.compose import runtime as _deploy
 
 NOW = datetime.now(UTC)
 

@@ -305,7 +305,7 @@ def test_every_command_reads_secrets_with_the_same_precedence(make_project, monk
     assert "other" not in printed.err
     kept = run_cli("secrets", "--target", "kubernetes", "-C", str(root), env={"DB_PASSWORD": ""})
     assert yaml.safe_load(kept.out)["stringData"]["DB_PASSWORD"] == "kept"
-    from clockwork_compose import _deploy  # assert's and Swarm's reading
+    from clockwork_compose._targets.compose import runtime as _deploy  # assert's and Swarm's reading
 
     monkeypatch.setenv("DB_PASSWORD", "")
     assert _deploy.secret_values(root)["DB_PASSWORD"] == "kept"

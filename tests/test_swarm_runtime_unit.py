@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from clockwork_compose._docker import OWNER_LABEL
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._model import CommandCheck, Healthcheck, Role, Service
-from clockwork_compose._runtime import OWNER_LABEL
-from clockwork_compose._targets import swarm_runtime
-from clockwork_compose._targets.swarm_runtime import SPEC_LABEL, Removed, spec_hash, state, subset
+from clockwork_compose._targets.swarm import runtime as swarm_runtime
+from clockwork_compose._targets.swarm.runtime import SPEC_LABEL, Removed, spec_hash, state, subset
 
 DOC = {
     "services": {
@@ -166,7 +166,7 @@ def destroying(monkeypatch: pytest.MonkeyPatch) -> tuple[list[swarm_runtime.Made
     monkeypatch.setattr(swarm_runtime, "made", lambda stack: things)
     monkeypatch.setattr(swarm_runtime, "remove", lambda stack, keep, wait: removed.append(stack) or Removed(("x",)))
     monkeypatch.setattr(swarm_runtime, "_compose_volumes", lambda stack, folder: ())
-    from clockwork_compose import _deploy
+    from clockwork_compose._targets.compose import runtime as _deploy
 
     monkeypatch.setattr(_deploy, "project_lock", lambda name, action: contextlib.nullcontext())
     return things, removed

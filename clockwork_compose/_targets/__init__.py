@@ -26,7 +26,7 @@ def emitter(name: str) -> ModuleType:
     """The emitter module of target ``name`` (ValueError for an unknown one)."""
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r}: choose one of {', '.join(sorted(TARGETS))}")
-    return importlib.import_module(f"{__name__}.{TARGETS[name]}")
+    return importlib.import_module(f"{__name__}.{TARGETS[name]}.emit")
 
 
 def place(source: str, base: str) -> str:

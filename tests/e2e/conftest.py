@@ -17,7 +17,7 @@ import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clean_slate, copy_example, example_lock
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 from clockwork_compose._errors import EngineUnavailable
 
 

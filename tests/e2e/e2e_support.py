@@ -16,7 +16,7 @@ from pathlib import Path
 
 import engine_support
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "connected-services"

@@ -29,7 +29,7 @@ import engine_support
 import pytest
 from e2e_support import NETWORK, REPO, Run, Stack, clean_slate, clockwork, copy_example, example_lock, query
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 pytestmark = pytest.mark.e2e
 

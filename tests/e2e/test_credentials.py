@@ -22,7 +22,8 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run
 
-from clockwork_compose import _envfile, _lower, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose import _envfile, _lower
 
 pytestmark = pytest.mark.e2e
 

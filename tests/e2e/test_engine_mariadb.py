@@ -22,7 +22,8 @@ import engine_support
 import pytest
 from e2e_support import REPO, Run, clockwork
 
-from clockwork_compose import _migrator, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose import _migrator
 from clockwork_compose._migrations import plan_for
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ import engine_support
 import pytest
 from e2e_support import REPO, clockwork
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 pytestmark = pytest.mark.e2e
 LOCK = Path("/tmp/clockwork-e2e-eng-rabbitmq.lock")

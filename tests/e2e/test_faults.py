@@ -9,7 +9,7 @@ import engine_support
 import pytest
 from e2e_support import PROJECT, Stack, migration_rows, query, table_exists
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 pytestmark = pytest.mark.e2e
 

@@ -25,8 +25,10 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clean_slate, example_lock
 
-from clockwork_compose import _deploy, _lower, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose import _lower
 from clockwork_compose._errors import RuntimeFailure
+from clockwork_compose._targets.compose import runtime as _deploy
 
 pytestmark = pytest.mark.e2e
 

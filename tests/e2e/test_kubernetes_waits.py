@@ -31,7 +31,7 @@ import yaml
 
 from clockwork_compose import _api
 from clockwork_compose._engines import rabbitmq
-from clockwork_compose._targets import kubernetes
+from clockwork_compose._targets.kubernetes import emit as kubernetes
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,8 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run
 
-from clockwork_compose import _lower, _runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose import _lower
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clockwork
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 pytestmark = pytest.mark.e2e
 

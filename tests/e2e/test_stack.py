@@ -26,7 +26,7 @@ from e2e_support import (
     table_exists,
 )
 
-from clockwork_compose import _runtime
+from clockwork_compose import _docker as _runtime
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from e2e_support import EXAMPLE, swarm_mode
 
-from clockwork_compose._targets import swarm_runtime
+from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
 pytestmark = pytest.mark.e2e
 

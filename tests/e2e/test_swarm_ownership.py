@@ -25,8 +25,9 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clockwork, swarm_mode
 
-from clockwork_compose import _lower, _runtime
-from clockwork_compose._targets import swarm_runtime
+from clockwork_compose import _docker as _runtime
+from clockwork_compose import _lower
+from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ PG_ENV = '{"POSTGRES_USER": "own", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "ow
 #: clockwork as it was before it recorded folders on what a deploy makes.
 OLD_CLOCKWORK = (
     "import sys\n"
-    "from clockwork_compose._targets import swarm_runtime\n"
+    "from clockwork_compose._targets.swarm import runtime as swarm_runtime\n"
     "swarm_runtime.stamp = lambda doc, folder: doc\n"
     "from clockwork_compose._cli import run\n"
     "run()\n"

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import _yaml
-from .._model import Build, Condition, EnvValue, Healthcheck, Mount, Port, Project, SecretRef, Service
-from .._probes import docker_test
-from . import place
+from ... import _yaml
+from ..._model import Build, Condition, EnvValue, Healthcheck, Mount, Port, Project, SecretRef, Service
+from ..._probes import docker_test
+from .. import place
 
 #: The file this target writes, next to main.py unless told otherwise.
 FILE = "docker-compose.yml"
@@ -92,7 +92,7 @@ def env_text(value: EnvValue) -> str:
 
 def validate(doc: dict[str, Any]) -> None:
     """Raise DeclarationError when the Compose specification rejects ``doc``."""
-    from .. import _schema
+    from ... import _schema
 
     _schema.validate(doc)
 

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import DeclarationError, EngineUnavailable, RuntimeFailure
-from .._model import Project, Role, Service
-from .._runtime import OWNER_LABEL, PROJECT_LABEL, STACK_LABEL
+from ..._docker import OWNER_LABEL, PROJECT_LABEL, STACK_LABEL
+from ..._errors import DeclarationError, EngineUnavailable, RuntimeFailure
+from ..._model import Project, Role, Service
 
 SPEC_LABEL = "dev.clockwork.spec"
 #: What ``docker stack deploy`` accepts as a stack name (it prefixes every object's name).
@@ -419,7 +419,8 @@ def apply(
     with the Compose project of that name). Before anything changes: a stack (or a volume it
     would mount) another folder made, or a Compose project of its name running, raise
     SwarmError and nothing is touched."""
-    from .. import _deploy, _lower
+    from ... import _lower
+    from ..compose import runtime as _deploy
 
     stack = valid_stack(stack) if stack is not None else _lower.project_name(project_dir)
     with _deploy.project_lock(stack, "apply"):
@@ -429,7 +430,8 @@ def apply(
 def _apply(project_dir: Path, stack: str, timeout: float | None, on_progress: Progress | None) -> ApplyReport:
     import yaml
 
-    from .. import _api, _deploy, _graph
+    from ... import _api, _graph
+    from ..compose import runtime as _deploy
 
     require_manager()
     built = _api.build(project_dir, target="swarm")
@@ -615,7 +617,7 @@ def ensure_images(project: Project, doc: Mapping[str, Any], folder: Path) -> lis
 
 def ensure_data_nodes(project: Project) -> list[str]:
     """Each database's placement label on a node: on a one-node swarm, clockwork adds it."""
-    from .swarm import placement_label
+    from .emit import placement_label
 
     databases = [s for s in project.ordered() if s.role is Role.DATABASE]
     if not databases:
@@ -641,7 +643,8 @@ def ensure_data_nodes(project: Project) -> list[str]:
 
 def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) -> tuple[str, list[Any], float]:
     """The built-in checks and the user's assertions, with the services' checks from Swarm."""
-    from .. import _api, _assertions, _deploy
+    from ... import _api, _assertions
+    from ..compose import runtime as _deploy
 
     require_manager()
     project, _, path = _api.compile_project(project_dir, None, "swarm")
@@ -671,7 +674,7 @@ def _exec_in(stack: str) -> Callable[[str, Sequence[str], Mapping[str, str]], st
     """``docker exec`` in a running task of the stack's service (a database's client)."""
 
     def run(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
-        from .. import _runtime
+        from ... import _docker as _runtime
 
         label = f"label=com.docker.swarm.service.name={stack}_{name}"
         ids = docker("ps", "-q", "--filter", label, "--filter", "status=running").split()
@@ -683,7 +686,7 @@ def _exec_in(stack: str) -> Callable[[str, Sequence[str], Mapping[str, str]], st
 
 
 def _service_outcome(service: Service, stack: str) -> Any:
-    from .._assertions import Outcome
+    from ..._assertions import Outcome
 
     inspected = stack_services(stack).get(service.name)
     if inspected is None:
@@ -716,7 +719,7 @@ def destroy(stack: str, folder: Path, keep_volumes: bool = False, wait: float = 
     labels. When another folder made any of it, nothing is removed and that folder is in
     ``foreign``. When nothing of it has a folder recorded (deployed before clockwork
     recorded it, or by a plain ``docker stack deploy``), SwarmError says how to go on."""
-    from .. import _deploy
+    from ..compose import runtime as _deploy
 
     stack = valid_stack(stack)
     with _deploy.project_lock(stack, "destroy"):
@@ -741,7 +744,7 @@ def _compose_volumes(stack: str, folder: Path) -> tuple[str, ...]:
 
 
 def _unrecorded(stack: str, folder: Path, things: Sequence[Made]) -> str:
-    from .. import _lower
+    from ... import _lower
 
     option = "" if _lower.project_name(folder) == stack else f" --stack {stack}"
     volumes = sorted(t.name for t in things if t.kind == "volume")

@@ -28,12 +28,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import _yaml
-from .._errors import DeclarationError
-from .._model import Mount, Port, Project, Restart, Role, Service
-from .._probes import docker_test
-from . import place
-from .compose import SCRIPT_ANCHOR, SCRIPT_FIELD, _healthcheck, labels, process, text
+from ... import _yaml
+from ..._errors import DeclarationError
+from ..._model import Mount, Port, Project, Restart, Role, Service
+from ..._probes import docker_test
+from .. import place
+from ..compose.emit import SCRIPT_ANCHOR, SCRIPT_FIELD, _healthcheck, labels, process, text
 
 FILE = "docker-stack.yml"
 HEADER = """\
@@ -97,7 +97,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
 
 
 def validate(doc: dict[str, Any]) -> None:
-    from .. import _schema
+    from ... import _schema
 
     _schema.validate(doc)
 

@@ -49,10 +49,10 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .. import _yaml
-from .._engines import CATALOG, Engine, engine_named
-from .._errors import DeclarationError
-from .._model import (
+from ... import _yaml
+from ..._engines import CATALOG, Engine, engine_named
+from ..._errors import DeclarationError
+from ..._model import (
     CommandCheck,
     Condition,
     EnvValue,
@@ -318,7 +318,7 @@ def _shell_word(value: EnvValue) -> str:
 
 def _check_script(hc: Healthcheck, host: str | None = None) -> str:
     """A check as one POSIX sh command; ``host`` replaces the container's own address."""
-    from .._probes import HOST, http_script, tcp_script
+    from ..._probes import HOST, http_script, tcp_script
 
     check = hc.check
     if isinstance(check, CommandCheck):
@@ -326,7 +326,7 @@ def _check_script(hc: Healthcheck, host: str | None = None) -> str:
     elif isinstance(check, ShellCheck):
         script = f"( {check.script}\n)"
     elif isinstance(check, HttpCheck):
-        from .._declarations import HttpProbe
+        from ..._declarations import HttpProbe
 
         probe = HttpProbe(check.path, port=check.port, status=check.status, timeout=hc.timeout)
         script = f"( {http_script(probe, check.port)} )"

@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import _api, _assertions, _envfile, _graph, _lower, _runtime
-from ._engines import CATALOG
-from ._errors import RuntimeFailure
-from ._model import Condition, Project, Role, Service
-from ._runtime import ContainerState
+from ... import _api, _assertions, _envfile, _graph, _lower
+from ... import _docker as _runtime
+from ..._docker import ContainerState
+from ..._engines import CATALOG
+from ..._errors import RuntimeFailure
+from ..._model import Condition, Project, Role, Service
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
 MARGIN = 60
