@@ -13,9 +13,6 @@ from ._envfile import write_atomic
 from ._errors import CheckFailed, UnusableFile
 from ._model import Project
 
-COMPOSE_FILE = "docker-compose.yml"
-STACK_FILE = "docker-stack.yml"
-
 
 @dataclass(frozen=True)
 class Build:
@@ -42,7 +39,7 @@ def compile_project(
     project_dir = project_dir.resolve()
     path = (output if output is not None else project_dir / emitter.FILE).resolve()
     resources = _loader.load(project_dir)
-    ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
+    ctx = _lower.Context(project_dir=project_dir)
     project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
     base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
     doc = emitter.document(project, base, project_dir)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import EngineUnavailable, RuntimeFailure
+from ._model import ROLE_LABEL
 
 PROVISION_HINT = (
     "install Docker Engine with the Compose v2 plugin (https://docs.docker.com/engine/install/) and start it, "
@@ -68,7 +69,6 @@ COPYING_INTO_LABEL = "dev.clockwork.copying-into"
 HELPER_LABEL = "dev.clockwork.helper"
 #: Set by clockwork on the shared network it creates: it belongs to no single project.
 SHARED_LABEL = "dev.clockwork.shared"
-ROLE_LABEL = "dev.clockwork.role"
 #: Host-wide lock files (one engine per host): the shared network, and one per project.
 LOCK_DIR = Path(tempfile.gettempdir()) / "clockwork-locks"
 #: Seconds a docker CLI call on apply's path may take (`compose up` has its own deadline).

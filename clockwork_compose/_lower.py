@@ -57,11 +57,6 @@ PLACEHOLDERS = ("user", "password", "host", "port", "database")
 PROBE_INTERVAL = 1.0
 PROBE_TIMEOUT = 3.0
 DEFAULT_READY_TIMEOUT = 30
-MIGRATOR_ROOT = "/clockwork"
-#: The label under which targets write a migrator's digest (``MigratorJob.digest``): a new
-#: or edited file changes the generated file (``build --check`` tells), and with it the
-#: migrator's definition, so the next ``clockwork apply`` runs it.
-MIGRATIONS_LABEL = "dev.clockwork.migrations"
 
 _PORT = re.compile(
     r"(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?"
@@ -81,7 +76,6 @@ class Context:
     """Where the project lives and where the compose file goes (relative paths start there)."""
 
     project_dir: Path
-    output_dir: Path
     #: Resolved paths, per build: many connections name the same schema and folders.
     resolved: dict[str, Path] = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
@@ -794,7 +788,7 @@ def _migrator(
         networks=[NETWORK],
         restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
-        migrator=MigratorJob(database.name, _migrator_driver(engine), plan, plan.digest(), tuple(mounts)),
+        migrator=MigratorJob(database.name, plan, plan.digest(), tuple(mounts)),
     )
     migrations = Migrations(
         database.name,
@@ -807,12 +801,6 @@ def _migrator(
         project.databases[i] = dataclasses.replace(project.databases[i], migrations=migrations)
     for consumer_name in consumers:
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
-
-
-def _migrator_driver(engine: Engine) -> str:
-    from ._migrator import render_migrator_script
-
-    return render_migrator_script(engine)
 
 
 def _migrator_entrypoint(engine: Engine) -> tuple[str, ...]:
@@ -838,14 +826,14 @@ def _migration_plan(
             ctx, conn.schema_file, consumer.name, "schema_file", kind="file", outside=conn.allow_outside_project
         )
         schema = _resolved(ctx, conn.schema_file)
-        target = f"{MIGRATOR_ROOT}/{_migrations.SCHEMA}/{PurePosixPath(conn.schema_file).name}"
+        target = f"{_migrations.ROOT}/{_migrations.SCHEMA}/{PurePosixPath(conn.schema_file).name}"
         mounts.append(Mount("bind", source, target, read_only=True))
     if conn.migrations_dir:
         source = project_path(
             ctx, conn.migrations_dir, consumer.name, "migrations_dir", kind="dir", outside=conn.allow_outside_project
         )
         folder = _resolved(ctx, conn.migrations_dir)
-        mounts.append(Mount("bind", source, f"{MIGRATOR_ROOT}/{_migrations.MIGRATIONS}", read_only=True))
+        mounts.append(Mount("bind", source, f"{_migrations.ROOT}/{_migrations.MIGRATIONS}", read_only=True))
     values: dict[str, str] = {}
     secrets: dict[str, str] = {}
     for name, value in sorted(conn.psql_variables.items()):

@@ -21,15 +21,14 @@ from pathlib import Path
 import jinja2
 
 from ._engines import Engine, Migrator, engine_named, postgres
+from ._migrations import ROOT
 
 #: The postgres driver (the default engine of this module's functions).
 TEMPLATE_NAME = "migrator.sh.j2"
 
 #: Environment variable overriding where the plan's paths are (tests and benchmarks run
-#: the driver on the host); the migrator's mount, :data:`ROOT`, when unset.
+#: the driver on the host); the migrator's mount, ``_migrations.ROOT``, when unset.
 ROOT_ENV = "CLOCKWORK_ROOT"
-#: Where the migrator's files are mounted (the plan's paths are relative to it).
-ROOT = "/clockwork"
 
 #: The postgres driver's bookkeeping table and advisory lock key (they live with the engine:
 #: :mod:`clockwork_compose._engines.postgres`).

@@ -30,6 +30,14 @@ class Condition(enum.Enum):
         return list(Condition).index(self)
 
 
+#: The label every target writes on a service: the role it plays (a ``Role``'s value).
+ROLE_LABEL = "dev.clockwork.role"
+#: The label under which targets write a migrator's digest (``MigratorJob.digest``): a new
+#: or edited file changes the generated file (``build --check`` tells), and with it the
+#: migrator's definition, so the next ``clockwork apply`` runs it.
+MIGRATIONS_LABEL = "dev.clockwork.migrations"
+
+
 class Role(enum.Enum):
     APP = "app"
     DATABASE = "database"
@@ -206,13 +214,12 @@ class Service:
 
 @dataclass(frozen=True)
 class MigratorJob:
-    """What a migrator runs, as data: the driver script (its entrypoint runs it as
-    ``/bin/sh -c <driver> clockwork-migrate <plan arguments>``), the plan, the files it reads
+    """What a migrator runs, as data (its service's entrypoint runs the driver script as
+    ``/bin/sh -c <driver> clockwork-migrate <plan arguments>``): the plan, the files it reads
     (project-relative source -> container path) and the digest of those files, which
     changes whenever a schema or migration file does."""
 
     database: str
-    driver: str
     plan: Plan
     digest: str
     files: tuple[Mount, ...] = ()

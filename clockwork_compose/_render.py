@@ -16,7 +16,6 @@ from typing import Any
 
 from ._api import Step
 
-FORMATS = ("text", "json", "mermaid", "dot")
 #: Compose's spelling of each condition, for machines that want to match the file.
 COMPOSE_CONDITIONS = {
     "started": "service_started",

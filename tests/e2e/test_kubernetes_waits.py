@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from clockwork_compose import _api
+from clockwork_compose import _api, _migrations
 from clockwork_compose._engines import rabbitmq
 from clockwork_compose._targets.kubernetes import emit as kubernetes
 
@@ -334,7 +334,7 @@ def test_waits_block_until_the_databases_are_ready_and_migrated_and_the_job_migr
     # The Job: its own wait, then the driver on the ConfigMap's files.
     job = pod_of(docs, "Job")
     job_mounts = volume_mounts(docs, job, job["containers"][0], tmp_path)
-    assert job_mounts[:2] == ["-v", job_mounts[1]] and job_mounts[1].endswith(f":{kubernetes.ROOT}:ro")
+    assert job_mounts[:2] == ["-v", job_mounts[1]] and job_mounts[1].endswith(f":{_migrations.ROOT}:ro")
     job_wait = pods.run(job["initContainers"][0], "job-wait")
     assert job_wait.returncode == 0, job_wait.stderr
     first = pods.run(job["containers"][0], "job-1", job_mounts)

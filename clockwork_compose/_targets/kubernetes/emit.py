@@ -52,6 +52,7 @@ from typing import Any
 from ... import _yaml
 from ..._engines import CATALOG, Engine, engine_named
 from ..._errors import DeclarationError
+from ..._migrations import ROOT
 from ..._model import (
     CommandCheck,
     Condition,
@@ -75,8 +76,6 @@ HEADER = """\
 #   kubectl apply -f kubernetes.yaml
 """
 
-#: Where the migrator's driver reads the files the plan names (as on Compose).
-ROOT = "/clockwork"
 #: The size of each data volume claim (the cluster's default storage class provides it).
 STORAGE = "1Gi"
 #: Where a database pod's first init container mounts the root of its data claim, to check

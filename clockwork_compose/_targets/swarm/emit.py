@@ -33,7 +33,7 @@ from ..._errors import DeclarationError
 from ..._model import Mount, Port, Project, Restart, Role, Service
 from ..._probes import docker_test
 from .. import place
-from ..compose.emit import SCRIPT_ANCHOR, SCRIPT_FIELD, _healthcheck, labels, process, text
+from ..compose.emit import _healthcheck, labels, process, share_scripts, text
 
 FILE = "docker-stack.yml"
 HEADER = """\
@@ -44,8 +44,6 @@ HEADER = """\
 #: "dnsrr" (default: works without IPVS) or "vip"; CLOCKWORK_SWARM_ENDPOINT_MODE overrides it.
 ENDPOINT_MODE_ENV = "CLOCKWORK_SWARM_ENDPOINT_MODE"
 ENDPOINT_MODES = ("dnsrr", "vip")
-#: Label of the service that records which role it plays (app, database, migrator).
-ROLE_LABEL = "dev.clockwork.role"
 #: Seconds between restarts: short, so that a plain deploy converges quickly.
 RESTART_DELAY = "2s"
 #: Attempts of a migrator job under a plain deploy (the database may still be starting).
@@ -104,7 +102,7 @@ def validate(doc: dict[str, Any]) -> None:
 
 def render(project: Project, doc: dict[str, Any] | None = None) -> str:
     doc = doc if doc is not None else document(project)
-    return HEADER + _yaml.dump(_share_scripts(doc))
+    return HEADER + _yaml.dump(share_scripts(doc, lambda s: s["deploy"]["labels"]))
 
 
 def service(
@@ -183,22 +181,6 @@ def _configs(s: Service, base: str, root: Path | None, configs: dict[str, dict[s
 
 def _relative(path: str) -> str:
     return path if path.startswith(("./", "../")) or path == "." else f"./{path}"
-
-
-def _share_scripts(doc: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``doc`` where the migrators' driver is an alias of one ``x-`` field."""
-    services = doc["services"]
-    migrators = {n for n, s in services.items() if s["deploy"]["labels"][ROLE_LABEL] == "migrator"}
-    scripts = {services[n]["entrypoint"][2] for n in migrators}
-    if len(scripts) != 1:
-        return doc
-    (script,) = scripts
-    shared = {
-        n: {**s, "entrypoint": [*s["entrypoint"][:2], _yaml.Alias(SCRIPT_ANCHOR), *s["entrypoint"][3:]]}
-        for n, s in services.items()
-        if n in migrators
-    }
-    return {SCRIPT_FIELD: _yaml.Anchor(SCRIPT_ANCHOR, script), **doc, "services": {**services, **shared}}
 
 
 __all__ = ["FILE", "document", "docker_test", "render", "validate"]
