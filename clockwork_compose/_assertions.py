@@ -254,6 +254,8 @@ def tcp_open(host: str, port: int) -> Outcome:
     immediate close is the port proxy saying nothing listens behind it."""
     try:
         connection = socket.create_connection((host, port), timeout=ATTEMPT_TIMEOUT)
+    except (ConnectionResetError, ConnectionAbortedError) as exc:
+        return _reset(exc)  # accepted, then reset before connect() returned: the same reset
     except OSError as exc:
         return Outcome(False, exc.strerror or str(exc))
     with connection:
@@ -263,10 +265,14 @@ def tcp_open(host: str, port: int) -> Outcome:
         except TimeoutError:
             return Outcome(True, "connected, held open")
         except OSError as exc:
-            return Outcome(False, f"{exc.strerror or exc} at once: published, but nothing listens in the container")
+            return _reset(exc)
     if not data:
         return Outcome(False, "closed at once: published, but nothing listens in the container")
     return Outcome(True, "connected, the server spoke first")
+
+
+def _reset(exc: OSError) -> Outcome:
+    return Outcome(False, f"{exc.strerror or exc} at once: published, but nothing listens in the container")
 
 
 def http_status(url: str, expected: int) -> Outcome:
