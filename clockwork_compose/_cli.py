@@ -8,7 +8,7 @@ import itertools
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from . import _api
-    from ._targets.compose import runtime as _deploy
+    from ._targets import base as _base
 
 app = typer.Typer(
     add_completion=False,
@@ -261,23 +261,6 @@ class PlanFormat(enum.StrEnum):
     dot = "dot"
 
 
-def _runs_here(target: Target) -> None:
-    """apply, assert and destroy run Compose and Swarm; a Kubernetes cluster is kubectl's."""
-    if target is Target.kubernetes:
-        _say(
-            "--target kubernetes: clockwork does not run a cluster; deploy with "
-            "`clockwork secrets --target kubernetes | kubectl apply -f -` and `kubectl apply -f kubernetes.yaml`"
-        )
-        raise typer.Exit(2)
-
-
-def _stack_option(target: Target, stack: str | None) -> None:
-    """--stack names a Swarm stack: refused, not ignored, with another target."""
-    if stack is not None and target is not Target.swarm:
-        _say(f"error: --stack is for --target swarm (the {target.value} target has no stack)")
-        raise typer.Exit(2)
-
-
 @app.command()
 def secrets(project_dir: ProjectDir = Path("."), target: TargetOption = Target.kubernetes) -> None:
     """Print the Secret that holds the project's .env values, for `kubectl apply -f -` (--target kubernetes)."""
@@ -390,37 +373,36 @@ def apply(
     stack: Stack = None,
 ) -> None:
     """Build, then start everything in dependency order and wait until it is healthy."""
-    from ._targets.compose import runtime as _deploy
+    from ._targets.base import ApplyOptions
 
     err = _console()
-    _runs_here(target)
-    _stack_option(target, stack)
-    if target is Target.swarm:
-        if replace_data:
-            _say("error: --replace-data is for Compose: on Swarm a database's volume follows its service name")
-            raise typer.Exit(2)
-        if adopt_data or adopt_data_from is not None:
-            _say("error: --adopt-data is for Compose: clockwork does not move a stack's data between folders")
-            raise typer.Exit(2)
-        _apply_swarm(err, project_dir, stack, timeout)
-        return
+    runner = _runner(target, stack)
+    adopting = adopt_data or adopt_data_from is not None
+
+    def progress(service: str, phase: str, seconds: float) -> None:
+        err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
+
+    options = ApplyOptions(
+        timeout=timeout,
+        on_progress=progress,
+        stack=stack,
+        replace_data=replace_data,
+        adopt_data=adopt_data,
+        adopt_from=adopt_data_from.absolute() if adopt_data_from is not None else None,
+    )
+    refused = runner.refuse(options)
+    if refused is not None:
+        _say(f"error: {refused}")
+        raise typer.Exit(2)
     with _errors():
-
-        def progress(service: str, phase: str, seconds: float) -> None:
-            err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
-
-        err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
+        if runner.announces:
+            err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
         try:
-            report = _deploy.apply(
-                project_dir,
-                timeout,
-                on_progress=progress,
-                replace_data=replace_data,
-                adopt_data=adopt_data,
-                adopt_from=adopt_data_from.absolute() if adopt_data_from is not None else None,
-            )
+            report = runner.apply(project_dir, options, _needs())
         except KeyboardInterrupt:  # before apply waited: during the build or before compose up
-            again = "clockwork apply --adopt-data" if adopt_data or adopt_data_from is not None else "clockwork apply"
+            if not runner.announces:
+                raise
+            again = "clockwork apply --adopt-data" if adopting else "clockwork apply"
             err.print(f"[bold red]interrupted[/] (Ctrl-C) before apply started waiting; run `{again}` again")
             raise typer.Exit(130) from None
         for note in report.notes:
@@ -433,42 +415,30 @@ def apply(
             raise typer.Exit(1)
 
 
-def _apply_swarm(err: Console, project_dir: Path, stack: str | None, timeout: float | None) -> None:
-    """`apply --target swarm`: the same progress lines and summary as on Compose."""
-    from rich.markup import escape
+def _runner(target: Target, stack: str | None) -> _base.Target:
+    """The target apply, assert and destroy dispatch to: refused (exit 2) when clockwork does
+    not run it, or when --stack is given to a target without stacks."""
+    from . import _targets
 
-    from ._targets.swarm import runtime as swarm_runtime
-
-    with _errors():
-
-        def progress(service: str, phase: str, seconds: float) -> None:
-            err.print(f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]")
-
-        report = swarm_runtime.apply(project_dir, stack, timeout, on_progress=progress)
-        for note in report.notes:
-            _say(note)
-        width = max([10, *(len(s.phase) for s in report.services)])
-        for s in report.services:
-            err.print(
-                f"  {s.name:<24} {s.role:<9} [{_PHASE_STYLE.get(s.phase, 'yellow')}]{s.phase:<{width}}[/] {s.change}"
-            )
-        if report.ok:
-            counts = {c: sum(1 for s in report.services if s.change == c) for c in ("created", "updated", "unchanged")}
-            done = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
-            if not report.deploys:
-                done += "; nothing changed, nothing deployed"
-            err.print(f"[green]applied[/] stack {report.stack} in {report.seconds:.1f}s ({done})")
-            return
-        failure = report.failure
-        assert failure is not None
-        err.print(f"[bold red]apply failed[/] after {report.seconds:.1f}s: {escape(failure.reason)}")
-        if failure.logs:
-            err.print(f"last log lines of {failure.service}:")
-            err.print("\n".join(f"  | {escape(line)}" for line in failure.logs.splitlines()))
-        raise typer.Exit(1)
+    runner = _targets.target(target.value)
+    if runner.runs_elsewhere:
+        _say(runner.runs_elsewhere)
+        raise typer.Exit(2)
+    if stack is not None and not runner.stacks:
+        _say(f"error: --stack is for --target swarm (the {target.value} target has no stack)")
+        raise typer.Exit(2)
+    return runner
 
 
-def _apply_removals(report: _deploy.ApplyReport) -> None:
+def _needs() -> _base.Needs:
+    """What a runtime takes from above it: the build, the compile, the project lock, the environment."""
+    from . import _api, _docker
+    from ._targets.base import Needs
+
+    return Needs(build=_api.build, lock=_docker.project_lock, environ=os.environ, compile=_api.compile_project)
+
+
+def _apply_removals(report: _base.ApplyReport) -> None:
     """Containers apply removed and the volumes it kept or adopted, each with how to delete it."""
     from ._targets.compose import runtime as _deploy
 
@@ -493,22 +463,26 @@ def _apply_removals(report: _deploy.ApplyReport) -> None:
         _say(f"kept volume {move.old} of {move.service} (--replace-data); delete it with `docker volume rm {move.old}`")
 
 
-def _apply_summary(err: Console, report: _deploy.ApplyReport) -> None:
-    from rich.markup import escape
+#: The summary counts these changes, in this order (Compose recreates, Swarm updates).
+_CHANGES = ("created", "recreated", "updated", "unchanged")
+#: An app without a readiness probe, running (``compose.runtime.UNPROBED``).
+_UNPROBED = "running (no readiness probe)"
 
-    from ._targets.compose import runtime as _deploy
+
+def _apply_summary(err: Console, report: _base.ApplyReport) -> None:
+    from rich.markup import escape
 
     width = max([10, *(len(s.phase) for s in report.services)])
     for s in report.services:
         style = _PHASE_STYLE.get(s.phase, "yellow")
         err.print(f"  {s.name:<24} {s.role:<9} [{style}]{s.phase:<{width}}[/] {s.change}")
     if report.ok:
-        counts = {c: sum(1 for s in report.services if s.change == c) for c in ("created", "recreated", "unchanged")}
+        counts = {c: sum(1 for s in report.services if s.change == c) for c in _CHANGES}
         done = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
-        if not report.why_up:
-            done += "; already up to date, compose up not needed"
+        if report.unchanged:
+            done += f"; {report.unchanged}"
         err.print(f"[green]applied[/] {report.project} in {report.seconds:.1f}s ({done})")
-        unprobed = [s.name for s in report.services if s.phase == _deploy.UNPROBED]
+        unprobed = [s.name for s in report.services if s.phase == _UNPROBED]
         if unprobed:
             err.print(
                 f"[yellow]not known to be ready[/]: {', '.join(unprobed)} "
@@ -549,18 +523,9 @@ def assert_(
     import dataclasses
     import json
 
-    from ._targets.compose import runtime as _deploy
-
-    _runs_here(target)
-    _stack_option(target, stack)
+    runner = _runner(target, stack)
     with _errors():
-        if target is Target.swarm:
-            from ._targets.swarm import runtime as swarm_runtime
-
-            _, checks, seconds = swarm_runtime.check(project_dir, stack, 15.0 if timeout is None else timeout)
-            report = _deploy.AssertReport(stack or "", tuple(checks), seconds)
-        else:
-            report = _deploy.check(project_dir, 15.0 if timeout is None else timeout)
+        report = runner.check(project_dir, 15.0 if timeout is None else timeout, _needs(), stack)
         failed = sum(1 for c in report.checks if not c.passed)
         summary = f"{len(report.checks) - failed} passed, {failed} failed in {report.seconds:.1f}s"
         if as_json:
@@ -584,76 +549,23 @@ def destroy(
     stack: Stack = None,
 ) -> None:
     """Stop and remove the project's containers and network, and its volumes unless kept."""
-    from ._targets.compose import runtime as _deploy
-
-    _runs_here(target)
-    _stack_option(target, stack)
-    if target is Target.swarm:
-        _destroy_swarm(project_dir, stack, keep_volumes)
-        return
+    runner = _runner(target, stack)
     with _errors():
-        report = _deploy.destroy(project_dir, keep_volumes)
-        removed = report.removed
-        _say_removed(
-            {"containers": removed.containers, "networks": removed.networks, "volumes": removed.volumes},
-            f"project {report.project} has no containers, networks or volumes here",
-        )
-        gone = {left.folder for left in report.left}
-        for folder in report.foreign:
-            if folder not in gone:
-                _say(f"left alone: containers of project {report.project} created from {folder} (destroy them there)")
-        for left in report.left:
-            _say_left_behind(report.project, left)
+        report = runner.destroy(project_dir, keep_volumes, stack)
+        _say_removed(report.removed, report.nothing)
+        for line in report.left_alone:
+            _say(line)
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
 
 
-def _say_left_behind(project: str, left: _deploy.LeftBehind) -> None:
-    """What a folder that is gone left of this project name: how to take it over or remove it."""
-    kinds = (("containers", left.containers), ("volumes", left.volumes))
-    what = " and ".join(f"{kind} {', '.join(names)}" for kind, names in kinds if names)
-    commands = [f"`docker rm -f {' '.join(left.containers)}`"] if left.containers else []
-    commands += [f"`docker volume rm {' '.join(left.volumes)}`"] if left.volumes else []
-    _say(
-        f"left alone: {what} of project {project}, created in {left.folder}, which is gone: "
-        f"`clockwork apply --adopt-data` makes them this folder's (destroy then removes them), "
-        f"or remove them yourself: {' then '.join(commands)}"
-    )
-
-
-def _say_removed(removed: dict[str, Sequence[str]], nothing: str) -> None:
+def _say_removed(removed: Mapping[str, Sequence[str]], nothing: str) -> None:
     """One line per kind of thing destroy removed, or that there was nothing to remove."""
     for kind, names in removed.items():
         if names:
             _say(f"removed {kind}: {', '.join(names)}")
     if not any(removed.values()):
         _say(f"nothing to remove: {nothing}")
-
-
-def _destroy_swarm(project_dir: Path, stack: str | None, keep_volumes: bool) -> None:
-    from . import _lower
-    from ._targets.swarm import runtime as swarm_runtime
-
-    with _errors():
-        name = stack or _lower.project_name(project_dir)
-        removed = swarm_runtime.destroy(name, project_dir.resolve(), keep_volumes)
-        _say_removed(
-            {
-                "services": removed.services,
-                "containers": removed.containers,
-                "networks": removed.networks,
-                "configs": removed.configs,
-                "volumes": removed.volumes,
-            },
-            f"stack {name} has no services, networks, configs or volumes made here",
-        )
-        for folder in removed.foreign:
-            _say(f"left alone: stack {name}, made from {folder} (destroy it there)")
-        if removed.compose_volumes:
-            volumes = ", ".join(removed.compose_volumes)
-            _say(f"left alone: volumes {volumes} of Compose project {name} (`clockwork destroy` removes them)")
-        if keep_volumes:
-            _say("kept volumes (--keep-volumes)")
 
 
 migrations_app = typer.Typer(

@@ -573,6 +573,14 @@ def host_lock(name: str, wait: bool = True, what: str = "", doing: str = "") -> 
         os.close(fd)
 
 
+def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[None]:
+    """One lock per project name on this host, held by every apply and destroy of it from
+    start to end, on Compose and on Swarm (a stack and the Compose project of its name share
+    volume names). Whoever comes second is refused at once (``Busy``), never queued: the
+    message names what runs ("another apply of shop", "a destroy of shop")."""
+    return host_lock(f"project-{name}", wait=False, what=f"an apply or destroy of {name}", doing=f"{action} of {name}")
+
+
 def busy_message(holder: str, what: str, doing: str = "") -> str:
     """Why a lock was refused, from what its holder wrote in the lock file ("PID DOING"):
     "another apply of shop" when it does what we would, else "a destroy of shop"."""

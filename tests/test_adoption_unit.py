@@ -31,6 +31,7 @@ from clockwork_compose._docker import (
 )
 from clockwork_compose._errors import RuntimeFailure
 from clockwork_compose._model import Mount, Project, Role, Service
+from clockwork_compose._targets.base import Needs
 from clockwork_compose._targets.compose import runtime as _deploy
 
 DB = Service(
@@ -488,10 +489,8 @@ def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Pat
     )
     engine.start_engine_check = lambda: lambda: _runtime.EngineInfo("20.10", "1.41", "2.26")  # type: ignore[attr-defined]
     built = SimpleNamespace(project=shop(), path=here / "docker-compose.yml", notes=())
-    monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
-    monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
-    monkeypatch.setattr(_deploy._envfile, "require", lambda project, folder: [])
+    needs = Needs(lambda project_dir, target: built, lambda name, action: contextlib.nullcontext(), {})
     with pytest.raises(RuntimeFailure) as caught:
-        _deploy.apply(here, engine=engine, adopt_data=True)  # type: ignore[arg-type]
+        _deploy.apply(here, needs, engine=engine, adopt_data=True)  # type: ignore[arg-type]
     assert f"project shop belongs to {live}" in str(caught.value)
     assert engine.changes == 0 and "shop_db_data.clockwork-owner" not in engine.labels

@@ -400,9 +400,11 @@ def test_destroy_removes_this_folders_containers_dependants_first_and_only_its_o
     assert engine.removed_groups == [["app"], ["db-migrator"], ["db"]]
     assert engine.removed_volumes == ["shop_db_data"]
     assert engine.networks_freed == [("app_network", "shop"), ("shop_default", "shop")]
-    assert report.removed == _runtime.Removed(
-        ("app", "db", "db-migrator"), ("app_network", "shop_default"), ("shop_db_data",)
-    )
+    assert report.removed == {
+        "containers": ("app", "db", "db-migrator"),
+        "networks": ("app_network", "shop_default"),
+        "volumes": ("shop_db_data",),
+    }
     assert report.foreign == (there,)
     kept = _deploy.destroy(folder, keep_volumes=True, engine=DestroyEngine(engine.existing, engine.present))
-    assert kept.removed.volumes == () and kept.kept_volumes
+    assert kept.removed["volumes"] == () and kept.kept_volumes

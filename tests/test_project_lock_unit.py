@@ -27,22 +27,22 @@ def name() -> str:
 
 def test_a_second_apply_or_a_destroy_is_refused_naming_what_holds_the_lock(name: str) -> None:
     me = os.getpid()
-    with _deploy.project_lock(name, "apply"):
+    with _runtime.project_lock(name, "apply"):
         another = rf"^another apply of {name} is running \(process {me}\); nothing was changed"
-        with pytest.raises(Busy, match=another), _deploy.apply_lock(name):
+        with pytest.raises(Busy, match=another), _runtime.project_lock(name, "apply"):
             pass
         with (
             pytest.raises(Busy, match=rf"^an apply of {name} is running \(process {me}\)"),
-            _deploy.project_lock(name, "destroy"),
+            _runtime.project_lock(name, "destroy"),
         ):
             pass
     with (
-        _deploy.project_lock(name, "destroy"),
+        _runtime.project_lock(name, "destroy"),
         pytest.raises(Busy, match=rf"^a destroy of {name} is running \(process {me}\)"),
-        _deploy.apply_lock(name),
+        _runtime.project_lock(name, "apply"),
     ):
         pass
-    with _deploy.project_lock(name, "destroy"):  # free again once the holder is done
+    with _runtime.project_lock(name, "destroy"):  # free again once the holder is done
         pass
 
 
@@ -57,7 +57,7 @@ def test_compose_destroy_takes_the_project_lock(tmp_path: Path) -> None:
     folder = tmp_path / "unit-lock-destroy"
     folder.mkdir()
     with (
-        _deploy.project_lock("unit-lock-destroy", "apply"),
+        _runtime.project_lock("unit-lock-destroy", "apply"),
         pytest.raises(Busy, match="an apply of unit-lock-destroy is running"),
     ):
         _deploy.destroy(folder, engine=None)  # type: ignore[arg-type]  # refused before any engine call

@@ -19,6 +19,7 @@ from clockwork_compose import _docker as _runtime
 from clockwork_compose._docker import ContainerState, EngineInfo
 from clockwork_compose._errors import EngineUnavailable, RuntimeFailure
 from clockwork_compose._model import CommandCheck, Condition, Dependency, Healthcheck, Project, Role, Service
+from clockwork_compose._targets.base import MARGIN, Clock, Needs, deadline_seconds
 from clockwork_compose._targets.compose import runtime as _deploy
 
 NOW = datetime.now(UTC)
@@ -245,7 +246,7 @@ def project() -> Project:
 
 
 def test_deadline_is_longest_readiness_budget_plus_margin() -> None:
-    assert _deploy.deadline_seconds(project()) == 30 + _deploy.MARGIN
+    assert deadline_seconds(project()) == 30 + MARGIN
 
 
 def test_dependency_order() -> None:
@@ -340,21 +341,27 @@ class FakeEngine:
         raise AssertionError(f"apply removed {groups}, though nothing is an orphan")
 
 
+#: apply's clock in these tests: quick polls, a short grace.
+FAST = Clock(poll=0.01, grace=0.05)
+
+
+def needs(tmp_path: Path, built_project: Project | None = None) -> Needs:
+    """What apply is given instead of the real build, lock and environment: it builds
+    ``project()`` (or ``built_project``); no host lock (a second run of this suite on the host
+    has the same tmp_path names); an empty environment."""
+    built = SimpleNamespace(project=built_project or project(), path=tmp_path / "docker-compose.yml", notes=())
+    return Needs(
+        build=lambda project_dir, target: built,
+        lock=lambda name, action: contextlib.nullcontext(),
+        environ={},
+        clock=FAST,
+    )
+
+
 @pytest.fixture
-def fake_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """Apply (not the engine: that is passed to ``_deploy.apply``) builds ``project()``."""
-
-    def install(engine: FakeEngine) -> FakeEngine:
-        built = SimpleNamespace(project=project(), path=tmp_path / "docker-compose.yml", notes=())
-        # A second run of this suite on the host has the same tmp_path names: no host lock.
-        monkeypatch.setattr(_deploy, "apply_lock", lambda name: contextlib.nullcontext())
-        monkeypatch.setattr(_deploy._api, "build", lambda project_dir: built)
-        monkeypatch.setattr(_deploy._envfile, "require", lambda project, folder: [])
-        monkeypatch.setattr(_deploy, "POLL", 0.01)
-        monkeypatch.setattr(_deploy, "GRACE", 0.05)
-        return engine
-
-    return install
+def fake_apply():
+    """The fake engine a test passes to ``_deploy.apply`` (with ``needs``): as it is."""
+    return lambda engine: engine
 
 
 def soon() -> datetime:
@@ -376,7 +383,7 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
     made = {name: dataclasses.replace(s, created=soon(), started=soon()) for name, s in healthy().items()}
     engine = fake_apply(FakeEngine([{}, {"db": state("db", health="starting", created=soon())}, made]))
     seen: list[tuple[str, str]] = []
-    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok
     assert ("db", "starting") in seen and ("db", "healthy") in seen
     assert ("db-migrator", "migrated") in seen
@@ -387,14 +394,14 @@ def test_a_swarm_stack_of_the_project_name_stops_apply_before_anything_changes(f
     engine = fake_apply(FakeEngine([{}]))
     engine.swarm_stack = lambda stack: _runtime.SwarmStack({f"{stack}_db": ""})  # type: ignore[method-assign]
     with pytest.raises(RuntimeFailure, match="Swarm stack .* runs on this engine"):
-        _deploy.apply(tmp_path, engine=engine)
+        _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert engine.ups == 0 and engine.calls == 0  # no compose up, not even a look at the containers
 
 
 def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([healthy()]))
     seen: list[tuple[str, str]] = []
-    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok and report.why_up == {}
     assert engine.ups == 0, "compose up ran (and with it the migrator) with nothing to do"
     assert {s.change for s in report.services} == {"unchanged"}
@@ -403,7 +410,7 @@ def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
 
 def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": ""}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.ok and report.why_up == {"db-migrator": "configuration changed"}
     assert engine.ups == 1 and engine.up_services == ["db-migrator"]  # app is left alone
     assert {s.change for s in report.services} == {"unchanged"}
@@ -411,7 +418,7 @@ def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Pa
 
 def test_any_other_change_gives_compose_up_everything(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": "new"}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.ok and set(report.why_up) == {"db-migrator", "app"}
     assert engine.ups == 1 and engine.up_services is None
 
@@ -420,7 +427,7 @@ def test_recreated_container_is_reported(fake_apply, tmp_path: Path) -> None:
     before = healthy()
     after = {**before, "app": state("app", cid="new-id")}
     engine = fake_apply(FakeEngine([before, after], hashes={"db": "", "db-migrator": "", "app": "new"}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert {s.name: s.change for s in report.services}["app"] == "recreated"
 
 
@@ -496,7 +503,7 @@ def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_pat
     engine = fake_apply(
         FakeEngine([failed], up_error=RuntimeFailure('service "db-migrator" didn\'t complete successfully'))
     )
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert not report.ok and report.failure is not None
     assert report.failure.service == "db-migrator"
     assert "exit code 1" in report.failure.reason and "didn't complete successfully" in report.failure.reason
@@ -507,21 +514,21 @@ def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_pat
 def test_engine_error_without_failed_container_names_the_service(fake_apply, tmp_path: Path) -> None:
     error = RuntimeFailure("driver failed programming external connectivity on endpoint db: port is already allocated")
     engine = fake_apply(FakeEngine([{"db": state("db", "created")}], up_error=error))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db"
     assert "port is already allocated" in report.failure.reason
 
 
 def test_crashing_leaf_service_fails_even_when_compose_up_succeeded(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([{**healthy(), "app": state("app", "restarting", exit_code=3)}]))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting" in report.failure.reason
 
 
 def test_timeout_names_what_it_waited_for(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5))
-    report = _deploy.apply(tmp_path, engine=engine, timeout=0.2)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, timeout=0.2)
     assert report.failure is not None
     assert report.failure.service == "db"
     assert "timed out" in report.failure.reason and "db, db-migrator, app" in report.failure.reason
@@ -569,7 +576,7 @@ def test_a_restart_count_that_grows_while_apply_waits_is_a_crash_loop(fake_apply
             exit_events={"id-app": 3},
         )
     )
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting (restarted 5 times, last exit code 3)" in report.failure.reason
     assert report.failure.logs == "last lines of app"
@@ -584,7 +591,7 @@ def test_a_crash_loop_names_the_exit_code_seen_while_it_waited_to_restart(fake_a
         {**healthy(), "app": _restarted("app", 2)},
     ]
     engine = fake_apply(FakeEngine(snapshots, exit_events={"id-app": 99}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None
     assert report.failure.reason.startswith("app keeps restarting (restarted 2 times, last exit code 3)")
 
@@ -592,7 +599,7 @@ def test_a_crash_loop_names_the_exit_code_seen_while_it_waited_to_restart(fake_a
 def test_a_crash_loop_whose_exit_the_engine_forgot_says_so(fake_apply, tmp_path: Path) -> None:
     snapshots = [{**healthy(), "app": _restarted("app", 1)}, {**healthy(), "app": _restarted("app", 2)}]
     engine = fake_apply(FakeEngine(snapshots))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None
     assert "(restarted 2 times, last exit code not known)" in report.failure.reason
     assert "last exit code 0" not in report.failure.reason
@@ -600,7 +607,7 @@ def test_a_crash_loop_whose_exit_the_engine_forgot_says_so(fake_apply, tmp_path:
 
 def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([{**healthy(), "app": state("app", "exited", finished=soon())}], hashes={}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert 'app exited with code 0 but is meant to stay up (restart: "unless-stopped")' in report.failure.reason
 
@@ -609,7 +616,7 @@ def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_p
     # Both created by this apply (Compose replaced the old ones), the migrator still running.
     running = {"db": state("db", health="healthy", created=soon()), "db-migrator": state("db-migrator", created=soon())}
     engine = fake_apply(FakeEngine([running], up_seconds=5, hashes={}))
-    report = _deploy.apply(tmp_path, engine=engine, timeout=0.2)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, timeout=0.2)
     assert report.failure is not None
     assert "db-migrator is still running: it keeps running and may still commit" in report.failure.reason
 
@@ -617,14 +624,14 @@ def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_p
 def test_unhealthy_shows_what_the_probe_said(fake_apply, tmp_path: Path) -> None:
     sick = dataclasses.replace(state("db", health="unhealthy"), health_output="curl: (7) Failed to connect\n")
     engine = fake_apply(FakeEngine([{"db": sick}], hashes={}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None
     assert "db is unhealthy; its readiness probe said: curl: (7) Failed to connect" in report.failure.reason
 
 
 def test_ctrl_c_while_waiting_says_what_was_left_running(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5, hashes={}, interrupt_at=3))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.interrupted
     assert report.failure.reason == (
         "interrupted (Ctrl-C) while waiting; left running: db (starting); not started: db-migrator, app"
@@ -638,7 +645,7 @@ def test_a_changed_password_on_an_old_volume_gets_a_hint(fake_apply, tmp_path: P
     }
     words = 'psql: error: FATAL:  password authentication failed for user "admin"'
     engine = fake_apply(FakeEngine([failed], hashes={}, log_text=words))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db-migrator"
     assert "applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume is first created" in (
         report.failure.reason
@@ -733,7 +740,9 @@ def test_a_dependant_restarting_while_compose_recreates_its_dependency_is_not_a_
     new_app = state("app", created=soon(), started=soon(), cid="new-app")
     engine = fake_apply(ComposeAtWork(_running_before(), _recreation(new_app), hashes=DB_CHANGED))
     seen: list[tuple[str, str]] = []
-    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)), timeout=10)
+    report = _deploy.apply(
+        tmp_path, needs(tmp_path), engine=engine, on_progress=lambda s, p, t: seen.append((s, p)), timeout=10
+    )
     assert report.failure is None, report.failure
     assert report.why_up == {"db": "configuration changed"}
     assert ("db", "recreating") in seen and ("app", "restarting, waits for db") in seen
@@ -752,7 +761,9 @@ def test_a_dependant_its_restart_policy_brings_back_is_waited_for(fake_apply, tm
     back = dataclasses.replace(_crashing(5, "running", later=True), exit_code=0, health="healthy")
     engine = fake_apply(ComposeAtWork(_running_before(), [*steps, {**steps[-1], "app": back}], hashes=DB_CHANGED))
     seen: list[tuple[str, str]] = []
-    report = _deploy.apply(tmp_path, engine=engine, on_progress=lambda s, p, t: seen.append((s, p)), timeout=10)
+    report = _deploy.apply(
+        tmp_path, needs(tmp_path), engine=engine, on_progress=lambda s, p, t: seen.append((s, p)), timeout=10
+    )
     assert report.failure is None, report.failure
     assert ("app", "restarting, db-migrator is back") in seen, str(seen)  # the last it waited for
 
@@ -763,7 +774,7 @@ def test_a_dependant_that_crashes_again_once_its_dependencies_are_back_is_a_cras
     steps = _recreation(_crashing(5))
     again = [{**steps[-1], "app": _crashing(n, later=True)} for n in (6, 7)]
     engine = fake_apply(ComposeAtWork(_running_before(), [*steps, *again], hashes=DB_CHANGED, exit_events={}))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert report.failure.reason == "app keeps restarting (restarted 7 times, last exit code 1)"
     assert report.failure.down == ("app: restarting (last exit code 1)",)
@@ -778,10 +789,7 @@ def test_a_failure_while_compose_recreates_waits_for_compose_to_finish(fake_appl
     crashing = [dataclasses.replace(before["job"], id="old-job", status="restarting", restart_count=n) for n in (1, 2)]
     steps = [{**step, "job": crashing[i % 2]} for i, step in enumerate(_recreation(_crashing(0, "running")))]
     engine = fake_apply(ComposeAtWork(before, steps, hashes=DB_CHANGED))
-    built = SimpleNamespace(project=project, path=tmp_path / "docker-compose.yml", notes=())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_deploy._api, "build", lambda project_dir: built)
-        report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path, project), engine=engine)
     assert report.failure is not None and report.failure.service == "job"
     assert engine.up_done
     assert {s.name: s.phase for s in report.services}["db"] == "healthy"
@@ -799,7 +807,7 @@ def test_a_crash_loop_compose_waits_for_ends_apply_and_names_what_is_down(fake_a
     ]
     engine = fake_apply(ComposeAtWork(before, steps, hashes=DB_CHANGED))
     engine.forever = True
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db"
     assert report.failure.reason == "db keeps restarting (restarted 1 time, last exit code 1)"
     assert report.failure.down == (
@@ -812,7 +820,7 @@ def test_a_crash_loop_compose_waits_for_ends_apply_and_names_what_is_down(fake_a
 def test_compose_up_failing_with_no_service_named_gives_the_engines_words(fake_apply, tmp_path: Path) -> None:
     error = RuntimeFailure("compose up of demo failed: network app_network is ambiguous")
     engine = fake_apply(ComposeAtWork(_running_before(), [], hashes=DB_CHANGED, up_error=error))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service is None
     assert report.failure.reason == "compose up of demo failed: network app_network is ambiguous"
 
@@ -850,7 +858,7 @@ def test_a_database_renamed_on_an_old_volume_gets_its_own_hint(fake_apply, tmp_p
         "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
     }
     engine = fake_apply(FakeEngine([failed], hashes={}, log_text=words))
-    report = _deploy.apply(tmp_path, engine=engine)
+    report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db-migrator"
     if hint is None:
         assert "hint:" not in report.failure.reason

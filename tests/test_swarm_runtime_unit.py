@@ -166,9 +166,7 @@ def destroying(monkeypatch: pytest.MonkeyPatch) -> tuple[list[swarm_runtime.Made
     monkeypatch.setattr(swarm_runtime, "made", lambda stack: things)
     monkeypatch.setattr(swarm_runtime, "remove", lambda stack, keep, wait: removed.append(stack) or Removed(("x",)))
     monkeypatch.setattr(swarm_runtime, "_compose_volumes", lambda stack, folder: ())
-    from clockwork_compose._targets.compose import runtime as _deploy
-
-    monkeypatch.setattr(_deploy, "project_lock", lambda name, action: contextlib.nullcontext())
+    monkeypatch.setattr(swarm_runtime._docker, "project_lock", lambda name, action: contextlib.nullcontext())
     return things, removed
 
 

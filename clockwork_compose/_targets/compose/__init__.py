@@ -1,0 +1,47 @@
+"""The Compose target (the default): ``emit`` writes docker-compose.yml from the model;
+``runtime`` applies, asserts and destroys it through ``docker compose`` and the engine door
+(``_docker``). ``TARGET`` is what the CLI dispatches to; the runtime is imported only when
+a command runs it, never by ``clockwork build``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, Needs
+
+
+class Compose:
+    name = "compose"
+    runs_elsewhere = ""
+    stacks = False
+    announces = True
+
+    def refuse(self, options: ApplyOptions) -> str | None:
+        return None
+
+    def apply(self, project_dir: Path, options: ApplyOptions, needs: Needs) -> ApplyReport:
+        from . import runtime
+
+        return runtime.apply(
+            project_dir,
+            needs,
+            options.timeout,
+            on_progress=options.on_progress,
+            replace_data=options.replace_data,
+            adopt_data=options.adopt_data,
+            adopt_from=options.adopt_from,
+        )
+
+    def check(self, project_dir: Path, timeout: float, needs: Needs, stack: str | None = None) -> AssertReport:
+        from . import runtime
+
+        assert needs.compile is not None
+        return runtime.check(project_dir, needs.compile, timeout)
+
+    def destroy(self, project_dir: Path, keep_volumes: bool, stack: str | None = None) -> DestroyReport:
+        from . import runtime
+
+        return runtime.destroy(project_dir, keep_volumes)
+
+
+TARGET = Compose()

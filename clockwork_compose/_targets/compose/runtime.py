@@ -21,7 +21,7 @@ with it (its connection drops and its restart policy restarts it; Compose stops 
 recreate it too): its exits and restarts are the dependency's doing until its container
 has run again after the dependency came back. A failure seen while `compose up` runs waits
 for Compose to end, with its own error, so that a recreate is never cut short; only a
-crash loop Compose waits for (it would wait for ever) ends apply after GRACE seconds. A
+crash loop Compose waits for (it would wait for ever) ends apply after ``CLOCK.grace``. A
 failed apply names each service that ran before it and does not now, and why; a crash
 loop gives the exit code the engine recorded (it shows 0 while the container runs again).
 """
@@ -41,21 +41,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from ... import _api, _assertions, _envfile, _graph, _lower
+from ... import _assertions, _envfile, _graph, _lower
 from ... import _docker as _runtime
 from ..._docker import ContainerState
 from ..._engines import CATALOG
 from ..._errors import RuntimeFailure
 from ..._model import Condition, Project, Role, Service
+from ..base import (
+    ApplyReport,
+    AssertReport,
+    Clock,
+    DestroyReport,
+    Failure,
+    Needs,
+    Progress,
+    ServiceReport,
+    deadline_seconds,
+)
 
-#: Seconds on top of the longest readiness budget: container start, migrations, app start.
-MARGIN = 60
-#: Seconds between polls: one `docker container inspect` each, about 30 ms here.
-POLL = 0.2
-#: How long to let Compose finish its own error message once a service is seen failing.
-GRACE = 5.0
-LOG_LINES = 20
+#: Polls 0.2 s apart (one `docker container inspect` each, about 30 ms here); 5 s to let
+#: Compose finish its own error message once a service is seen failing; 20 log lines.
+CLOCK = Clock(poll=0.2, grace=5.0, log_lines=20)
 
 #: Seconds an app without a readiness probe must stay running (no restart) to count as up:
 #: a crash loop that exits at once is caught; readiness is still not known.
@@ -65,57 +73,6 @@ UNPROBED = "running (no readiness probe)"
 
 GOOD = frozenset({"healthy", UNPROBED, "migrated", "completed"})
 BAD = frozenset({"failed", "unhealthy", "restarting", "exited"})
-
-Progress = Callable[[str, str, float], None]  # (service, phase, seconds since start)
-
-
-@dataclass(frozen=True)
-class ServiceReport:
-    name: str
-    role: str
-    phase: str
-    container_id: str | None
-    #: created, recreated, unchanged, or "" when there is no container.
-    change: str
-
-
-@dataclass(frozen=True)
-class Failure:
-    service: str | None
-    reason: str
-    logs: str
-    #: Ctrl-C: apply stopped waiting; what runs keeps running (the CLI exits 130).
-    interrupted: bool = False
-    #: Services that were running before this apply and are not now: "NAME: what it is now".
-    down: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ApplyReport:
-    project: str
-    compose_file: Path
-    engine: _runtime.EngineInfo
-    services: tuple[ServiceReport, ...]
-    seconds: float
-    failure: Failure | None = None
-    #: Why `compose up` ran, per service it had to change (empty: it did not run).
-    why_up: dict[str, str] = field(default_factory=dict)
-    #: The services `compose up` was given (None: all of them).
-    up_services: tuple[str, ...] | None = None
-    #: Containers of services no longer declared, removed; their named volumes kept.
-    orphans: tuple[Orphan, ...] = ()
-    #: Data volumes left behind by ``replace_data`` (kept, no longer mounted).
-    replaced: tuple[VolumeMove, ...] = ()
-    #: Volumes taken over from folders that are gone (``adopt_data``).
-    adopted: tuple[Adopted, ...] = ()
-    #: Containers made in folders that are gone, removed (``adopt_data`` or ``replace_data``).
-    stranded: tuple[ContainerState, ...] = ()
-    #: What the build said besides warnings (.env written, a secret the environment overrides).
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
 
 
 @dataclass(frozen=True)
@@ -138,17 +95,6 @@ class VolumeMove:
     old: str
     #: The volume the new file mounts there; "" when none (a bind mount or nothing).
     new: str
-
-
-@dataclass(frozen=True)
-class DestroyReport:
-    project: str
-    removed: _runtime.Removed
-    kept_volumes: bool
-    #: Folders other than this one that containers of the same project name come from.
-    foreign: tuple[str, ...] = ()
-    #: What folders that are gone left of this project name: left alone.
-    left: tuple[LeftBehind, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,17 +157,6 @@ def meant_to_stay_up(service: Service, waited_for: bool = False) -> bool:
     return service.restart in ("always", "unless-stopped") or bool(service.healthcheck or service.ports or waited_for)
 
 
-def deadline_seconds(project: Project) -> int:
-    """The longest readiness budget of any healthcheck (the largest DatabaseConnection
-    timeout, as lowering turns it into retries), plus MARGIN."""
-    budgets = [
-        hc.start_period + hc.retries * hc.interval
-        for hc in (s.healthcheck for s in project.services.values())
-        if hc is not None
-    ]
-    return int(max(budgets, default=_lower.DEFAULT_READY_TIMEOUT)) + MARGIN
-
-
 def dependency_order(project: Project) -> list[str]:
     graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
     return [name for layer in _graph.layers(graph) for name in layer]
@@ -276,6 +211,7 @@ class _Watch:
     #: The last exit code seen per container while it was not running: the engine resets
     #: State.ExitCode to 0 each time the restart policy starts it again.
     exits: dict[str, int] = field(default_factory=dict)
+    clock: Clock = CLOCK
 
     def __post_init__(self) -> None:
         self.restarts.update({state.id: state.restart_count for state in self.before.values()})
@@ -302,7 +238,7 @@ class _Watch:
                 self.phases[name] = now
                 # Everything starts out waiting: report changes from there on.
                 if self.on_progress and (before is not None or now != "waiting"):
-                    self.on_progress(name, now, time.monotonic() - self.started)
+                    self.on_progress(name, now, self.clock.monotonic() - self.started)
 
     def _phase(self, name: str, state: ContainerState | None, clock: datetime, composing: bool) -> str:
         service = self.project.services[name]
@@ -389,6 +325,7 @@ def ancestors(project: Project, order: Sequence[str] | None = None) -> dict[str,
 
 def apply(
     project_dir: Path,
+    needs: Needs,
     timeout: float | None = None,
     on_progress: Progress | None = None,
     replace_data: bool = False,
@@ -398,7 +335,8 @@ def apply(
 ) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed.
 
-    One apply or destroy of a project at a time on this host (``project_lock``): a second
+    ``needs``: how to build, the project lock (``_docker.project_lock``: one apply or
+    destroy of a project at a time on this host, a second
     one raises ``_runtime.Busy``. Before anything changes: a Swarm stack of the project's
     name, containers of this project name from another folder, or a container that would
     come back on another volume than its data is in (unless ``replace_data``), raise
@@ -408,41 +346,28 @@ def apply(
     renamed project, ``replace_data`` (start empty). ``engine``: the real one unless a test
     passes a fake."""
     adopting = _Adopting(adopt_data or adopt_from is not None, str(adopt_from) if adopt_from else None, replace_data)
-    with apply_lock(_lower.project_name(project_dir)):
-        return _apply(engine, project_dir, timeout, on_progress, replace_data, adopting)
-
-
-def apply_lock(project: str) -> contextlib.AbstractContextManager[None]:
-    """The host-wide lock an apply of ``project`` holds from start to end."""
-    return project_lock(project, "apply")
-
-
-def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[None]:
-    """One lock per project name on this host, held by every apply and destroy of it from
-    start to end, on Compose and on Swarm (a stack and the Compose project of its name share
-    volume names). Whoever comes second is refused at once (``_runtime.Busy``), never
-    queued: the message names what runs ("another apply of shop", "a destroy of shop")."""
-    return _runtime.host_lock(
-        f"project-{name}", wait=False, what=f"an apply or destroy of {name}", doing=f"{action} of {name}"
-    )
+    with needs.lock(_lower.project_name(project_dir), "apply"):
+        return _apply(engine, project_dir, needs, timeout, on_progress, replace_data, adopting)
 
 
 def _apply(
     engine: _runtime.Engine,
     project_dir: Path,
+    needs: Needs,
     timeout: float | None,
     on_progress: Progress | None,
     replace_data: bool,
     adopting: _Adopting | None = None,
 ) -> ApplyReport:
-    started = time.monotonic()
+    clock = needs.clock or CLOCK
+    started = clock.monotonic()
     engine_checked = engine.start_engine_check()  # runs while we build
     try:
-        built = _api.build(project_dir)
+        built = needs.build(project_dir, target="compose")
     finally:
         info = engine_checked()  # no engine says so first, even when the build fails
     project = built.project
-    _envfile.require(project, built.path.parent)
+    _envfile.require(project, built.path.parent, needs.environ)
     folder = project_dir.resolve()
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
     with ThreadPoolExecutor(4) as pool:  # four listings, side by side
@@ -469,7 +394,7 @@ def _apply(
     before = engine.containers(project.name, list(project.services))
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
-    watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before)
+    watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before, clock=clock)
     if why:  # Compose would create the network when missing: two at once make two of it
         engine.ensure_network(_lower.NETWORK)
         own_volumes(project, folder, volumes, engine)
@@ -479,10 +404,11 @@ def _apply(
     failure = _wait(watch, up, started + (timeout if timeout is not None else deadline_seconds(project)))
     return ApplyReport(
         project=project.name,
-        compose_file=built.path,
+        file=built.path,
         engine=info,
         services=_service_reports(watch, {name: s.id for name, s in before.items()}),
-        seconds=time.monotonic() - started,
+        seconds=clock.monotonic() - started,
+        unchanged="" if why else "already up to date, compose up not needed",
         failure=failure,
         why_up=why,
         up_services=tuple(services) if services is not None else None,
@@ -1159,7 +1085,7 @@ def _wait_loop(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None
 
     A failure seen while `compose up` runs waits for Compose to finish (it fails by itself
     when what it waits for fails, and a half-done recreate must not be cut short), unless
-    Compose waits for a crash loop that never ends: then GRACE seconds for its message."""
+    Compose waits for a crash loop that never ends: then the clock's grace for its message."""
     failing_since: float | None = None
     while True:
         running = up is not None and up.is_alive()
@@ -1172,17 +1098,17 @@ def _wait_loop(watch: _Watch, up: _Up | None, deadline: float) -> Failure | None
         if failed and not running:
             return _failure(watch, up, failed)
         if failed and watch.holds_up(failed):
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since > GRACE:
+            failing_since = failing_since or watch.clock.monotonic()
+            if watch.clock.monotonic() - failing_since > watch.clock.grace:
                 return _failure(watch, up, failed)
         else:
             failing_since = None
-        if time.monotonic() > deadline:
+        if watch.clock.monotonic() > deadline:
             return _timed_out(watch, deadline)
         if running:
-            up.join(POLL)  # wakes as soon as compose up returns
+            up.join(watch.clock.poll)  # wakes as soon as compose up returns
         else:
-            time.sleep(POLL)
+            watch.clock.sleep(watch.clock.poll)
 
 
 def _failure(watch: _Watch, up: _Up | None, seen: Sequence[str] = ()) -> Failure:
@@ -1194,7 +1120,7 @@ def _failure(watch: _Watch, up: _Up | None, seen: Sequence[str] = ()) -> Failure
     service = failed[0] if failed else _named_in(engine_error, watch.project)
     # The engine's own words always; a service's state first when it is known.
     reason = ": ".join(part for part in (_what_happened(service, watch) if service else "", engine_error) if part)
-    logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
+    logs = _logs(watch, service)
     hint = next((fix for words, fix in HINTS if words in logs or words in engine_error), "")
     reason = reason or "compose up failed"
     return Failure(service, f"{reason}; {hint}" if hint else reason, logs, down=down_now(watch))
@@ -1258,6 +1184,13 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def _logs(watch: _Watch, service: str | None) -> str:
+    """The last log lines of ``service`` since this apply began ("" when it has no container)."""
+    if not service or service not in watch.states:
+        return ""
+    return watch.engine.logs(service, tail=watch.clock.log_lines, since=watch.since)
+
+
 def _timed_out(watch: _Watch, deadline: float) -> Failure:
     pending = [n for n in dependency_order(watch.project) if watch.phases.get(n) not in GOOD]
     # The first pending service that has a container is the one holding the others back.
@@ -1270,7 +1203,7 @@ def _timed_out(watch: _Watch, deadline: float) -> Failure:
             f"; {', '.join(running)} {'is' if len(running) == 1 else 'are'} still running: "
             "it keeps running and may still commit its migrations (see `docker logs NAME`)"
         )
-    logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
+    logs = _logs(watch, service)
     return Failure(service, reason, logs, down=down_now(watch))
 
 
@@ -1309,28 +1242,23 @@ def _service_reports(watch: _Watch, before: dict[str, str]) -> tuple[ServiceRepo
         else:
             change = "unchanged" if before[name] == state.id else "recreated"
         role = watch.project.services[name].role.value
-        out.append(ServiceReport(name, role, watch.phases.get(name, "waiting"), state.id if state else None, change))
+        out.append(ServiceReport(name, role, watch.phases.get(name, "waiting"), change, state.id if state else None))
     return tuple(out)
 
 
 # -- assert ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AssertReport:
-    project: str
-    checks: tuple[_assertions.Check, ...]
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return all(check.passed for check in self.checks)
-
-
-def check(project_dir: Path, timeout: float = 15.0, engine: _runtime.Engine = _runtime.DOCKER) -> AssertReport:
-    """Run the built-in checks and the user's assertions against the running project."""
+def check(
+    project_dir: Path,
+    compile_project: Callable[..., Any],
+    timeout: float = 15.0,
+    engine: _runtime.Engine = _runtime.DOCKER,
+) -> AssertReport:
+    """Run the built-in checks and the user's assertions against the running project
+    (``compile_project``: ``_api.compile_project``, given by the caller)."""
     engine.engine_info()
-    project, _, path = _api.compile_project(project_dir)
+    project, _, path = compile_project(project_dir)
     started = time.monotonic()
     checks = _assertions.run(_assertions.probes(project, secret_values(path.parent), engine=engine), timeout)
     return AssertReport(project.name, tuple(checks), time.monotonic() - started)
@@ -1351,10 +1279,10 @@ def destroy(project_dir: Path, keep_volumes: bool = False, engine: _runtime.Engi
 
     Needs no main.py, no compose file and no secret: it goes by labels. Containers of the
     same project name from another folder are left alone, and so are the volumes then,
-    unless clockwork labelled them as this folder's. Holds ``project_lock``: refused while
+    unless clockwork labelled them as this folder's. Holds ``_docker.project_lock``: refused while
     an apply or destroy of the project runs."""
     name = _lower.project_name(project_dir)
-    with project_lock(name, "destroy"):
+    with _runtime.project_lock(name, "destroy"):
         return _destroy(engine, project_dir.resolve(), name, keep_volumes)
 
 
@@ -1373,8 +1301,29 @@ def _destroy(engine: _runtime.Engine, folder: Path, name: str, keep_volumes: boo
     if mine or volumes:
         names = {n.name for n in engine.networks(project=name)} | {_lower.NETWORK}
         networks = tuple(n for name_ in sorted(names) for n in engine.remove_network_if_unused(name_, name))
-    removed = _runtime.Removed(tuple(sorted(c.name for c in mine)), networks, tuple(volumes))
-    return DestroyReport(name, removed, keep_volumes, foreign, left)
+    removed = {"containers": tuple(sorted(c.name for c in mine)), "networks": networks, "volumes": tuple(volumes)}
+    gone_folders = {one.folder for one in left}
+    left_alone = [
+        f"left alone: containers of project {name} created from {other} (destroy them there)"
+        for other in foreign
+        if other not in gone_folders
+    ]
+    left_alone += [_left_behind_line(name, one) for one in left]
+    nothing = f"project {name} has no containers, networks or volumes here"
+    return DestroyReport(name, removed, keep_volumes, nothing, foreign, tuple(left_alone))
+
+
+def _left_behind_line(project: str, left: LeftBehind) -> str:
+    """What a folder that is gone left of this project name: how to take it over or remove it."""
+    kinds = (("containers", left.containers), ("volumes", left.volumes))
+    what = " and ".join(f"{kind} {', '.join(names)}" for kind, names in kinds if names)
+    commands = [f"`docker rm -f {' '.join(left.containers)}`"] if left.containers else []
+    commands += [f"`docker volume rm {' '.join(left.volumes)}`"] if left.volumes else []
+    return (
+        f"left alone: {what} of project {project}, created in {left.folder}, which is gone: "
+        f"`clockwork apply --adopt-data` makes them this folder's (destroy then removes them), "
+        f"or remove them yourself: {' then '.join(commands)}"
+    )
 
 
 def left_behind(

@@ -33,24 +33,35 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import _assertions, _docker, _envfile, _graph, _lower
 from ..._docker import OWNER_LABEL, PROJECT_LABEL, STACK_LABEL
 from ..._errors import DeclarationError, EngineUnavailable, RuntimeFailure
 from ..._model import Project, Role, Service
+from ..base import (
+    ApplyReport,
+    AssertReport,
+    Clock,
+    DestroyReport,
+    Failure,
+    Needs,
+    Progress,
+    ServiceReport,
+    deadline_seconds,
+)
+from .emit import placement_label
 
 SPEC_LABEL = "dev.clockwork.spec"
 #: What ``docker stack deploy`` accepts as a stack name (it prefixes every object's name).
 _STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-POLL = 0.5
 #: Failed tasks of a long-running service (a crash loop) before apply reports it.
 CRASHES = 3
-LOG_LINES = 30
+#: Polls 0.5 s apart (each lists the stack's services); a failure shows 30 log lines.
+CLOCK = Clock(poll=0.5, log_lines=30)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-
-Progress = Callable[[str, str, float], None]
 
 
 class SwarmError(RuntimeFailure):
@@ -131,7 +142,7 @@ def service_logs(service_or_task: str) -> str:
     """The last log lines of a service, or of one of its tasks (stdout and stderr)."""
     try:
         out = subprocess.run(
-            ["docker", "service", "logs", "--raw", "--no-task-ids", "--tail", str(LOG_LINES), service_or_task],
+            ["docker", "service", "logs", "--raw", "--no-task-ids", "--tail", str(CLOCK.log_lines), service_or_task],
             capture_output=True,
             text=True,
             timeout=60,
@@ -373,87 +384,53 @@ def adopt(stack: str, services: Mapping[str, Mapping[str, Any]], folder: Path) -
 # -- apply ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServiceReport:
-    name: str
-    role: str
-    phase: str
-    #: created, updated or unchanged.
-    change: str
-
-
-@dataclass(frozen=True)
-class Failure:
-    service: str | None
-    reason: str
-    logs: str = ""
-
-
-@dataclass
-class ApplyReport:
-    project: str
-    stack: str
-    stack_file: Path
-    services: list[ServiceReport] = field(default_factory=list)
-    seconds: float = 0.0
-    failure: Failure | None = None
-    #: What else to tell: images built, nodes labelled.
-    notes: list[str] = field(default_factory=list)
-    #: How many `docker stack deploy` calls apply made (0: nothing changed).
-    deploys: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-
 def apply(
     project_dir: Path,
+    needs: Needs,
     stack: str | None = None,
     timeout: float | None = None,
     on_progress: Progress | None = None,
 ) -> ApplyReport:
     """Build docker-stack.yml, then deploy it in dependency order and wait for each layer.
 
-    One apply or destroy of a stack at a time on this host (``_deploy.project_lock``, shared
-    with the Compose project of that name). Before anything changes: a stack (or a volume it
+    ``needs``: how to build, the lock (``_docker.project_lock``: one apply or destroy of a
+    stack at a time on this host, shared with the Compose project of that name), the clock
+    (None: ``CLOCK``) and the environment. Before anything changes: a stack (or a volume it
     would mount) another folder made, or a Compose project of its name running, raise
     SwarmError and nothing is touched."""
-    from ... import _lower
-    from ..compose import runtime as _deploy
-
     stack = valid_stack(stack) if stack is not None else _lower.project_name(project_dir)
-    with _deploy.project_lock(stack, "apply"):
-        return _apply(project_dir, stack, timeout, on_progress)
+    with needs.lock(stack, "apply"):
+        return _apply(project_dir, stack, timeout, on_progress, needs)
 
 
-def _apply(project_dir: Path, stack: str, timeout: float | None, on_progress: Progress | None) -> ApplyReport:
+def _apply(
+    project_dir: Path, stack: str, timeout: float | None, on_progress: Progress | None, needs: Needs
+) -> ApplyReport:
     import yaml
 
-    from ... import _api, _graph
-    from ..compose import runtime as _deploy
-
+    clock = needs.clock or CLOCK
     require_manager()
-    built = _api.build(project_dir, target="swarm")
+    built = needs.build(project_dir, target="swarm")
     project, folder, owner = built.project, built.path.parent, project_dir.resolve()
-    report = ApplyReport(project.name, stack, built.path, notes=list(built.notes))
+    notes, services, deploys = list(built.notes), list[ServiceReport](), 0
     _no_compose_twin(stack, doc_volumes=sorted(project.volumes))
     check_owner(stack, owner, made(stack, [f"{stack}_{v}" for v in project.volumes]))
-    started = time.monotonic()
+    started = clock.monotonic()
     existing = stack_services(stack)
-    report.notes += adopt(stack, existing, owner)
-    env = {**_deploy.secret_values(folder)}
+    notes += adopt(stack, existing, owner)
+    env = _envfile.run_values(folder, needs.environ)
     doc = yaml.safe_load(built.text)
-    report.notes += ensure_images(project, doc, folder)
-    report.notes += ensure_data_nodes(project)
-    budget = timeout if timeout is not None else _deploy.deadline_seconds(project)
+    notes += ensure_images(project, doc, folder)
+    notes += ensure_data_nodes(project)
+    budget = timeout if timeout is not None else deadline_seconds(project)
     for name in sorted(set(existing) - set(project.services)):
         docker("service", "rm", existing.pop(name)["ID"])
-        report.notes.append(f"removed service {stack}_{name}: no longer declared in main.py (its volumes are kept)")
-    report.notes += _ipvs_note(doc)
+        notes.append(f"removed service {stack}_{name}: no longer declared in main.py (its volumes are kept)")
+    notes += _ipvs_note(doc)
     graph = {name: sorted(s.depends_on) for name, s in project.services.items()}
     hashes = {name: spec_hash(doc["services"][name], env) for name in project.services}
     stamped = stamp(doc, owner)
+    failure = None
     for layer in _graph.layers(graph):
         changes: dict[str, str] = {}
         for name in layer:
@@ -468,14 +445,21 @@ def _apply(project_dir: Path, stack: str, timeout: float | None, on_progress: Pr
             ):
                 changes[name] = "updated"  # its last run did not complete: run it again
         if changes:
-            deploy(subset(stamped, {n: hashes[n] for n in changes}), stack, {**os.environ, **env}, folder)
-            report.deploys += 1
-        failure = _wait(project, stack, layer, hashes, budget, started, on_progress, report, changes)
+            deploy(subset(stamped, {n: hashes[n] for n in changes}), stack, {**needs.environ, **env}, folder)
+            deploys += 1
+        failure = _wait(project, stack, layer, hashes, (budget, started, clock), on_progress, services, changes)
         if failure is not None:
-            report.failure = failure
             break
-    report.seconds = time.monotonic() - started
-    return report
+    return ApplyReport(
+        f"stack {stack}",
+        built.path,
+        tuple(services),
+        clock.monotonic() - started,
+        failure,
+        tuple(notes),
+        unchanged="" if deploys else "nothing changed, nothing deployed",
+        deploys=deploys,
+    )
 
 
 def valid_stack(name: str) -> str:
@@ -495,13 +479,13 @@ def _wait(
     stack: str,
     layer: Sequence[str],
     hashes: Mapping[str, str],
-    budget: float,
-    started: float,
+    timing: tuple[float, float, Clock],
     on_progress: Progress | None,
-    report: ApplyReport,
+    reports: list[ServiceReport],
     changes: Mapping[str, str],
 ) -> Failure | None:
-    deadline = time.monotonic() + budget
+    budget, started, clock = timing
+    deadline = clock.monotonic() + budget
     pending = list(layer)
     seen: dict[str, str] = {}
     while pending:
@@ -511,13 +495,11 @@ def _wait(
             inspected = services.get(name)
             now = State("pending") if inspected is None else state(service, inspected, hashes[name])
             if on_progress is not None and seen.get(name) != now.phase:
-                on_progress(name, now.phase, time.monotonic() - started)
+                on_progress(name, now.phase, clock.monotonic() - started)
             seen[name] = now.phase
             if now.ready or now.failed:
                 pending.remove(name)
-                report.services.append(
-                    ServiceReport(name, service.role.value, now.phase, changes.get(name, "unchanged"))
-                )
+                reports.append(ServiceReport(name, service.role.value, now.phase, changes.get(name, "unchanged")))
             if now.failed:
                 assert inspected is not None
                 logs = service_logs(now.task or inspected["ID"])
@@ -531,12 +513,12 @@ def _wait(
                 return Failure(name, reason, logs)
         if not pending:
             break
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             name = pending[0]
             inspected = stack_services(stack).get(name)
             logs = service_logs(inspected["ID"]) if inspected else ""
             return Failure(name, f"{name} not ready after {budget:.0f}s (task {seen.get(name, 'pending')})", logs)
-        time.sleep(POLL)
+        clock.sleep(clock.poll)
     return None
 
 
@@ -617,8 +599,6 @@ def ensure_images(project: Project, doc: Mapping[str, Any], folder: Path) -> lis
 
 def ensure_data_nodes(project: Project) -> list[str]:
     """Each database's placement label on a node: on a one-node swarm, clockwork adds it."""
-    from .emit import placement_label
-
     databases = [s for s in project.ordered() if s.role is Role.DATABASE]
     if not databases:
         return []
@@ -641,13 +621,13 @@ def ensure_data_nodes(project: Project) -> list[str]:
 # -- assert ---------------------------------------------------------------------------------
 
 
-def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) -> tuple[str, list[Any], float]:
-    """The built-in checks and the user's assertions, with the services' checks from Swarm."""
-    from ... import _api, _assertions
-    from ..compose import runtime as _deploy
-
+def check(
+    project_dir: Path, compile_project: Callable[..., Any], stack: str | None = None, timeout: float = 15.0
+) -> AssertReport:
+    """The built-in checks and the user's assertions, with the services' checks from Swarm
+    (``compile_project``: ``_api.compile_project``, given by the caller)."""
     require_manager()
-    project, _, path = _api.compile_project(project_dir, None, "swarm")
+    project, _, path = compile_project(project_dir, None, "swarm")
     stack = stack or project.name
     started = time.monotonic()
     compose_checks = {f"migrator {s.name} exited 0" for s in project.ordered()} | {
@@ -655,7 +635,7 @@ def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) ->
     }
     probes = [
         p
-        for p in _assertions.probes(project, _deploy.secret_values(path.parent), _exec_in(stack))
+        for p in _assertions.probes(project, _envfile.run_values(path.parent), _exec_in(stack))
         if p.name not in compose_checks  # the containers' checks: Swarm's tasks answer them here
     ]
     ours = [
@@ -667,27 +647,24 @@ def check(project_dir: Path, stack: str | None = None, timeout: float = 15.0) ->
     ]
     probes = ours + probes
     checks = _assertions.run(probes, timeout)
-    return stack, checks, time.monotonic() - started
+    return AssertReport(stack, tuple(checks), time.monotonic() - started)
 
 
 def _exec_in(stack: str) -> Callable[[str, Sequence[str], Mapping[str, str]], str]:
     """``docker exec`` in a running task of the stack's service (a database's client)."""
 
     def run(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
-        from ... import _docker as _runtime
-
         label = f"label=com.docker.swarm.service.name={stack}_{name}"
         ids = docker("ps", "-q", "--filter", label, "--filter", "status=running").split()
         if not ids:
             raise LookupError(f"no running task of {stack}_{name} on this node")
-        return _runtime.exec_in(ids[0], argv, env)
+        return _docker.exec_in(ids[0], argv, env)
 
     return run
 
 
-def _service_outcome(service: Service, stack: str) -> Any:
-    from ..._assertions import Outcome
-
+def _service_outcome(service: Service, stack: str) -> _assertions.Outcome:
+    Outcome = _assertions.Outcome  # noqa: N806
     inspected = stack_services(stack).get(service.name)
     if inspected is None:
         return Outcome(False, f"no service {stack}_{service.name}")
@@ -719,10 +696,8 @@ def destroy(stack: str, folder: Path, keep_volumes: bool = False, wait: float = 
     labels. When another folder made any of it, nothing is removed and that folder is in
     ``foreign``. When nothing of it has a folder recorded (deployed before clockwork
     recorded it, or by a plain ``docker stack deploy``), SwarmError says how to go on."""
-    from ..compose import runtime as _deploy
-
     stack = valid_stack(stack)
-    with _deploy.project_lock(stack, "destroy"):
+    with _docker.project_lock(stack, "destroy"):
         require_manager()
         things = made(stack)
         owners = foreign(things, folder)
@@ -744,8 +719,6 @@ def _compose_volumes(stack: str, folder: Path) -> tuple[str, ...]:
 
 
 def _unrecorded(stack: str, folder: Path, things: Sequence[Made]) -> str:
-    from ... import _lower
-
     option = "" if _lower.project_name(folder) == stack else f" --stack {stack}"
     volumes = sorted(t.name for t in things if t.kind == "volume")
     by_hand = f"`docker stack rm {stack}`" + (f", then `docker volume rm {' '.join(volumes)}`" if volumes else "")
@@ -767,7 +740,7 @@ def remove(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Remove
         docker("stack", "rm", stack)
     deadline = time.monotonic() + wait
     while stack_services(stack) and time.monotonic() < deadline:
-        time.sleep(POLL)
+        time.sleep(CLOCK.poll)
     containers = docker("ps", "-aq", "--filter", label).split()
     names = []
     if containers:
@@ -775,7 +748,7 @@ def remove(stack: str, keep_volumes: bool = False, wait: float = 60.0) -> Remove
         docker("rm", "-f", "-v", *containers, gone_ok=True)  # Swarm may be removing them too
     networks = _remove_until_gone(["network", "ls", "-q", "--filter", label], ["network", "rm"], deadline)
     while docker("network", "ls", "-q", "--filter", label).split() and time.monotonic() < deadline:
-        time.sleep(POLL)  # the node's copy of a swarm network goes a moment after it
+        time.sleep(CLOCK.poll)  # the node's copy of a swarm network goes a moment after it
     configs = _names(["config", "ls", "--filter", label, "--format", "{{.Name}}"])
     if configs:
         docker("config", "rm", *configs)
@@ -822,4 +795,23 @@ def _retry(args: list[str], deadline: float) -> None:
                 return
             if time.monotonic() > deadline:
                 raise
-            time.sleep(POLL)
+            time.sleep(CLOCK.poll)
+
+
+def destroy_report(stack: str, removed: Removed, keep_volumes: bool) -> DestroyReport:
+    """What ``destroy`` did, as every target reports it."""
+    kinds = ("services", "containers", "networks", "configs", "volumes")
+    left_alone = [f"left alone: stack {stack}, made from {folder} (destroy it there)" for folder in removed.foreign]
+    if removed.compose_volumes:
+        volumes = ", ".join(removed.compose_volumes)
+        left_alone.append(
+            f"left alone: volumes {volumes} of Compose project {stack} (`clockwork destroy` removes them)"
+        )
+    return DestroyReport(
+        stack,
+        {kind: getattr(removed, kind) for kind in kinds},
+        keep_volumes,
+        f"stack {stack} has no services, networks, configs or volumes made here",
+        removed.foreign,
+        tuple(left_alone),
+    )

@@ -1,0 +1,213 @@
+"""What every target that clockwork runs shares: the ``Target`` interface the CLI dispatches
+to once, the reports apply, assert and destroy return, and what an apply is given from
+outside (``Needs``: how to build, the lock it holds, its clock, the environment), so a runtime
+imports neither ``_api`` nor the CLI and a test passes its own instead of patching.
+
+Light on purpose: a target package's ``__init__`` imports this on the build path; a
+runtime module is imported only when a command runs it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from .._lower import DEFAULT_READY_TIMEOUT
+
+if TYPE_CHECKING:
+    from .._assertions import Check
+    from .._docker import ContainerState, EngineInfo
+    from .._model import Project
+
+#: Seconds on top of the longest readiness budget: container start, migrations, app start.
+MARGIN = 60
+#: (service, phase, seconds since start): what apply tells as each service's phase changes.
+Progress = Callable[[str, str, float], None]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """apply's sense of time: how often it polls, how long it gives a failure Compose waits
+    for to end (``grace``), how many log lines a failure shows; a test passes a faster one."""
+
+    poll: float
+    grace: float = 5.0
+    log_lines: int = 20
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What apply and assert take from their caller (the CLI), not from the modules above
+    them: ``build(project_dir, target=)`` (``_api.build``), ``compile(project_dir, output,
+    target)`` (``_api.compile_project``), ``lock(name, action)`` (``_docker.project_lock``),
+    the environment secrets are read from, and the clock (None: the target's own)."""
+
+    build: Callable[..., Any]
+    lock: Callable[[str, str], AbstractContextManager[None]]
+    environ: Mapping[str, str]
+    compile: Callable[..., Any] | None = None
+    clock: Clock | None = None
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    timeout: float | None = None
+    on_progress: Progress | None = None
+    #: Swarm's stack name (None: the project's name).
+    stack: str | None = None
+    #: Compose: recreate a container even where it leaves its data volume behind.
+    replace_data: bool = False
+    #: Compose: take over what a moved or renamed folder left (``adopt_from``: whose).
+    adopt_data: bool = False
+    adopt_from: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    name: str
+    role: str
+    phase: str
+    #: Compose: created, recreated or unchanged; Swarm: created, updated or unchanged; "" when
+    #: there is no container.
+    change: str
+    container_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    service: str | None
+    reason: str
+    logs: str = ""
+    #: Ctrl-C: apply stopped waiting; what runs keeps running (the CLI exits 130).
+    interrupted: bool = False
+    #: Services that were running before this apply and are not now: "NAME: what it is now".
+    down: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    #: What the summary names: the project, or "stack NAME".
+    project: str
+    #: The file applied (docker-compose.yml, docker-stack.yml).
+    file: Path
+    services: tuple[ServiceReport, ...]
+    seconds: float
+    failure: Failure | None = None
+    #: What the build and the target said besides warnings (.env written, images built...).
+    notes: tuple[str, ...] = ()
+    #: The summary's note when nothing had to change ("" when something did).
+    unchanged: str = ""
+    engine: EngineInfo | None = None
+    #: Compose: why `compose up` ran, per service it had to change (empty: it did not run).
+    why_up: dict[str, str] = field(default_factory=dict)
+    #: Compose: the services `compose up` was given (None: all of them).
+    up_services: tuple[str, ...] | None = None
+    #: Compose: containers of services no longer declared, removed; their named volumes kept.
+    orphans: tuple[Any, ...] = ()
+    #: Compose: data volumes left behind by ``replace_data`` (kept, no longer mounted).
+    replaced: tuple[Any, ...] = ()
+    #: Compose: volumes taken over from folders that are gone (``adopt_data``).
+    adopted: tuple[Any, ...] = ()
+    #: Compose: containers made in folders that are gone, removed.
+    stranded: tuple[ContainerState, ...] = ()
+    #: Swarm: how many `docker stack deploy` calls apply made (0: nothing changed).
+    deploys: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True)
+class AssertReport:
+    project: str
+    checks: tuple[Check, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+@dataclass(frozen=True)
+class DestroyReport:
+    #: The project (Compose) or the stack (Swarm) destroyed.
+    project: str
+    #: Kind (containers, services, networks...) -> the names removed, in the order told.
+    removed: Mapping[str, tuple[str, ...]]
+    kept_volumes: bool
+    #: What "nothing to remove" says when nothing was.
+    nothing: str = ""
+    #: Folders other than this one that what has the same name comes from: left alone.
+    foreign: tuple[str, ...] = ()
+    #: One line each: what destroy left alone, why, and how to remove it.
+    left_alone: tuple[str, ...] = ()
+
+
+def deadline_seconds(project: Project) -> int:
+    """How long apply waits by default: the longest readiness budget of any healthcheck (the
+    largest DatabaseConnection timeout, as lowering turns it into retries), plus MARGIN."""
+    budgets = [
+        hc.start_period + hc.retries * hc.interval
+        for hc in (s.healthcheck for s in project.services.values())
+        if hc is not None
+    ]
+    return int(max(budgets, default=DEFAULT_READY_TIMEOUT)) + MARGIN
+
+
+class Target(Protocol):
+    """A target as the CLI sees it: its emitter's name, and apply, assert and destroy where
+    clockwork runs it (``runs_elsewhere`` says what runs it otherwise)."""
+
+    name: str
+    #: "" when clockwork runs this target; else what runs it instead (the CLI's message).
+    runs_elsewhere: str
+    #: Whether --stack means anything here.
+    stacks: bool
+    #: Whether apply says "applying NAME" first, and tells a Ctrl-C before it starts waiting
+    #: with how to run it again (after that, its report says what was left running).
+    announces: bool
+
+    def refuse(self, options: ApplyOptions) -> str | None:
+        """Why apply refuses an option of ``options`` on this target (None: it takes them)."""
+        ...
+
+    def apply(self, project_dir: Path, options: ApplyOptions, needs: Needs) -> ApplyReport: ...
+
+    def check(self, project_dir: Path, timeout: float, needs: Needs, stack: str | None = None) -> AssertReport: ...
+
+    def destroy(self, project_dir: Path, keep_volumes: bool, stack: str | None = None) -> DestroyReport: ...
+
+
+class NotRunHere:
+    """A target whose file another tool runs: apply, assert and destroy refuse."""
+
+    stacks = False
+    announces = False
+
+    def __init__(self, name: str, runs_elsewhere: str) -> None:
+        self.name = name
+        self.runs_elsewhere = runs_elsewhere
+
+    def refuse(self, options: ApplyOptions) -> str | None:
+        return self.runs_elsewhere
+
+    def _refused(self) -> NoReturn:
+        from .._errors import RuntimeFailure
+
+        raise RuntimeFailure(self.runs_elsewhere)
+
+    def apply(self, project_dir: Path, options: ApplyOptions, needs: Needs) -> ApplyReport:
+        self._refused()
+
+    def check(self, project_dir: Path, timeout: float, needs: Needs, stack: str | None = None) -> AssertReport:
+        self._refused()
+
+    def destroy(self, project_dir: Path, keep_volumes: bool, stack: str | None = None) -> DestroyReport:
+        self._refused()
