@@ -5,7 +5,7 @@ A ``Probe`` is one named, repeatable attempt at a check; ``run`` polls every pro
 returns one ``Check`` per probe: name, passed, detail, seconds. ``probes`` derives them from
 the model: the built-in checks implied by the declarations, then the user's assertions.
 
-Container states and logs come from the engine ``probes`` is given (``_runtime.DOCKER``
+Container states and logs come from the engine ``probes`` is given (``_docker.DOCKER``
 unless a unit test passes a fake); TCP and HTTP are tried from the host. SQL goes
 the way the database's engine says (:meth:`_engines.Engine.query`: postgres through its
 published port, others through their image's own client in the container).
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import _docker as _runtime
+from . import _docker
 from ._engines import engine_named, postgres
 from ._engines._engine import ExecIn, Row
 from ._model import DatabaseTarget, Project, Role, Service
@@ -96,7 +96,7 @@ def probes(
     project: Project,
     env: Mapping[str, str],
     exec_in: ExecIn | None = None,
-    engine: _runtime.Engine = _runtime.DOCKER,
+    engine: _docker.Containers = _docker.DOCKER,
 ) -> list[Probe]:
     """Built-in checks (services, migrators, published ports, databases), then user assertions.
 
@@ -138,7 +138,7 @@ def _distinct_databases(project: Project) -> list[DatabaseTarget]:
     return list(seen.values())
 
 
-def _exec_in(engine: _runtime.Engine) -> ExecIn:
+def _exec_in(engine: _docker.Containers) -> ExecIn:
     return lambda name, argv, env: engine.exec_in(name, argv, env=env)
 
 
@@ -147,7 +147,7 @@ def _engine_query(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecI
     engine = engine_named(target.engine)
     if engine is None:
         raise LookupError(f"{target.service} runs no engine clockwork can query: give the assertion a url")
-    return lambda sql: engine.query(target, env, sql, exec_in or _exec_in(_runtime.DOCKER))
+    return lambda sql: engine.query(target, env, sql, exec_in or _exec_in(_docker.DOCKER))
 
 
 def _database_probes(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecIn | None = None) -> list[Probe]:
@@ -185,7 +185,7 @@ def _user_probe(
     env: Mapping[str, str],
     spec: Mapping[str, object],
     exec_in: ExecIn | None = None,
-    engine: _runtime.Engine = _runtime.DOCKER,
+    engine: _docker.Containers = _docker.DOCKER,
 ) -> Probe:
     kind = spec.get("kind")
     if kind == "container_running":
@@ -219,7 +219,7 @@ def _own_database(service: Service, project: Project, env: Mapping[str, str], ex
 # -- single attempts ------------------------------------------------------------------------
 
 
-def container_running(service: Service, engine: _runtime.Engine = _runtime.DOCKER) -> Outcome:
+def container_running(service: Service, engine: _docker.Containers = _docker.DOCKER) -> Outcome:
     state = engine.container(service.name)
     if state is None:
         return Outcome(False, "no container")
@@ -230,7 +230,7 @@ def container_running(service: Service, engine: _runtime.Engine = _runtime.DOCKE
     return Outcome(True, f"running{', healthy' if state.health == 'healthy' else ''}")
 
 
-def migrator_done(name: str, engine: _runtime.Engine = _runtime.DOCKER) -> Outcome:
+def migrator_done(name: str, engine: _docker.Containers = _docker.DOCKER) -> Outcome:
     state = engine.container(name)
     if state is None:
         return Outcome(False, "no container")

@@ -229,6 +229,35 @@ class _Call:
         return _Done(self._proc.returncode, out, err)
 
 
+def run(
+    argv: Sequence[str],
+    *,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = CALL_TIMEOUT,
+) -> _Done:
+    """``docker ARGV``, run to its end, whatever its exit code: the one place (with ``_Call``)
+    where clockwork and its tests start a docker process. ``stdin``: text piped to it;
+    ``env``: its whole environment. FileNotFoundError when the docker CLI is not installed
+    (each caller says what it needs it for); RuntimeFailure when it does not answer in time."""
+    try:
+        done = subprocess.run(
+            [shutil.which("docker") or "docker", *argv],
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeFailure(f"docker {' '.join(argv[:3])}: no answer from docker after {timeout:g}s") from exc
+    return _Done(done.returncode, done.stdout, done.stderr)
+
+
 def _docker(argv: Sequence[str], action: str, timeout: float | None = CALL_TIMEOUT) -> str:
     """Run the docker CLI; its stdout, or the project's error with its own words."""
     done = _Call(argv, action).done(timeout)
@@ -894,9 +923,8 @@ def _gone_is_fine(argv: Sequence[str], action: str) -> None:
 # -- the engine as a parameter ---------------------------------------------------------------
 
 
-class Engine(Protocol):
-    """What apply, assert and destroy ask of the engine. ``DOCKER`` is the real one (this
-    module's functions); a unit test passes a fake with the same methods instead."""
+class Containers(Protocol):
+    """The engine, its containers and their images: what assert asks, and apply watches."""
 
     def start_engine_check(self) -> Callable[[], EngineInfo]:
         """Start checking the engine and Compose; the function returned waits for the answer."""
@@ -914,17 +942,19 @@ class Engine(Protocol):
 
     def container(self, name: str) -> ContainerState | None: ...
 
-    def config_hashes(self, project: ComposeProject) -> dict[str, str]: ...
-
     def image_ids(self, references: Iterable[str]) -> dict[str, str]: ...
-
-    def compose_up(self, project: ComposeProject, services: Sequence[str] | None = None) -> str: ...
 
     def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str: ...
 
     def last_exit(self, container: str, since: datetime | None = None) -> int | None: ...
 
     def exec_in(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str: ...
+
+    def remove_containers(self, groups: Sequence[Sequence[str]]) -> None: ...
+
+
+class Storage(Protocol):
+    """Volumes and networks: the data apply guards, adopts and destroy removes."""
 
     def ensure_network(self, name: str) -> Network: ...
 
@@ -936,11 +966,7 @@ class Engine(Protocol):
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
 
-    def swarm_stack(self, stack: str) -> SwarmStack: ...
-
     def remove_volumes(self, names: Sequence[str]) -> None: ...
-
-    def remove_containers(self, groups: Sequence[Sequence[str]]) -> None: ...
 
     def clockwork_volumes(self) -> list[Volume]: ...
 
@@ -949,6 +975,27 @@ class Engine(Protocol):
     def copy_volume(self, source: str, target: str, images: Sequence[str]) -> int: ...
 
     def containers_using(self, volume: str) -> list[ContainerState]: ...
+
+
+class Compose(Protocol):
+    """Compose itself: the config hashes of a project's services, and `compose up`."""
+
+    def config_hashes(self, project: ComposeProject) -> dict[str, str]: ...
+
+    def compose_up(self, project: ComposeProject, services: Sequence[str] | None = None) -> str: ...
+
+
+class Swarm(Protocol):
+    """What Compose's apply asks of Swarm: a stack of the project's name (Swarm's own runtime
+    runs ``docker stack``/``docker service`` through ``run``)."""
+
+    def swarm_stack(self, stack: str) -> SwarmStack: ...
+
+
+class Engine(Containers, Storage, Compose, Swarm, Protocol):
+    """Everything Compose's apply and destroy ask of the engine. ``DOCKER`` is the real one
+    (this module's functions); a unit test passes a fake (tests/fakes.py) instead, and a
+    function that needs less takes the small interface it needs (``Containers``...)."""
 
 
 def _start_engine_check() -> Callable[[], EngineInfo]:

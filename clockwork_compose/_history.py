@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _api
-from . import _docker as _runtime
+from . import _api, _docker
 from ._engines import engine_named
 from ._errors import DeclarationError, RuntimeFailure
 from ._model import DatabaseTarget
@@ -31,7 +30,7 @@ def clear_failed(project_dir: Path, database: str | None = None) -> list[Cleared
     of the running project; what was removed, per database."""
     from ._deploy import secret_values
 
-    _runtime.engine_info()
+    _docker.engine_info()
     project, _, path = _api.compile_project(project_dir)
     env = secret_values(path.parent)
     targets = _migrated(project.databases)
@@ -61,7 +60,7 @@ def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
     unfinished, clear = migrator.unfinished_sql(), migrator.clear_sql()
     if unfinished is None or clear is None:
         return Cleared(target.service, ())
-    state = _runtime.container(target.service)
+    state = _docker.container(target.service)
     if state is None or state.status != "running":
         raise RuntimeFailure(
             f"{target.service} is not running: start it with `clockwork apply` (its migrator will refuse, "
@@ -69,7 +68,7 @@ def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
         )
 
     def run(sql: str) -> list[tuple[object, ...]]:
-        return engine.query(target, env, sql, lambda name, argv, extra: _runtime.exec_in(name, argv, env=extra))
+        return engine.query(target, env, sql, lambda name, argv, extra: _docker.exec_in(name, argv, env=extra))
 
     try:
         rows = run(unfinished)

@@ -1,6 +1,6 @@
 """Engine helpers only the tests use: set-up, clean-up and looking inside containers.
 
-clockwork's own engine calls are in ``clockwork_compose._runtime``; what only a test needs
+clockwork's own engine calls are in ``clockwork_compose._docker``; what only a test needs
 (removing leftovers, reading a container's environment, running a service by hand) is
 here, so that the product module keeps only what the product calls. Clean-up removes
 only what carries the labels of a test's own projects, never by name or port alone."""
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 from clockwork_compose._docker import ComposeProject, Removed
 
 
@@ -25,7 +25,8 @@ class ExecResult:
 
 def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The docker CLI; raises with its stderr when ``check`` and it fails."""
-    done = subprocess.run(["docker", *argv], capture_output=True, text=True, errors="replace", timeout=300)
+    ran = _docker.run(argv, timeout=300)  # the one door, as clockwork's own calls
+    done = subprocess.CompletedProcess(["docker", *argv], ran.code, ran.out, ran.err)
     if check and done.returncode != 0:
         raise AssertionError(f"docker {' '.join(argv)} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done
@@ -68,7 +69,7 @@ def compose_run(project: ComposeProject, service: str, command: Sequence[str] = 
 def container_env(name: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a running container's processes see (`docker exec NAME env`)."""
     out = {}
-    for line in _runtime.exec_in(name, ["env"], env).splitlines():
+    for line in _docker.exec_in(name, ["env"], env).splitlines():
         key, sep, value = line.partition("=")
         if sep:
             out[key] = value
@@ -90,22 +91,22 @@ def volume_names() -> frozenset[str]:
 
 def network_containers(network: str) -> tuple[str, ...]:
     """Names of the containers attached to a network (empty when there is no such network)."""
-    found = _runtime.networks(network)
+    found = _docker.networks(network)
     return tuple(sorted({c for n in found for c in n.containers}))
 
 
 def project_resources(project_name: str) -> Removed:
     """Names of the containers, networks and volumes that carry the project's label."""
     return Removed(
-        tuple(c.name for c in _runtime.project_containers(project_name)),
+        tuple(c.name for c in _docker.project_containers(project_name)),
         tuple(networks_of(project_name)),
-        tuple(v.name for v in _runtime.volumes(project_name)),
+        tuple(v.name for v in _docker.volumes(project_name)),
     )
 
 
 def networks_of(project: str) -> list[str]:
     """Names of the networks labelled with the Compose project."""
-    return sorted({n.name for n in _runtime.networks(project=project)})
+    return sorted({n.name for n in _docker.networks(project=project)})
 
 
 def remove_leftovers(
@@ -118,17 +119,17 @@ def remove_leftovers(
     of the labels too); missing things are fine."""
     names: list[str] = []
     for project in projects:
-        found = _runtime.project_containers(project)
+        found = _docker.project_containers(project)
         names += [c.name for c in found]
         if found:
             docker("container", "rm", "--force", "--volumes", *(c.id for c in found))
     gone_networks: set[str] = set()
     for project in projects:
         for network in networks_of(project):
-            gone_networks.update(_runtime.remove_network_if_unused(network, project))
+            gone_networks.update(_docker.remove_network_if_unused(network, project))
     for network in networks:
         for project in projects[:1]:
-            gone_networks.update(_runtime.remove_network_if_unused(network, project))
-    volumes_gone = [v.name for project in projects for v in _runtime.volumes(project)]
-    _runtime.remove_volumes(volumes_gone)
+            gone_networks.update(_docker.remove_network_if_unused(network, project))
+    volumes_gone = [v.name for project in projects for v in _docker.volumes(project)]
+    _docker.remove_volumes(volumes_gone)
     return Removed(tuple(sorted(names)), tuple(sorted(gone_networks)), tuple(sorted(volumes_gone)))

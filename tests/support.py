@@ -16,7 +16,7 @@ from typing import Any
 import engine_support
 import pytest
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "connected-services"
@@ -70,6 +70,6 @@ def compose_config(folder: Path, file: str = "docker-compose.yml") -> dict[str, 
     """What Compose makes of ``folder``'s compose file and .env, as `docker compose config` reads them,
     with the secrets absent from the environment."""
     folder = folder.resolve()
-    project = _runtime.ComposeProject(folder.name, folder, (folder / file,))
+    project = _docker.ComposeProject(folder.name, folder, (folder / file,))
     with _environment_without(_NOT_FROM_THE_ENVIRONMENT):
         return engine_support.compose_config(project)

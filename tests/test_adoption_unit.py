@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 from support import run_cli
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 from clockwork_compose._docker import (
     ADOPTED_FROM_LABEL,
     COPYING_INTO_LABEL,
@@ -283,8 +283,8 @@ class VolumeEngine:
     def containers_using(self, volume: str) -> list[ContainerState]:
         return [c for c in self.running if volume in dict(c.volumes).values()]
 
-    def swarm_stack(self, stack: str) -> _runtime.SwarmStack:
-        return _runtime.SwarmStack({})
+    def swarm_stack(self, stack: str) -> _docker.SwarmStack:
+        return _docker.SwarmStack({})
 
     def volume_usage(self, names: Sequence[str], images: Sequence[str]) -> dict[str, VolumeUsage]:
         out = {}
@@ -487,7 +487,7 @@ def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Pat
     engine = VolumeEngine(
         [data_volume("shop_db_data", "shop", old)], {"shop_db_data": FILES}, [container("db", "shop", live)]
     )
-    engine.start_engine_check = lambda: lambda: _runtime.EngineInfo("20.10", "1.41", "2.26")  # type: ignore[attr-defined]
+    engine.start_engine_check = lambda: lambda: _docker.EngineInfo("20.10", "1.41", "2.26")  # type: ignore[attr-defined]
     built = SimpleNamespace(project=shop(), path=here / "docker-compose.yml", notes=())
     needs = Needs(lambda project_dir, target: built, lambda name, action: contextlib.nullcontext(), {})
     with pytest.raises(RuntimeFailure) as caught:

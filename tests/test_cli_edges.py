@@ -19,8 +19,7 @@ import pytest
 from support import HEADER, Result, run_cli
 from typer.testing import CliRunner
 
-from clockwork_compose import _api, _cli
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _api, _cli, _docker
 
 APP = 'DockerResource(name="app", image="example/app:1", ports=["8080:80"])\n'
 #: A secret makes clockwork manage .env (and .gitignore) besides the compose file.
@@ -337,8 +336,8 @@ def test_the_entry_point_catches_what_escapes_the_commands(monkeypatch, capsys):
 
 
 def test_the_docker_hint_fits_a_pip_user():
-    assert "scripts/" not in _runtime.PROVISION_HINT  # the wheel ships no scripts
-    assert "https://docs.docker.com/engine/install/" in _runtime.PROVISION_HINT
+    assert "scripts/" not in _docker.PROVISION_HINT  # the wheel ships no scripts
+    assert "https://docs.docker.com/engine/install/" in _docker.PROVISION_HINT
 
 
 def test_apply_without_a_docker_cli_says_how_to_install_one(tmp_path):
@@ -348,7 +347,7 @@ def test_apply_without_a_docker_cli_says_how_to_install_one(tmp_path):
     result = run_cli("apply", "-C", str(root), env={"PATH": str(empty)})
     assert result.code == 1
     assert "the docker CLI is not installed" in result.err
-    assert _runtime.PROVISION_HINT in result.err
+    assert _docker.PROVISION_HINT in result.err
 
 
 # -- values Compose would reject, and what stays allowed -----------------------------------------

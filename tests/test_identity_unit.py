@@ -13,8 +13,7 @@ import pytest
 from _compile import compile_dir
 from support import run_cli
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _lower
+from clockwork_compose import _docker, _lower
 from clockwork_compose._docker import ContainerState
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._model import Mount, Project, Role, Service
@@ -186,19 +185,19 @@ def test_a_container_that_would_leave_its_data_volume_is_a_move_and_the_message_
 def test_the_guard_says_what_the_volume_it_would_mount_holds() -> None:
     move = _deploy.VolumeMove("db", "/var/lib/postgresql/data", "shop_db_data", "shop_postgres_data")
     full = {
-        "shop_db_data": _runtime.VolumeUsage("shop_db_data", True, 4_100, 20),
-        "shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", True, 38_300, 1200),
+        "shop_db_data": _docker.VolumeUsage("shop_db_data", True, 4_100, 20),
+        "shop_postgres_data": _docker.VolumeUsage("shop_postgres_data", True, 38_300, 1200),
     }
     message = str(_deploy.guard_error("shop", [move], full))
     assert "empty" not in message
     assert "volume shop_db_data (4.2 MB) at" in message
     assert "mounts shop_postgres_data there, which holds 39.2 MB" in message
     assert "to recreate it on the data the new file mounts instead" in message
-    missing = {"shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", False)}
+    missing = {"shop_postgres_data": _docker.VolumeUsage("shop_postgres_data", False)}
     assert "which does not exist yet (apply would create it empty)" in str(_deploy.guard_error("shop", [move], missing))
-    empty = {"shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", True, 4, 0)}
+    empty = {"shop_postgres_data": _docker.VolumeUsage("shop_postgres_data", True, 4, 0)}
     assert "which exists and is empty" in str(_deploy.guard_error("shop", [move], empty))
-    unknown = {"shop_postgres_data": _runtime.VolumeUsage("shop_postgres_data", True)}
+    unknown = {"shop_postgres_data": _docker.VolumeUsage("shop_postgres_data", True)}
     assert "could not be measured" in str(_deploy.guard_error("shop", [move], unknown))
     assert "empty" not in str(_deploy.guard_error("shop", [move]))  # not measured: no claim at all
 
@@ -241,7 +240,7 @@ def test_containers_from_another_folder_are_refused_naming_it(tmp_path: Path) ->
     there.mkdir(parents=True)
     (there / "main.py").write_text("")  # a project lives there (one that is gone: tests/test_adoption_unit.py)
     existing = [state("db", working_dir=str(there))]
-    with pytest.raises(_runtime.RuntimeFailure) as caught:
+    with pytest.raises(_docker.RuntimeFailure) as caught:
         _deploy.check_owner("shop", here, existing)
     assert str(there) in str(caught.value) and "clockwork destroy" in str(caught.value)
     _deploy.check_owner("shop", there, existing)  # its own folder: fine
@@ -249,10 +248,10 @@ def test_containers_from_another_folder_are_refused_naming_it(tmp_path: Path) ->
 
 def test_duplicate_networks_message_names_the_one_to_remove() -> None:
     found = [
-        _runtime.Network("a" * 64, "app_network", {}, ("api",), "2026-01-01"),
-        _runtime.Network("b" * 64, "app_network", {}, (), "2026-01-02"),
+        _docker.Network("a" * 64, "app_network", {}, ("api",), "2026-01-01"),
+        _docker.Network("b" * 64, "app_network", {}, (), "2026-01-02"),
     ]
-    message = str(_runtime.duplicate_network_error("app_network", found))
+    message = str(_docker.duplicate_network_error("app_network", found))
     assert "docker network rm bbbbbbbbbbbb" in message
     assert "docker network rm aaaaaaaaaaaa" not in message
     assert "ambiguous" in message
@@ -319,14 +318,14 @@ def test_no_secrets_no_git(make_project, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_a_network_compose_would_refuse_is_reported_with_the_fix() -> None:
-    bare = _runtime.Network("c" * 64, "app_network", {}, (), "2026-01-01")
-    error = _runtime.unusable_network("app_network", [bare])
-    assert isinstance(error, _runtime.RuntimeFailure)
+    bare = _docker.Network("c" * 64, "app_network", {}, (), "2026-01-01")
+    error = _docker.unusable_network("app_network", [bare])
+    assert isinstance(error, _docker.RuntimeFailure)
     assert "docker network rm cccccccccccc" in str(error)
     assert "com.docker.compose.network=app_network" in str(error)
-    labelled = _runtime.Network("d" * 64, "app_network", {_runtime.NETWORK_LABEL: "app_network"}, ())
-    assert _runtime.unusable_network("app_network", [labelled]) is None
-    assert _runtime.unusable_network("app_network", []) is None
+    labelled = _docker.Network("d" * 64, "app_network", {_docker.NETWORK_LABEL: "app_network"}, ())
+    assert _docker.unusable_network("app_network", [labelled]) is None
+    assert _docker.unusable_network("app_network", []) is None
 
 
 def test_a_container_name_held_by_another_project_is_refused_naming_it(tmp_path: Path) -> None:
@@ -334,7 +333,7 @@ def test_a_container_name_held_by_another_project_is_refused_naming_it(tmp_path:
     other.mkdir()
     (other / "main.py").write_text("")
     holder = state("postgres-db", project="other", working_dir=str(other))
-    with pytest.raises(_runtime.RuntimeFailure) as caught:
+    with pytest.raises(_docker.RuntimeFailure) as caught:
         _deploy.check_names("shop", [holder])
     message = str(caught.value)
     assert "postgres-db" in message and "project other" in message and str(other) in message
@@ -348,20 +347,20 @@ def test_a_container_name_held_by_another_project_is_refused_naming_it(tmp_path:
 class DestroyEngine:
     """The containers and volumes of project ``shop`` on an engine; records what destroy removes."""
 
-    def __init__(self, existing: list[ContainerState], volumes: list[_runtime.Volume]) -> None:
+    def __init__(self, existing: list[ContainerState], volumes: list[_docker.Volume]) -> None:
         self.existing, self.present = existing, volumes
         self.removed_groups: list[list[str]] = []
         self.removed_volumes: list[str] = []
         self.networks_freed: list[tuple[str, str]] = []
 
-    def engine_info(self) -> _runtime.EngineInfo:
-        return _runtime.EngineInfo("20.10", "1.41", "2.26")
+    def engine_info(self) -> _docker.EngineInfo:
+        return _docker.EngineInfo("20.10", "1.41", "2.26")
 
     def project_containers(self, project: str) -> list[ContainerState]:
         assert project == "shop"
         return self.existing
 
-    def volumes(self, project: str) -> list[_runtime.Volume]:
+    def volumes(self, project: str) -> list[_docker.Volume]:
         assert project == "shop"
         return self.present
 
@@ -371,9 +370,9 @@ class DestroyEngine:
     def remove_volumes(self, names: list[str]) -> None:
         self.removed_volumes = list(names)
 
-    def networks(self, name: str | None = None, project: str | None = None) -> list[_runtime.Network]:
+    def networks(self, name: str | None = None, project: str | None = None) -> list[_docker.Network]:
         assert project == "shop"
-        return [_runtime.Network("n1", "shop_default", {}, ())]
+        return [_docker.Network("n1", "shop_default", {}, ())]
 
     def remove_network_if_unused(self, name: str, project: str) -> tuple[str, ...]:
         self.networks_freed.append((name, project))
@@ -392,8 +391,8 @@ def test_destroy_removes_this_folders_containers_dependants_first_and_only_its_o
             state("cache", working_dir=there),  # the same project name from another folder
         ],
         [
-            _runtime.Volume("shop_db_data", {_runtime.OWNER_LABEL: here}),
-            _runtime.Volume("shop_cache_data", {}),  # made by Compose: whose, with two folders, is unknown
+            _docker.Volume("shop_db_data", {_docker.OWNER_LABEL: here}),
+            _docker.Volume("shop_cache_data", {}),  # made by Compose: whose, with two folders, is unknown
         ],
     )
     report = _deploy.destroy(folder, engine=engine)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 from clockwork_compose._docker import Busy, SwarmStack, Volume
 from clockwork_compose._errors import RuntimeFailure
 from clockwork_compose._model import Mount, Project, Role, Service
@@ -27,37 +27,37 @@ def name() -> str:
 
 def test_a_second_apply_or_a_destroy_is_refused_naming_what_holds_the_lock(name: str) -> None:
     me = os.getpid()
-    with _runtime.project_lock(name, "apply"):
+    with _docker.project_lock(name, "apply"):
         another = rf"^another apply of {name} is running \(process {me}\); nothing was changed"
-        with pytest.raises(Busy, match=another), _runtime.project_lock(name, "apply"):
+        with pytest.raises(Busy, match=another), _docker.project_lock(name, "apply"):
             pass
         with (
             pytest.raises(Busy, match=rf"^an apply of {name} is running \(process {me}\)"),
-            _runtime.project_lock(name, "destroy"),
+            _docker.project_lock(name, "destroy"),
         ):
             pass
     with (
-        _runtime.project_lock(name, "destroy"),
+        _docker.project_lock(name, "destroy"),
         pytest.raises(Busy, match=rf"^a destroy of {name} is running \(process {me}\)"),
-        _runtime.project_lock(name, "apply"),
+        _docker.project_lock(name, "apply"),
     ):
         pass
-    with _runtime.project_lock(name, "destroy"):  # free again once the holder is done
+    with _docker.project_lock(name, "destroy"):  # free again once the holder is done
         pass
 
 
 def test_a_lock_file_without_a_holder_written_yet_names_what_it_guards() -> None:
-    assert _runtime.busy_message("", "an apply or destroy of shop", "apply of shop") == (
+    assert _docker.busy_message("", "an apply or destroy of shop", "apply of shop") == (
         "an apply or destroy of shop is running; nothing was changed: wait for it to finish, then try again"
     )
-    assert _runtime.busy_message("42", "the network lock").startswith("the network lock is running (process 42)")
+    assert _docker.busy_message("42", "the network lock").startswith("the network lock is running (process 42)")
 
 
 def test_compose_destroy_takes_the_project_lock(tmp_path: Path) -> None:
     folder = tmp_path / "unit-lock-destroy"
     folder.mkdir()
     with (
-        _runtime.project_lock("unit-lock-destroy", "apply"),
+        _docker.project_lock("unit-lock-destroy", "apply"),
         pytest.raises(Busy, match="an apply of unit-lock-destroy is running"),
     ):
         _deploy.destroy(folder, engine=None)  # type: ignore[arg-type]  # refused before any engine call
@@ -94,12 +94,12 @@ def test_another_folders_stack_is_named_with_where_to_destroy_it() -> None:
 
 
 def test_volumes_a_stack_left_are_compose_data_only_when_this_folder_made_them() -> None:
-    mine = Volume("shop_db_data", {_runtime.OWNER_LABEL: str(HERE)})
+    mine = Volume("shop_db_data", {_docker.OWNER_LABEL: str(HERE)})
     unrecorded = Volume("shop_db_data", {})  # a stack deployed before clockwork recorded folders
-    unmounted = Volume("shop_other_data", {_runtime.OWNER_LABEL: "/srv/other/shop"})
+    unmounted = Volume("shop_other_data", {_docker.OWNER_LABEL: "/srv/other/shop"})
     for volumes in ((mine,), (unrecorded,), (unmounted,)):
         _deploy.check_no_stack(SHOP, HERE, SwarmStack({}, volumes))
-    theirs = Volume("shop_db_data", {_runtime.OWNER_LABEL: "/srv/other/shop"})
+    theirs = Volume("shop_db_data", {_docker.OWNER_LABEL: "/srv/other/shop"})
     with pytest.raises(RuntimeFailure) as caught:
         _deploy.check_no_stack(SHOP, HERE, SwarmStack({}, (theirs,)))
     message = str(caught.value)

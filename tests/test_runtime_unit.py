@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from python_on_whales.exceptions import DockerException
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 from clockwork_compose._docker import ContainerState, EngineInfo
 from clockwork_compose._errors import EngineUnavailable, RuntimeFailure
 from clockwork_compose._model import CommandCheck, Condition, Dependency, Healthcheck, Project, Role, Service
@@ -33,7 +33,7 @@ def docker_error(stderr: str, code: int = 1) -> DockerException:
 
 
 def test_engine_failure_keeps_stderr_and_chains() -> None:
-    with pytest.raises(RuntimeFailure) as info, _runtime._translated("compose up of demo"):
+    with pytest.raises(RuntimeFailure) as info, _docker._translated("compose up of demo"):
         raise docker_error("Error response from daemon: Bind for 0.0.0.0:5432 failed: port is already allocated")
     assert "port is already allocated" in str(info.value)
     assert "compose up of demo failed" in str(info.value)
@@ -42,14 +42,14 @@ def test_engine_failure_keeps_stderr_and_chains() -> None:
 
 
 def test_no_daemon_is_engine_unavailable_with_fix() -> None:
-    with pytest.raises(EngineUnavailable) as info, _runtime._translated("checking the Docker engine"):
+    with pytest.raises(EngineUnavailable) as info, _docker._translated("checking the Docker engine"):
         raise docker_error("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the daemon running?")
     assert "docs.docker.com/engine/install" in str(info.value)
     assert "Cannot connect to the Docker daemon" in str(info.value)
 
 
 def test_missing_cli_is_engine_unavailable() -> None:
-    with pytest.raises(EngineUnavailable, match="docs.docker.com/engine/install"), _runtime._translated("checking"):
+    with pytest.raises(EngineUnavailable, match="docs.docker.com/engine/install"), _docker._translated("checking"):
         raise FileNotFoundError("docker")
 
 
@@ -63,7 +63,7 @@ def test_compose_progress_lines_are_dropped_from_errors() -> None:
             'service "postgres-db-migrator" didn\'t complete successfully: exit 1',
         ]
     )
-    assert _runtime.without_progress(text) == 'service "postgres-db-migrator" didn\'t complete successfully: exit 1'
+    assert _docker.without_progress(text) == 'service "postgres-db-migrator" didn\'t complete successfully: exit 1'
 
 
 def test_compose_warnings_and_error_markers_are_not_the_error() -> None:
@@ -75,11 +75,11 @@ def test_compose_warnings_and_error_markers_are_not_the_error() -> None:
             "dependency failed to start: container up-dep-cache is unhealthy",
         ]
     )
-    assert _runtime.without_progress(text) == "dependency failed to start: container up-dep-cache is unhealthy"
+    assert _docker.without_progress(text) == "dependency failed to start: container up-dep-cache is unhealthy"
 
 
 def test_without_progress_keeps_text_that_is_all_progress() -> None:
-    assert _runtime.without_progress(" Container a  Started") == "Container a  Started"
+    assert _docker.without_progress(" Container a  Started") == "Container a  Started"
 
 
 # -- engine and Compose versions ------------------------------------------------------------
@@ -90,44 +90,44 @@ SERVER = '{"Client": {"Version": "28.2.2"}, "Server": {"Version": "20.10.24", "A
 NO_DAEMON = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 
 
-def done(out: str = "", err: str = "", code: int = 0) -> _runtime._Done:
-    return _runtime._Done(code, out, err)
+def done(out: str = "", err: str = "", code: int = 0) -> _docker._Done:
+    return _docker._Done(code, out, err)
 
 
 def test_engine_info_reads_versions() -> None:
-    assert _runtime.engine_info_from(done(SERVER), done(V2)) == EngineInfo("20.10.24", "1.41", "2.26.1-4")
+    assert _docker.engine_info_from(done(SERVER), done(V2)) == EngineInfo("20.10.24", "1.41", "2.26.1-4")
 
 
 def test_compose_v1_is_refused_with_fix() -> None:
     with pytest.raises(EngineUnavailable, match="not v2.*docs.docker.com/engine/install"):
-        _runtime.engine_info_from(done(SERVER), done("docker-compose version 1.29.2, build unknown"))
+        _docker.engine_info_from(done(SERVER), done("docker-compose version 1.29.2, build unknown"))
 
 
 def test_missing_compose_plugin_is_refused() -> None:
     missing = done(err="docker: 'compose' is not a docker command.\nSee 'docker --help'", code=1)
     with pytest.raises(EngineUnavailable, match="Compose v2.*missing.*not a docker command"):
-        _runtime.engine_info_from(done(SERVER), missing)
+        _docker.engine_info_from(done(SERVER), missing)
 
 
 def test_no_server_is_engine_unavailable() -> None:
     with pytest.raises(EngineUnavailable, match="no Docker engine answers"):
-        _runtime.engine_info_from(done('{"Client": {}, "Server": null}'), done(V2))
+        _docker.engine_info_from(done('{"Client": {}, "Server": null}'), done(V2))
 
 
 def test_no_daemon_is_engine_unavailable_with_its_words_and_fix() -> None:
     down = done('{"Client": {}, "Server": null}', NO_DAEMON, code=1)
     with pytest.raises(EngineUnavailable, match="Cannot connect to the Docker daemon.*docs.docker.com/engine/install"):
-        _runtime.engine_info_from(down, done(V2))
+        _docker.engine_info_from(down, done(V2))
 
 
 def test_missing_docker_cli_is_engine_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(EngineUnavailable, match="docker CLI is not installed.*docs.docker.com/engine/install"):
-        _runtime.EngineCheck().result()
+        _docker.EngineCheck().result()
 
 
 def test_failed_call_keeps_stderr_without_progress() -> None:
-    error = _runtime._failed(
+    error = _docker._failed(
         "compose up of demo",
         done(err=" Container db  Started\nError response from daemon: port is already allocated\n", code=1),
     )
@@ -163,7 +163,7 @@ INSPECTED = {
 
 
 def test_state_from_inspect_json() -> None:
-    s = _runtime._state(INSPECTED)
+    s = _docker._state(INSPECTED)
     assert (s.name, s.service, s.project, s.status, s.health, s.exit_code) == (
         "db-migrator",
         "db-migrator",
@@ -179,12 +179,12 @@ def test_state_from_inspect_json() -> None:
 
 
 def test_never_is_none() -> None:
-    assert _runtime._time("0001-01-01T00:00:00Z") is None
+    assert _docker._time("0001-01-01T00:00:00Z") is None
 
 
 def test_logs_are_sorted_by_time_with_trimmed_fractions() -> None:
     lines = ["2026-01-01T00:00:01.5Z b", "2026-01-01T00:00:01.123456789Z a", "2026-01-01T00:00:02Z c"]
-    ordered = [_runtime._untimed(line) for line in sorted(lines, key=_runtime._log_time)]
+    ordered = [_docker._untimed(line) for line in sorted(lines, key=_docker._log_time)]
     assert ordered == ["a", "b", "c"]
 
 
@@ -295,13 +295,13 @@ class FakeEngine:
             self.calls += 1
             return snapshot
 
-    def config_hashes(self, compose: _runtime.ComposeProject) -> dict[str, str]:
+    def config_hashes(self, compose: _docker.ComposeProject) -> dict[str, str]:
         return self.hashes if self.hashes is not None else {n: s.config_hash for n, s in self.snapshots[0].items()}
 
     def image_ids(self, references: object) -> dict[str, str]:
         return {s.image: s.image_id for s in self.snapshots[0].values()}
 
-    def compose_up(self, compose: _runtime.ComposeProject, services: list[str] | None = None, **_: object) -> str:
+    def compose_up(self, compose: _docker.ComposeProject, services: list[str] | None = None, **_: object) -> str:
         self.ups += 1
         self.up_services = services
         time.sleep(self.up_seconds)
@@ -325,17 +325,17 @@ class FakeEngine:
     def containers_named(self, names: Sequence[str]) -> list[ContainerState]:
         return []
 
-    def volumes(self, project: str) -> list[_runtime.Volume]:
+    def volumes(self, project: str) -> list[_docker.Volume]:
         return []
 
-    def swarm_stack(self, stack: str) -> _runtime.SwarmStack:
-        return _runtime.SwarmStack({})
+    def swarm_stack(self, stack: str) -> _docker.SwarmStack:
+        return _docker.SwarmStack({})
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         raise AssertionError(f"apply created volume {name}, though the project declares none")
 
-    def ensure_network(self, name: str) -> _runtime.Network:
-        return _runtime.Network("n1", name, {}, ())
+    def ensure_network(self, name: str) -> _docker.Network:
+        return _docker.Network("n1", name, {}, ())
 
     def remove_containers(self, groups: Sequence[Sequence[str]]) -> None:
         raise AssertionError(f"apply removed {groups}, though nothing is an orphan")
@@ -392,7 +392,7 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
 
 def test_a_swarm_stack_of_the_project_name_stops_apply_before_anything_changes(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(FakeEngine([{}]))
-    engine.swarm_stack = lambda stack: _runtime.SwarmStack({f"{stack}_db": ""})  # type: ignore[method-assign]
+    engine.swarm_stack = lambda stack: _docker.SwarmStack({f"{stack}_db": ""})  # type: ignore[method-assign]
     with pytest.raises(RuntimeFailure, match="Swarm stack .* runs on this engine"):
         _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert engine.ups == 0 and engine.calls == 0  # no compose up, not even a look at the containers
@@ -675,7 +675,7 @@ class ComposeAtWork(FakeEngine):
     ) -> dict[str, ContainerState]:
         return self.current
 
-    def compose_up(self, compose: _runtime.ComposeProject, services: list[str] | None = None, **_: object) -> str:
+    def compose_up(self, compose: _docker.ComposeProject, services: list[str] | None = None, **_: object) -> str:
         self.ups += 1
         for step in self.steps:
             time.sleep(self.STEP)

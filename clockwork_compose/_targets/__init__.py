@@ -1,7 +1,7 @@
 """Targets: each turns the target-neutral model (``_model``) into the file one orchestrator
 reads. A target is one emitter module here (``FILE``, ``document``, ``validate``,
 ``render``) plus, where clockwork runs it, one runtime module (``swarm_runtime`` for Swarm;
-Compose's is ``_runtime``).
+Compose's is ``_docker``).
 
 - ``compose``: docker-compose.yml for ``docker compose`` (the default).
 - ``swarm``: docker-stack.yml for ``docker stack deploy``.

@@ -17,16 +17,16 @@ import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clean_slate, copy_example, example_lock
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 from clockwork_compose._errors import EngineUnavailable
 
 
 @pytest.fixture(scope="session", autouse=True)
-def docker_engine() -> _runtime.EngineInfo:
+def docker_engine() -> _docker.EngineInfo:
     """The engine, or a skip (a failure under CLOCKWORK_E2E=required) that says why not."""
     required = os.environ.get("CLOCKWORK_E2E") == "required"
     try:
-        info = _runtime.engine_info()
+        info = _docker.engine_info()
         missing = [image for image in IMAGES if not engine_support.image_exists(image)]
     except EngineUnavailable as exc:
         reason = f"no usable Docker engine: {exc}"

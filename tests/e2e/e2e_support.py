@@ -1,5 +1,5 @@
 """Helpers of the end-to-end tests: copies of the example, the CLI as a process, clean
-slates and the example's database. Engine calls go through ``clockwork_compose._runtime``."""
+slates and the example's database. Engine calls go through ``clockwork_compose._docker``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import engine_support
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "connected-services"
@@ -90,7 +90,7 @@ def swarm_mode() -> Iterator[None]:
             engine_support.docker("network", "rm", "docker_gwbridge", check=False)
 
 
-def clean_slate() -> _runtime.Removed:
+def clean_slate() -> _docker.Removed:
     """Remove what an earlier run (or another copy of the example) left behind: only what
     carries the example's project label (never by name or by published port: the engine is
     shared), and app_network only when no container uses it."""
@@ -104,8 +104,8 @@ class Stack:
     dir: Path
 
     @property
-    def compose(self) -> _runtime.ComposeProject:
-        return _runtime.ComposeProject(PROJECT, self.dir, (self.dir / "docker-compose.yml",))
+    def compose(self) -> _docker.ComposeProject:
+        return _docker.ComposeProject(PROJECT, self.dir, (self.dir / "docker-compose.yml",))
 
     def cli(self, *args: str) -> Run:
         return clockwork(*args, cwd=self.dir)

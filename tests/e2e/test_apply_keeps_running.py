@@ -29,7 +29,7 @@ import engine_support
 import pytest
 from e2e_support import NETWORK, REPO, Run, Stack, clean_slate, clockwork, copy_example, example_lock, query
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,7 @@ def change_env(folder: Path, resource: str, value: str) -> None:
 def everything_up(project: str, expected: set[str]) -> dict[str, str]:
     """Each container of the project as `status[/health]`; asserts each is what it should
     be: a migrator exited 0, everything else running and healthy where it has a probe."""
-    states = _runtime.containers(project)
+    states = _docker.containers(project)
     assert set(states) == expected, sorted(states)
     seen = {name: s.status + (f"/{s.health}" if s.health else "") for name, s in states.items()}
     for s in states.values():
@@ -90,7 +90,7 @@ def test_connected_services_each_env_change_reapplies_with_everything_up(example
     applied(example.dir)
     query("INSERT INTO users (username, email) VALUES ('up', 'up@example.test')")
     migrations = query("SELECT version, checksum, applied_at FROM clockwork_migrations ORDER BY version")
-    _runtime.exec_in("redis-cache", ["redis-cli", "SET", "up-key", "kept"])
+    _docker.exec_in("redis-cache", ["redis-cli", "SET", "up-key", "kept"])
     services = {"postgres-db", "redis-cache", "api-server", "worker-service", "postgres-db-migrator"}
     for n, resource in enumerate(["postgres-db", "redis-cache", "api-server", "worker-service"], 1):
         change_env(example.dir, resource, str(n))
@@ -100,7 +100,7 @@ def test_connected_services_each_env_change_reapplies_with_everything_up(example
         everything_up("connected-services", services)
         assert query("SELECT username FROM users WHERE email = 'up@example.test'") == [("up",)], resource
         assert query("SELECT version, checksum, applied_at FROM clockwork_migrations ORDER BY version") == migrations
-        assert _runtime.exec_in("redis-cache", ["redis-cli", "GET", "up-key"]) == "kept", resource
+        assert _docker.exec_in("redis-cache", ["redis-cli", "GET", "up-key"]) == "kept", resource
         with urllib.request.urlopen("http://127.0.0.1:8000/health", timeout=10) as response:  # noqa: S310
             assert json.loads(response.read()) == {"status": "ok", "database": "ok", "redis": "ok"}
 
@@ -175,18 +175,18 @@ def test_rabbitmq_worker_each_env_change_reapplies_with_everything_up(tmp_path: 
         "ch.queue_declare('up-kept', durable=True); "
         "ch.basic_publish('', 'up-kept', b'kept', pika.BasicProperties(delivery_mode=2)); c.close()"
     )
-    _runtime.exec_in("up-rabbitmq-worker", ["python3", "-c", keep])
+    _docker.exec_in("up-rabbitmq-worker", ["python3", "-c", keep])
     for n, resource in enumerate(["up-rabbitmq", "up-rabbitmq-worker"], 1):
         change_env(folder, resource, str(n))
         result = applied(folder)
         assert "recreated" in change_line(result, resource), result.err
         assert engine_support.container_env(resource)["UP_CHANGE"] == str(n)
         everything_up("up-mq", {"up-rabbitmq", "up-rabbitmq-worker"})
-        queues = _runtime.exec_in(
+        queues = _docker.exec_in(
             "up-rabbitmq", ["rabbitmqctl", "-q", "list_queues", "-p", "jobs/v1", "name", "messages"]
         )
         assert re.search(r"(?m)^up-kept\s+1$", queues), queues
-        sent = _runtime.exec_in("up-rabbitmq-worker", ["python3", "worker.py", "send", f"hello {n}"])
+        sent = _docker.exec_in("up-rabbitmq-worker", ["python3", "worker.py", "send", f"hello {n}"])
         assert sent.strip() == f"HELLO {n}"
 
 
@@ -201,7 +201,7 @@ def _project(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def _states(project: str) -> dict[str, tuple[str, int]]:
-    return {name: (s.status, s.exit_code) for name, s in _runtime.containers(project).items()}
+    return {name: (s.status, s.exit_code) for name, s in _docker.containers(project).items()}
 
 
 def test_a_dependency_crash_looping_after_a_change_names_itself_and_what_is_down(
@@ -276,6 +276,6 @@ def test_an_unhealthy_http_probe_says_what_it_printed(tmp_path: Path, own: list[
     assert said is not None, result.err
     # The image has curl: its own one line, naming the port nothing listens on.
     assert "Failed to connect to 127.0.0.1 port 8080" in said.group(1), said.group(1)
-    state = _runtime.container("up-sick-app")
+    state = _docker.container("up-sick-app")
     assert state is not None and (state.status, state.health) == ("running", "unhealthy")
     assert "port 8080" in state.health_output

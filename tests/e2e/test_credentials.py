@@ -22,8 +22,7 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _envfile, _lower
+from clockwork_compose import _docker, _envfile, _lower
 
 pytestmark = pytest.mark.e2e
 
@@ -215,19 +214,19 @@ def test_a_password_protected_valkey_serves_its_app_and_refuses_everyone_else(fo
     }
 
     # The server: no password, no answer; the password, the app's key.
-    refused = _runtime.exec_in("sm-vk-cache", ["valkey-cli", "ping"])
+    refused = _docker.exec_in("sm-vk-cache", ["valkey-cli", "ping"])
     assert refused.strip() == "NOAUTH Authentication required."
-    refused_get = _runtime.exec_in("sm-vk-cache", ["valkey-cli", "get", "sm-key"])
+    refused_get = _docker.exec_in("sm-vk-cache", ["valkey-cli", "get", "sm-key"])
     assert "NOAUTH" in refused_get
     auth = {"REDISCLI_AUTH": CACHE_PASSWORD}
-    assert _runtime.exec_in("sm-vk-cache", ["valkey-cli", "ping"], auth).strip() == "PONG"
-    assert _runtime.exec_in("sm-vk-cache", ["valkey-cli", "get", "sm-key"], auth).strip() == "written by the app"
+    assert _docker.exec_in("sm-vk-cache", ["valkey-cli", "ping"], auth).strip() == "PONG"
+    assert _docker.exec_in("sm-vk-cache", ["valkey-cli", "get", "sm-key"], auth).strip() == "written by the app"
     # The server's own arguments are kept, and it runs as the image's user, not root.
-    assert _runtime.exec_in("sm-vk-cache", ["valkey-cli", "config", "get", "appendonly"], auth).split() == [
+    assert _docker.exec_in("sm-vk-cache", ["valkey-cli", "config", "get", "appendonly"], auth).split() == [
         "appendonly",
         "yes",
     ]
-    uid = _runtime.exec_in("sm-vk-cache", ["sh", "-c", "awk '/^Uid:/ {print $2}' /proc/1/status"]).strip()
+    uid = _docker.exec_in("sm-vk-cache", ["sh", "-c", "awk '/^Uid:/ {print $2}' /proc/1/status"]).strip()
     assert uid not in ("", "0")
 
     checked = project.cli("assert", "--timeout", "30", env={"CACHE_PASSWORD": CACHE_PASSWORD})
@@ -305,7 +304,7 @@ def test_a_database_renamed_on_its_old_volume_gets_a_hint_and_keeps_its_data(
 def _rows(engine: str, port: int, database: str) -> int:
     if engine == "postgres":
         return int(str(pg(port, "sm", "pw", database, "SELECT count(*) FROM items")[0][0]))
-    out = _runtime.exec_in(
+    out = _docker.exec_in(
         "sm-rename-mariadb-db",
         ["mariadb", "-h", "127.0.0.1", "--protocol=tcp", "-usm", "-N", "-e", "SELECT count(*) FROM items", database],
         {"MYSQL_PWD": "pw"},

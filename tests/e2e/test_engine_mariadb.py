@@ -22,8 +22,7 @@ import engine_support
 import pytest
 from e2e_support import REPO, Run, clockwork
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _migrator
+from clockwork_compose import _docker, _migrator
 from clockwork_compose._migrations import plan_for
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +54,7 @@ api.connect(DatabaseConnection(to_resource=legacy, env_var_name="LEGACY_DATABASE
 def _remove_dead_runs(names: tuple[str, ...], prefix: str) -> None:
     """Under the lock, a container with one of our names from a project of ours is what a
     killed run left: remove that project (by its labels, never by name alone)."""
-    projects = {state.project for name in names if (state := _runtime.container(name)) is not None}
+    projects = {state.project for name in names if (state := _docker.container(name)) is not None}
     dead = tuple(p for p in projects if p.startswith(prefix))
     if dead:
         engine_support.remove_leftovers(projects=dead)
@@ -90,7 +89,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def sql(query: str, database: str = "shop") -> list[list[str]]:
     """Rows of a query, run as root with the image's own client inside the database container."""
-    out = _runtime.exec_in(
+    out = _docker.exec_in(
         DB,
         ["mariadb", "-uroot", "--batch", "--skip-column-names", f"--database={database}", "-e", query],
         env={"MYSQL_PWD": ROOT_PASSWORD},
@@ -148,11 +147,11 @@ def test_assert_passes_and_reads_the_history_inside_the_container(stack: Path) -
 
 def test_a_second_apply_changes_nothing(stack: Path) -> None:
     before = history()
-    db_id = _runtime.container(DB).id  # type: ignore[union-attr]
+    db_id = _docker.container(DB).id  # type: ignore[union-attr]
     result = apply(stack)
     assert result.code == 0, result.text
     assert history() == before
-    assert _runtime.container(DB).id == db_id  # type: ignore[union-attr]
+    assert _docker.container(DB).id == db_id  # type: ignore[union-attr]
 
 
 def test_a_failing_migration_is_recorded_failed_and_refused_until_cleared(stack: Path) -> None:
@@ -211,7 +210,7 @@ def test_two_migrators_at_once_apply_each_file_once(stack: Path, tmp_path: Path)
     (folder / "001_log.sql").write_text("CREATE TABLE runs (n INT);\nDO SLEEP(1);\n")
     (folder / "002_insert.sql").write_text("INSERT INTO runs VALUES (1);\n")
     plan = plan_for(folder)
-    _runtime.exec_in(DB, ["mkdir", "-p", "/tmp/conc"])
+    _docker.exec_in(DB, ["mkdir", "-p", "/tmp/conc"])
     subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/conc/migrations"], check=True)
     script = _migrator.render_migrator_script("mariadb")
     env = {
@@ -225,7 +224,7 @@ def test_two_migrators_at_once_apply_each_file_once(stack: Path, tmp_path: Path)
 
     def one() -> None:
         argv = ["sh", "-c", script, "clockwork-migrate", *plan.arguments()]
-        outputs.append(_runtime.exec_in(DB, argv, env=env))
+        outputs.append(_docker.exec_in(DB, argv, env=env))
 
     runners = [threading.Thread(target=one) for _ in range(2)]
     for runner in runners:
@@ -264,7 +263,7 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     (folder / "20240102000000_b.sql").write_text(
         "-- migrate:up\nCREATE TABLE b (id INT);\n-- migrate:down\nDROP TABLE b;\n"
     )
-    _runtime.exec_in(DB, ["mkdir", "-p", "/tmp/plans"])
+    _docker.exec_in(DB, ["mkdir", "-p", "/tmp/plans"])
     subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/plans/migrations"], check=True)
     plan = plan_for(folder)
     assert plan.convention == "dbmate"
@@ -278,7 +277,7 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     (folder / "20240101000000_a.sql").unlink()
     (folder / "20240103000000_c.sql").write_text("-- migrate:up\nCREATE TABLE c (id INT);\n-- migrate:down\n")
     later = plan_for(folder)
-    _runtime.exec_in(DB, ["rm", "-rf", "/tmp/plans/migrations"])
+    _docker.exec_in(DB, ["rm", "-rf", "/tmp/plans/migrations"])
     subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/plans/migrations"], check=True)
     code, out = _driver(later.arguments(), "plans", "/tmp/plans")
     assert code == 1
@@ -286,8 +285,8 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     assert "applied migration 20240101000000_a.sql is missing from the migrations folder" in out, out
     assert "nothing was applied: 2 problem(s) above" in out
 
-    _runtime.exec_in(DB, ["sh", "-c", "echo '-- edited' >> /tmp/plans/migrations/20240103000000_c.sql"])
-    _runtime.exec_in(DB, ["rm", "/tmp/plans/migrations/20230101000000_z.sql"])
+    _docker.exec_in(DB, ["sh", "-c", "echo '-- edited' >> /tmp/plans/migrations/20240103000000_c.sql"])
+    _docker.exec_in(DB, ["rm", "/tmp/plans/migrations/20230101000000_z.sql"])
     code, out = _driver(later.arguments(), "plans", "/tmp/plans")
     assert code == 1
     assert "20230101000000_z.sql: missing since clockwork build" in out, out
@@ -298,5 +297,5 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
 def test_destroy_removes_everything(stack: Path) -> None:
     result = clockwork("destroy", cwd=stack)
     assert result.code == 0, result.text
-    assert _runtime.project_containers(stack.name) == []
-    assert _runtime.volumes(stack.name) == []
+    assert _docker.project_containers(stack.name) == []
+    assert _docker.volumes(stack.name) == []

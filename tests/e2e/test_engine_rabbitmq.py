@@ -18,7 +18,7 @@ import engine_support
 import pytest
 from e2e_support import REPO, clockwork
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 pytestmark = pytest.mark.e2e
 LOCK = Path("/tmp/clockwork-e2e-eng-rabbitmq.lock")
@@ -48,7 +48,7 @@ worker.connect(cache)
 def _remove_dead_runs(names: tuple[str, ...], prefix: str) -> None:
     """Under the lock, a container with one of our names from a project of ours is what a
     killed run left: remove that project (by its labels, never by name alone)."""
-    projects = {state.project for name in names if (state := _runtime.container(name)) is not None}
+    projects = {state.project for name in names if (state := _docker.container(name)) is not None}
     dead = tuple(p for p in projects if p.startswith(prefix))
     if dead:
         engine_support.remove_leftovers(projects=dead)
@@ -81,7 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def send(text: str) -> str:
     """The worker's own client: one job through RabbitMQ with the worker's AMQP_URL."""
-    return _runtime.exec_in(WORKER, ["python3", "worker.py", "send", text]).strip()
+    return _docker.exec_in(WORKER, ["python3", "worker.py", "send", text]).strip()
 
 
 def test_apply_starts_rabbitmq_then_the_worker(stack: Path) -> None:
@@ -100,7 +100,7 @@ def test_the_worker_round_trips_through_the_injected_url(stack: Path) -> None:
 def test_a_valkey_password_reaches_the_url_and_the_probe(stack: Path) -> None:
     env = engine_support.container_env(WORKER)
     assert env["REDIS_URL"] == f"redis://:v%40lkey%20pw@{CACHE}:6379/0"
-    state = _runtime.container(CACHE)
+    state = _docker.container(CACHE)
     assert state is not None and state.health == "healthy"
     compose = (stack / "docker-compose.yml").read_text()
     assert "valkey-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG" in compose
@@ -114,28 +114,28 @@ def test_assert_passes(stack: Path) -> None:
 
 
 def test_a_second_apply_changes_nothing(stack: Path) -> None:
-    before = {name: _runtime.container(name).id for name in (MQ, WORKER, CACHE)}  # type: ignore[union-attr]
+    before = {name: _docker.container(name).id for name in (MQ, WORKER, CACHE)}  # type: ignore[union-attr]
     result = clockwork("apply", cwd=stack)
     assert result.code == 0, result.text
-    assert {name: _runtime.container(name).id for name in before} == before  # type: ignore[union-attr]
+    assert {name: _docker.container(name).id for name in before} == before  # type: ignore[union-attr]
 
 
 def test_a_recreated_broker_finds_its_data(stack: Path) -> None:
     """The node is rabbit@<fixed hostname>: a new container on the same volume keeps queues."""
     declare = "import os, pika; pika.BlockingConnection(pika.URLParameters(os.environ['AMQP_URL'])).channel()"
-    _runtime.exec_in(WORKER, ["python3", "-c", declare + ".queue_declare('kept', durable=True)"])
-    assert "kept" in _runtime.exec_in(MQ, ["rabbitmqctl", "-q", "-p", "jobs/v1", "list_queues", "name"])
-    old = _runtime.container(MQ).id  # type: ignore[union-attr]
-    _runtime.remove_containers([[WORKER], [MQ]])  # the worker would crash-loop without its broker
+    _docker.exec_in(WORKER, ["python3", "-c", declare + ".queue_declare('kept', durable=True)"])
+    assert "kept" in _docker.exec_in(MQ, ["rabbitmqctl", "-q", "-p", "jobs/v1", "list_queues", "name"])
+    old = _docker.container(MQ).id  # type: ignore[union-attr]
+    _docker.remove_containers([[WORKER], [MQ]])  # the worker would crash-loop without its broker
     result = clockwork("apply", cwd=stack)
     assert result.code == 0, result.text
-    assert _runtime.container(MQ).id != old  # type: ignore[union-attr]
-    assert "kept" in _runtime.exec_in(MQ, ["rabbitmqctl", "-q", "-p", "jobs/v1", "list_queues", "name"])
+    assert _docker.container(MQ).id != old  # type: ignore[union-attr]
+    assert "kept" in _docker.exec_in(MQ, ["rabbitmqctl", "-q", "-p", "jobs/v1", "list_queues", "name"])
     assert send("again") == "AGAIN"
 
 
 def test_destroy_removes_everything(stack: Path) -> None:
     result = clockwork("destroy", cwd=stack)
     assert result.code == 0, result.text
-    assert _runtime.project_containers(stack.name) == []
-    assert _runtime.volumes(stack.name) == []
+    assert _docker.project_containers(stack.name) == []
+    assert _docker.volumes(stack.name) == []

@@ -9,7 +9,7 @@ import engine_support
 import pytest
 from e2e_support import PROJECT, Stack, migration_rows, query, table_exists
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def test_broken_migration_fails_apply_then_fixing_it_applies_only_that_file(fres
     assert 'syntax error at or near "SELEC"' in result.err  # psql's own error, from the migrator's log
     assert not table_exists("audit_log"), "the failed file left a partial effect"
     assert set(migration_rows()) == APPLIED_BEFORE
-    api = _runtime.container("api-server")
+    api = _docker.container("api-server")
     assert api is None or (api.status == "created" and api.started is None), api
 
     before = migration_rows()
@@ -39,9 +39,9 @@ def test_broken_migration_fails_apply_then_fixing_it_applies_only_that_file(fres
     after = migration_rows()
     assert set(after) == APPLIED_BEFORE | {"004_add_audit_log.sql"}
     assert {v: after[v] for v in before} == before, "an earlier migration was applied again"
-    log = _runtime.logs("postgres-db-migrator", tail=5)
+    log = _docker.logs("postgres-db-migrator", tail=5)
     assert "applied 004_add_audit_log.sql" in log and "1 applied" in log
-    assert _runtime.container("api-server").status == "running"  # type: ignore[union-attr]
+    assert _docker.container("api-server").status == "running"  # type: ignore[union-attr]
 
 
 def test_editing_an_applied_migration_is_refused_naming_it(applied_stack: Stack) -> None:
@@ -95,7 +95,7 @@ def test_stopped_database_makes_assert_fail_naming_the_check(applied_stack: Stac
 def test_plain_compose_up_wait_brings_the_example_up(fresh_stack: Stack) -> None:
     """The committed docker-compose.yml needs no clockwork: `docker compose up -d --wait`."""
     engine_support.compose_up_wait(fresh_stack.compose, timeout=120)
-    states = _runtime.containers(PROJECT)
+    states = _docker.containers(PROJECT)
     assert states["postgres-db"].health == "healthy"
     assert states["redis-cache"].health == "healthy"
     assert states["postgres-db-migrator"].status == "exited" and states["postgres-db-migrator"].exit_code == 0

@@ -25,10 +25,8 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clean_slate, example_lock
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _lower
+from clockwork_compose import _docker, _lower
 from clockwork_compose._errors import RuntimeFailure
-from clockwork_compose._targets.compose import runtime as _deploy
 
 pytestmark = pytest.mark.e2e
 
@@ -90,12 +88,12 @@ def three_rows(port: int) -> None:
 
 
 def container_id(name: str) -> str | None:
-    state = _runtime.container(name)
+    state = _docker.container(name)
     return state.id if state else None
 
 
 def data_volume(name: str, path: str) -> str | None:
-    state = _runtime.container(name)
+    state = _docker.container(name)
     return dict(state.volumes).get(path) if state else None
 
 
@@ -122,7 +120,7 @@ def test_old_naming_is_guarded_then_kept_by_declaring_it_or_replaced_by_the_flag
     assert project.cli("build").code == 0
     compose_file = project.dir / "docker-compose.yml"
     compose_file.write_text(compose_file.read_text().replace("ida-guard-db_data", "postgres_data"))
-    old = _runtime.ComposeProject(project.name, project.dir, (compose_file,))
+    old = _docker.ComposeProject(project.name, project.dir, (compose_file,))
     engine_support.compose_up_wait(old, timeout=120)
     three_rows(15401)
     before = container_id("ida-guard-db")
@@ -168,9 +166,9 @@ def test_old_redis_naming_is_guarded_and_kept_by_declaring_it(folder) -> None:
     assert project.cli("build").code == 0
     compose_file = project.dir / "docker-compose.yml"
     compose_file.write_text(compose_file.read_text().replace("ida-rguard-cache_data", "redis_data"))
-    engine_support.compose_up_wait(_runtime.ComposeProject(project.name, project.dir, (compose_file,)), timeout=60)
-    _runtime.exec_in("ida-rguard-cache", ["redis-cli", "set", "kept", "yes"])
-    _runtime.exec_in("ida-rguard-cache", ["redis-cli", "save"])
+    engine_support.compose_up_wait(_docker.ComposeProject(project.name, project.dir, (compose_file,)), timeout=60)
+    _docker.exec_in("ida-rguard-cache", ["redis-cli", "set", "kept", "yes"])
+    _docker.exec_in("ida-rguard-cache", ["redis-cli", "save"])
     before = container_id("ida-rguard-cache")
 
     refused = project.cli("apply")
@@ -183,7 +181,7 @@ def test_old_redis_naming_is_guarded_and_kept_by_declaring_it(folder) -> None:
     kept = project.cli("apply")
     assert kept.code == 0, kept.text
     assert data_volume("ida-rguard-cache", "/data") == "ida-rguard_redis_data"
-    assert _runtime.exec_in("ida-rguard-cache", ["redis-cli", "get", "kept"]).strip() == "yes"
+    assert _docker.exec_in("ida-rguard-cache", ["redis-cli", "get", "kept"]).strip() == "yes"
     assert project.cli("destroy").code == 0
     assert_nothing_left(project.name)
 
@@ -224,9 +222,9 @@ def test_adding_databases_keeps_the_first_and_removed_services_leave_with_their_
     for gone in ("ida-grow-pg2", "ida-grow-worker1"):
         assert f"removed {gone}" in shrunk.err
         assert f"docker volume rm ida-grow_{gone}_data" in shrunk.err
-        assert _runtime.container(gone) is None
+        assert _docker.container(gone) is None
         assert f"ida-grow_{gone}_data" in engine_support.volume_names()
-    assert _runtime.container("ida-grow-worker2").status == "running"  # type: ignore[union-attr]
+    assert _docker.container("ida-grow-worker2").status == "running"  # type: ignore[union-attr]
     assert container_id("ida-grow-pg") == pg and rows(15402) == [(3,)]
 
     destroyed = project.cli("destroy")
@@ -250,9 +248,9 @@ def test_databases_named_alike_never_share_a_volume_and_consumers_never_share_a_
     assert result.code == 0, result.text
     assert data_volume("ida-x", "/data") == "ida-fold_ida-x_data"
     assert data_volume("ida_x", "/data") == "ida-fold_ida_x_data"
-    _runtime.exec_in("ida-x", ["redis-cli", "set", "owner", "ida-x"])
-    _runtime.exec_in("ida-x", ["redis-cli", "save"])
-    assert _runtime.exec_in("ida_x", ["redis-cli", "get", "owner"]).strip() == ""
+    _docker.exec_in("ida-x", ["redis-cli", "set", "owner", "ida-x"])
+    _docker.exec_in("ida-x", ["redis-cli", "save"])
+    assert _docker.exec_in("ida_x", ["redis-cli", "get", "owner"]).strip() == ""
 
     project.write(
         """
@@ -274,7 +272,7 @@ def test_databases_named_alike_never_share_a_volume_and_consumers_never_share_a_
     assert refused.code == 2, refused.text
     assert "CLOCKWORK_IDA_API_X_CACHE_URL" in refused.err
     assert "ida-api-x" in refused.err and "ida-api_x" in refused.err
-    assert _runtime.container("ida-api-x") is None and _runtime.container("ida-api_x") is None
+    assert _docker.container("ida-api-x") is None and _docker.container("ida-api_x") is None
 
 
 # -- item 3: a project's identity cannot be borrowed ------------------------------------------
@@ -306,7 +304,7 @@ def test_another_folder_with_the_same_name_can_neither_destroy_nor_take_over(fol
     borrowed = other.cli("apply")
     assert borrowed.code == 1, borrowed.text
     assert str(mine.dir) in borrowed.err and "ida-own_ida-own-cache_data" in borrowed.err
-    assert _runtime.container("ida-own-cache") is None
+    assert _docker.container("ida-own-cache") is None
     again = other.cli("destroy")
     assert again.code == 0 and "nothing to remove" in again.err, again.text
     assert "ida-own_ida-own-cache_data" in engine_support.volume_names()
@@ -324,11 +322,11 @@ def test_folders_named_without_ascii_letters_are_distinct_projects(folder) -> No
     for project in (japanese, russian):
         result = project.cli("apply")
         assert result.code == 0, result.text
-    assert _runtime.container("ida-jp-cache").project == japanese.name  # type: ignore[union-attr]
+    assert _docker.container("ida-jp-cache").project == japanese.name  # type: ignore[union-attr]
     gone = russian.cli("destroy")
     assert gone.code == 0 and "ida-ru-cache" in gone.err, gone.text
-    assert _runtime.container("ida-jp-cache").status == "running"  # type: ignore[union-attr]
-    assert _runtime.container("ida-ru-cache") is None
+    assert _docker.container("ida-jp-cache").status == "running"  # type: ignore[union-attr]
+    assert _docker.container("ida-ru-cache") is None
 
 
 def test_a_container_name_another_project_holds_stops_apply_before_anything_changes(folder) -> None:
@@ -342,7 +340,7 @@ def test_a_container_name_another_project_holds_stops_apply_before_anything_chan
     assert refused.code == 1, refused.text
     assert "ida-name-cache" in refused.err and "project ida-name-a" in refused.err and str(first.dir) in refused.err
     assert container_id("ida-name-cache") == cache
-    assert _runtime.container("ida-name-other") is None  # nothing of it was started
+    assert _docker.container("ida-name-other") is None  # nothing of it was started
 
 
 # -- item 8: concurrency ---------------------------------------------------------------------------
@@ -364,11 +362,11 @@ def test_two_projects_at_once_both_succeed_and_one_project_twice_is_refused(fold
     ]
     outputs = [p.communicate(timeout=CLI_TIMEOUT) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert len(_runtime.networks(_lower.NETWORK)) == 1
+    assert len(_docker.networks(_lower.NETWORK)) == 1
     for name in ("ida-cc1-cache", "ida-cc2-cache"):
-        assert _lower.NETWORK in _runtime.container(name).networks  # type: ignore[union-attr]
+        assert _lower.NETWORK in _docker.container(name).networks  # type: ignore[union-attr]
 
-    with _deploy.apply_lock(one.name):  # an apply of ida-cc1 is running
+    with _docker.project_lock(one.name, "apply"):  # an apply of ida-cc1 is running
         busy = one.cli("apply")
     assert busy.code == 1, busy.text
     assert "another apply of ida-cc1 is running" in busy.err
@@ -385,7 +383,7 @@ def test_applies_racing_to_create_the_shared_network_make_exactly_one() -> None:
 
     def ensure() -> None:
         start.wait()
-        made.append(_runtime.ensure_network(name).id)
+        made.append(_docker.ensure_network(name).id)
 
     threads = [threading.Thread(target=ensure) for _ in range(4)]
     try:
@@ -393,11 +391,11 @@ def test_applies_racing_to_create_the_shared_network_make_exactly_one() -> None:
             t.start()
         for t in threads:
             t.join(timeout=60)
-        found = _runtime.networks(name)
+        found = _docker.networks(name)
         assert len(found) == 1, found
         assert made == [found[0].id] * 4
     finally:
-        for network in _runtime.networks(name):
+        for network in _docker.networks(name):
             subprocess.run(["docker", "network", "rm", network.id], capture_output=True)
 
 
@@ -425,11 +423,11 @@ def test_a_stray_duplicate_network_is_detected_with_the_fix() -> None:
     ids = [str(_docker_api("POST", "/networks/create", {"Name": name, "CheckDuplicate": False})["Id"]) for _ in "ab"]
     try:
         with pytest.raises(RuntimeFailure) as caught:
-            _runtime.ensure_network(name)
+            _docker.ensure_network(name)
         message = str(caught.value)
         assert f"2 networks named {name}" in message and "ambiguous" in message
         assert any(f"docker network rm {i[:12]}" in message for i in ids)
-        assert len(_runtime.networks(name)) == 2  # detected, nothing removed behind the user's back
+        assert len(_docker.networks(name)) == 2  # detected, nothing removed behind the user's back
     finally:
         for network_id in ids:
             with contextlib.suppress(AssertionError):
@@ -458,7 +456,7 @@ def test_a_tracked_env_is_refused_and_destroy_needs_no_secret(folder) -> None:
     assert refused.code == 2, refused.text
     assert "git rm --cached .env" in refused.err
     assert (project.dir / ".env").read_text() == "OTHER=1\n"
-    assert _runtime.container("ida-sec-cache") is None
+    assert _docker.container("ida-sec-cache") is None
 
     git("rm", "-q", "--cached", ".env", cwd=project.dir)
     applied = project.cli("apply", env={"IDA_TOKEN": "t0ken-value"})
@@ -493,7 +491,7 @@ def test_clean_slate_leaves_a_container_on_the_example_port_that_is_not_the_exam
         subprocess.run(run, check=True, capture_output=True)
         try:
             clean_slate()
-            assert _runtime.container(name) is not None, "clean-up removed a container it does not own"
+            assert _docker.container(name) is not None, "clean-up removed a container it does not own"
         finally:
             subprocess.run(["docker", "rm", "-f", "--volumes", name], capture_output=True)
 
@@ -507,13 +505,13 @@ def test_a_network_is_not_removed_while_a_created_container_names_it() -> None:
         ["docker", "create", "--name", name, "--network", name, "redis:7-alpine"], check=True, capture_output=True
     )
     try:
-        assert _runtime.remove_network_if_unused(name, "ida-none") == ()
-        assert len(_runtime.networks(name)) == 1
+        assert _docker.remove_network_if_unused(name, "ida-none") == ()
+        assert len(_docker.networks(name)) == 1
         subprocess.run(["docker", "start", name], check=True, capture_output=True)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-    assert _runtime.remove_network_if_unused(name, "ida-none") == (name,)
-    assert _runtime.networks(name) == []
+    assert _docker.remove_network_if_unused(name, "ida-none") == (name,)
+    assert _docker.networks(name) == []
 
 
 def test_removing_what_someone_else_removed_meanwhile_is_not_an_error() -> None:
@@ -521,8 +519,8 @@ def test_removing_what_someone_else_removed_meanwhile_is_not_an_error() -> None:
     name = "ida-vanishing"
     subprocess.run(["docker", "create", "--name", name, "redis:7-alpine"], check=True, capture_output=True)
     try:
-        _runtime.remove_containers([[name, "ida-already-gone"], ["ida-also-gone"]])
-        _runtime.remove_volumes(["ida-gone-volume"])
-        assert _runtime.container(name) is None
+        _docker.remove_containers([[name, "ida-already-gone"], ["ida-also-gone"]])
+        _docker.remove_volumes(["ida-gone-volume"])
+        assert _docker.container(name) is None
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)

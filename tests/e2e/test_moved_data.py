@@ -24,8 +24,7 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _lower
+from clockwork_compose import _docker, _lower
 
 pytestmark = pytest.mark.e2e
 
@@ -74,8 +73,8 @@ def projects(tmp_path: Path) -> Iterator[Callable[..., Folder]]:
 
     yield make
     for name in sorted(names):
-        for volume in _runtime.volumes(name):
-            engine_support.docker("container", "rm", "--force", _runtime.copier(volume.name), check=False)
+        for volume in _docker.volumes(name):
+            engine_support.docker("container", "rm", "--force", _docker.copier(volume.name), check=False)
     engine_support.remove_leftovers(projects=sorted(names))
 
 
@@ -106,12 +105,12 @@ ROWS = [(1, "one"), (2, "two"), (3, "three")]
 
 
 def mounted(container: str) -> str | None:
-    state = _runtime.container(container)
+    state = _docker.container(container)
     return dict(state.volumes).get(PG_DATA) if state else None
 
 
 def volume_labels(name: str) -> dict[str, str] | None:
-    found = [v for v in _runtime.clockwork_volumes() if v.name == name]
+    found = [v for v in _docker.clockwork_volumes() if v.name == name]
     return found[0].labels if found else None
 
 
@@ -129,7 +128,7 @@ def test_a_folder_moved_while_running_takes_its_data_along(projects, tmp_path: P
     assert applied.code == 0, applied.text
     three_rows(16301)
     volume = "mv-move_mv-move-db_data"
-    old_id = _runtime.container("mv-move-db").id  # type: ignore[union-attr]
+    old_id = _docker.container("mv-move-db").id  # type: ignore[union-attr]
 
     moved = first.move(tmp_path / "b" / "mv-move")
     assert moved.name == first.name
@@ -140,7 +139,7 @@ def test_a_folder_moved_while_running_takes_its_data_along(projects, tmp_path: P
     assert f"volume {volume} (" in refused.err and SIZE.search(refused.err), refused.err
     assert f"created in {first.dir}, which is gone" in refused.err
     assert "containers mv-move-db (project mv-move)" in refused.err
-    assert _runtime.container("mv-move-db").id == old_id  # type: ignore[union-attr]
+    assert _docker.container("mv-move-db").id == old_id  # type: ignore[union-attr]
     assert rows(16301) == ROWS  # still served by the old container, untouched
     assert volume_labels(volume + ".clockwork-owner") is None
 
@@ -151,18 +150,18 @@ def test_a_folder_moved_while_running_takes_its_data_along(projects, tmp_path: P
     assert f"left alone: containers mv-move-db and volumes {volume} of project mv-move" in nothing.err
     assert f"created in {first.dir}, which is gone" in nothing.err
     assert "`clockwork apply --adopt-data`" in nothing.err and f"`docker volume rm {volume}`" in nothing.err
-    assert _runtime.container("mv-move-db").id == old_id  # type: ignore[union-attr]
+    assert _docker.container("mv-move-db").id == old_id  # type: ignore[union-attr]
 
     adopted = moved.cli("apply", "--adopt-data")
     assert adopted.code == 0, adopted.text
     assert f"replaced containers mv-move-db: they were created in {first.dir}, which is gone" in adopted.err
     assert f"adopted volume {volume} (created in {first.dir}, which is gone): it is this folder's now" in adopted.err
     assert rows(16301) == ROWS
-    state = _runtime.container("mv-move-db")
+    state = _docker.container("mv-move-db")
     assert state is not None and state.id != old_id and state.working_dir == str(moved.dir)
     assert mounted("mv-move-db") == volume  # the same volume: nothing copied
-    assert volume_labels(volume)[_runtime.OWNER_LABEL] == str(first.dir)  # type: ignore[index]
-    assert volume_labels(volume + ".clockwork-owner")[_runtime.OWNER_LABEL] == str(moved.dir)  # type: ignore[index]
+    assert volume_labels(volume)[_docker.OWNER_LABEL] == str(first.dir)  # type: ignore[index]
+    assert volume_labels(volume + ".clockwork-owner")[_docker.OWNER_LABEL] == str(moved.dir)  # type: ignore[index]
 
     again = moved.cli("apply")
     assert again.code == 0, again.text
@@ -170,7 +169,7 @@ def test_a_folder_moved_while_running_takes_its_data_along(projects, tmp_path: P
 
     kept = moved.cli("destroy", "--keep-volumes")
     assert kept.code == 0 and "mv-move-db" in kept.err, kept.text
-    assert _runtime.container("mv-move-db") is None and volume in volume_names()
+    assert _docker.container("mv-move-db") is None and volume in volume_names()
     back = moved.cli("apply")
     assert back.code == 0, back.text
     assert "--adopt-data" not in back.err
@@ -192,7 +191,7 @@ def test_a_renamed_folder_copies_its_data_into_its_new_volume_and_keeps_the_old(
     assert first.cli("apply").code == 0
     three_rows(16302)
     old, new = "mv-ren_mv-ren-db_data", "mv-ren2_mv-ren-db_data"
-    old_id = _runtime.container("mv-ren-db").id  # type: ignore[union-attr]
+    old_id = _docker.container("mv-ren-db").id  # type: ignore[union-attr]
 
     renamed = first.move(tmp_path / "mv-ren2")
     assert renamed.name == "mv-ren2"
@@ -204,7 +203,7 @@ def test_a_renamed_folder_copies_its_data_into_its_new_volume_and_keeps_the_old(
     assert f"created in {first.dir}, which is gone" in refused.err
     assert "`clockwork apply --adopt-data`" in refused.err and "`clockwork apply --replace-data`" in refused.err
     assert new not in volume_names()  # no empty database made
-    assert _runtime.container("mv-ren-db").id == old_id  # type: ignore[union-attr]
+    assert _docker.container("mv-ren-db").id == old_id  # type: ignore[union-attr]
     assert rows(16302) == ROWS
 
     adopted = renamed.cli("apply", "--adopt-data")
@@ -212,10 +211,10 @@ def test_a_renamed_folder_copies_its_data_into_its_new_volume_and_keeps_the_old(
     assert f"copied volume {old} (created in {first.dir}, which is gone) into {new} (" in adopted.err
     assert f"delete it with `docker volume rm {old}`" in adopted.err
     assert rows(16302) == ROWS
-    state = _runtime.container("mv-ren-db")
+    state = _docker.container("mv-ren-db")
     assert state is not None and state.project == "mv-ren2" and state.working_dir == str(renamed.dir)
     assert mounted("mv-ren-db") == new
-    assert volume_labels(new)[_runtime.ADOPTED_FROM_LABEL] == old  # type: ignore[index]
+    assert volume_labels(new)[_docker.ADOPTED_FROM_LABEL] == old  # type: ignore[index]
     assert old in volume_names() and new + ".clockwork-copying" not in volume_names()
 
     again = renamed.cli("apply")
@@ -256,7 +255,7 @@ class CopyStarts:
 
     def __init__(self) -> None:
         argv = ["docker", "events", "--filter", "type=container", "--filter", "event=start"]
-        argv += ["--filter", f"label={_runtime.HELPER_LABEL}=copy", "--format", "{{.Actor.Attributes.name}}"]
+        argv += ["--filter", f"label={_docker.HELPER_LABEL}=copy", "--format", "{{.Actor.Attributes.name}}"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         self.started = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -298,7 +297,7 @@ def test_an_interrupted_adoption_is_never_used_and_the_next_one_finishes_it(proj
     assert first.cli("apply").code == 0
     three_rows(16303)
     # 150 MB more, so that the copy takes a while: an interruption lands in the middle of it.
-    _runtime.exec_in("mv-int-db", ["dd", "if=/dev/zero", f"of={PG_DATA}/ballast", "bs=1M", "count=150"])
+    _docker.exec_in("mv-int-db", ["dd", "if=/dev/zero", f"of={PG_DATA}/ballast", "bs=1M", "count=150"])
     assert first.cli("destroy", "--keep-volumes").code == 0  # stopped this time (moved while running: above)
     renamed = first.move(tmp_path / "mv-int2")
     old, new = "mv-int_mv-int-db_data", "mv-int2_mv-int-db_data"
@@ -313,22 +312,22 @@ def test_an_interrupted_adoption_is_never_used_and_the_next_one_finishes_it(proj
     assert refused.code == 1, refused.text
     assert f"copying volume {old} into {new} (--adopt-data) was interrupted" in refused.err
     assert "`clockwork apply --adopt-data`" in refused.err
-    assert _runtime.container("mv-int-db") is None  # nothing started on the part copied
+    assert _docker.container("mv-int-db") is None  # nothing started on the part copied
 
     killed = interrupted(renamed, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     assert marker in volume_names()
     assert renamed.cli("apply").code == 1
-    assert _runtime.container("mv-int-db") is None
+    assert _docker.container("mv-int-db") is None
 
     finished = renamed.cli("apply", "--adopt-data")
     assert finished.code == 0, finished.text
     assert f"copied volume {old} into {new}" in finished.err
     assert rows(16303) == ROWS
-    size = _runtime.exec_in("mv-int-db", ["stat", "-c", "%s", f"{PG_DATA}/ballast"])
+    size = _docker.exec_in("mv-int-db", ["stat", "-c", "%s", f"{PG_DATA}/ballast"])
     assert size.strip() == str(150 * 1024 * 1024)
     assert marker not in volume_names() and old in volume_names()
-    assert _runtime.container(_runtime.copier(new)) is None
+    assert _docker.container(_docker.copier(new)) is None
 
     assert renamed.cli("destroy", "--keep-volumes").code == 0
     back = renamed.cli("apply")
@@ -372,6 +371,6 @@ def test_the_guard_says_what_each_volume_holds(projects) -> None:
 def test_measuring_a_volume_that_does_not_exist_never_creates_it() -> None:
     """Mounting a missing volume creates it: measuring one that is not there must not."""
     name = "mv-nowhere_db_data"
-    usage = _runtime.volume_usage([name], ["postgres:15-alpine"])
-    assert usage[name] == _runtime.VolumeUsage(name, False)
+    usage = _docker.volume_usage([name], ["postgres:15-alpine"])
+    assert usage[name] == _docker.VolumeUsage(name, False)
     assert name not in volume_names()

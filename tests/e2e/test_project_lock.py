@@ -19,8 +19,7 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clockwork
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _lower
+from clockwork_compose import _docker, _lower
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +58,7 @@ def background(folder: Path, *args: str) -> subprocess.Popen[str]:
 
 def lock_holder(name: str) -> str:
     """What the process holding the project's lock wrote there: "PID ACTION of NAME"."""
-    path = _runtime.LOCK_DIR / f"project-{name}.lock"
+    path = _docker.LOCK_DIR / f"project-{name}.lock"
     return path.read_text() if path.is_file() else ""
 
 
@@ -88,25 +87,25 @@ def test_destroy_during_an_apply_is_refused_and_the_apply_ends_with_its_containe
     apply = background(folder, "apply")
     try:
         wait_for(lambda: lock_holder("own-crace") == f"{apply.pid} apply of own-crace", "apply holds the lock")
-        wait_for(lambda: _runtime.container("own-crace-app") is not None, "the app's container exists")
+        wait_for(lambda: _docker.container("own-crace-app") is not None, "the app's container exists")
         refused = cli(folder, "destroy")
         assert refused.code == 1, refused.text
         assert f"an apply of own-crace is running (process {apply.pid})" in refused.err
         assert "nothing was changed" in refused.err
-        assert _runtime.container("own-crace-app") is not None
-        wait_for(lambda: _runtime.container("own-crace-app").status == "running", "the app runs")  # type: ignore[union-attr]
-        _runtime.exec_in("own-crace-app", ["touch", "/tmp/own-go"])
+        assert _docker.container("own-crace-app") is not None
+        wait_for(lambda: _docker.container("own-crace-app").status == "running", "the app runs")  # type: ignore[union-attr]
+        _docker.exec_in("own-crace-app", ["touch", "/tmp/own-go"])
         out, err = apply.communicate(timeout=CLI_TIMEOUT)
     finally:
         if apply.poll() is None:
             apply.kill()
     assert apply.returncode == 0, out + err
     assert "applied own-crace" in err
-    state = _runtime.container("own-crace-app")
+    state = _docker.container("own-crace-app")
     assert state is not None and state.status == "running" and state.health == "healthy"
     gone = cli(folder, "destroy")
     assert gone.code == 0 and "own-crace-app" in gone.err, gone.text
-    assert _runtime.container("own-crace-app") is None
+    assert _docker.container("own-crace-app") is None
 
 
 def test_an_apply_during_a_destroy_is_refused_naming_it_on_either_target(project) -> None:
@@ -123,7 +122,7 @@ def test_an_apply_during_a_destroy_is_refused_naming_it_on_either_target(project
     )
     applied = cli(folder, "apply")
     assert applied.code == 0, applied.text
-    with _runtime.host_lock("network-own-drace2-net"):
+    with _docker.host_lock("network-own-drace2-net"):
         destroy = background(folder, "destroy")
         wait_for(lambda: lock_holder("own-drace2") == f"{destroy.pid} destroy of own-drace2", "destroy holds it")
         for args in (("apply",), ("apply", "--target", "swarm")):
@@ -133,8 +132,8 @@ def test_an_apply_during_a_destroy_is_refused_naming_it_on_either_target(project
         assert destroy.poll() is None  # still held up: the refusals were not a race it lost
     out, err = destroy.communicate(timeout=CLI_TIMEOUT)
     assert destroy.returncode == 0, out + err
-    assert "own-drace2-app" in err and _runtime.container("own-drace2-app") is None
-    assert _runtime.networks("own-drace2-net") == []
+    assert "own-drace2-app" in err and _docker.container("own-drace2-app") is None
+    assert _docker.networks("own-drace2-net") == []
     again = cli(folder, "apply")
     assert again.code == 0, again.text
-    assert _runtime.container("own-drace2-app").status == "running"  # type: ignore[union-attr]
+    assert _docker.container("own-drace2-app").status == "running"  # type: ignore[union-attr]

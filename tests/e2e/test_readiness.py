@@ -27,7 +27,7 @@ import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clockwork
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,7 @@ def test_a_crash_loop_fails_apply_with_its_logs(tmp_path: Path, own: list[Path])
     ), result.err
     assert "last log lines of rdy-crash-loop" in result.err and "rdy crashing on purpose" in result.err
     assert "applied" not in result.err.replace("apply failed", "")
-    state = _runtime.container("rdy-crash-loop")  # left as it is: its restart policy goes on
+    state = _docker.container("rdy-crash-loop")  # left as it is: its restart policy goes on
     assert state is not None and state.restart_count >= 1 and state.status in ("restarting", "running")
 
 
@@ -201,5 +201,5 @@ def test_ctrl_c_during_apply_exits_130_and_says_what_was_left_running(tmp_path: 
 
 
 def _state(name: str) -> str | None:
-    found = _runtime.container(name)
+    found = _docker.container(name)
     return found.status if found else None

@@ -26,7 +26,7 @@ from e2e_support import (
     table_exists,
 )
 
-from clockwork_compose import _docker as _runtime
+from clockwork_compose import _docker
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +81,7 @@ def test_health_endpoint_reports_database_and_redis(up: Stack) -> None:
 
 
 def test_containers_were_created_and_started_in_dependency_order(up: Stack) -> None:
-    c = _runtime.containers(PROJECT)
+    c = _docker.containers(PROJECT)
     assert set(c) == set(CONTAINERS)
     created = {name: state.created for name, state in c.items()}
     assert created["postgres-db"] < created["postgres-db-migrator"] < created["api-server"]
@@ -93,7 +93,7 @@ def test_containers_were_created_and_started_in_dependency_order(up: Stack) -> N
 
 
 def test_all_containers_are_on_app_network(up: Stack) -> None:
-    for name, state in _runtime.containers(PROJECT).items():
+    for name, state in _docker.containers(PROJECT).items():
         assert state.networks == (NETWORK,), name
     running = set(CONTAINERS) - {"postgres-db-migrator"}  # a one-shot leaves the network when it exits
     assert running <= set(engine_support.network_containers(NETWORK))
@@ -119,11 +119,11 @@ def test_assert_passes(up: Stack) -> None:
 
 
 def test_second_apply_changes_nothing_and_does_not_start_the_migrator(up: Stack) -> None:
-    before = _runtime.containers(PROJECT)
+    before = _docker.containers(PROJECT)
     rows = query("SELECT version, checksum, applied_at FROM clockwork_migrations ORDER BY version")
     result = up.apply()
     assert result.code == 0, result.text
-    after = _runtime.containers(PROJECT)
+    after = _docker.containers(PROJECT)
     assert {name: s.id for name, s in after.items()} == {name: s.id for name, s in before.items()}
     assert after["postgres-db-migrator"].started == before["postgres-db-migrator"].started, "the migrator ran again"
     assert query("SELECT version, checksum, applied_at FROM clockwork_migrations ORDER BY version") == rows
@@ -131,7 +131,7 @@ def test_second_apply_changes_nothing_and_does_not_start_the_migrator(up: Stack)
 
 
 def test_a_new_migration_is_applied_by_the_next_apply_and_only_it(up: Stack) -> None:
-    before = _runtime.containers(PROJECT)
+    before = _docker.containers(PROJECT)
     rows = migration_rows()
     up.migration("004_add_notes_table.sql").write_text("CREATE TABLE notes (id serial PRIMARY KEY, body text);\n")
     result = up.apply()
@@ -140,9 +140,9 @@ def test_a_new_migration_is_applied_by_the_next_apply_and_only_it(up: Stack) -> 
     assert set(after_rows) == set(rows) | {"004_add_notes_table.sql"}
     assert {v: after_rows[v] for v in rows} == rows, "an earlier migration was applied again"
     assert table_exists("notes")
-    log = _runtime.logs("postgres-db-migrator", tail=5)
+    log = _docker.logs("postgres-db-migrator", tail=5)
     assert "applied 004_add_notes_table.sql" in log and "1 applied" in log
-    after = _runtime.containers(PROJECT)
+    after = _docker.containers(PROJECT)
     unchanged = set(CONTAINERS) - {"postgres-db-migrator"}
     assert {n: after[n].id for n in unchanged} == {n: before[n].id for n in unchanged}
     assert "compose up not needed" not in result.err
@@ -154,8 +154,8 @@ def test_destroy_leaves_nothing_and_is_idempotent(up: Stack) -> None:
     result = up.cli("destroy")
     assert result.code == 0, result.text
     assert "removed containers" in result.err
-    assert engine_support.project_resources(PROJECT) == _runtime.Removed()
-    assert all(_runtime.container(name) is None for name in CONTAINERS)
+    assert engine_support.project_resources(PROJECT) == _docker.Removed()
+    assert all(_docker.container(name) is None for name in CONTAINERS)
     # app_network is shared by every project on the engine: removed only when unused.
     others = engine_support.network_containers(NETWORK)
     assert f"removed networks: {NETWORK}" in result.err or others, result.err

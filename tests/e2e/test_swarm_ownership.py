@@ -25,8 +25,7 @@ import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clockwork, swarm_mode
 
-from clockwork_compose import _docker as _runtime
-from clockwork_compose import _lower
+from clockwork_compose import _docker, _lower
 from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
 pytestmark = pytest.mark.e2e
@@ -125,16 +124,16 @@ def services(stack: str) -> dict[str, tuple[str, int]]:
 
 def owners(stack: str) -> dict[str, str]:
     found = swarm_runtime.stack_services(stack).items()
-    return {n: (s["Spec"].get("Labels") or {}).get(_runtime.OWNER_LABEL, "") for n, s in found}
+    return {n: (s["Spec"].get("Labels") or {}).get(_docker.OWNER_LABEL, "") for n, s in found}
 
 
 def running_tasks(stack: str) -> set[str]:
-    label = f"label={_runtime.STACK_LABEL}={stack}"
+    label = f"label={_docker.STACK_LABEL}={stack}"
     return set(engine_support.docker("ps", "-q", "--filter", label).stdout.split())
 
 
 def stack_containers(stack: str) -> list[str]:
-    label = f"label={_runtime.STACK_LABEL}={stack}"
+    label = f"label={_docker.STACK_LABEL}={stack}"
     return engine_support.docker("ps", "-aq", "--filter", label).stdout.split()
 
 
@@ -144,7 +143,7 @@ def volume_labels(name: str) -> dict[str, str] | None:
 
 
 def compose_containers(project: str) -> list[str]:
-    label = f"label={_runtime.PROJECT_LABEL}={project}"
+    label = f"label={_docker.PROJECT_LABEL}={project}"
     return engine_support.docker("ps", "-aq", "--filter", label).stdout.split()
 
 
@@ -174,7 +173,7 @@ def test_another_folder_can_neither_destroy_nor_take_over_a_stack(folder) -> Non
     three_rows("own-two", "own-two-db")
     before, tasks = services("own-two"), running_tasks("own-two")
     assert set(owners("own-two").values()) == {str(a.dir)}
-    assert volume_labels(data_volume("own-two"))[_runtime.OWNER_LABEL] == str(a.dir)  # type: ignore[index]
+    assert volume_labels(data_volume("own-two"))[_docker.OWNER_LABEL] == str(a.dir)  # type: ignore[index]
     assert str(a.dir) not in (a.dir / "docker-stack.yml").read_text()  # the committed file stays portable
 
     # A folder of the same name with no main.py: the issue's `destroy` removed everything here.
@@ -232,7 +231,7 @@ def test_data_compose_made_goes_to_the_stack_of_its_own_folder_only(folder) -> N
     a.write(body("own-cv"))
     assert a.cli("apply").code == 0
     psql = ["psql", "-U", "own", "-d", "owndb", "-tAc"]
-    _runtime.exec_in("own-cv-db", [*psql, "INSERT INTO items VALUES (1), (2), (3)"])
+    _docker.exec_in("own-cv-db", [*psql, "INSERT INTO items VALUES (1), (2), (3)"])
     assert a.cli("destroy", "--keep-volumes").code == 0
 
     copy = folder("c/own-cv", copy_of=a)
@@ -262,7 +261,7 @@ def test_a_stack_deployed_before_folders_were_recorded_is_taken_over_by_apply_ne
     assert old.code == 0, old.text
     three_rows("own-old", "own-old-db")
     assert set(owners("own-old").values()) == {""}
-    assert _runtime.OWNER_LABEL not in volume_labels(data_volume("own-old"))  # type: ignore[operator]
+    assert _docker.OWNER_LABEL not in volume_labels(data_volume("own-old"))  # type: ignore[operator]
     before, tasks = services("own-old"), running_tasks("own-old")
 
     for where in (folder("b/own-old"), a):
@@ -328,10 +327,10 @@ def test_swarm_then_compose_on_one_folder_never_serves_one_volume_twice(folder) 
     assert a.cli("destroy", "--target", "swarm", "--keep-volumes").code == 0
     moved = a.cli("apply")
     assert moved.code == 0, moved.text
-    out = _runtime.exec_in("own-twin-db", ["psql", "-U", "own", "-d", "owndb", "-tAc", "SELECT count(*) FROM items"])
+    out = _docker.exec_in("own-twin-db", ["psql", "-U", "own", "-d", "owndb", "-tAc", "SELECT count(*) FROM items"])
     assert out.strip() == "3"
     users = engine_support.docker("ps", "-q", "--filter", f"volume={data_volume('own-twin')}").stdout.split()
-    assert users == [_runtime.container("own-twin-db").id[:12]]  # type: ignore[union-attr]
+    assert users == [_docker.container("own-twin-db").id[:12]]  # type: ignore[union-attr]
 
     # And the other direction, already refused before this issue: still refused.
     swarm = a.cli("apply", "--target", "swarm")
@@ -350,7 +349,7 @@ def test_swarm_then_compose_on_one_folder_never_serves_one_volume_twice(folder) 
 
 
 def lock_holder(name: str) -> str:
-    path = _runtime.LOCK_DIR / f"project-{name}.lock"
+    path = _docker.LOCK_DIR / f"project-{name}.lock"
     return path.read_text() if path.is_file() else ""
 
 
@@ -391,7 +390,7 @@ def test_destroy_during_an_apply_of_the_stack_is_refused_and_the_apply_ends_heal
             return engine_support.docker("ps", "-q", "--filter", label).stdout.split()
 
         wait_for(app_task, "the app's task runs")
-        _runtime.exec_in(app_task()[0], ["touch", "/tmp/own-go"])
+        _docker.exec_in(app_task()[0], ["touch", "/tmp/own-go"])
         out, err = apply.communicate(timeout=CLI_TIMEOUT)
     finally:
         if apply.poll() is None:

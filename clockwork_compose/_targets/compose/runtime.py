@@ -1,4 +1,4 @@
-"""apply and destroy: plain functions over ``_runtime`` that return data, never print.
+"""apply and destroy: plain functions over ``_docker`` that return data, never print.
 
 ``apply`` checks the engine while it builds the compose file, then runs `compose up
 --detach` in a worker thread (Compose itself holds each service back until its depends_on
@@ -43,8 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ... import _assertions, _envfile, _graph, _lower
-from ... import _docker as _runtime
+from ... import _assertions, _docker, _envfile, _graph, _lower
 from ..._docker import ContainerState
 from ..._engines import CATALOG
 from ..._errors import RuntimeFailure
@@ -169,7 +168,7 @@ class _Up(threading.Thread):
     """`compose up` in the background; its error (with Compose's stderr) kept for the report."""
 
     def __init__(
-        self, engine: _runtime.Engine, compose: _runtime.ComposeProject, services: Sequence[str] | None = None
+        self, engine: _docker.Engine, compose: _docker.ComposeProject, services: Sequence[str] | None = None
     ) -> None:
         super().__init__(daemon=True, name=f"compose-up-{compose.name}")
         self.engine = engine
@@ -186,7 +185,7 @@ class _Up(threading.Thread):
 
 @dataclass
 class _Watch:
-    engine: _runtime.Engine
+    engine: _docker.Engine
     project: Project
     #: One-shots that exited before ``since`` belong to an earlier apply; None: they count.
     since: datetime | None
@@ -329,7 +328,7 @@ def apply(
     timeout: float | None = None,
     on_progress: Progress | None = None,
     replace_data: bool = False,
-    engine: _runtime.Engine = _runtime.DOCKER,
+    engine: _docker.Engine = _docker.DOCKER,
     adopt_data: bool = False,
     adopt_from: Path | None = None,
 ) -> ApplyReport:
@@ -337,7 +336,7 @@ def apply(
 
     ``needs``: how to build, the project lock (``_docker.project_lock``: one apply or
     destroy of a project at a time on this host, a second
-    one raises ``_runtime.Busy``. Before anything changes: a Swarm stack of the project's
+    one raises ``_docker.Busy``. Before anything changes: a Swarm stack of the project's
     name, containers of this project name from another folder, or a container that would
     come back on another volume than its data is in (unless ``replace_data``), raise
     RuntimeFailure and nothing is touched. So do volumes and containers a folder that is
@@ -351,7 +350,7 @@ def apply(
 
 
 def _apply(
-    engine: _runtime.Engine,
+    engine: _docker.Engine,
     project_dir: Path,
     needs: Needs,
     timeout: float | None,
@@ -369,7 +368,7 @@ def _apply(
     project = built.project
     _envfile.require(project, built.path.parent, needs.environ)
     folder = project_dir.resolve()
-    compose = _runtime.ComposeProject(project.name, folder, (built.path,))
+    compose = _docker.ComposeProject(project.name, folder, (built.path,))
     with ThreadPoolExecutor(4) as pool:  # four listings, side by side
         listed = pool.submit(engine.project_containers, project.name)
         named = pool.submit(engine.containers_named, sorted(project.services))
@@ -462,7 +461,7 @@ def check_owner(
         )
 
 
-def check_no_stack(project: Project, folder: Path, stack: _runtime.SwarmStack) -> None:
+def check_no_stack(project: Project, folder: Path, stack: _docker.SwarmStack) -> None:
     """RuntimeFailure while a Swarm stack of the project's name has services on this engine,
     or left volumes that another folder made, of the names this project mounts: a stack's
     volumes are named as the Compose project's (``<name>_<volume>``), and Compose would
@@ -481,10 +480,10 @@ def check_no_stack(project: Project, folder: Path, stack: _runtime.SwarmStack) -
         )
     mounted = {f"{name}_{key}" for key in project.volumes}
     theirs = [
-        v for v in stack.volumes if v.name in mounted and not _same_folder(v.labels.get(_runtime.OWNER_LABEL), folder)
+        v for v in stack.volumes if v.name in mounted and not _same_folder(v.labels.get(_docker.OWNER_LABEL), folder)
     ]
     if theirs:
-        owner = theirs[0].labels[_runtime.OWNER_LABEL]
+        owner = theirs[0].labels[_docker.OWNER_LABEL]
         raise RuntimeFailure(
             f"Swarm stack {name}, made in {owner}, left its data in {', '.join(v.name for v in theirs)}, which "
             f"this project would mount; nothing was changed. Run `clockwork destroy --target swarm` in {owner} "
@@ -535,7 +534,7 @@ def volume_moves(project: Project, existing: Sequence[ContainerState]) -> list[V
 
 
 def guard_error(
-    name: str, moves: Sequence[VolumeMove], usage: Mapping[str, _runtime.VolumeUsage] | None = None
+    name: str, moves: Sequence[VolumeMove], usage: Mapping[str, _docker.VolumeUsage] | None = None
 ) -> RuntimeFailure:
     """What would be lost, how to keep it, and the flag that goes ahead anyway; ``usage``
     (from ``Engine.volume_usage``) says what each volume holds, where it was measured."""
@@ -561,7 +560,7 @@ def guard_error(
     )
 
 
-def _volume_state(usage: _runtime.VolumeUsage | None) -> str:
+def _volume_state(usage: _docker.VolumeUsage | None) -> str:
     """What a volume apply would mount holds, as a clause; "" when not known."""
     if usage is None:
         return ""
@@ -572,11 +571,11 @@ def _volume_state(usage: _runtime.VolumeUsage | None) -> str:
     return ", which exists and is empty" if not usage.entries else f", which holds {size_text(usage)}"
 
 
-def _holds_data(usage: _runtime.VolumeUsage | None) -> bool:
+def _holds_data(usage: _docker.VolumeUsage | None) -> bool:
     return usage is not None and usage.exists and bool(usage.entries)
 
 
-def size_text(usage: _runtime.VolumeUsage) -> str:
+def size_text(usage: _docker.VolumeUsage) -> str:
     """``39.2 MB``, ``empty``, ``does not exist`` or ``size unknown``."""
     if not usage.exists:
         return "does not exist"
@@ -621,7 +620,7 @@ def stop_order(containers: Sequence[ContainerState]) -> list[list[str]]:
 
 
 def check_volume_owner(
-    name: str, folder: Path, volumes: Sequence[_runtime.Volume], is_gone: Callable[[str], bool] = gone
+    name: str, folder: Path, volumes: Sequence[_docker.Volume], is_gone: Callable[[str], bool] = gone
 ) -> None:
     """RuntimeFailure when volumes of project ``name`` were made by an apply in another
     folder (its containers may be gone: ``destroy --keep-volumes``): never borrow its data.
@@ -639,7 +638,7 @@ def check_volume_owner(
 
 
 def own_volumes(
-    project: Project, folder: Path, volumes: Sequence[_runtime.Volume], engine: _runtime.Engine = _runtime.DOCKER
+    project: Project, folder: Path, volumes: Sequence[_docker.Volume], engine: _docker.Engine = _docker.DOCKER
 ) -> None:
     """Create the project's named volumes that are missing, labelled as Compose would
     label them plus the folder that owns them (Compose labels volumes with no folder)."""
@@ -648,9 +647,9 @@ def own_volumes(
         name = f"{project.name}_{key}"
         if name not in present:
             labels = {
-                _runtime.PROJECT_LABEL: project.name,
-                _runtime.VOLUME_LABEL: key,
-                _runtime.OWNER_LABEL: str(folder),
+                _docker.PROJECT_LABEL: project.name,
+                _docker.VOLUME_LABEL: key,
+                _docker.OWNER_LABEL: str(folder),
             }
             engine.create_volume(name, labels)
 
@@ -663,21 +662,21 @@ RECORD = ".clockwork-owner"
 MARKER = ".clockwork-copying"
 
 
-def volume_owners(volumes: Sequence[_runtime.Volume]) -> dict[str, str]:
+def volume_owners(volumes: Sequence[_docker.Volume]) -> dict[str, str]:
     """Each volume's owner folder ("" when clockwork did not label it): its ``OWNER_LABEL``,
     unless a record volume (``OWNER_OF_LABEL``, made by ``--adopt-data`` when the project
     moved: the engine never changes a label) says which folder owns it now."""
     records = {
-        v.labels[_runtime.OWNER_OF_LABEL]: v.labels.get(_runtime.OWNER_LABEL, "")
+        v.labels[_docker.OWNER_OF_LABEL]: v.labels.get(_docker.OWNER_LABEL, "")
         for v in volumes
-        if _runtime.OWNER_OF_LABEL in v.labels
+        if _docker.OWNER_OF_LABEL in v.labels
     }
-    return {v.name: records.get(v.name, v.labels.get(_runtime.OWNER_LABEL, "")) for v in volumes}
+    return {v.name: records.get(v.name, v.labels.get(_docker.OWNER_LABEL, "")) for v in volumes}
 
 
-def _data_volume(volume: _runtime.Volume) -> bool:
+def _data_volume(volume: _docker.Volume) -> bool:
     """Not a record nor a marker of ``--adopt-data``."""
-    return not ({_runtime.OWNER_OF_LABEL, _runtime.COPYING_INTO_LABEL} & volume.labels.keys())
+    return not ({_docker.OWNER_OF_LABEL, _docker.COPYING_INTO_LABEL} & volume.labels.keys())
 
 
 @dataclass(frozen=True)
@@ -732,7 +731,7 @@ class Adopted:
     kib: int | None = None
 
 
-def missing_volumes(project: Project, volumes: Sequence[_runtime.Volume]) -> list[str]:
+def missing_volumes(project: Project, volumes: Sequence[_docker.Volume]) -> list[str]:
     """The keys of the project's named volumes that do not exist yet."""
     present = {v.name for v in volumes}
     return [key for key in project.volumes if f"{project.name}_{key}" not in present]
@@ -743,8 +742,8 @@ def plan_adoption(
     folder: Path,
     existing: Sequence[ContainerState],
     holders: Sequence[ContainerState],
-    volumes: Sequence[_runtime.Volume],
-    others: Sequence[_runtime.Volume] = (),
+    volumes: Sequence[_docker.Volume],
+    others: Sequence[_docker.Volume] = (),
     adopt_from: str | None = None,
     is_gone: Callable[[str], bool] = gone,
 ) -> Adoption:
@@ -762,17 +761,17 @@ def plan_adoption(
         for v in volumes
         if _data_volume(v) and owners[v.name] and not _same(owners[v.name], folder) and is_gone(owners[v.name])
     ]
-    markers = [v for v in everything.values() if _runtime.COPYING_INTO_LABEL in v.labels]
-    incomplete = {v.labels[_runtime.COPYING_INTO_LABEL] for v in markers}
+    markers = [v for v in everything.values() if _docker.COPYING_INTO_LABEL in v.labels]
+    incomplete = {v.labels[_docker.COPYING_INTO_LABEL] for v in markers}
     unfinished = tuple(
-        Taken(v.labels.get(_runtime.ADOPTED_FROM_LABEL, ""), "", v.labels[_runtime.COPYING_INTO_LABEL], "")
+        Taken(v.labels.get(_docker.ADOPTED_FROM_LABEL, ""), "", v.labels[_docker.COPYING_INTO_LABEL], "")
         for v in markers
-        if v.labels.get(_runtime.PROJECT_LABEL) == project.name
+        if v.labels.get(_docker.PROJECT_LABEL) == project.name
     )
     adopted = {
-        v.labels[_runtime.ADOPTED_FROM_LABEL]
+        v.labels[_docker.ADOPTED_FROM_LABEL]
         for v in everything.values()
-        if _runtime.ADOPTED_FROM_LABEL in v.labels and _data_volume(v) and v.name not in incomplete
+        if _docker.ADOPTED_FROM_LABEL in v.labels and _data_volume(v) and v.name not in incomplete
     }
     ambiguous = []
     for key in missing_volumes(project, volumes):
@@ -780,10 +779,10 @@ def plan_adoption(
         if target in incomplete:
             continue
         found = [
-            Taken(v.name, owners[v.name], target, v.labels.get(_runtime.PROJECT_LABEL, ""))
+            Taken(v.name, owners[v.name], target, v.labels.get(_docker.PROJECT_LABEL, ""))
             for v in everything.values()
-            if v.labels.get(_runtime.VOLUME_LABEL) == key
-            and v.labels.get(_runtime.PROJECT_LABEL) != project.name
+            if v.labels.get(_docker.VOLUME_LABEL) == key
+            and v.labels.get(_docker.PROJECT_LABEL) != project.name
             and _data_volume(v)
             and v.name not in incomplete | adopted
             and owners[v.name]
@@ -804,12 +803,12 @@ def _unique(containers: Sequence[ContainerState]) -> tuple[ContainerState, ...]:
 
 
 def find_adoption(
-    engine: _runtime.Engine,
+    engine: _docker.Engine,
     project: Project,
     folder: Path,
     existing: Sequence[ContainerState],
     holders: Sequence[ContainerState],
-    volumes: Sequence[_runtime.Volume],
+    volumes: Sequence[_docker.Volume],
     adopt_from: str | None = None,
 ) -> Adoption:
     """``plan_adoption`` with what it needs from the engine beyond apply's listings: every
@@ -827,7 +826,7 @@ def find_adoption(
 
 
 def adoption_error(
-    project: Project, adoption: Adoption, usage: Mapping[str, _runtime.VolumeUsage] | None = None
+    project: Project, adoption: Adoption, usage: Mapping[str, _docker.VolumeUsage] | None = None
 ) -> RuntimeFailure:
     """What folders that are gone left, how much data it is, and the flags that take it
     over or go ahead without it."""
@@ -889,11 +888,11 @@ def _service_of(project: Project, volume: str) -> str:
 
 
 def adopt(
-    engine: _runtime.Engine,
+    engine: _docker.Engine,
     project: Project,
     folder: Path,
     adoption: Adoption,
-    volumes: Sequence[_runtime.Volume],
+    volumes: Sequence[_docker.Volume],
 ) -> tuple[Adopted, ...]:
     """Take over what folders that are gone left, in an order where stopping at any point
     (Ctrl-C, kill) loses nothing and the next ``apply --adopt-data`` finishes the work:
@@ -916,9 +915,9 @@ def adopt(
             engine.create_volume(
                 record,
                 {
-                    _runtime.PROJECT_LABEL: project.name,
-                    _runtime.OWNER_LABEL: str(folder),
-                    _runtime.OWNER_OF_LABEL: t.source,
+                    _docker.PROJECT_LABEL: project.name,
+                    _docker.OWNER_LABEL: str(folder),
+                    _docker.OWNER_OF_LABEL: t.source,
                 },
             )
             done.append(Adopted(t.source, t.folder, t.target))
@@ -930,17 +929,17 @@ def adopt(
     return tuple(done)
 
 
-def _copy(engine: _runtime.Engine, project: Project, folder: Path, taken: Taken, images: Sequence[str]) -> int:
+def _copy(engine: _docker.Engine, project: Project, folder: Path, taken: Taken, images: Sequence[str]) -> int:
     """Step 3 of ``adopt`` for one volume: the KiB copied."""
     source, target = taken.source, taken.target
-    if not engine.volume_usage([source], ()).get(source, _runtime.VolumeUsage(source, False)).exists:
+    if not engine.volume_usage([source], ()).get(source, _docker.VolumeUsage(source, False)).exists:
         raise RuntimeFailure(
             f"copying volume {source} into {target} (--adopt-data) was interrupted, and {source} no longer exists: "
             f"{target} holds part of its data; to start over without it, remove both: "
             f"`docker volume rm {target} {target}{MARKER}`"
         )
     # A copy an interrupted apply left running is not in the way: copy_volume removes it first.
-    using = [c for c in engine.containers_using(source) if c.name != _runtime.copier(target)]
+    using = [c for c in engine.containers_using(source) if c.name != _docker.copier(target)]
     running = sorted(c.name for c in using if c.status in ("running", "restarting", "paused"))
     if running:
         raise RuntimeFailure(
@@ -948,12 +947,12 @@ def _copy(engine: _runtime.Engine, project: Project, folder: Path, taken: Taken,
             f"is copied is not consistent; stop {'it' if len(running) == 1 else 'them'} "
             f"(`docker stop {' '.join(running)}`), then run `clockwork apply --adopt-data` again"
         )
-    owner = {_runtime.PROJECT_LABEL: project.name, _runtime.OWNER_LABEL: str(folder)}
+    owner = {_docker.PROJECT_LABEL: project.name, _docker.OWNER_LABEL: str(folder)}
     engine.create_volume(
-        target + MARKER, {**owner, _runtime.COPYING_INTO_LABEL: target, _runtime.ADOPTED_FROM_LABEL: source}
+        target + MARKER, {**owner, _docker.COPYING_INTO_LABEL: target, _docker.ADOPTED_FROM_LABEL: source}
     )
     key = target.removeprefix(f"{project.name}_")
-    engine.create_volume(target, {**owner, _runtime.VOLUME_LABEL: key, _runtime.ADOPTED_FROM_LABEL: source})
+    engine.create_volume(target, {**owner, _docker.VOLUME_LABEL: key, _docker.ADOPTED_FROM_LABEL: source})
     kib = engine.copy_volume(source, target, images)
     engine.remove_volumes([target + MARKER])
     return kib
@@ -983,10 +982,10 @@ class _TakenOver:
 
 
 def take_over(
-    engine: _runtime.Engine,
+    engine: _docker.Engine,
     project: Project,
     folder: Path,
-    listings: tuple[Sequence[ContainerState], Sequence[ContainerState], Sequence[_runtime.Volume]],
+    listings: tuple[Sequence[ContainerState], Sequence[ContainerState], Sequence[_docker.Volume]],
     adopting: _Adopting,
 ) -> _TakenOver:
     """Deal with what folders that are gone left for this project, before anything else:
@@ -1013,8 +1012,8 @@ def take_over(
 def why_up(
     project: Project,
     before: dict[str, ContainerState],
-    compose: _runtime.ComposeProject,
-    engine: _runtime.Engine = _runtime.DOCKER,
+    compose: _docker.ComposeProject,
+    engine: _docker.Engine = _docker.DOCKER,
 ) -> dict[str, str]:
     """Each service `compose up` must change, and why; empty when there is nothing to do."""
     if not before:  # a first apply: no need to ask Compose for hashes
@@ -1253,7 +1252,7 @@ def check(
     project_dir: Path,
     compile_project: Callable[..., Any],
     timeout: float = 15.0,
-    engine: _runtime.Engine = _runtime.DOCKER,
+    engine: _docker.Engine = _docker.DOCKER,
 ) -> AssertReport:
     """Run the built-in checks and the user's assertions against the running project
     (``compile_project``: ``_api.compile_project``, given by the caller)."""
@@ -1273,7 +1272,7 @@ def secret_values(folder: Path) -> dict[str, str]:
 # -- destroy --------------------------------------------------------------------------------
 
 
-def destroy(project_dir: Path, keep_volumes: bool = False, engine: _runtime.Engine = _runtime.DOCKER) -> DestroyReport:
+def destroy(project_dir: Path, keep_volumes: bool = False, engine: _docker.Engine = _docker.DOCKER) -> DestroyReport:
     """Remove the containers (apps first, databases last), then the volumes (unless kept)
     and the networks left unused, of this project name created from this folder.
 
@@ -1282,11 +1281,11 @@ def destroy(project_dir: Path, keep_volumes: bool = False, engine: _runtime.Engi
     unless clockwork labelled them as this folder's. Holds ``_docker.project_lock``: refused while
     an apply or destroy of the project runs."""
     name = _lower.project_name(project_dir)
-    with _runtime.project_lock(name, "destroy"):
+    with _docker.project_lock(name, "destroy"):
         return _destroy(engine, project_dir.resolve(), name, keep_volumes)
 
 
-def _destroy(engine: _runtime.Engine, folder: Path, name: str, keep_volumes: bool) -> DestroyReport:
+def _destroy(engine: _docker.Engine, folder: Path, name: str, keep_volumes: bool) -> DestroyReport:
     engine.engine_info()
     existing = engine.project_containers(name)
     mine = [c for c in existing if owned(c, folder)]
@@ -1329,7 +1328,7 @@ def _left_behind_line(project: str, left: LeftBehind) -> str:
 def left_behind(
     folder: Path,
     existing: Sequence[ContainerState],
-    volumes: Sequence[_runtime.Volume],
+    volumes: Sequence[_docker.Volume],
     is_gone: Callable[[str], bool] = gone,
 ) -> tuple[LeftBehind, ...]:
     """The containers and data volumes of the project name made in folders that are gone:

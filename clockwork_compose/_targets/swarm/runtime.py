@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,21 +81,13 @@ def docker(
     object that is gone, or going (Swarm removes a stack's tasks and containers on its own
     after ``docker stack rm``), is no error: what docker printed of the others is returned."""
     try:
-        proc = subprocess.run(
-            ["docker", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            timeout=300,
-        )
+        done = _docker.run(args, stdin=stdin, env=env, cwd=cwd, timeout=300)
     except FileNotFoundError:
         raise EngineUnavailable("docker is not installed (the docker CLI is needed for --target swarm)") from None
-    if proc.returncode != 0 and not (gone_ok and _only_gone(proc.stderr)):
-        detail = " / ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
-        raise SwarmError(f"docker {' '.join(args[:3])} failed: {detail or f'exit {proc.returncode}'}")
-    return proc.stdout
+    if done.code != 0 and not (gone_ok and _only_gone(done.err)):
+        detail = " / ".join(line.strip() for line in done.err.splitlines() if line.strip())
+        raise SwarmError(f"docker {' '.join(args[:3])} failed: {detail or f'exit {done.code}'}")
+    return done.out
 
 
 def _only_gone(stderr: str) -> bool:
@@ -140,17 +131,14 @@ def tasks(service_id: str) -> list[dict[str, Any]]:
 
 def service_logs(service_or_task: str) -> str:
     """The last log lines of a service, or of one of its tasks (stdout and stderr)."""
+    argv = ["service", "logs", "--raw", "--no-task-ids", "--tail", str(CLOCK.log_lines), service_or_task]
     try:
-        out = subprocess.run(
-            ["docker", "service", "logs", "--raw", "--no-task-ids", "--tail", str(CLOCK.log_lines), service_or_task],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return (out.stdout + out.stderr).strip()
-    except (OSError, subprocess.SubprocessError) as exc:
+        done = _docker.run(argv, timeout=60)
+    except (OSError, RuntimeFailure) as exc:
         return str(exc)
+    if done.code != 0:
+        return f"docker service logs {service_or_task}: exit status {done.code}"
+    return (done.out + done.err).strip()
 
 
 # -- what to deploy -------------------------------------------------------------------------
