@@ -7,7 +7,6 @@ the declaration opts in, and the migrator's script never holds a user's names.
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -247,11 +246,3 @@ def test_a_blank_in_a_migration_name_is_refused(make_project):
     root = make_project(main, {"migrations/002 $(touch pwned).sql": "select 2;\n"})
     with pytest.raises(DeclarationError, match="holds a blank or a control character"):
         _api.compile_project(root)
-
-
-def test_compose_file_is_json_schema_valid_with_hostile_values(make_project):
-    from clockwork_compose import _schema
-    from clockwork_compose._targets.compose import emit as compose
-
-    project, _, _ = _api.compile_project(make_project(env_main(HOSTILE)))
-    _schema.validate(json.loads(json.dumps(compose.document(project))))

@@ -7,15 +7,6 @@ rules themselves are tested one by one in test_compile.py.
 from __future__ import annotations
 
 from _compile import compile_dir
-from support import EXAMPLE
-
-
-def test_example(snapshot):
-    _, text, doc = compile_dir(EXAMPLE)
-    assert doc["services"]["api-server"]["depends_on"]["postgres-db-migrator"]["condition"] == (
-        "service_completed_successfully"
-    )
-    assert text == snapshot
 
 
 def test_redis_only(make_project, snapshot):

@@ -1,11 +1,13 @@
 """Targets: each turns the target-neutral model (``_model``) into the file one orchestrator
-reads. A target is one emitter module here (``FILE``, ``document``, ``validate``,
-``render``) plus, where clockwork runs it, one runtime module (``swarm_runtime`` for Swarm;
-Compose's is ``_docker``).
+reads, and, where clockwork runs it, applies, asserts and destroys it. One package per
+target, the same shape in each: ``emit`` (``FILE``, ``document``, ``validate``, ``render``),
+``runtime`` where clockwork runs it, and ``TARGET`` in its ``__init__`` (``base.Target``: what
+the CLI dispatches to). ``base`` holds what they share: the interface, the reports, and what
+a runtime is given from above (``Needs``).
 
 - ``compose``: docker-compose.yml for ``docker compose`` (the default).
 - ``swarm``: docker-stack.yml for ``docker stack deploy``.
-- ``kubernetes``: kubernetes.yaml for ``kubectl apply -f`` (no runtime module: kubectl runs it).
+- ``kubernetes``: kubernetes.yaml for ``kubectl apply -f`` (no runtime: kubectl runs it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Target
 
-#: Target name -> its emitter module (imported when used).
+#: Target name -> its package (imported when used).
 TARGETS = {"compose": "compose", "kubernetes": "kubernetes", "swarm": "swarm"}
 DEFAULT = "compose"
 #: The first line of every file a target writes (its ``HEADER``): how clockwork recognises a

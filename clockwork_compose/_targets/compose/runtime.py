@@ -1,4 +1,5 @@
-"""apply and destroy: plain functions over ``_docker`` that return data, never print.
+"""Compose's runtime: apply, assert and destroy, plain functions over ``_docker`` that return
+data (the reports of ``base``), never print.
 
 ``apply`` checks the engine while it builds the compose file, then runs `compose up
 --detach` in a worker thread (Compose itself holds each service back until its depends_on
