@@ -440,7 +440,7 @@ def _needs() -> _base.Needs:
 
 def _apply_removals(report: _base.ApplyReport) -> None:
     """Containers apply removed and the volumes it kept or adopted, each with how to delete it."""
-    from ._targets.compose import runtime as _deploy
+    from ._targets.base import human_size
 
     for folder, group in itertools.groupby(report.stranded, key=lambda c: c.working_dir):
         names = ", ".join(c.name for c in group)
@@ -449,7 +449,7 @@ def _apply_removals(report: _base.ApplyReport) -> None:
         if taken.kib is None:
             _say(f"adopted volume {taken.source} (created in {taken.folder}, which is gone): it is this folder's now")
             continue
-        size = _deploy.human_size(taken.kib)
+        size = human_size(taken.kib)
         origin = f" (created in {taken.folder}, which is gone)" if taken.folder else ""
         _say(
             f"copied volume {taken.source}{origin} into {taken.target} ({size}); kept {taken.source}: "

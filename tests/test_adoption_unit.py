@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from fakes import FakeEngine, Stop
 from support import run_cli
 
-from clockwork_compose import _docker
 from clockwork_compose._docker import (
     ADOPTED_FROM_LABEL,
     COPYING_INTO_LABEL,
@@ -247,103 +246,23 @@ def test_destroy_lists_what_a_gone_folder_left_and_a_moved_volume_once_adopted_i
 # -- --adopt-data against a fake engine, stopped at every step ----------------------------------
 
 
-class Stop(KeyboardInterrupt):
-    """Ctrl-C (or a kill) at one engine change."""
-
-
-class VolumeEngine:
-    """The volumes (labels and files) and containers of an engine. Each change counts; with
-    ``stop_at`` the change of that number is cut short: a copy half done, anything else not
-    done at all. Only what adoption asks of an engine."""
-
-    def __init__(self, volumes: Sequence[Volume], files: dict[str, dict[str, str]], containers: list[ContainerState]):
-        self.labels = {v.name: dict(v.labels) for v in volumes}
-        self.files = {v.name: dict(files.get(v.name, {})) for v in volumes}
-        self.running = list(containers)
-        self.changes = 0
-        self.stop_at: int | None = None
-
-    def _change(self) -> bool:
-        """Whether this change is the one to cut short."""
-        self.changes += 1
-        return self.changes == self.stop_at
-
-    def volumes(self, project: str) -> list[Volume]:
-        return [Volume(n, dict(v)) for n, v in sorted(self.labels.items()) if v.get(PROJECT_LABEL) == project]
-
-    def clockwork_volumes(self) -> list[Volume]:
-        return [Volume(n, dict(v)) for n, v in sorted(self.labels.items()) if OWNER_LABEL in v]
-
-    def project_containers(self, project: str) -> list[ContainerState]:
-        return [c for c in self.running if c.project == project]
-
-    def containers_named(self, names: Sequence[str]) -> list[ContainerState]:
-        return [c for c in self.running if c.name in names]
-
-    def containers_using(self, volume: str) -> list[ContainerState]:
-        return [c for c in self.running if volume in dict(c.volumes).values()]
-
-    def swarm_stack(self, stack: str) -> _docker.SwarmStack:
-        return _docker.SwarmStack({})
-
-    def volume_usage(self, names: Sequence[str], images: Sequence[str]) -> dict[str, VolumeUsage]:
-        out = {}
-        for n in names:
-            files = self.files.get(n)
-            out[n] = VolumeUsage(n, files is not None, *((4 * len(files), len(files)) if files and images else ()))
-        return out
-
-    def create_volume(self, name: str, labels: dict[str, str]) -> None:
-        if self._change():
-            raise Stop
-        if name not in self.labels:  # as the engine: an existing volume keeps its labels
-            self.labels[name], self.files[name] = dict(labels), {}
-
-    def remove_volumes(self, names: Sequence[str]) -> None:
-        if self._change():
-            raise Stop
-        for name in names:
-            assert not self.containers_using(name), f"{name} is in use"
-            self.labels.pop(name, None)
-            self.files.pop(name, None)
-
-    def remove_containers(self, groups: Sequence[Sequence[str]]) -> None:
-        if self._change():
-            raise Stop
-        names = {n for g in groups for n in g}
-        self.running = [c for c in self.running if c.name not in names]
-
-    def copy_volume(self, source: str, target: str, images: Sequence[str]) -> int:
-        assert source in self.files and target in self.files, "a mount would create a missing volume"
-        assert images, "nothing to copy with"
-        self.running = [c for c in self.running if c.name != f"clockwork-copy-{target}"]  # as the real one does
-        assert not [c for c in self.containers_using(source) if c.status == "running"], "copying data that changes"
-        self.files[target] = {}
-        items = sorted(self.files[source].items())
-        if self._change():
-            self.files[target] = dict(items[: len(items) // 2])
-            raise Stop
-        self.files[target] = dict(items)
-        return 4 * len(items)
-
-
-def renamed(tmp_path: Path) -> tuple[VolumeEngine, Path, Path]:
+def renamed(tmp_path: Path) -> tuple[FakeEngine, Path, Path]:
     """oldshop, applied and still running, renamed to shop."""
     old, new = tmp_path / "oldshop", folder_with_main(tmp_path / "shop")
     source = data_volume("oldshop_db_data", "oldshop", old)
     db = container("db", "oldshop", old, volumes=(("/var/lib/postgresql/data", source.name),))
-    return VolumeEngine([source], {source.name: FILES}, [db]), old, new
+    return FakeEngine([db], volumes=[source], files={source.name: FILES}), old, new
 
 
-def moved(tmp_path: Path) -> tuple[VolumeEngine, Path, Path]:
+def moved(tmp_path: Path) -> tuple[FakeEngine, Path, Path]:
     """shop, applied and still running, moved from a/ to b/."""
     old, new = tmp_path / "a" / "shop", folder_with_main(tmp_path / "b" / "shop")
     volume = data_volume("shop_db_data", "shop", old)
     db = container("db", "shop", old, volumes=(("/var/lib/postgresql/data", volume.name),))
-    return VolumeEngine([volume], {volume.name: FILES}, [db]), old, new
+    return FakeEngine([db], volumes=[volume], files={volume.name: FILES}), old, new
 
 
-def take_over(engine: VolumeEngine, folder: Path, adopt: bool = False) -> _deploy._TakenOver:
+def take_over(engine: FakeEngine, folder: Path, adopt: bool = False) -> _deploy._TakenOver:
     """What apply does first, with apply's own listings of the fake engine."""
     project = shop()
     listings = (
@@ -476,7 +395,7 @@ def test_adopting_is_for_compose(make_project) -> None:
         assert len(result.err.strip().splitlines()) == 1
 
 
-def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Path, monkeypatch) -> None:
+def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Path) -> None:
     """Containers of the project name from a folder that still holds it, next to volumes a
     gone folder left: apply refuses (naming the live folder) before --adopt-data acts."""
     here, live, old = (
@@ -484,13 +403,14 @@ def test_a_live_other_folder_is_refused_before_anything_is_adopted(tmp_path: Pat
         folder_with_main(tmp_path / "a" / "shop"),
         tmp_path / "b" / "shop",
     )
-    engine = VolumeEngine(
-        [data_volume("shop_db_data", "shop", old)], {"shop_db_data": FILES}, [container("db", "shop", live)]
+    engine = FakeEngine(
+        [container("db", "shop", live)],
+        volumes=[data_volume("shop_db_data", "shop", old)],
+        files={"shop_db_data": FILES},
     )
-    engine.start_engine_check = lambda: lambda: _docker.EngineInfo("20.10", "1.41", "2.26")  # type: ignore[attr-defined]
     built = SimpleNamespace(project=shop(), path=here / "docker-compose.yml", notes=())
     needs = Needs(lambda project_dir, target: built, lambda name, action: contextlib.nullcontext(), {})
     with pytest.raises(RuntimeFailure) as caught:
-        _deploy.apply(here, needs, engine=engine, adopt_data=True)  # type: ignore[arg-type]
+        _deploy.apply(here, needs, engine=engine, adopt_data=True)
     assert f"project shop belongs to {live}" in str(caught.value)
     assert engine.changes == 0 and "shop_db_data.clockwork-owner" not in engine.labels

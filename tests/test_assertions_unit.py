@@ -3,15 +3,15 @@ and single attempts against a fake engine and local sockets."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 
 import pytest
+from fakes import FakeContainers
 
 from clockwork_compose import _assertions
 from clockwork_compose._assertions import Outcome, Probe
@@ -164,21 +164,9 @@ def test_migrations_recorded_fails_on_an_applied_file_no_longer_in_the_plan() ->
 # -- container checks against a fake engine -------------------------------------------------
 
 
-@dataclass
-class FakeEngine:
-    """The one container ``name`` the checks may ask about (None: there is none), and its logs."""
-
-    name: str
-    found: ContainerState | None
-    log: str = ""
-
-    def container(self, name: str) -> ContainerState | None:
-        assert name == self.name
-        return self.found
-
-    def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str:
-        assert name == self.name
-        return self.log
+def one_container(name: str, found: ContainerState | None, log: str = "") -> FakeContainers:
+    """The shared fake's containers: ``found`` as container ``name`` (None: there is none), and its logs."""
+    return FakeContainers([dataclasses.replace(found, name=name)] if found else [], log_text=log)
 
 
 def cs(status: str, health: str | None = None, exit_code: int = 0) -> ContainerState:
@@ -187,26 +175,26 @@ def cs(status: str, health: str | None = None, exit_code: int = 0) -> ContainerS
 
 def test_container_running_needs_health_when_there_is_a_healthcheck() -> None:
     service = Service("db", healthcheck=Healthcheck(CommandCheck(("true",)), 1, 3, 3))
-    starting = FakeEngine("db", cs("running", "starting"))
+    starting = one_container("db", cs("running", "starting"))
     assert _assertions.container_running(service, starting) == Outcome(False, "running, health starting")
-    assert _assertions.container_running(service, FakeEngine("db", cs("running", "healthy"))).passed
+    assert _assertions.container_running(service, one_container("db", cs("running", "healthy"))).passed
 
 
 def test_stopped_container_fails() -> None:
-    stopped = FakeEngine("db", cs("exited", exit_code=137))
+    stopped = one_container("db", cs("exited", exit_code=137))
     assert _assertions.container_running(Service("db"), stopped) == Outcome(False, "exited (exit code 137)")
-    assert _assertions.container_running(Service("db"), FakeEngine("db", None)) == Outcome(False, "no container")
+    assert _assertions.container_running(Service("db"), one_container("db", None)) == Outcome(False, "no container")
 
 
 def test_failed_migrator_is_final_and_quotes_its_last_line() -> None:
-    engine = FakeEngine("db-migrator", cs("exited", exit_code=1), log="clockwork-migrate: FAILED 004_x.sql")
+    engine = one_container("db-migrator", cs("exited", exit_code=1), log="clockwork-migrate: FAILED 004_x.sql")
     outcome = _assertions.migrator_done("db-migrator", engine)
     assert outcome == Outcome(False, "exited 1: clockwork-migrate: FAILED 004_x.sql", final=True)
 
 
 def test_probes_ask_the_engine_they_are_given() -> None:
     project = Project("demo", {"db": Service("db")}, [], [])
-    (probe,) = _assertions.probes(project, {}, engine=FakeEngine("db", cs("exited", exit_code=137)))
+    (probe,) = _assertions.probes(project, {}, engine=one_container("db", cs("exited", exit_code=137)))
     assert probe.name == "service db running"
     assert probe.attempt() == Outcome(False, "exited (exit code 137)")
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 from _compile import compile_dir
+from fakes import FakeEngine
 from support import run_cli
 
 from clockwork_compose import _docker, _lower
 from clockwork_compose._docker import ContainerState
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._model import Mount, Project, Role, Service
+from clockwork_compose._targets.base import human_size
 from clockwork_compose._targets.compose import runtime as _deploy
 
 # -- volumes -------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ def test_the_guard_says_what_the_volume_it_would_mount_holds() -> None:
     ("kib", "text"), [(0, "0 bytes"), (1, "1.02 kB"), (38_300, "39.2 MB"), (2_000_000, "2.05 GB"), (999, "1.02 MB")]
 )
 def test_sizes_are_decimal(kib: int, text: str) -> None:
-    assert _deploy.human_size(kib) == text
+    assert human_size(kib) == text
 
 
 def test_anonymous_volumes_and_undeclared_services_are_no_move() -> None:
@@ -344,57 +346,23 @@ def test_a_container_name_held_by_another_project_is_refused_naming_it(tmp_path:
 # -- destroy, against a fake engine ---------------------------------------------------------
 
 
-class DestroyEngine:
-    """The containers and volumes of project ``shop`` on an engine; records what destroy removes."""
-
-    def __init__(self, existing: list[ContainerState], volumes: list[_docker.Volume]) -> None:
-        self.existing, self.present = existing, volumes
-        self.removed_groups: list[list[str]] = []
-        self.removed_volumes: list[str] = []
-        self.networks_freed: list[tuple[str, str]] = []
-
-    def engine_info(self) -> _docker.EngineInfo:
-        return _docker.EngineInfo("20.10", "1.41", "2.26")
-
-    def project_containers(self, project: str) -> list[ContainerState]:
-        assert project == "shop"
-        return self.existing
-
-    def volumes(self, project: str) -> list[_docker.Volume]:
-        assert project == "shop"
-        return self.present
-
-    def remove_containers(self, groups: list[list[str]]) -> None:
-        self.removed_groups = [list(g) for g in groups]
-
-    def remove_volumes(self, names: list[str]) -> None:
-        self.removed_volumes = list(names)
-
-    def networks(self, name: str | None = None, project: str | None = None) -> list[_docker.Network]:
-        assert project == "shop"
-        return [_docker.Network("n1", "shop_default", {}, ())]
-
-    def remove_network_if_unused(self, name: str, project: str) -> tuple[str, ...]:
-        self.networks_freed.append((name, project))
-        return (name,)
-
-
 def test_destroy_removes_this_folders_containers_dependants_first_and_only_its_own_volumes(tmp_path: Path) -> None:
     folder = tmp_path / "shop"
     folder.mkdir()
     here, there = str(folder), "/srv/other/shop"
-    engine = DestroyEngine(
-        [
-            state("db", working_dir=here),
-            state("db-migrator", role="migrator", working_dir=here),
-            state("app", role="app", working_dir=here),
-            state("cache", working_dir=there),  # the same project name from another folder
-        ],
-        [
-            _docker.Volume("shop_db_data", {_docker.OWNER_LABEL: here}),
-            _docker.Volume("shop_cache_data", {}),  # made by Compose: whose, with two folders, is unknown
-        ],
-    )
+    containers = [
+        state("db", working_dir=here, project="shop"),
+        state("db-migrator", role="migrator", working_dir=here, project="shop"),
+        state("app", role="app", working_dir=here, project="shop"),
+        state("cache", working_dir=there, project="shop"),  # the same project name from another folder
+    ]
+    shop = {_docker.PROJECT_LABEL: "shop"}
+    volumes = [
+        _docker.Volume("shop_db_data", {**shop, _docker.OWNER_LABEL: here}),
+        _docker.Volume("shop_cache_data", shop),  # made by Compose: whose, with two folders, is unknown
+    ]
+    network = _docker.Network("n1", "shop_default", shop, ())
+    engine = FakeEngine(containers, volumes=volumes, networks=[network])
     report = _deploy.destroy(folder, engine=engine)
     assert engine.removed_groups == [["app"], ["db-migrator"], ["db"]]
     assert engine.removed_volumes == ["shop_db_data"]
@@ -405,5 +373,7 @@ def test_destroy_removes_this_folders_containers_dependants_first_and_only_its_o
         "volumes": ("shop_db_data",),
     }
     assert report.foreign == (there,)
-    kept = _deploy.destroy(folder, keep_volumes=True, engine=DestroyEngine(engine.existing, engine.present))
+    kept = _deploy.destroy(
+        folder, keep_volumes=True, engine=FakeEngine(containers, volumes=volumes, networks=[network])
+    )
     assert kept.removed["volumes"] == () and kept.kept_volumes

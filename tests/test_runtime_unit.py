@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from fakes import FakeEngine
 from python_on_whales.exceptions import DockerException
 
 from clockwork_compose import _docker
@@ -256,89 +257,11 @@ def test_dependency_order() -> None:
 # -- apply's waiting loop, against a fake runtime -------------------------------------------
 
 
-class FakeEngine:
-    """Plays a scripted sequence of container snapshots; compose up ends with ``up_error``.
-
-    Compose's config hashes and the image ids match the first snapshot's containers unless
-    ``hashes`` says otherwise (so, by default, nothing changed)."""
-
-    def __init__(
-        self,
-        snapshots: list[dict[str, ContainerState]],
-        up_error: Exception | None = None,
-        up_seconds: float = 0.0,
-        hashes: dict[str, str] | None = None,
-        log_text: str | None = None,
-        interrupt_at: int | None = None,
-        exit_events: dict[str, int] | None = None,
-    ) -> None:
-        self.snapshots = snapshots
-        self.exit_events = exit_events or {}
-        self.log_text = log_text
-        self.interrupt_at = interrupt_at
-        self.up_error = up_error
-        self.up_seconds = up_seconds
-        self.hashes = hashes
-        self.calls = 0
-        self.ups = 0
-        self.up_services: list[str] | None = None
-        self.lock = threading.Lock()
-
-    def containers(
-        self, name: str, names: list[str] | None = None, include_oneoff: bool = False
-    ) -> dict[str, ContainerState]:
-        with self.lock:
-            if self.calls == self.interrupt_at:
-                self.calls += 1
-                raise KeyboardInterrupt
-            snapshot = self.snapshots[min(self.calls, len(self.snapshots) - 1)]
-            self.calls += 1
-            return snapshot
-
-    def config_hashes(self, compose: _docker.ComposeProject) -> dict[str, str]:
-        return self.hashes if self.hashes is not None else {n: s.config_hash for n, s in self.snapshots[0].items()}
-
-    def image_ids(self, references: object) -> dict[str, str]:
-        return {s.image: s.image_id for s in self.snapshots[0].values()}
-
-    def compose_up(self, compose: _docker.ComposeProject, services: list[str] | None = None, **_: object) -> str:
-        self.ups += 1
-        self.up_services = services
-        time.sleep(self.up_seconds)
-        if self.up_error:
-            raise self.up_error
-        return ""
-
-    def start_engine_check(self) -> Callable[[], EngineInfo]:
-        return lambda: EngineInfo("20.10", "1.41", "2.26")
-
-    def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str:
-        return self.log_text if self.log_text is not None else f"last lines of {name}"
-
-    def last_exit(self, container: str, since: datetime | None = None) -> int | None:
-        return self.exit_events.get(container)
-
-    # Ownership, orphans, the shared network and volumes: nothing to see, nothing to do.
-    def project_containers(self, project: str) -> list[ContainerState]:
-        return list(self.snapshots[0].values())
-
-    def containers_named(self, names: Sequence[str]) -> list[ContainerState]:
-        return []
-
-    def volumes(self, project: str) -> list[_docker.Volume]:
-        return []
-
-    def swarm_stack(self, stack: str) -> _docker.SwarmStack:
-        return _docker.SwarmStack({})
-
-    def create_volume(self, name: str, labels: dict[str, str]) -> None:
-        raise AssertionError(f"apply created volume {name}, though the project declares none")
-
-    def ensure_network(self, name: str) -> _docker.Network:
-        return _docker.Network("n1", name, {}, ())
-
-    def remove_containers(self, groups: Sequence[Sequence[str]]) -> None:
-        raise AssertionError(f"apply removed {groups}, though nothing is an orphan")
+def scripted(snapshots: list[dict[str, ContainerState]], **kw: Any) -> FakeEngine:
+    """The shared fake engine, its containers those of the first snapshot; apply's polls see
+    ``snapshots`` in turn (the last one stays). Compose's config hashes and the image ids match
+    the first snapshot's containers unless ``hashes`` says otherwise (nothing changed)."""
+    return FakeEngine(snapshots[0].values(), polls=snapshots, **kw)
 
 
 #: apply's clock in these tests: quick polls, a short grace.
@@ -360,8 +283,19 @@ def needs(tmp_path: Path, built_project: Project | None = None) -> Needs:
 
 @pytest.fixture
 def fake_apply():
-    """The fake engine a test passes to ``_deploy.apply`` (with ``needs``): as it is."""
-    return lambda engine: engine
+    """The fake engine a test passes to ``_deploy.apply`` (with ``needs``); afterwards, that
+    apply neither removed a container (nothing is an orphan) nor created a volume (the
+    project declares none)."""
+    engines: list[FakeEngine] = []
+
+    def install(engine: FakeEngine) -> FakeEngine:
+        engines.append(engine)
+        return engine
+
+    yield install
+    for engine in engines:
+        assert engine.removed_groups == [], "apply removed containers, though nothing is an orphan"
+        assert engine.created_volumes == [], "apply created a volume, though the project declares none"
 
 
 def soon() -> datetime:
@@ -381,7 +315,7 @@ def healthy() -> dict[str, ContainerState]:
 def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None:
     # A first apply: every container appears once apply started.
     made = {name: dataclasses.replace(s, created=soon(), started=soon()) for name, s in healthy().items()}
-    engine = fake_apply(FakeEngine([{}, {"db": state("db", health="starting", created=soon())}, made]))
+    engine = fake_apply(scripted([{}, {"db": state("db", health="starting", created=soon())}, made]))
     seen: list[tuple[str, str]] = []
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok
@@ -391,15 +325,15 @@ def test_apply_succeeds_and_reports_progress(fake_apply, tmp_path: Path) -> None
 
 
 def test_a_swarm_stack_of_the_project_name_stops_apply_before_anything_changes(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([{}]))
-    engine.swarm_stack = lambda stack: _docker.SwarmStack({f"{stack}_db": ""})  # type: ignore[method-assign]
+    engine = fake_apply(scripted([{}]))
+    engine.stacks["demo"] = _docker.SwarmStack({"demo_db": ""})
     with pytest.raises(RuntimeFailure, match="Swarm stack .* runs on this engine"):
         _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert engine.ups == 0 and engine.calls == 0  # no compose up, not even a look at the containers
 
 
 def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([healthy()]))
+    engine = fake_apply(scripted([healthy()]))
     seen: list[tuple[str, str]] = []
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, on_progress=lambda s, p, t: seen.append((s, p)))
     assert report.ok and report.why_up == {}
@@ -409,7 +343,7 @@ def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
 
 
 def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": ""}))
+    engine = fake_apply(scripted([healthy()], hashes={"db": "", "db-migrator": "new", "app": ""}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.ok and report.why_up == {"db-migrator": "configuration changed"}
     assert engine.ups == 1 and engine.up_services == ["db-migrator"]  # app is left alone
@@ -417,7 +351,7 @@ def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Pa
 
 
 def test_any_other_change_gives_compose_up_everything(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([healthy()], hashes={"db": "", "db-migrator": "new", "app": "new"}))
+    engine = fake_apply(scripted([healthy()], hashes={"db": "", "db-migrator": "new", "app": "new"}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.ok and set(report.why_up) == {"db-migrator", "app"}
     assert engine.ups == 1 and engine.up_services is None
@@ -426,7 +360,7 @@ def test_any_other_change_gives_compose_up_everything(fake_apply, tmp_path: Path
 def test_recreated_container_is_reported(fake_apply, tmp_path: Path) -> None:
     before = healthy()
     after = {**before, "app": state("app", cid="new-id")}
-    engine = fake_apply(FakeEngine([before, after], hashes={"db": "", "db-migrator": "", "app": "new"}))
+    engine = fake_apply(scripted([before, after], hashes={"db": "", "db-migrator": "", "app": "new"}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert {s.name: s.change for s in report.services}["app"] == "recreated"
 
@@ -501,7 +435,7 @@ def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_pat
         "app": state("app", "created"),
     }
     engine = fake_apply(
-        FakeEngine([failed], up_error=RuntimeFailure('service "db-migrator" didn\'t complete successfully'))
+        scripted([failed], up_error=RuntimeFailure('service "db-migrator" didn\'t complete successfully'))
     )
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert not report.ok and report.failure is not None
@@ -513,21 +447,21 @@ def test_failed_migrator_names_it_with_logs_and_engine_error(fake_apply, tmp_pat
 
 def test_engine_error_without_failed_container_names_the_service(fake_apply, tmp_path: Path) -> None:
     error = RuntimeFailure("driver failed programming external connectivity on endpoint db: port is already allocated")
-    engine = fake_apply(FakeEngine([{"db": state("db", "created")}], up_error=error))
+    engine = fake_apply(scripted([{"db": state("db", "created")}], up_error=error))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db"
     assert "port is already allocated" in report.failure.reason
 
 
 def test_crashing_leaf_service_fails_even_when_compose_up_succeeded(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([{**healthy(), "app": state("app", "restarting", exit_code=3)}]))
+    engine = fake_apply(scripted([{**healthy(), "app": state("app", "restarting", exit_code=3)}]))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert "keeps restarting" in report.failure.reason
 
 
 def test_timeout_names_what_it_waited_for(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5))
+    engine = fake_apply(scripted([{"db": state("db", health="starting")}], up_seconds=5))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, timeout=0.2)
     assert report.failure is not None
     assert report.failure.service == "db"
@@ -569,7 +503,7 @@ def test_a_restart_count_that_grows_while_apply_waits_is_a_crash_loop(fake_apply
     later = {**healthy(), "app": _restarted("app", 5)}
     # Only the migrator changed: compose up runs it (a while) and leaves the app alone.
     engine = fake_apply(
-        FakeEngine(
+        scripted(
             [first, first, later],
             up_seconds=0.3,
             hashes={"db": "", "db-migrator": "new", "app": ""},
@@ -590,7 +524,7 @@ def test_a_crash_loop_names_the_exit_code_seen_while_it_waited_to_restart(fake_a
         {**healthy(), "app": _restarted("app", 1, "restarting", exit_code=3)},
         {**healthy(), "app": _restarted("app", 2)},
     ]
-    engine = fake_apply(FakeEngine(snapshots, exit_events={"id-app": 99}))
+    engine = fake_apply(scripted(snapshots, exit_events={"id-app": 99}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None
     assert report.failure.reason.startswith("app keeps restarting (restarted 2 times, last exit code 3)")
@@ -598,7 +532,7 @@ def test_a_crash_loop_names_the_exit_code_seen_while_it_waited_to_restart(fake_a
 
 def test_a_crash_loop_whose_exit_the_engine_forgot_says_so(fake_apply, tmp_path: Path) -> None:
     snapshots = [{**healthy(), "app": _restarted("app", 1)}, {**healthy(), "app": _restarted("app", 2)}]
-    engine = fake_apply(FakeEngine(snapshots))
+    engine = fake_apply(scripted(snapshots))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None
     assert "(restarted 2 times, last exit code not known)" in report.failure.reason
@@ -606,7 +540,7 @@ def test_a_crash_loop_whose_exit_the_engine_forgot_says_so(fake_apply, tmp_path:
 
 
 def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([{**healthy(), "app": state("app", "exited", finished=soon())}], hashes={}))
+    engine = fake_apply(scripted([{**healthy(), "app": state("app", "exited", finished=soon())}], hashes={}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "app"
     assert 'app exited with code 0 but is meant to stay up (restart: "unless-stopped")' in report.failure.reason
@@ -615,7 +549,7 @@ def test_an_app_meant_to_stay_up_that_exits_0_fails(fake_apply, tmp_path: Path) 
 def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_path: Path) -> None:
     # Both created by this apply (Compose replaced the old ones), the migrator still running.
     running = {"db": state("db", health="healthy", created=soon()), "db-migrator": state("db-migrator", created=soon())}
-    engine = fake_apply(FakeEngine([running], up_seconds=5, hashes={}))
+    engine = fake_apply(scripted([running], up_seconds=5, hashes={}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine, timeout=0.2)
     assert report.failure is not None
     assert "db-migrator is still running: it keeps running and may still commit" in report.failure.reason
@@ -623,14 +557,14 @@ def test_timeout_while_the_migrator_runs_says_it_keeps_running(fake_apply, tmp_p
 
 def test_unhealthy_shows_what_the_probe_said(fake_apply, tmp_path: Path) -> None:
     sick = dataclasses.replace(state("db", health="unhealthy"), health_output="curl: (7) Failed to connect\n")
-    engine = fake_apply(FakeEngine([{"db": sick}], hashes={}))
+    engine = fake_apply(scripted([{"db": sick}], hashes={}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None
     assert "db is unhealthy; its readiness probe said: curl: (7) Failed to connect" in report.failure.reason
 
 
 def test_ctrl_c_while_waiting_says_what_was_left_running(fake_apply, tmp_path: Path) -> None:
-    engine = fake_apply(FakeEngine([{"db": state("db", health="starting")}], up_seconds=5, hashes={}, interrupt_at=3))
+    engine = fake_apply(scripted([{"db": state("db", health="starting")}], up_seconds=5, hashes={}, interrupt_at=3))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.interrupted
     assert report.failure.reason == (
@@ -644,7 +578,7 @@ def test_a_changed_password_on_an_old_volume_gets_a_hint(fake_apply, tmp_path: P
         "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
     }
     words = 'psql: error: FATAL:  password authentication failed for user "admin"'
-    engine = fake_apply(FakeEngine([failed], hashes={}, log_text=words))
+    engine = fake_apply(scripted([failed], hashes={}, log_text=words))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db-migrator"
     assert "applies POSTGRES_PASSWORD (and POSTGRES_USER) only when its data volume is first created" in (
@@ -664,7 +598,7 @@ class ComposeAtWork(FakeEngine):
     STEP = 0.05
 
     def __init__(self, before: dict[str, ContainerState], steps: list[dict[str, ContainerState]], **kw: object):
-        super().__init__([before], **kw)  # type: ignore[arg-type]
+        super().__init__(before.values(), polls=[before], **kw)  # type: ignore[arg-type]
         self.current = before
         self.steps = steps
         self.up_done = False
@@ -675,7 +609,7 @@ class ComposeAtWork(FakeEngine):
     ) -> dict[str, ContainerState]:
         return self.current
 
-    def compose_up(self, compose: _docker.ComposeProject, services: list[str] | None = None, **_: object) -> str:
+    def compose_up(self, project: _docker.ComposeProject, services: Sequence[str] | None = None) -> str:
         self.ups += 1
         for step in self.steps:
             time.sleep(self.STEP)
@@ -857,7 +791,7 @@ def test_a_database_renamed_on_an_old_volume_gets_its_own_hint(fake_apply, tmp_p
         "db": state("db", health="healthy"),
         "db-migrator": state("db-migrator", "exited", exit_code=1, finished=soon()),
     }
-    engine = fake_apply(FakeEngine([failed], hashes={}, log_text=words))
+    engine = fake_apply(scripted([failed], hashes={}, log_text=words))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)
     assert report.failure is not None and report.failure.service == "db-migrator"
     if hint is None:

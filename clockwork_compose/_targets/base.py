@@ -161,6 +161,15 @@ def deadline_seconds(project: Project) -> int:
     return int(max(budgets, default=DEFAULT_READY_TIMEOUT)) + MARGIN
 
 
+def human_size(kib: int) -> str:
+    """KiB as `du -sk` counts them, in decimal units: ``39.2 MB``."""
+    size = kib * 1024
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
 class Target(Protocol):
     """A target as the CLI sees it: its emitter's name, and apply, assert and destroy where
     clockwork runs it (``runs_elsewhere`` says what runs it otherwise)."""

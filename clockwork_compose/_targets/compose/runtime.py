@@ -59,6 +59,7 @@ from ..base import (
     Progress,
     ServiceReport,
     deadline_seconds,
+    human_size,
 )
 
 #: Polls 0.2 s apart (one `docker container inspect` each, about 30 ms here); 5 s to let
@@ -583,15 +584,6 @@ def size_text(usage: _docker.VolumeUsage) -> str:
     if usage.kib is None or usage.entries is None:
         return "size unknown"
     return human_size(usage.kib) if usage.entries else "empty"
-
-
-def human_size(kib: int) -> str:
-    """KiB as `du -sk` counts them, in decimal units: ``39.2 MB``."""
-    size = kib * 1024
-    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size} bytes"
 
 
 def volume_images(project: Project, containers: Sequence[ContainerState]) -> list[str]:
