@@ -273,7 +273,7 @@ def _failed(action: str, done: _Done) -> RuntimeFailure:
     return RuntimeFailure(f"{action} failed: {text}")
 
 
-def _compose_args(project: ComposeProject) -> list[str]:
+def compose_args(project: ComposeProject) -> list[str]:
     """`docker compose` options that name the project, its folder and its files."""
     args = ["compose", "--project-name", project.name]
     if project.directory is not None:
@@ -378,7 +378,7 @@ def _preload_python_on_whales() -> None:
 def config_hashes(project: ComposeProject) -> dict[str, str]:
     """Compose's hash of each service's configuration as `compose up` would create it now
     (the `com.docker.compose.config-hash` label a container made from it carries)."""
-    out = _docker([*_compose_args(project), "config", "--hash", "*"], f"hashing the services of {project.name}")
+    out = _docker([*compose_args(project), "config", "--hash", "*"], f"hashing the services of {project.name}")
     return dict(line.split(None, 1) for line in out.splitlines() if len(line.split(None, 1)) == 2)
 
 

@@ -11,6 +11,7 @@ import json
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from clockwork_compose import _docker
@@ -23,9 +24,12 @@ class ExecResult:
     exit_code: int = 0
 
 
-def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """The docker CLI; raises with its stderr when ``check`` and it fails."""
-    ran = _docker.run(argv, timeout=300)  # the one door, as clockwork's own calls
+def docker(
+    *argv: str, check: bool = True, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The docker CLI, through clockwork's one door (``_docker.run``); raises with its stderr
+    when ``check`` and it fails."""
+    ran = _docker.run(argv, timeout=timeout, cwd=cwd)
     done = subprocess.CompletedProcess(["docker", *argv], ran.code, ran.out, ran.err)
     if check and done.returncode != 0:
         raise AssertionError(f"docker {' '.join(argv)} failed: {done.stderr.strip() or done.stdout.strip()}")
@@ -39,28 +43,19 @@ def compose_version() -> str:
     return words[-1].removeprefix("v") if words else ""
 
 
-def _compose_argv(project: ComposeProject) -> list[str]:
-    argv = ["compose", "--project-name", project.name]
-    if project.directory is not None:
-        argv += ["--project-directory", str(project.directory)]
-    for file in project.files:
-        argv += ["--file", str(file)]
-    return argv
-
-
 def compose_config(project: ComposeProject) -> dict[str, Any]:
     """What Compose makes of the project's files (interpolated, aliases resolved), as data."""
-    return dict(json.loads(docker(*_compose_argv(project), "config", "--format", "json").stdout))
+    return dict(json.loads(docker(*_docker.compose_args(project), "config", "--format", "json").stdout))
 
 
 def compose_up_wait(project: ComposeProject, timeout: int = 120) -> None:
     """A plain `docker compose up --detach --wait`, as a user runs it without clockwork."""
-    docker(*_compose_argv(project), "up", "--detach", "--wait", "--wait-timeout", str(timeout))
+    docker(*_docker.compose_args(project), "up", "--detach", "--wait", "--wait-timeout", str(timeout))
 
 
 def compose_run(project: ComposeProject, service: str, command: Sequence[str] = ()) -> ExecResult:
     """`compose run --rm` of a service (its dependencies first): its output and exit code."""
-    done = docker(*_compose_argv(project), "run", "--rm", "--no-TTY", service, *command, check=False)
+    done = docker(*_docker.compose_args(project), "run", "--rm", "--no-TTY", service, *command, check=False)
     if done.returncode == 0:
         return ExecResult(done.stdout.removesuffix("\n"))
     return ExecResult("\n".join(t for t in (done.stdout, done.stderr) if t).rstrip(), done.returncode)

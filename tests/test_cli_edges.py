@@ -252,7 +252,9 @@ def test_what_main_py_prints_goes_to_stderr_and_json_stays_valid(tmp_path):
 def _engine_answers() -> bool:
     if shutil.which("docker") is None:
         return False
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0
+    from engine_support import docker
+
+    return docker("info", check=False, timeout=60).returncode == 0
 
 
 @pytest.mark.e2e

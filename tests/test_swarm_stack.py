@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -131,9 +130,9 @@ def test_no_secret_value_in_the_stack_file(tmp_path: Path):
 @pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI (no engine)")
 def test_docker_stack_config_accepts_it(example: Path):
     assert run_cli("build", "--target", "swarm", cwd=example).code == 0
-    proc = subprocess.run(
-        ["docker", "stack", "config", "-c", "docker-stack.yml"], cwd=example, capture_output=True, text=True
-    )
+    from engine_support import docker
+
+    proc = docker("stack", "config", "-c", "docker-stack.yml", check=False, cwd=example)
     assert proc.returncode == 0, proc.stderr
     config = yaml.safe_load(proc.stdout)
     assert config["services"]["postgres-db-migrator"]["deploy"]["mode"] == "replicated-job"

@@ -24,6 +24,7 @@ from pathlib import Path
 import engine_support
 import pytest
 from e2e_support import CLI_TIMEOUT, Run, clean_slate, example_lock
+from engine_support import docker
 
 from clockwork_compose import _docker, _lower
 from clockwork_compose._errors import RuntimeFailure
@@ -396,7 +397,7 @@ def test_applies_racing_to_create_the_shared_network_make_exactly_one() -> None:
         assert made == [found[0].id] * 4
     finally:
         for network in _docker.networks(name):
-            subprocess.run(["docker", "network", "rm", network.id], capture_output=True)
+            docker("network", "rm", network.id, check=False)
 
 
 def _docker_api(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
@@ -486,30 +487,27 @@ def test_clean_slate_leaves_a_container_on_the_example_port_that_is_not_the_exam
     """A bystander publishing 8000 (the example's API port), with no example label."""
     name = "ida-bystander"
     with example_lock():
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-        run = ["docker", "run", "-d", "--name", name, "-p", "127.0.0.1:8000:6379", "redis:7-alpine"]
-        subprocess.run(run, check=True, capture_output=True)
+        docker("rm", "-f", name, check=False)
+        docker("run", "-d", "--name", name, "-p", "127.0.0.1:8000:6379", "redis:7-alpine")
         try:
             clean_slate()
             assert _docker.container(name) is not None, "clean-up removed a container it does not own"
         finally:
-            subprocess.run(["docker", "rm", "-f", "--volumes", name], capture_output=True)
+            docker("rm", "-f", "--volumes", name, check=False)
 
 
 def test_a_network_is_not_removed_while_a_created_container_names_it() -> None:
     """Compose creates every container before it starts them: such a container is not in
     the network's inspect, and removing the network then would make its start fail."""
     name = "ida-created-net"
-    subprocess.run(["docker", "network", "create", name], check=True, capture_output=True)
-    subprocess.run(
-        ["docker", "create", "--name", name, "--network", name, "redis:7-alpine"], check=True, capture_output=True
-    )
+    docker("network", "create", name)
+    docker("create", "--name", name, "--network", name, "redis:7-alpine")
     try:
         assert _docker.remove_network_if_unused(name, "ida-none") == ()
         assert len(_docker.networks(name)) == 1
-        subprocess.run(["docker", "start", name], check=True, capture_output=True)
+        docker("start", name)
     finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        docker("rm", "-f", name, check=False)
     assert _docker.remove_network_if_unused(name, "ida-none") == (name,)
     assert _docker.networks(name) == []
 
@@ -517,10 +515,10 @@ def test_a_network_is_not_removed_while_a_created_container_names_it() -> None:
 def test_removing_what_someone_else_removed_meanwhile_is_not_an_error() -> None:
     """destroy lists, then removes: a container or volume gone in between is fine."""
     name = "ida-vanishing"
-    subprocess.run(["docker", "create", "--name", name, "redis:7-alpine"], check=True, capture_output=True)
+    docker("create", "--name", name, "redis:7-alpine")
     try:
         _docker.remove_containers([[name, "ida-already-gone"], ["ida-also-gone"]])
         _docker.remove_volumes(["ida-gone-volume"])
         assert _docker.container(name) is None
     finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        docker("rm", "-f", name, check=False)

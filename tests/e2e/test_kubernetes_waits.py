@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from engine_support import docker
 
 from clockwork_compose import _api, _migrations
 from clockwork_compose._engines import rabbitmq
@@ -71,13 +72,6 @@ REPORTER = """
 reporter = DockerResource(name="reporter", image="clockwork-examples/rabbitmq-worker:1", command=["sleep", "infinity"])
 reporter.connect(worker)
 """
-
-
-def docker(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args[:3])}... failed: {proc.stderr}")
-    return proc
 
 
 def expand(value: str, env: dict[str, str]) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import EXAMPLE, swarm_mode
+from engine_support import docker
 
 from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
@@ -30,10 +31,6 @@ STACK = "swm-e2e"
 PLAIN = "swm-e2e-plain"
 PASSWORD = "swm-Pa$$ word"  # pragma: allowlist secret
 PORTS = {"5432:5432": "16032:5432", "6379:6379": "16079:6379", "8000:80": "16080:80"}
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=check)
 
 
 def clockwork(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
