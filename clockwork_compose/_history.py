@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _api, _docker
+from . import _api, _docker, _envfile
 from ._engines import engine_named
 from ._errors import DeclarationError, RuntimeFailure
 from ._model import DatabaseTarget
@@ -28,11 +28,9 @@ class Cleared:
 def clear_failed(project_dir: Path, database: str | None = None) -> list[Cleared]:
     """Remove the unfinished migration records of each migrated database (or of ``database``)
     of the running project; what was removed, per database."""
-    from ._deploy import secret_values
-
     _docker.engine_info()
     project, _, path = _api.compile_project(project_dir)
-    env = secret_values(path.parent)
+    env = _envfile.run_values(path.parent)  # .env, overridden by the environment, as apply reads them
     targets = _migrated(project.databases)
     if database is not None:
         if database not in targets:

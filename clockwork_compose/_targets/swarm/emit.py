@@ -4,7 +4,7 @@ What differs from Compose (measured on Engine 20.10, see docs/docker-engine.md s
 
 - no top-level ``name``, no ``container_name``, ``build``, ``restart`` or long-form
   ``depends_on`` (the stack ignores or rejects them): order is clockwork's
-  (``swarm_runtime`` deploys layer by layer) or, under a plain ``docker stack deploy``,
+  (``swarm.runtime`` deploys layer by layer) or, under a plain ``docker stack deploy``,
   the restart policies' and the idempotent migrator's;
 - the migrator is a ``deploy.mode: replicated-job``; its schema and migration files are
   ``configs:`` whose keys carry a hash of their content (configs are immutable, and a bind
