@@ -1,6 +1,12 @@
 """clockwork-compose: describe services in Python, get a docker-compose.yml that is right.
 
 from clockwork_compose import DockerResource, DatabaseConnection
+
+Inside, each layer imports only those below it: ``_errors``; the declarations users write
+(``_declarations``); the target-neutral model and the lowering into it (``_model``,
+``_lower``, with ``_engines``, ``_migrations``); the targets, one package each
+(``_targets/compose``, ``swarm``, ``kubernetes``: an emitter and, where clockwork runs it, a
+runtime) over the one door to the engine (``_docker``); ``_api``; the CLI (``_cli``).
 """
 
 from ._declarations import (

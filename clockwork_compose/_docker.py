@@ -1,7 +1,8 @@
 """The one door to the Docker engine: every engine call of clockwork goes through here.
 
 One rule for how: `compose up` goes through python-on-whales; every other call runs the
-docker CLI itself (``_Call``/``_docker``) and reads its JSON. `compose up` is the one
+docker CLI itself (``_Call``/``_docker`` here; ``run`` for Swarm's runtime and the tests'
+helpers, which read its exit code and output themselves) and reads its JSON. `compose up` is the one
 long, streaming Compose operation, where python-on-whales' handling of Compose's flags and
 output is worth its import (done on another core while apply builds, see ``EngineCheck``).
 The other calls are short questions and changes about single objects (the engine, images,
@@ -17,9 +18,11 @@ engine's stderr text (and ``from`` python-on-whales' error when it raised one).
 
 What comes back is plain data (``EngineInfo``, ``ContainerState``, ``Removed``), so callers
 and tests never see python-on-whales objects, and never build docker command lines.
-apply, assert and destroy take the engine as a parameter (``Engine``, a Protocol; the
-real one is ``DOCKER``), so their unit tests pass a fake. Helpers only tests need (clean-up,
-a container's environment) live in ``tests/engine_support.py``, not here.
+apply, assert and destroy take the engine as a parameter, typed by the small interface
+they need (``Containers``, ``Storage`` for volumes and networks, ``Compose``, ``Swarm``;
+``Engine`` is all four; the real one is ``DOCKER``), so their unit tests pass the fakes of
+``tests/fakes.py``. Helpers only tests need (clean-up, a container's environment) live in
+``tests/engine_support.py``, not here.
 """
 
 from __future__ import annotations
