@@ -80,11 +80,11 @@ def test_a_refusal_is_a_declaration_error_naming_consumer_field_and_file(tmp_pat
 
 
 def test_secret_psql_variables_stay_out_of_the_file(tmp_path: Path) -> None:
-    folder = project(tmp_path, "plain-sqlx-axum-social", ', psql_variables={"token": Secret("API_TOKEN"), "x": "1"}')
+    folder = project(tmp_path, "plain-sqlx-axum-social", ', variables={"token": Secret("API_TOKEN"), "x": "1"}')
     _, text, doc = compile_dir(folder)
     migrator = doc["services"]["db-migrator"]
-    assert migrator["command"][:2] == ["var x 1", "varenv token CLOCKWORK_PSQL_TOKEN"]
-    assert migrator["environment"]["CLOCKWORK_PSQL_TOKEN"].startswith("${API_TOKEN:?")
+    assert migrator["command"][:2] == ["var x 1", "varenv token CLOCKWORK_VAR_TOKEN"]
+    assert migrator["environment"]["CLOCKWORK_VAR_TOKEN"].startswith("${API_TOKEN:?")
 
 
 @needs_compose
@@ -132,17 +132,17 @@ def test_schema_file_refusals_name_the_schema_field(tmp_path: Path) -> None:
 
 
 def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: Path) -> None:
-    folder = project(tmp_path, "goose-goose", ', psql_variables={"x": "2"}')
+    folder = project(tmp_path, "goose-goose", ', variables={"x": "2"}')
     (folder / "main.py").write_text(
         (folder / "main.py").read_text()
         + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
         + 'worker.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations", '
-        + 'psql_variables={"x": "1"}))\n'
+        + 'variables={"x": "1"}))\n'
     )
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
     assert str(info.value).startswith(
-        "resource 'worker', field 'psql_variables': app and worker give db different psql_variables "
+        "resource 'worker', field 'variables': app and worker give db different variables "
         "({'x': '2'} vs {'x': '1'})"
     )
 
@@ -153,7 +153,7 @@ def test_what_one_connection_leaves_unset_comes_from_the_other(tmp_path: Path) -
     (folder / "main.py").write_text(
         (folder / "main.py").read_text()
         + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
-        + 'worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", psql_variables={"x": "1"}))\n'
+        + 'worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", variables={"x": "1"}))\n'
     )
     _, _, doc = compile_dir(folder)
     command = doc["services"]["db-migrator"]["command"]

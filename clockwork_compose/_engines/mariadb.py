@@ -86,6 +86,7 @@ class MariaDB(Engine):
     data_subdir = "mysql-data"
     migrator = Migrator(
         client="mariadb",
+        lexer="mariadb_lexer",
         template="migrator-mariadb.sh.j2",
         history_table=HISTORY_TABLE,
         context={"lock_key": LOCK_NAME},

@@ -61,6 +61,7 @@ class Postgres(Engine):
     data_subdir_variable = "PGDATA"
     migrator = Migrator(
         client="psql",
+        lexer="postgres_lexer",
         template="migrator.sh.j2",
         history_table=HISTORY_TABLE,
         context={"table": HISTORY_TABLE, "lock_key": LOCK_KEY},
