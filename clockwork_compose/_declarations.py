@@ -497,7 +497,9 @@ class DatabaseConnection(_Model):
     @property
     def psql_variables(self) -> dict[str, Text]:
         """Deprecated: the old name of :attr:`variables`."""
-        warnings.warn("DatabaseConnection.psql_variables is deprecated: use variables", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "DatabaseConnection.psql_variables is deprecated: use variables", DeprecationWarning, stacklevel=2
+        )
         return self.variables
 
     @property

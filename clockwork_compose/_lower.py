@@ -22,7 +22,16 @@ from urllib.parse import quote
 
 from . import _graph, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
-from ._engines import CATALOG, Credentials, Engine, Refusal, engine_for_image, with_migrations
+from ._engines import (
+    CATALOG,
+    Credentials,
+    Engine,
+    Refusal,
+    engine_for_image,
+    engine_for_url,
+    unknown_scheme,
+    with_migrations,
+)
 from ._errors import DeclarationError
 from ._model import (
     Build,
@@ -177,6 +186,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
     )
+    _check_query_urls(resource)
     if resource.password is not None:
         _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
@@ -809,6 +819,16 @@ def _migrator(
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
 
 
+def _check_query_urls(resource: DockerResource) -> None:
+    """A DatabaseQuery's url goes to the engine its scheme names: one that names none is
+    refused at build, not at assert."""
+    for assertion in resource.assertions:
+        url = getattr(assertion, "url", None)
+        if getattr(assertion, "kind", None) == "database_query" and url and engine_for_url(url) is None:
+            problem, fix = unknown_scheme(url)
+            raise DeclarationError(resource.name, "assertions", f"DatabaseQuery {problem}", fix)
+
+
 def _migrator_driver(engine: Engine) -> str:
     from ._migrator import render_migrator_script
 
@@ -850,7 +870,9 @@ def _migration_plan(
     values: dict[str, str] = {}
     secrets: dict[str, str] = {}
     for name in conn.deprecated_fields:
-        project.warnings.append(f"{consumer.name}: DatabaseConnection({name}=...) is deprecated: rename it to variables")
+        project.warnings.append(
+            f"{consumer.name}: DatabaseConnection({name}=...) is deprecated: rename it to variables"
+        )
     for name, value in sorted(conn.variables.items()):
         if isinstance(value, Secret):
             variable = f"CLOCKWORK_VAR_{name.upper()}"

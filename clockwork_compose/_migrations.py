@@ -681,7 +681,12 @@ def _refuse_placeholders(text: str, rel: str, offset: int, dialect: _sql.Dialect
 
 
 def _step(
-    migration: _Migration, folder: Path, cwd: str | None, declared: frozenset[str], convention: str, dialect: _sql.Dialect
+    migration: _Migration,
+    folder: Path,
+    cwd: str | None,
+    declared: frozenset[str],
+    convention: str,
+    dialect: _sql.Dialect,
 ) -> Step:
     path = folder / migration.rel
     data = path.read_bytes()

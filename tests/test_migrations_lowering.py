@@ -142,8 +142,7 @@ def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: 
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
     assert str(info.value).startswith(
-        "resource 'worker', field 'variables': app and worker give db different variables "
-        "({'x': '2'} vs {'x': '1'})"
+        "resource 'worker', field 'variables': app and worker give db different variables ({'x': '2'} vs {'x': '1'})"
     )
 
 

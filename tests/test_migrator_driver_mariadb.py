@@ -139,7 +139,9 @@ def test_a_file_that_leaves_another_delimiter_set_does_not_swallow_the_next(
     (root / "migrations" / "001_proc.sql").write_text(
         "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END //\n"  # no DELIMITER ; after it
     )
-    (root / "migrations" / "002_table.sql").write_text("CREATE TABLE after_p (id INT);\nINSERT INTO after_p VALUES (1);\n")
+    (root / "migrations" / "002_table.sql").write_text(
+        "CREATE TABLE after_p (id INT);\nINSERT INTO after_p VALUES (1);\n"
+    )
     result = driver(planned(root, schema=False))
     assert result.code == 0, result.text
     assert result.applied() == ["001_proc.sql", "002_table.sql"]

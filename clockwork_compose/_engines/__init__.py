@@ -26,8 +26,11 @@ __all__ = [
     "Migrator",
     "Refusal",
     "engine_for_image",
+    "engine_for_url",
     "engine_named",
     "repository_name",
+    "unknown_scheme",
+    "url_schemes",
     "with_migrations",
 ]
 
@@ -37,6 +40,26 @@ def engine_for_image(image: str | None) -> Engine | None:
     if not image:
         return None
     return next((engine for engine in CATALOG if engine.recognises(image)), None)
+
+
+def engine_for_url(url: str) -> Engine | None:
+    """The engine the URL's scheme names (``postgresql://``, ``mysql://``...), or None."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    return next((engine for engine in CATALOG if scheme in engine.url_schemes), None)
+
+
+def url_schemes() -> tuple[str, ...]:
+    """Every scheme an engine can be queried through, for messages."""
+    return tuple(scheme for engine in CATALOG for scheme in engine.url_schemes)
+
+
+def unknown_scheme(url: str) -> tuple[str, str]:
+    """What is wrong with a query URL no engine claims, and the fix (never the URL itself:
+    it may hold a password)."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    named = f"scheme {scheme}://" if scheme else "no scheme"
+    known = ", ".join(f"{s}://" for s in url_schemes())
+    return f"the url has {named}, which names no engine clockwork can query", f"start it with one of {known}"
 
 
 def engine_named(name: str | None) -> Engine | None:

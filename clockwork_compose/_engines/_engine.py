@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._model import DatabaseTarget, EnvValue, SecretRef
+from .._model import DatabaseTarget, EnvValue, Project, SecretRef
 
 if TYPE_CHECKING:
     from .._sql import Dialect
@@ -110,6 +110,8 @@ class Engine:
     url_template: str = ""
     #: The variable a plain ``connect()`` injects.
     url_env_var: str = ""
+    #: The URL schemes that name this engine (``DatabaseQuery(url=...)`` goes to it).
+    url_schemes: tuple[str, ...] = ()
     #: Where the image keeps its data (clockwork mounts a named volume there).
     data_dir: str = ""
     #: The folder of a fresh volume that holds the data where the volume's root holds
@@ -183,6 +185,10 @@ class Engine:
 
     def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
         """Run ``sql`` on the target's database as its connection logs in; the rows."""
+        raise LookupError(f"clockwork cannot query {self.name}")
+
+    def query_url(self, url: str, sql: str, project: Project, exec_in: ExecIn) -> list[Row]:
+        """Run ``sql`` on the database ``url`` names (one of :attr:`url_schemes`); the rows."""
         raise LookupError(f"clockwork cannot query {self.name}")
 
     def __repr__(self) -> str:

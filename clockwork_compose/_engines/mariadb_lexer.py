@@ -297,7 +297,7 @@ class _Scanner:
             end = text.find(quote, i)
             if escapes:
                 backslash = text.find("\\", i)
-                if 0 <= backslash and (end < 0 or backslash < end):
+                if backslash >= 0 and (end < 0 or backslash < end):
                     i = backslash + 2
                     continue
             if end < 0:

@@ -3,7 +3,7 @@ own (eng-*, 15901-15902), applied once and shared by the checks in file order: a
 app's own round trip through the injected mysql:// URL, assert, a second apply that changes
 nothing, a failing migration (named, recorded failed, later applies refused until
 `clockwork migrations clear-failed`), an edited applied file refused, two migrators at once
-applying each file once, destroy."""
+applying each file once, MySQL syntax (`#`, backticks, /*! */, DELIMITER) applied, destroy."""
 
 from __future__ import annotations
 
@@ -292,6 +292,39 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     assert "20230101000000_z.sql: missing since clockwork build" in out, out
     assert "20240103000000_c.sql changed since clockwork build: run clockwork build" in out, out
     assert [t for (t,) in sql("SHOW TABLES", "plans")] == ["a", "b", "clockwork_migrations"]
+
+
+def test_mysql_syntax_in_migrations_builds_and_applies(stack: Path) -> None:
+    """`#` comments, backticks around o'brien, '' and \\' in strings, /*! */ bodies, and a
+    procedure and a trigger in DELIMITER blocks (tests/data/mariadb): build reads them with
+    MariaDB's lexer, apply runs each file whole, and a second apply changes nothing."""
+    data = REPO / "tests" / "data" / "mariadb"
+    migrations = stack / "migrations"
+    shutil.copy(data / "schema.sql", migrations / "010_counts.sql")
+    for number, name in ((11, "001_people.sql"), (12, "002_executable.sql"), (13, "003_routines.sql")):
+        shutil.copy(data / "migrations" / name, migrations / f"0{number}_{name[4:]}")
+    built = clockwork("build", cwd=stack)
+    assert built.code == 0, built.text
+    result = apply(stack)
+    assert result.code == 0, result.text
+    assert {v: state for v, (state, _) in history().items() if v.startswith("01")} == {
+        "010_counts.sql": "applied",
+        "011_people.sql": "applied",
+        "012_executable.sql": "applied",
+        "013_routines.sql": "applied",
+    }
+    assert sql("SELECT n FROM counts") == [["5"]]  # 3--1, then the procedure counted one more
+    assert sql("SELECT name, COALESCE(nick, '-') FROM `o'brien` ORDER BY id") == [
+        ["o'brien", "-"],
+        ["d'arcy", "-"],
+        ["o'malley", "o'm"],  # inserted by the procedure; the trigger set nick
+    ]
+    columns = [c for (c, *_) in sql("SHOW COLUMNS FROM `o'brien`")]
+    assert "nick" in columns and "never_added" not in columns
+    assert [t for (t, *_) in sql("SHOW TRIGGERS")] == ["o'brien_nick"]
+    before = history()
+    assert apply(stack).code == 0
+    assert history() == before
 
 
 def test_destroy_removes_everything(stack: Path) -> None:
