@@ -25,12 +25,15 @@ class Cleared:
     records: tuple[tuple[str, str], ...]
 
 
-def clear_failed(project_dir: Path, database: str | None = None) -> list[Cleared]:
+def clear_failed(
+    project_dir: Path, database: str | None = None, engine: _runtime.Engine = _runtime.DOCKER
+) -> list[Cleared]:
     """Remove the unfinished migration records of each migrated database (or of ``database``)
-    of the running project; what was removed, per database."""
+    of the running project; what was removed, per database. ``engine`` answers the
+    containers and runs the client in them (a unit test passes a fake)."""
     from ._deploy import secret_values
 
-    _runtime.engine_info()
+    engine.engine_info()
     project, _, path = _api.compile_project(project_dir)
     env = secret_values(path.parent)
     targets = _migrated(project.databases)
@@ -41,7 +44,7 @@ def clear_failed(project_dir: Path, database: str | None = None) -> list[Cleared
                 database, "--database", "no migrated database has this name", f"give one of: {known}"
             )
         targets = {database: targets[database]}
-    return [_clear(target, env) for _, target in sorted(targets.items())]
+    return [_clear(target, env, engine) for _, target in sorted(targets.items())]
 
 
 def _migrated(databases: list[DatabaseTarget]) -> dict[str, DatabaseTarget]:
@@ -52,7 +55,7 @@ def _migrated(databases: list[DatabaseTarget]) -> dict[str, DatabaseTarget]:
     return found
 
 
-def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
+def _clear(target: DatabaseTarget, env: dict[str, str], docker: _runtime.Engine) -> Cleared:
     engine = engine_named(target.engine)
     migrator = engine.migrator if engine is not None else None
     if engine is None or migrator is None:
@@ -60,7 +63,7 @@ def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
     unfinished, clear = migrator.unfinished_sql(), migrator.clear_sql()
     if unfinished is None or clear is None:
         return Cleared(target.service, ())
-    state = _runtime.container(target.service)
+    state = docker.container(target.service)
     if state is None or state.status != "running":
         raise RuntimeFailure(
             f"{target.service} is not running: start it with `clockwork apply` (its migrator will refuse, "
@@ -68,7 +71,7 @@ def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
         )
 
     def run(sql: str) -> list[tuple[object, ...]]:
-        return engine.query(target, env, sql, lambda name, argv, extra: _runtime.exec_in(name, argv, env=extra))
+        return engine.query(target, env, sql, lambda name, argv, extra: docker.exec_in(name, argv, env=extra))
 
     try:
         rows = run(unfinished)

@@ -37,13 +37,15 @@ PASSWORD = "p@ss:w/rd?#%"  # pragma: allowlist secret
 ROOT_PASSWORD = "root-Secret-1"  # pragma: allowlist secret
 
 MAIN = f'''
-from clockwork_compose import DatabaseConnection, DockerResource, HttpProbe, Secret
+from clockwork_compose import DatabaseConnection, DatabaseQuery, DockerResource, HttpProbe, Secret
 
 db = DockerResource(name="{DB}", image="mariadb:11", ports=["127.0.0.1:{DB_PORT}:3306"], env_vars={{
     "MARIADB_DATABASE": "shop", "MARIADB_USER": "shop",
     "MARIADB_PASSWORD": Secret("DB_PASSWORD"), "MARIADB_ROOT_PASSWORD": Secret("DB_ROOT_PASSWORD")}})
 api = DockerResource(name="{API}", image="clockwork-examples/shop-api:1", build="./app",
-                     ports=["127.0.0.1:{API_PORT}:80"], readiness=HttpProbe("/health", port=80))
+                     ports=["127.0.0.1:{API_PORT}:80"], readiness=HttpProbe("/health", port=80), assertions=[
+    DatabaseQuery(url="mysql://shop:p%40ss%3Aw%2Frd%3F%23%25@{DB}:3306/shop", query="SELECT COUNT(*) FROM items"),
+    DatabaseQuery(url="mariadb://root:{ROOT_PASSWORD}@127.0.0.1:{DB_PORT}/shop", query="SELECT 'root'")])
 api.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", migrations_dir="migrations"))
 legacy = DockerResource(name="{MYSQL}", image="mysql:8.4", env_vars={{
     "MYSQL_DATABASE": "legacy", "MYSQL_USER": "old", "MYSQL_PASSWORD": "o/d pw", "MYSQL_ROOT_PASSWORD": "r"}})
@@ -143,6 +145,10 @@ def test_assert_passes_and_reads_the_history_inside_the_container(stack: Path) -
     # the mysql:8.4 image (here MariaDB under MySQL's contract: MYSQL_* only, mysqladmin, mysql)
     assert checks["database eng-mysql/legacy (from inside its container) reachable"]["passed"]
     assert checks["service eng-mysql healthy"]["passed"]
+    # DatabaseQuery(url=...) goes to the engine its scheme names: the client in the service
+    # the URL reaches, by its name or by its published port.
+    assert checks[f"{API}: query 'SELECT COUNT(*) FROM items' succeeds"]["passed"]
+    assert checks[f"{API}: query \"SELECT 'root'\" succeeds"]["detail"] == "1 row(s), first: root"
 
 
 def test_a_second_apply_changes_nothing(stack: Path) -> None:
