@@ -191,7 +191,8 @@ def plan_for(
 
     ``convention`` overrides detection (one of :data:`CONVENTIONS`); ``variables`` are the
     declared variables with their values, ``env_variables`` the secret ones (name -> the
-    migrator's environment variable); ``engine`` (an engine or its name; default postgres)
+    migrator's environment variable); ``engine`` (an engine or its name; default
+    ``_engines.DEFAULT_MIGRATIONS``)
     brings the lexer that reads the files. Raises :class:`MigrationError` naming the file
     (and line) of the first thing that would not run as its tool runs it.
 
@@ -249,12 +250,11 @@ def plan_for(
 
 
 def _dialect(engine: Engine | str | None) -> _sql.Dialect:
-    from ._engines import engine_named, postgres
+    from ._engines import migrating_engine
 
-    found = engine_named(engine) if isinstance(engine, str) else engine or postgres.ENGINE
-    if found is None or found.migrator is None:
-        raise ValueError(f"no migrations for engine {engine!r}")
-    return found.migrator.dialect()
+    migrator = migrating_engine(engine).migrator
+    assert migrator is not None
+    return migrator.dialect()
 
 
 # -- the folder -----------------------------------------------------------------------------

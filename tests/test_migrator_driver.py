@@ -27,10 +27,10 @@ pytest.register_assert_rewrite("pg_server")
 
 from pg_server import PgServer, skip_or_fail  # noqa: E402
 
+from clockwork_compose._engines.postgres import HISTORY_TABLE as MIGRATIONS_TABLE  # noqa: E402
+from clockwork_compose._engines.postgres import LOCK_KEY  # noqa: E402
 from clockwork_compose._migrator import (  # noqa: E402
-    LOCK_KEY,
     LOG_PREFIX,
-    MIGRATIONS_TABLE,
     ROOT_ENV,
     render_migrator_script,
 )

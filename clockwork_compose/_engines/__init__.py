@@ -17,9 +17,12 @@ from . import mariadb, postgres, rabbitmq, redis
 from ._engine import Credentials, Engine, ExecIn, Migrator, Refusal, repository_name
 
 CATALOG: tuple[Engine, ...] = (postgres.ENGINE, redis.ENGINE, mariadb.ENGINE, rabbitmq.ENGINE)
+#: The engine of a migration plan or driver that names none (``plan_for(folder)``).
+DEFAULT_MIGRATIONS: Engine = postgres.ENGINE
 
 __all__ = [
     "CATALOG",
+    "DEFAULT_MIGRATIONS",
     "Credentials",
     "Engine",
     "ExecIn",
@@ -28,6 +31,7 @@ __all__ = [
     "engine_for_image",
     "engine_for_url",
     "engine_named",
+    "migrating_engine",
     "repository_name",
     "unknown_scheme",
     "url_schemes",
@@ -65,6 +69,15 @@ def unknown_scheme(url: str) -> tuple[str, str]:
 def engine_named(name: str | None) -> Engine | None:
     """The engine called ``name`` (as the model records it), or None."""
     return next((engine for engine in CATALOG if engine.name == name), None)
+
+
+def migrating_engine(engine: Engine | str | None) -> Engine:
+    """The engine ``engine`` names (an engine, its name, or None for the default), which must
+    run migrations; ValueError otherwise."""
+    found = engine_named(engine) if isinstance(engine, str) else engine or DEFAULT_MIGRATIONS
+    if found is None or found.migrator is None:
+        raise ValueError(f"no migrations for engine {engine!r}")
+    return found
 
 
 def with_migrations() -> tuple[str, ...]:
