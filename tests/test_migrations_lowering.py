@@ -159,3 +159,22 @@ def test_what_one_connection_leaves_unset_comes_from_the_other(tmp_path: Path) -
     assert command[1] == "var x 1"
     assert command[2].startswith("step schema tx schema:schema.sql ")
     assert len([c for c in command if c.startswith("step versioned")]) == 3
+
+
+def test_psql_variables_still_works_with_a_deprecation_warning_and_a_note_at_build(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose", ', psql_variables={"x": "2"}')
+    with pytest.warns(DeprecationWarning, match=r"psql_variables=\.\.\.\) is deprecated: use variables"):
+        model, _, doc = compile_dir(folder)
+    assert "var x 2" in doc["services"]["db-migrator"]["command"]
+    assert "app: DatabaseConnection(psql_variables=...) is deprecated: rename it to variables" in model.warnings
+    renamed = project(tmp_path / "b", "goose-goose", ', variables={"x": "2"}')
+    model, _, again = compile_dir(renamed)
+    assert again["services"]["db-migrator"]["command"] == doc["services"]["db-migrator"]["command"]
+    assert not any("deprecated" in w for w in model.warnings)
+
+
+def test_psql_variables_and_variables_together_is_one_clear_error(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose", ', variables={"x": "2"}, psql_variables={"x": "2"}')
+    with pytest.raises(DeclarationError) as info:
+        compile_dir(folder)
+    assert "field 'psql_variables'" in str(info.value) and "keep variables only" in str(info.value)
