@@ -23,9 +23,11 @@ pytest.register_assert_rewrite("mariadb_server")
 
 from mariadb_server import Database, MariaDBServer  # noqa: E402
 
+from clockwork_compose import _api  # noqa: E402
 from clockwork_compose._engines.postgres_lexer import checksum as psql_checksum  # noqa: E402
 from clockwork_compose._migrations import plan_for  # noqa: E402
 from clockwork_compose._migrator import LOG_PREFIX, ROOT_ENV, render_migrator_script  # noqa: E402
+from clockwork_compose._targets import kubernetes  # noqa: E402
 
 pytest_plugins = ["mariadb_server"]
 
@@ -178,6 +180,14 @@ def test_an_empty_plan_on_a_fresh_database_is_nothing_to_do_and_creates_nothing(
     assert mariadb_server.rows("SHOW TABLES", mariadb_database.name) == []
 
 
+MAIN = """\
+from clockwork_compose import DatabaseConnection, DockerResource
+db = DockerResource(name="db", image="mariadb:11", env_vars={"MARIADB_ROOT_PASSWORD": "pw"})
+app = DockerResource(name="app", image="nginx:alpine")
+app.connect(DatabaseConnection(to_resource=db, migrations_dir="clockwork/migrations"))
+"""
+
+
 def test_a_file_applied_when_psql_s_lexer_read_it_stays_applied(
     driver: Driver, mariadb_server: MariaDBServer, mariadb_database: Database, root: Path
 ) -> None:
@@ -201,7 +211,14 @@ def test_a_file_applied_when_psql_s_lexer_read_it_stays_applied(
     assert result.code == 0, result.text
     assert result.applied() == [] and "1 already applied" in result.out
 
+    # A Kubernetes wait for this plan counts the file as applied too.
+    (root.parent / "main.py").write_text(MAIN)
+    model, _, _ = _api.compile_project(root.parent, target="kubernetes")
+    wait = kubernetes.wait_sql(model.services["db-migrator"])
+    assert mariadb_server.sql(wait, mariadb_database.name).strip() == "0"
+
     mariadb_server.sql(f"UPDATE {TABLE} SET checksum = 'something-else'", mariadb_database.name)
+    assert mariadb_server.sql(wait, mariadb_database.name).strip() == "1"
     refused = driver(arguments)
     assert refused.code == 1
     assert refused.errors() == [
