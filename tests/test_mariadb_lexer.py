@@ -30,6 +30,7 @@ def firsts(text: str) -> list[tuple[int, str]]:
         ("-- it's a comment; too\nSELECT 1;", [(2, "SELECT")]),
         ("--it's a comment where no statement started\nSELECT 1;", [(2, "SELECT")]),
         ("SELECT 1--1;\nSELECT 2;", [(1, "SELECT"), (2, "SELECT")]),  # mid-statement: two minus signs
+        ("SELECT 1 --\tit's a comment;\nSELECT 2;", [(1, "SELECT")]),  # a tab after -- makes a comment
         ("SELECT 'it''s;';\nSELECT 2;", [(1, "SELECT"), (2, "SELECT")]),
         ("SELECT 'it\\'s;';\nSELECT 2;", [(1, "SELECT"), (2, "SELECT")]),
         ('SELECT "a\\";b";\nSELECT 2;', [(1, "SELECT"), (2, "SELECT")]),

@@ -191,12 +191,13 @@ class _Scanner:
         self._end_statement(n)
 
     def _dash_comment(self) -> bool:
-        """``--`` and a blank (or the end of the line); or ``--`` where no statement started."""
+        """``--`` and a blank or a control character (or the end); or ``--`` where no
+        statement started."""
         text, pos = self.text, self.pos
         if not text.startswith("--", pos):
             return False
         after = text[pos + 2 : pos + 3]
-        return after in ("", " ", "\t", "\r", "\n", "\f", "\v") or not self.start_line
+        return after == "" or after <= " " or after == "\x7f" or not self.start_line
 
     def _word(self, word: str, end: int) -> None:
         if not self.start_line and word.lower() == "delimiter" and self._at_line_start():
