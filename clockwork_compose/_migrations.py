@@ -1,10 +1,12 @@
 """What a migrator runs, decided at build time: the migration plan.
 
-The in-container driver (``templates/migrator.sh.j2``) is a small POSIX sh + psql program
-that executes a plan it is given; everything that needs judgement lives here, in Python,
-testable without Docker: which convention a migrations folder follows, the version order,
-which files (or which section of a file) run, in which transaction mode, and what is
-refused before anything runs.
+The in-container driver (the engine's ``Migrator.template``) is a small POSIX sh program
+on the image's own client that executes a plan it is given; everything that needs
+judgement lives here, in Python, testable without Docker: which convention a migrations
+folder follows, the version order, which files (or which section of a file) run, in which
+transaction mode, and what is refused before anything runs. Files are read with the
+engine's lexer (``Migrator.dialect()``: how its client splits statements, which of its
+commands include, connect elsewhere or leave, whether DDL is transactional).
 
 The plan reaches the driver as the migrator's arguments, one argument per line of the
 plan, in order (``command:`` in the compose file; ``"$@"`` in the driver). Fields are
@@ -24,9 +26,10 @@ The migrator's ``entrypoint:`` is ``_migrator.migrator_entrypoint()``, i.e. ``["
         The convention whose own history table, when the database has one, counts as
         applied (golang-migrate, flyway, dbmate, goose, sqitch).
     var <name> <value>
-        A psql variable (``-v name=value``) declared on the DatabaseConnection.
+        A variable declared on the DatabaseConnection (psql: ``-v name=value``; the mysql
+        client: the user variable ``@name``).
     varenv <name> <ENVVAR>
-        A psql variable whose value is a secret: the migrator's environment variable ENVVAR
+        A variable whose value is a secret: the migrator's environment variable ENVVAR
         holds it (``-v "name=$ENVVAR"``), so the value never appears in the compose file.
     step <kind> <tx> <version> <adopt-key> <sha256> <checksum> <lines> <path>
         kind      schema | versioned | repeatable
@@ -61,7 +64,7 @@ plan (an applied file that was deleted); a pending versioned step that comes bef
 applied one (out of order).
 
 Entry point: :func:`plan_for` (a migrations folder, a schema file, the convention if set,
-the psql variables) returns the :class:`Plan` or raises :class:`MigrationError` naming the
+the variables, the engine) returns the :class:`Plan` or raises :class:`MigrationError` naming the
 file and line; ``_lower`` calls it for each migrator, tests call it on tests/data/migrations.
 """
 
@@ -148,7 +151,7 @@ class Plan:
     cwd: str | None = None
     adopt: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
-    #: Secret psql variables: (name, environment variable of the migrator that holds it).
+    #: Secret variables: (name, environment variable of the migrator that holds it).
     env_variables: tuple[tuple[str, str], ...] = field(default=())
 
     def arguments(self) -> list[str]:
