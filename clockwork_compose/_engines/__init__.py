@@ -2,12 +2,14 @@
 
 An engine is recognised from a resource's image (``postgres:15-alpine``,
 ``docker.io/library/redis:7``, ``valkey/valkey:8``). Its module owns everything
-engine-specific: default port, readiness probe, URL and the variable a plain ``connect()``
-injects, credentials from the image's env contract, data directory, the migrator (client,
-environment, driver template, lock, history table) and how ``assert`` reaches it.
+engine-specific: default port, readiness probe, URL (and the schemes a query URL names it
+by) and the variable a plain ``connect()`` injects, credentials from the image's env
+contract, data directory, the migrator (client, lexer, environment, driver template, lock,
+history table) and how ``assert`` reaches it.
 
 A new engine is one more module here, one more entry in ``CATALOG`` and, when it has
-migrations, one driver template in ``templates/``. An image no engine recognises runs as
+migrations, a lexer module here (``<engine>_lexer.py``, its ``DIALECT``) and one driver
+template in ``templates/``. An image no engine recognises runs as
 a plain container.
 """
 
