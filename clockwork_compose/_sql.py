@@ -16,6 +16,7 @@ imported when a build first plans migrations for its engine.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -55,6 +56,78 @@ class Script:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.normalized.encode()).hexdigest()
+
+
+class Scanner:
+    """What every lexer keeps while it scans a text: where it is, the normalised text so far
+    (tokens; a blank only where dropping it would join two tokens), and what it found. A
+    lexer subclasses it with its ``run`` and its :meth:`joins`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.out: list[str] = []
+        self.space = False
+        self.statements: list[Statement] = []
+        self.metas: list[Meta] = []
+        self.variables: list[Variable] = []
+        self.backticks: list[tuple[int, str]] = []
+        self.unterminated: tuple[int, str] | None = None
+        self.new_statement()
+
+    #: Characters of a word or literal (two of them side by side read as one token) and of
+    #: operators (likewise), as the lexer's language has them.
+    wordish: re.Pattern[str]
+    operators: frozenset[str]
+
+    def joins(self, left: str, right: str) -> bool:
+        """Whether two characters with a blank between them would read as one token without it."""
+        both_words = bool(self.wordish.match(left)) and bool(self.wordish.match(right))
+        return both_words or (left in self.operators and right in self.operators)
+
+    def new_statement(self) -> None:
+        """Forget the statement that ended: its first words, where it started, its parentheses."""
+        self.words: list[str] = []
+        self.start_line = 0
+        self.start_pos = 0
+        self.parens = 0
+
+    def emit(self, token: str) -> None:
+        if self.space and self.out and self.joins(self.out[-1][-1], token[0]):
+            self.out.append(" ")
+        self.space = False
+        self.out.append(token)
+
+    def advance(self, end: int) -> str:
+        chunk = self.text[self.pos : end]
+        self.line += chunk.count("\n")
+        self.pos = end
+        return chunk
+
+    def token_seen(self) -> None:
+        if not self.start_line:
+            self.start_line, self.start_pos = self.line, self.pos
+
+    @classmethod
+    def read(cls, text: str) -> Script:
+        """Scan a script's text (a whole file, or the up section of one)."""
+        scanner = cls(text.removeprefix("\ufeff"))
+        scanner.run()
+        return scanner.script()
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def script(self) -> Script:
+        return Script(
+            tuple(self.statements),
+            tuple(self.metas),
+            tuple(self.variables),
+            tuple(self.backticks),
+            "".join(self.out).strip(),
+            self.unterminated,
+        )
 
 
 @dataclass(frozen=True)

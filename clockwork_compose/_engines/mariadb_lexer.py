@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from .._sql import Dialect, Meta, Script, Statement
+from .._sql import Dialect, Meta, Scanner, Script, Statement
 
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
 #: A word: a letter, ``_`` or non-ASCII first, then those, digits and ``$``.
@@ -95,46 +95,15 @@ _NAMED = frozenset(
 )
 
 
-def _joins(left: str, right: str) -> bool:
-    return (bool(_WORDISH.match(left)) and bool(_WORDISH.match(right))) or (left in _OPERATOR and right in _OPERATOR)
+class _Scanner(Scanner):
+    wordish = _WORDISH
+    operators = _OPERATOR
 
-
-class _Scanner:
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.line = 1
-        self.out: list[str] = []
-        self.space = False
-        self.statements: list[Statement] = []
-        self.metas: list[Meta] = []
-        self.unterminated: tuple[int, str] | None = None
+        super().__init__(text)
         self.delimiter = ";"
         #: The line of the open executable comment (``/*! ... */``), or 0.
         self.executable = 0
-        self._new_statement()
-
-    def emit(self, token: str) -> None:
-        if self.space and self.out and _joins(self.out[-1][-1], token[0]):
-            self.out.append(" ")
-        self.space = False
-        self.out.append(token)
-
-    def advance(self, end: int) -> str:
-        chunk = self.text[self.pos : end]
-        self.line += chunk.count("\n")
-        self.pos = end
-        return chunk
-
-    def _new_statement(self) -> None:
-        self.words: list[str] = []
-        self.start_line = 0
-        self.start_pos = 0
-        self.parens = 0
-
-    def _token_seen(self) -> None:
-        if not self.start_line:
-            self.start_line, self.start_pos = self.line, self.pos
 
     def _end_statement(self, end: int) -> None:
         if self.start_line:
@@ -145,7 +114,7 @@ class _Scanner:
                 self.metas.append(Meta(self.start_line, first, argument))
             else:
                 self.statements.append(Statement(self.start_line, tuple(self.words)))
-        self._new_statement()
+        self.new_statement()
 
     # -- the scan ------------------------------------------------------------------------
 
@@ -174,7 +143,7 @@ class _Scanner:
             elif c in "'\"`":
                 self._quoted(c)
             elif c in "()":
-                self._token_seen()
+                self.token_seen()
                 self.parens = max(0, self.parens + (1 if c == "(" else -1))
                 self.emit(self.advance(self.pos + 1))
             else:
@@ -182,7 +151,7 @@ class _Scanner:
                 if word is not None:
                     self._word(word.group(), word.end())
                     continue
-                self._token_seen()
+                self.token_seen()
                 end = _OTHER.match(text, self.pos).end()  # type: ignore[union-attr]
                 cut = text.find(self.delimiter[0], self.pos + 1, end)
                 self.emit(self.advance(end if cut < 0 else cut))
@@ -207,14 +176,14 @@ class _Scanner:
             stop = self.text.find("\n", end)
             stop = len(self.text) if stop < 0 else stop
             if self.delimiter not in self.text[end:stop]:  # the client runs the line as it is
-                self._token_seen()
+                self.token_seen()
                 self.metas.append(Meta(self.line, word.lower(), self.text[end:stop].strip()))
                 self.emit(" ".join(self.advance(stop).split()))
                 self.out.append("\n")
                 self.space = False
-                self._new_statement()
+                self.new_statement()
                 return
-        self._token_seen()
+        self.token_seen()
         if len(self.words) < 8 and self.parens == 0:
             self.words.append(word.upper())
         self.emit(self.advance(end))
@@ -250,7 +219,7 @@ class _Scanner:
         char = text[pos + 1 : pos + 2]
         command = _BACKSLASH.get(char)
         if command is None:  # \N (NULL), or a command the client does not know: kept as text
-            self._token_seen()
+            self.token_seen()
             self.emit(self.advance(min(len(text), pos + 2)))
             return
         name, takes_argument = command
@@ -273,13 +242,13 @@ class _Scanner:
         if name in ("go", "ego"):
             self._end_statement(pos)
         elif name == "clear":
-            self._new_statement()
+            self.new_statement()
 
     def _comment(self) -> None:
         text, start = self.text, self.line
         executable = _EXECUTABLE.match(text, self.pos)
         if executable is not None and not self.executable:
-            self._token_seen()
+            self.token_seen()
             self.executable = start
             self.emit(self.advance(executable.end()))
             return
@@ -309,7 +278,7 @@ class _Scanner:
             if text.startswith(quote * 2, end):
                 i = end + 2
                 continue
-            self._token_seen()
+            self.token_seen()
             self.emit(self.advance(end + 1))
             if self.parens == 0 and len(self.words) < 8 and quote == "`":
                 self.words.append("`")  # a quoted name: never a keyword
@@ -318,18 +287,7 @@ class _Scanner:
 
 def scan(text: str) -> Script:
     """Scan a script's text (a whole file, or the up section of one)."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    scanner = _Scanner(text)
-    scanner.run()
-    return Script(
-        tuple(scanner.statements),
-        tuple(scanner.metas),
-        (),
-        (),
-        "".join(scanner.out).strip(),
-        scanner.unterminated,
-    )
+    return _Scanner.read(text)
 
 
 def checksum(text: str) -> str:

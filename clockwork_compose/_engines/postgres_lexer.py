@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .._sql import Dialect, Meta, Script, Statement, Variable
+from .._sql import Dialect, Meta, Scanner, Script, Statement, Variable
 
 #: psql's own variables, always defined in a session.
 BUILTIN_VARIABLES = frozenset(
@@ -69,60 +69,25 @@ _WORDISH = re.compile(r"[^\x00-\x21\x23\x25-\x26\x28-\x2f\x3a-\x40\x5b-\x5e\x60\
 _OPERATOR = frozenset("+-*/<>=~!@#%^&|`?.:")
 
 
-def _joins(left: str, right: str) -> bool:
-    return (bool(_WORDISH.match(left)) and bool(_WORDISH.match(right))) or (left in _OPERATOR and right in _OPERATOR)
-
-
-class _Scanner:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.line = 1
-        self.out: list[str] = []
-        self.space = False
-        self.statements: list[Statement] = []
-        self.metas: list[Meta] = []
-        self.variables: list[Variable] = []
-        self.backticks: list[tuple[int, str]] = []
-        self.unterminated: tuple[int, str] | None = None
-        self._new_statement()
-
-    # -- output --------------------------------------------------------------------------
-
-    def emit(self, token: str) -> None:
-        # A blank survives only where dropping it would join two tokens into one.
-        if self.space and self.out and _joins(self.out[-1][-1], token[0]):
-            self.out.append(" ")
-        self.space = False
-        self.out.append(token)
-
-    def advance(self, end: int) -> str:
-        chunk = self.text[self.pos : end]
-        self.line += chunk.count("\n")
-        self.pos = end
-        return chunk
+class _Scanner(Scanner):
+    wordish = _WORDISH
+    operators = _OPERATOR
 
     # -- statements ----------------------------------------------------------------------
 
-    def _new_statement(self) -> None:
-        self.words: list[str] = []
-        self.start_line = 0
-        self.parens = 0
+    def new_statement(self) -> None:
+        super().new_statement()
         self.begin_depth = 0
         self.idents = 0
         self.routine: list[str] = []
 
-    def _token_seen(self) -> None:
-        if not self.start_line:
-            self.start_line = self.line
-
     def _end_statement(self) -> None:
         if self.start_line:
             self.statements.append(Statement(self.start_line, tuple(self.words)))
-        self._new_statement()
+        self.new_statement()
 
     def _word(self, word: str) -> None:
-        self._token_seen()
+        self.token_seen()
         upper = word.upper()
         if len(self.words) < 8 and self.parens == 0:
             self.words.append(upper)
@@ -182,13 +147,13 @@ class _Scanner:
                     if copy_in:
                         self._copy_data()
             elif c == "(" or c == ")":
-                self._token_seen()
+                self.token_seen()
                 self.parens = max(0, self.parens + (1 if c == "(" else -1))
                 self.emit(self.advance(self.pos + 1))
             else:
                 word = _WORD.match(text, self.pos)
                 if word is None:
-                    self._token_seen()
+                    self.token_seen()
                     self.emit(self.advance(_OTHER.match(text, self.pos).end()))  # type: ignore[union-attr]
                     continue
                 value = word.group()
@@ -233,7 +198,7 @@ class _Scanner:
             if text.startswith("''", quote):
                 i = quote + 2
                 continue
-            self._token_seen()
+            self.token_seen()
             literal = self.advance(quote + 1)
             if glued:
                 self.out.append(literal)
@@ -252,7 +217,7 @@ class _Scanner:
             if text.startswith(mark * 2, end):
                 i = end + 2
                 continue
-            self._token_seen()
+            self.token_seen()
             self.emit(self.advance(end + 1))
             if self.parens == 0 and len(self.words) < 8:
                 self.words.append('"')  # a quoted name: never a keyword
@@ -263,7 +228,7 @@ class _Scanner:
         tag = _DOLLAR_TAG.match(text, self.pos)
         glued = self.pos > 0 and (text[self.pos - 1].isalnum() or text[self.pos - 1] in "_$")
         if tag is None or glued:
-            self._token_seen()
+            self.token_seen()
             self.emit(self.advance(self.pos + 1))
             return
         end = text.find(tag.group(), tag.end())
@@ -271,12 +236,12 @@ class _Scanner:
             self.unterminated = (self.line, f"{tag.group()} quoted body")
             self.advance(len(text))
             return
-        self._token_seen()
+        self.token_seen()
         self.emit(self.advance(end + len(tag.group())))
 
     def _colon(self) -> None:
         text, pos = self.text, self.pos
-        self._token_seen()
+        self.token_seen()
         if text.startswith("::", pos) or text.startswith(":=", pos):
             self.emit(self.advance(pos + 2))
             return
@@ -381,18 +346,7 @@ def _copy_from_stdin(words: list[str]) -> bool:
 
 def scan(text: str) -> Script:
     """Scan a script's text (a whole file, or the up section of one)."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    scanner = _Scanner(text)
-    scanner.run()
-    return Script(
-        tuple(scanner.statements),
-        tuple(scanner.metas),
-        tuple(scanner.variables),
-        tuple(scanner.backticks),
-        "".join(scanner.out).strip(),
-        scanner.unterminated,
-    )
+    return _Scanner.read(text)
 
 
 def checksum(text: str) -> str:
