@@ -751,9 +751,8 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, diale
     if script.unterminated is not None:
         line, what = script.unterminated
         raise MigrationError(f"{rel}:{line + offset}", f"unterminated {what}", "close it")
-    strict = dialect.transactional and not marked
     for meta in script.metas:
-        _refuse_meta(meta, f"{rel}:{meta.line + offset}", dialect, strict=strict or not dialect.transactional)
+        _refuse_meta(meta, f"{rel}:{meta.line + offset}", dialect, strict=not marked or not dialect.transactional)
     if marked or not dialect.transactional:
         return "none"
     statements = script.statements
