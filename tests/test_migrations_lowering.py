@@ -178,3 +178,15 @@ def test_psql_variables_and_variables_together_is_one_clear_error(tmp_path: Path
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
     assert "field 'psql_variables'" in str(info.value) and "keep variables only" in str(info.value)
+
+
+def test_reading_psql_variables_warns_and_gives_variables() -> None:
+    from clockwork_compose import DatabaseConnection, DockerResource
+
+    db = DockerResource(name="db", image="postgres:16-alpine")
+    with pytest.warns(DeprecationWarning):
+        conn = DatabaseConnection(to_resource=db, psql_variables={"x": "1"})
+    assert conn.variables == {"x": "1"} and conn.deprecated_fields == ("psql_variables",)
+    with pytest.warns(DeprecationWarning, match="use variables"):
+        assert conn.psql_variables == {"x": "1"}
+    assert DatabaseConnection(to_resource=db, variables={"x": "1"}).deprecated_fields == ()
