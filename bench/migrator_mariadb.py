@@ -43,7 +43,7 @@ def run_benchmark(settings: Settings) -> list[Row]:
         return [skipped(NAME, label, f"no docker or no {IMAGE} image (scripts/build-test-images.sh)", goal)]
     root = settings.scratch / "migrator-mariadb"
     schema, migrations = migrator.write_migrations(root, count)
-    plan = plan_for(migrations, schema)
+    plan = plan_for(migrations, schema, engine="mariadb")
     (root / "files").write_text("".join(f"/bench/{step.path}\n" for step in plan.steps))
     script = render_migrator_script("mariadb")
     container = f"eng-bench-mariadb-{os.getpid()}"

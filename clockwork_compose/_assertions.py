@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import _docker
-from ._engines import engine_named, postgres
+from ._engines import engine_for_url, engine_named, unknown_scheme
 from ._engines._engine import ExecIn, Row
 from ._model import DatabaseTarget, Project, Role, Service
 
@@ -199,13 +199,23 @@ def _user_probe(
     if kind == "database_query":
         query = str(spec.get("query") or "SELECT 1")
         url = spec.get("url")
+        name = f"{service.name}: query {query!r} succeeds"
+        if url and engine_for_url(str(url)) is None:
+            return Probe(name, lambda: Outcome(False, "; ".join(unknown_scheme(str(url))), final=True))
         run: Query = (
-            (lambda sql: postgres.query_url(str(url), sql))
+            _url_query(str(url), project, exec_in)
             if url
             else (lambda sql: _own_database(service, project, env, exec_in)(sql))
         )
-        return Probe(f"{service.name}: query {query!r} succeeds", lambda: database_query(run, query))
+        return Probe(name, lambda: database_query(run, query))
     return Probe(f"{service.name}: {kind}", lambda: Outcome(False, f"unknown assertion kind {kind!r}", final=True))
+
+
+def _url_query(url: str, project: Project, exec_in: ExecIn | None) -> Query:
+    """SQL on the database ``url`` names, through the engine its scheme names."""
+    engine = engine_for_url(url)
+    assert engine is not None  # an unknown scheme is a probe that fails at once
+    return lambda sql: engine.query_url(url, sql, project, exec_in or _exec_in(_docker.DOCKER))
 
 
 def _own_database(service: Service, project: Project, env: Mapping[str, str], exec_in: ExecIn | None = None) -> Query:

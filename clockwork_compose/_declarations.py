@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Union
 
@@ -461,16 +462,50 @@ class DatabaseConnection(_Model):
     migrations_convention: (
         Literal["plain", "golang-migrate", "flyway", "dbmate", "goose", "timestamp", "sqitch"] | None
     ) = None
-    #: psql variables the schema and migrations use as :name, :'name' or :"name".
-    psql_variables: dict[str, Text] = Field(default_factory=dict)
+    #: Variables the schema and migrations use: psql's :name, :'name' or :"name"; the
+    #: mysql client's user variables @name. (Was ``psql_variables``, which still works.)
+    variables: dict[str, Text] = Field(default_factory=dict)
+    #: The deprecated field names this connection was declared with (a note at build).
+    _deprecated: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(self, **data: Any) -> None:
         target = data.get("to_resource")
         name = target.name if isinstance(target, DockerResource) else None
+        deprecated = ()
+        if "psql_variables" in data:
+            if "variables" in data:
+                raise DeclarationError(
+                    name or "DatabaseConnection",
+                    "psql_variables",
+                    "sets variables twice (psql_variables is the old name of variables)",
+                    "keep variables only",
+                )
+            warnings.warn(
+                "DatabaseConnection(psql_variables=...) is deprecated: use variables=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            data = {**data, "variables": data["psql_variables"]}
+            del data["psql_variables"]
+            deprecated = ("psql_variables",)
         try:
             BaseModel.__init__(self, **data)
         except ValidationError as exc:
             raise _declaration_error("DatabaseConnection", name, exc, DatabaseConnection) from None
+        self._deprecated = deprecated
+
+    @property
+    def psql_variables(self) -> dict[str, Text]:
+        """Deprecated: the old name of :attr:`variables`."""
+        warnings.warn(
+            "DatabaseConnection.psql_variables is deprecated: use variables", DeprecationWarning, stacklevel=2
+        )
+        return self.variables
+
+    @property
+    def deprecated_fields(self) -> tuple[str, ...]:
+        """The deprecated field names this connection was declared with."""
+        return self._deprecated
 
     @field_validator("env_var_name")
     @classmethod
@@ -479,12 +514,12 @@ class DatabaseConnection(_Model):
             raise _invalid(f"{value!r} is not an environment variable name", 'use e.g. "DATABASE_URL"')
         return value
 
-    @field_validator("psql_variables")
+    @field_validator("variables")
     @classmethod
-    def _psql_variables(cls, value: dict[str, Text]) -> dict[str, Text]:
+    def _variables(cls, value: dict[str, Text]) -> dict[str, Text]:
         for name, text in value.items():
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise _invalid(f"{name!r} is not a psql variable name", "use letters, digits and underscores")
+                raise _invalid(f"{name!r} is not a variable name", "use letters, digits and underscores")
             if isinstance(text, str) and _CONTROL.search(text):
                 raise _invalid(f"the value of {name!r} holds a control character", "write it on one line")
         return value

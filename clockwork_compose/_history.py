@@ -25,10 +25,13 @@ class Cleared:
     records: tuple[tuple[str, str], ...]
 
 
-def clear_failed(project_dir: Path, database: str | None = None) -> list[Cleared]:
+def clear_failed(
+    project_dir: Path, database: str | None = None, engine: _docker.Containers = _docker.DOCKER
+) -> list[Cleared]:
     """Remove the unfinished migration records of each migrated database (or of ``database``)
-    of the running project; what was removed, per database."""
-    _docker.engine_info()
+    of the running project; what was removed, per database. ``engine`` answers the
+    containers and runs the client in them (a unit test passes a fake)."""
+    engine.engine_info()
     project, _, path = _api.compile_project(project_dir)
     env = _envfile.run_values(path.parent)  # .env, overridden by the environment, as apply reads them
     targets = _migrated(project.databases)
@@ -39,7 +42,7 @@ def clear_failed(project_dir: Path, database: str | None = None) -> list[Cleared
                 database, "--database", "no migrated database has this name", f"give one of: {known}"
             )
         targets = {database: targets[database]}
-    return [_clear(target, env) for _, target in sorted(targets.items())]
+    return [_clear(target, env, engine) for _, target in sorted(targets.items())]
 
 
 def _migrated(databases: list[DatabaseTarget]) -> dict[str, DatabaseTarget]:
@@ -50,7 +53,7 @@ def _migrated(databases: list[DatabaseTarget]) -> dict[str, DatabaseTarget]:
     return found
 
 
-def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
+def _clear(target: DatabaseTarget, env: dict[str, str], docker: _docker.Containers) -> Cleared:
     engine = engine_named(target.engine)
     migrator = engine.migrator if engine is not None else None
     if engine is None or migrator is None:
@@ -58,7 +61,7 @@ def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
     unfinished, clear = migrator.unfinished_sql(), migrator.clear_sql()
     if unfinished is None or clear is None:
         return Cleared(target.service, ())
-    state = _docker.container(target.service)
+    state = docker.container(target.service)
     if state is None or state.status != "running":
         raise RuntimeFailure(
             f"{target.service} is not running: start it with `clockwork apply` (its migrator will refuse, "
@@ -66,7 +69,7 @@ def _clear(target: DatabaseTarget, env: dict[str, str]) -> Cleared:
         )
 
     def run(sql: str) -> list[tuple[object, ...]]:
-        return engine.query(target, env, sql, lambda name, argv, extra: _docker.exec_in(name, argv, env=extra))
+        return engine.query(target, env, sql, lambda name, argv, extra: docker.exec_in(name, argv, env=extra))
 
     try:
         rows = run(unfinished)

@@ -22,7 +22,16 @@ from urllib.parse import quote
 
 from . import _graph, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
-from ._engines import CATALOG, Credentials, Engine, Refusal, engine_for_image, with_migrations
+from ._engines import (
+    CATALOG,
+    Credentials,
+    Engine,
+    Refusal,
+    engine_for_image,
+    engine_for_url,
+    unknown_scheme,
+    with_migrations,
+)
 from ._errors import DeclarationError
 from ._model import (
     Build,
@@ -171,6 +180,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
     )
+    _check_query_urls(resource)
     if resource.password is not None:
         _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
@@ -716,7 +726,7 @@ def _same_migrations(
     leaves unset comes from the other; two different values are an error naming both."""
     (a, ca), (b, cb) = first, other
     merged: dict[str, object] = {}
-    for field in ("schema_file", "migrations_dir", "migrations_convention", "psql_variables"):
+    for field in ("schema_file", "migrations_dir", "migrations_convention", "variables"):
         mine, theirs = getattr(ca, field), getattr(cb, field)
         if not theirs or mine == theirs:
             continue
@@ -729,7 +739,7 @@ def _same_migrations(
             b.name,
             field,
             f"{a.name} and {b.name} give {ca.to_resource.name} different {field} ({mine!r} vs {theirs!r})",
-            "a database has one schema, one migrations folder and one set of psql variables: "
+            "a database has one schema, one migrations folder and one set of variables: "
             "use the same values in both connections, or declare them in one",
         )
     return (a, ca.model_copy(update=merged)) if merged else first
@@ -769,7 +779,7 @@ def _migrator(
     target = next(project.databases[i] for i in targets if project.databases[i].consumer == consumer.name)
     creds = Credentials(target.user, target.password, target.database)
     environment = engine.migrator.environment(database.name, target.container_port, creds)
-    mounts, plan = _migration_plan(conn, consumer, ctx, project, environment)
+    mounts, plan = _migration_plan(conn, consumer, ctx, project, environment, engine)
     source = project.services[database.name]
     project.services[name] = Service(
         name=name,
@@ -803,6 +813,16 @@ def _migrator(
         project.services[consumer_name].wait_for(name, Condition.COMPLETED, "schema and migrations")
 
 
+def _check_query_urls(resource: DockerResource) -> None:
+    """A DatabaseQuery's url goes to the engine its scheme names: one that names none is
+    refused at build, not at assert."""
+    for assertion in resource.assertions:
+        url = getattr(assertion, "url", None)
+        if getattr(assertion, "kind", None) == "database_query" and url and engine_for_url(url) is None:
+            problem, fix = unknown_scheme(url)
+            raise DeclarationError(resource.name, "assertions", f"DatabaseQuery {problem}", fix)
+
+
 def _migrator_entrypoint(engine: Engine) -> tuple[str, ...]:
     from ._migrator import migrator_entrypoint
 
@@ -815,6 +835,7 @@ def _migration_plan(
     ctx: Context,
     project: Project,
     environment: dict[str, EnvValue],
+    engine: Engine,
 ) -> tuple[list[Mount], Plan]:
     """The migrator's mounts and its plan (``_migrations`` decides everything about the files)."""
     from . import _migrations
@@ -836,16 +857,25 @@ def _migration_plan(
         mounts.append(Mount("bind", source, f"{_migrations.ROOT}/{_migrations.MIGRATIONS}", read_only=True))
     values: dict[str, str] = {}
     secrets: dict[str, str] = {}
-    for name, value in sorted(conn.psql_variables.items()):
+    for name in conn.deprecated_fields:
+        project.warnings.append(
+            f"{consumer.name}: DatabaseConnection({name}=...) is deprecated: rename it to variables"
+        )
+    for name, value in sorted(conn.variables.items()):
         if isinstance(value, Secret):
-            variable = f"CLOCKWORK_PSQL_{name.upper()}"
+            variable = f"CLOCKWORK_VAR_{name.upper()}"
             environment[variable] = _env_value(value, project)
             secrets[name] = variable
         else:
             values[name] = value
     try:
         plan = _migrations.plan_for(
-            folder, schema, convention=conn.migrations_convention, variables=values, env_variables=secrets
+            folder,
+            schema,
+            convention=conn.migrations_convention,
+            variables=values,
+            env_variables=secrets,
+            engine=engine,
         )
     except _migrations.MigrationError as exc:
         field = "schema_file" if schema is not None and exc.where.split(":")[0] == schema.name else "migrations_dir"

@@ -1,10 +1,12 @@
 """What a migrator runs, decided at build time: the migration plan.
 
-The in-container driver (``templates/migrator.sh.j2``) is a small POSIX sh + psql program
-that executes a plan it is given; everything that needs judgement lives here, in Python,
-testable without Docker: which convention a migrations folder follows, the version order,
-which files (or which section of a file) run, in which transaction mode, and what is
-refused before anything runs.
+The in-container driver (the engine's ``Migrator.template``) is a small POSIX sh program
+on the image's own client that executes a plan it is given; everything that needs
+judgement lives here, in Python, testable without Docker: which convention a migrations
+folder follows, the version order, which files (or which section of a file) run, in which
+transaction mode, and what is refused before anything runs. Files are read with the
+engine's lexer (``Migrator.dialect()``: how its client splits statements, which of its
+commands include, connect elsewhere or leave, whether DDL is transactional).
 
 The plan reaches the driver as the migrator's arguments, one argument per line of the
 plan, in order (``command:`` in the compose file; ``"$@"`` in the driver). Fields are
@@ -24,9 +26,10 @@ The migrator's ``entrypoint:`` is ``_migrator.migrator_entrypoint()``, i.e. ``["
         The convention whose own history table, when the database has one, counts as
         applied (golang-migrate, flyway, dbmate, goose, sqitch).
     var <name> <value>
-        A psql variable (``-v name=value``) declared on the DatabaseConnection.
+        A variable declared on the DatabaseConnection (psql: ``-v name=value``; the mysql
+        client: the user variable ``@name``).
     varenv <name> <ENVVAR>
-        A psql variable whose value is a secret: the migrator's environment variable ENVVAR
+        A variable whose value is a secret: the migrator's environment variable ENVVAR
         holds it (``-v "name=$ENVVAR"``), so the value never appears in the compose file.
     step <kind> <tx> <version> <adopt-key> <sha256> <checksum> <lines> <path>
         kind      schema | versioned | repeatable
@@ -46,7 +49,10 @@ The migrator's ``entrypoint:`` is ``_migrator.migrator_entrypoint()``, i.e. ``["
         sha256    hex sha256 of the whole file as built: the driver refuses to run when the
                   mounted file differs ("changed since clockwork build")
         checksum  what is recorded: hex sha256 of the executed part with comments removed
-                  and whitespace collapsed (so a comment edit changes nothing)
+                  and whitespace collapsed (so a comment edit changes nothing), as the
+                  engine's lexer reads it; then, comma-separated, the checksums an earlier
+                  clockwork recorded for the same text, which count as the same file
+                  (MariaDB's files were read by psql's lexer before it had its own)
         lines     "-" for the whole file, else "FIRST-LAST" (1-based, inclusive): the
                   up section of a dbmate or goose file
         path      relative to /clockwork (``schema/schema.sql``, ``migrations/001_a.sql``)
@@ -58,7 +64,7 @@ plan (an applied file that was deleted); a pending versioned step that comes bef
 applied one (out of order).
 
 Entry point: :func:`plan_for` (a migrations folder, a schema file, the convention if set,
-the psql variables) returns the :class:`Plan` or raises :class:`MigrationError` naming the
+the variables, the engine) returns the :class:`Plan` or raises :class:`MigrationError` naming the
 file and line; ``_lower`` calls it for each migrator, tests call it on tests/data/migrations.
 """
 
@@ -69,8 +75,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from . import _sql
+
+if TYPE_CHECKING:
+    from ._engines import Engine
 
 #: Where the migrator's files are mounted in its container.
 ROOT = "/clockwork"
@@ -115,10 +125,13 @@ class Step:
     checksum: str
     lines: tuple[int, int] | None
     path: str  # relative to ROOT
+    #: Checksums an earlier clockwork recorded for this text, also accepted as applied.
+    legacy: tuple[str, ...] = ()
 
     def argument(self) -> str:
         lines = "-" if self.lines is None else f"{self.lines[0]}-{self.lines[1]}"
-        fields = (self.kind, self.tx, self.version, self.adopt_key or "-", self.sha256, self.checksum, lines, self.path)
+        checksums = ",".join((self.checksum, *self.legacy))
+        fields = (self.kind, self.tx, self.version, self.adopt_key or "-", self.sha256, checksums, lines, self.path)
         return "step " + " ".join(fields)
 
 
@@ -138,7 +151,7 @@ class Plan:
     cwd: str | None = None
     adopt: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
-    #: Secret psql variables: (name, environment variable of the migrator that holds it).
+    #: Secret variables: (name, environment variable of the migrator that holds it).
     env_variables: tuple[tuple[str, str], ...] = field(default=())
 
     def arguments(self) -> list[str]:
@@ -175,12 +188,15 @@ def plan_for(
     convention: str | None = None,
     variables: Mapping[str, str] | None = None,
     env_variables: Mapping[str, str] | None = None,
+    engine: Engine | str | None = None,
 ) -> Plan:
     """The plan for a schema file and a migrations folder (either may be None).
 
     ``convention`` overrides detection (one of :data:`CONVENTIONS`); ``variables`` are the
-    declared psql variables with their values, ``env_variables`` the secret ones (name ->
-    the migrator's environment variable). Raises :class:`MigrationError` naming the file
+    declared variables with their values, ``env_variables`` the secret ones (name -> the
+    migrator's environment variable); ``engine`` (an engine or its name; default
+    ``_engines.DEFAULT_MIGRATIONS``)
+    brings the lexer that reads the files. Raises :class:`MigrationError` naming the file
     (and line) of the first thing that would not run as its tool runs it.
 
     The in-container driver gets ``plan.arguments()``; an end-to-end test can call this on
@@ -188,9 +204,10 @@ def plan_for(
     variables = dict(variables or {})
     env_variables = dict(env_variables or {})
     declared = frozenset(variables) | frozenset(env_variables)
+    dialect = _dialect(engine)
     steps: list[Step] = []
     if schema_file is not None:
-        steps.append(_schema_step(schema_file, declared))
+        steps.append(_schema_step(schema_file, declared, dialect))
     if migrations_dir is None:
         return Plan(
             "plain",
@@ -211,7 +228,7 @@ def plan_for(
     try:
         found = _CONVENTIONS[chosen](folder, listing)
         for migration in found.migrations:
-            steps.append(_step(migration, folder, found.cwd, declared, chosen))
+            steps.append(_step(migration, folder, found.cwd, declared, chosen, dialect))
     except MigrationError as exc:
         exc.convention = chosen
         raise
@@ -233,6 +250,14 @@ def plan_for(
         tuple(sorted(variables.items())),
         tuple(sorted(env_variables.items())),
     )
+
+
+def _dialect(engine: Engine | str | None) -> _sql.Dialect:
+    from ._engines import migrating_engine
+
+    migrator = migrating_engine(engine).migrator
+    assert migrator is not None
+    return migrator.dialect()
 
 
 # -- the folder -----------------------------------------------------------------------------
@@ -466,7 +491,7 @@ def _goose(folder: Path, listing: _Listing) -> _Found:
                 raise MigrationError(
                     f"{name}:{line}",
                     "uses goose ENVSUB, which clockwork does not substitute",
-                    "write psql variables (:name) and declare them in psql_variables",
+                    "write variables the client substitutes and declare them in the connection's variables",
                 )
         migrations.append(_Migration(name, "versioned", name, str(version), no_tx, (up, last)))
     return _Found(migrations, listing.skipped + skipped + _subfolders(listing, "goose"))
@@ -638,53 +663,34 @@ _CONVENTIONS = {
 
 # -- one file: its transaction mode, and what is refused in it ------------------------------
 
-#: First words of statements that end or open a transaction.
-_TX_OPEN = {("BEGIN",), ("START", "TRANSACTION")}
+#: First words of statements that end a transaction, and of those that control one.
 _TX_CLOSE = {("COMMIT",), ("END",)}
 _TX_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
-#: psql meta-commands that end the file early or act outside its session: refused in a file
-#: that runs in a transaction (a file marked no-transaction is re-run whole if it fails).
-_LEAVES = {
-    "q": "ends the file early",
-    "quit": "ends the file early",
-    "!": "runs a shell command outside the session",
-}
-#: psql meta-commands that connect elsewhere: refused in every file. What follows runs in
-#: another database (or as another user) while the file is recorded in this one, and the
-#: next apply runs it again there, or fails on what it left.
-_SWITCHES = {"c", "connect", "u"}  # \u: the mysql client's "use"
-#: Statements that switch the session to another database: MySQL/MariaDB's, and their
-#: client's (PostgreSQL has neither, so no PostgreSQL file loses anything by the refusal).
-_SWITCH_STATEMENTS = {("USE",), ("CONNECT",)}
-_INCLUDES = {"i", "include", "ir", "include_relative"}
-
-
-def _no_transaction_statement(words: tuple[str, ...]) -> bool:
-    """Statements PostgreSQL refuses inside a transaction block."""
-    head = words[:4]
-    if head[:1] == ("VACUUM",) or head[:2] == ("ALTER", "SYSTEM"):
-        return True
-    if head[:2] in (("CREATE", "DATABASE"), ("DROP", "DATABASE"), ("CREATE", "TABLESPACE"), ("DROP", "TABLESPACE")):
-        return True
-    return head[:1] in (("CREATE",), ("DROP",), ("REINDEX",)) and "CONCURRENTLY" in words[:5]
 
 
 _FLYWAY_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
 
 
-def _refuse_placeholders(text: str, rel: str, offset: int) -> None:
-    """Flyway replaces ${name} everywhere in a file (literals too); psql would send it as is."""
+def _refuse_placeholders(text: str, rel: str, offset: int, dialect: _sql.Dialect) -> None:
+    """Flyway replaces ${name} everywhere in a file (literals too); the client sends it as is."""
     match = _FLYWAY_PLACEHOLDER.search(text)
     if match is not None:
         name = match.group(1).rsplit(":", 1)[-1]
         raise MigrationError(
             f"{rel}:{text.count(chr(10), 0, match.start()) + 1 + offset}",
             f"Flyway placeholder {match.group()} would reach the server as it is",
-            f"write a psql variable instead (:{name}, or :'{name}' in a string) and declare it in psql_variables",
+            f"write a variable instead ({dialect.variable_syntax.replace('name', name)}) and declare it in variables",
         )
 
 
-def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozenset[str], convention: str) -> Step:
+def _step(
+    migration: _Migration,
+    folder: Path,
+    cwd: str | None,
+    declared: frozenset[str],
+    convention: str,
+    dialect: _sql.Dialect,
+) -> Step:
     path = folder / migration.rel
     data = path.read_bytes()
     text = data.decode("utf-8", "surrogateescape")
@@ -697,11 +703,11 @@ def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozen
         offset = first - 1
     marked = migration.no_transaction or bool(_MARKER.search(part))
     if convention == "flyway":
-        _refuse_placeholders(part, migration.rel, offset)
-    script = _sql.scan(part)
-    tx = _transaction(script, migration.rel, offset, marked, convention)
-    _check_script(script, migration.rel, offset, declared, folder, cwd)
-    _check_included(script, migration.rel, folder, tx)
+        _refuse_placeholders(part, migration.rel, offset, dialect)
+    script = dialect.scan(part)
+    tx = _transaction(script, migration.rel, offset, marked, dialect)
+    _check_script(script, migration.rel, offset, declared, folder, cwd, dialect)
+    _check_included(script, migration.rel, folder, tx, dialect)
     return Step(
         migration.kind,
         tx,
@@ -711,20 +717,21 @@ def _step(migration: _Migration, folder: Path, cwd: str | None, declared: frozen
         script.checksum,
         migration.section,
         f"{MIGRATIONS}/{migration.rel}",
+        dialect.legacy_checksums(part),
     )
 
 
-def _schema_step(schema_file: Path, declared: frozenset[str]) -> Step:
+def _schema_step(schema_file: Path, declared: frozenset[str], dialect: _sql.Dialect) -> Step:
     if _ODD_NAME.search(schema_file.name):
         raise MigrationError(
             repr(schema_file.name), "holds a blank or a control character, which a record name cannot", "rename it"
         )
     data = schema_file.read_bytes()
-    script = _sql.scan(data.decode("utf-8", "surrogateescape"))
+    text = data.decode("utf-8", "surrogateescape")
+    script = dialect.scan(text)
     name = schema_file.name
-    marked = bool(_MARKER.search(data.decode("utf-8", "surrogateescape")))
-    tx = _transaction(script, name, 0, marked, "schema")
-    _check_script(script, name, 0, declared, None, None)
+    tx = _transaction(script, name, 0, bool(_MARKER.search(text)), dialect)
+    _check_script(script, name, 0, declared, None, None, dialect)
     return Step(
         "schema",
         tx,
@@ -734,18 +741,19 @@ def _schema_step(schema_file: Path, declared: frozenset[str]) -> Step:
         script.checksum,
         None,
         f"{SCHEMA}/{name}",
+        dialect.legacy_checksums(text),
     )
 
 
-def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, convention: str) -> str:
-    """tx, own or none: how the file runs so that it is applied whole or not at all."""
+def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, dialect: _sql.Dialect) -> str:
+    """tx, own or none: how the file runs so that it is applied whole or not at all (none
+    where the engine commits DDL as it goes: the driver records such a file as it runs)."""
     if script.unterminated is not None:
         line, what = script.unterminated
         raise MigrationError(f"{rel}:{line + offset}", f"unterminated {what}", "close it")
     for meta in script.metas:
-        _refuse_meta(meta, f"{rel}:{meta.line + offset}", in_transaction=not marked)
-    _refuse_switch(script, rel, offset)
-    if marked:
+        _refuse_meta(meta, f"{rel}:{meta.line + offset}", dialect, strict=not marked or not dialect.transactional)
+    if marked or not dialect.transactional:
         return "none"
     statements = script.statements
     control = [s for s in statements if s.words[:1] and s.words[0] in _TX_CONTROL and not _savepoint(s.words)]
@@ -756,7 +764,7 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, conve
         and _opens(statements[0].words)
         and statements[-1].words[:1] in _TX_CLOSE
     ):
-        inside = next((st for st in statements if _no_transaction_statement(st.words)), None)
+        inside = next((st for st in statements if dialect.outside_transaction(st.words)), None)
         if inside is not None:
             raise MigrationError(
                 f"{rel}:{inside.line + offset}",
@@ -775,40 +783,32 @@ def _transaction(script: _sql.Script, rel: str, offset: int, marked: bool, conve
             f"wrap the whole file in one BEGIN ... COMMIT, or mark it with a line {NO_TRANSACTION_MARKER} "
             "(it is then re-run whole if it fails)",
         )
-    if any(_no_transaction_statement(s.words) for s in statements):
+    if any(dialect.outside_transaction(s.words) for s in statements):
         return "none"
     return "tx"
 
 
-def _refuse_meta(meta: _sql.Meta, where: str, *, in_transaction: bool) -> None:
-    """MigrationError for a meta-command the migrator cannot keep all or nothing."""
-    if meta.command in _SWITCHES:
+def _refuse_meta(meta: _sql.Meta, where: str, dialect: _sql.Dialect, *, strict: bool) -> None:
+    """MigrationError for a client command the migrator cannot keep all or nothing: one
+    that connects elsewhere; when ``strict``, one that leaves the file or its session."""
+    if meta.command in dialect.switches:
         raise MigrationError(
             where,
-            f"\\{meta.command} connects to another database or as another user, while the migrator records "
+            f"{dialect.show(meta.command)} {dialect.switch_phrase}, while the migrator records "
             "the file in the database of its DatabaseConnection (the next apply would run it again, or fail)",
             "remove it: a migration runs in its DatabaseConnection's database; to migrate another database, "
             "give that database its own DatabaseConnection with its own migrations_dir",
         )
-    if in_transaction and meta.command in _LEAVES:
+    if strict and meta.command in dialect.leaves:
+        fix = (
+            f"remove it, or mark the file with a line {NO_TRANSACTION_MARKER} (it is then re-run whole if it fails)"
+            if dialect.transactional
+            else "remove it"
+        )
         raise MigrationError(
             where,
-            f"\\{meta.command} {_LEAVES[meta.command]}, so the file could be recorded half-applied",
-            f"remove it, or mark the file with a line {NO_TRANSACTION_MARKER} (it is then re-run whole if it fails)",
-        )
-
-
-def _refuse_switch(script: _sql.Script, rel: str, offset: int) -> None:
-    """MigrationError for a statement that moves the session to another database (``USE``):
-    what follows, and the migrator's record of the file, would land there."""
-    switch = next((st for st in script.statements if st.words[:1] in _SWITCH_STATEMENTS), None)
-    if switch is not None:
-        raise MigrationError(
-            f"{rel}:{switch.line + offset}",
-            f"{switch.words[0]} switches to another database, while the migrator records the file in "
-            "the database of its DatabaseConnection (the next apply would run it again, or fail)",
-            "remove it and write qualified names (other.table) if you must; to migrate another database, "
-            "give it its own DatabaseConnection with its own migrations_dir",
+            f"{dialect.show(meta.command)} {dialect.leaves[meta.command]}, so the file could be recorded half-applied",
+            fix,
         )
 
 
@@ -831,29 +831,36 @@ def _savepoint(words: tuple[str, ...]) -> bool:
 
 
 def _check_script(
-    script: _sql.Script, rel: str, offset: int, declared: frozenset[str], folder: Path | None, cwd: str | None
+    script: _sql.Script,
+    rel: str,
+    offset: int,
+    declared: frozenset[str],
+    folder: Path | None,
+    cwd: str | None,
+    dialect: _sql.Dialect,
 ) -> None:
     defined = {m.argument.split()[0] for m in script.metas if m.command == "set" and m.argument.split()}
     for meta in script.metas:
         _refuse_error_settings(meta, f"{rel}:{meta.line + offset}")
     # \gset names variables after the query's columns, which a scanner cannot know.
     unknowable = any(m.command == "gset" for m in script.metas)
-    for variable in () if unknowable else script.variables:
+    for variable in () if unknowable or not dialect.substitutes_variables else script.variables:
         name = variable.name
-        if name in declared or name in defined or name in _sql.BUILTIN_VARIABLES:
+        if name in declared or name in defined or name in dialect.builtin_variables:
             continue
         raise MigrationError(
             f"{rel}:{variable.line + offset}",
-            f"psql variable :{name} is not declared",
-            f"declare it: DatabaseConnection(..., psql_variables={{{name!r}: ...}})",
+            f"{dialect.client} variable :{name} is not declared",
+            f"declare it: DatabaseConnection(..., variables={{{name!r}: ...}})",
         )
     # psql runs from the migrations folder (cwd is None) or, for sqitch, the plan's folder,
     # which is the migrations folder too: \i and backticks resolve there, \ir beside the file.
     assert cwd in (None, MIGRATIONS)
     for meta in script.metas:
-        if meta.command in _INCLUDES:
-            base = PurePosixPath(rel).parent if meta.command in ("ir", "include_relative") else PurePosixPath(".")
-            _inside(meta.argument.strip("'\""), base, folder, f"{rel}:{meta.line + offset}", f"\\{meta.command}")
+        if meta.command in dialect.includes:
+            base = PurePosixPath(rel).parent if dialect.includes[meta.command] else PurePosixPath(".")
+            where = f"{rel}:{meta.line + offset}"
+            _inside(meta.argument.strip("'\""), base, folder, where, dialect.show(meta.command))
     for line, command in script.backticks:
         for word in command.split():
             word = word.rsplit("=", 1)[-1].strip("'\"")  # --file=data/x.json
@@ -907,23 +914,24 @@ def _inside(target: str, base: PurePosixPath, folder: Path | None, where: str, w
     return resolved
 
 
-def _check_included(script: _sql.Script, rel: str, folder: Path, tx: str, seen: frozenset[str] = frozenset()) -> None:
+def _check_included(
+    script: _sql.Script, rel: str, folder: Path, tx: str, dialect: _sql.Dialect, seen: frozenset[str] = frozenset()
+) -> None:
     """What a file includes (``\\i``, ``\\ir``, nested) runs in its session and transaction:
     the same refusals hold there (connecting elsewhere, leaving early, going on after an
     error, and, in a file run in a transaction, transaction control)."""
     for meta in script.metas:
-        if meta.command not in _INCLUDES:
+        if meta.command not in dialect.includes:
             continue
-        base = PurePosixPath(rel).parent if meta.command in ("ir", "include_relative") else PurePosixPath(".")
-        path = _inside(meta.argument.strip("'\""), base, folder, f"{rel}:{meta.line}", f"\\{meta.command}")
+        base = PurePosixPath(rel).parent if dialect.includes[meta.command] else PurePosixPath(".")
+        path = _inside(meta.argument.strip("'\""), base, folder, f"{rel}:{meta.line}", dialect.show(meta.command))
         name = path.relative_to(folder.resolve()).as_posix()
         if name in seen or not path.is_file():
             continue
-        included = _sql.scan(path.read_bytes().decode("utf-8", "surrogateescape"))
+        included = dialect.scan(path.read_bytes().decode("utf-8", "surrogateescape"))
         for inner in included.metas:
-            _refuse_meta(inner, f"{name}:{inner.line}", in_transaction=tx != "none")
+            _refuse_meta(inner, f"{name}:{inner.line}", dialect, strict=tx != "none" or not dialect.transactional)
             _refuse_error_settings(inner, f"{name}:{inner.line}")
-        _refuse_switch(included, name, 0)
         control = next((st for st in included.statements if st.words[:1] and st.words[0] in _TX_CONTROL), None)
         if tx != "none" and control is not None and not _savepoint(control.words):
             raise MigrationError(
@@ -932,4 +940,4 @@ def _check_included(script: _sql.Script, rel: str, folder: Path, tx: str, seen: 
                 "recorded half-applied",
                 f"remove it, or mark {rel} with a line {NO_TRANSACTION_MARKER} (it is then re-run whole if it fails)",
             )
-        _check_included(included, name, folder, tx, seen | {name})
+        _check_included(included, name, folder, tx, dialect, seen | {name})

@@ -1,9 +1,9 @@
 """Render the migrator driver: the POSIX sh script run by the one-shot migrator service.
 
-The script (the engine's driver template: ``templates/migrator.sh.j2`` for postgres)
+The script (the engine's driver template, ``Migrator.template``, in ``templates/``)
 executes the migration plan it is given as its arguments (see
 :mod:`clockwork_compose._migrations`); the client reads its connection from the
-environment the engine gives the migrator (libpq: ``PG*``). The values rendered into it
+environment the engine gives the migrator. The values rendered into it
 here are this module's constants and the engine's (:class:`_engines.Migrator`), validated
 before use. The compiler sets ``entrypoint:`` to :func:`migrator_entrypoint` (``/bin/sh -c
 <script> clockwork-migrate``: the last word is the script's ``$0``) and ``command:`` to the
@@ -20,23 +20,19 @@ from pathlib import Path
 
 import jinja2
 
-from ._engines import Engine, Migrator, engine_named, postgres
+from ._engines import Engine, Migrator, migrating_engine
 from ._migrations import ROOT
 
-#: The postgres driver (the default engine of this module's functions).
+#: A template every installation has: where it is, the templates are.
 TEMPLATE_NAME = "migrator.sh.j2"
 
 #: Environment variable overriding where the plan's paths are (tests and benchmarks run
 #: the driver on the host); the migrator's mount, ``_migrations.ROOT``, when unset.
 ROOT_ENV = "CLOCKWORK_ROOT"
 
-#: The postgres driver's bookkeeping table and advisory lock key (they live with the engine:
-#: :mod:`clockwork_compose._engines.postgres`).
-MIGRATIONS_TABLE = postgres.HISTORY_TABLE
-LOCK_KEY = postgres.LOCK_KEY
 #: Prefix of every line the driver prints, and its ``$0``.
 LOG_PREFIX = "clockwork-migrate"
-#: pg_isready probes (1 s apart) before trying psql anyway on a server not accepting connections.
+#: Connection attempts (1 s apart) before the driver gives up on a server not accepting connections.
 CONNECT_ATTEMPTS = 5
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -88,14 +84,11 @@ def _environment() -> jinja2.Environment:
 
 
 def _engine(engine: Engine | str | None) -> Engine:
-    found = engine_named(engine) if isinstance(engine, str) else engine or postgres.ENGINE
-    if found is None or found.migrator is None:
-        raise ValueError(f"no migration driver for engine {engine!r}")
-    return found
+    return migrating_engine(engine)
 
 
 def template_context(engine: Engine | str | None = None) -> dict[str, object]:
-    """The values rendered into the engine's template (postgres by default): this module's
+    """The values rendered into the engine's template (by default ``DEFAULT_MIGRATIONS``): this module's
     constants, then the engine's own (lock, client...)."""
     migrator = _engine(engine).migrator
     assert migrator is not None
@@ -110,7 +103,7 @@ def template_context(engine: Engine | str | None = None) -> dict[str, object]:
 
 
 def render_migrator_script(engine: Engine | str | None = None) -> str:
-    """The engine's migrator driver (postgres by default), a POSIX sh script to run as
+    """The engine's migrator driver (by default ``DEFAULT_MIGRATIONS``), a POSIX sh script to run as
     ``/bin/sh -c <script>``."""
     return _render(_engine(engine).name)
 
@@ -125,6 +118,6 @@ def _render(name: str) -> str:
 
 
 def migrator_entrypoint(engine: Engine | str | None = None) -> tuple[str, ...]:
-    """The migrator's ``entrypoint:`` for the engine (postgres by default); its ``command:``
+    """The migrator's ``entrypoint:`` for the engine (by default ``DEFAULT_MIGRATIONS``); its ``command:``
     is the plan's arguments."""
     return ("/bin/sh", "-c", render_migrator_script(engine), LOG_PREFIX)

@@ -244,3 +244,63 @@ def test_http_status(http_server: str) -> None:
     assert _assertions.http_status(f"{http_server}/health", 200) == Outcome(True, "status 200")
     assert _assertions.http_status(f"{http_server}/missing", 200) == Outcome(False, "status 404")
     assert _assertions.http_status(f"{http_server}/missing", 404).passed
+
+
+# -- DatabaseQuery(url=...): the engine the scheme names -------------------------------------
+
+
+def mariadb_project() -> Project:
+    db = Service(name="shop-db", image="mariadb:11", engine="mariadb", ports=[Port(3306, 15901)])
+    api = Service(name="api", image="shop:1")
+    return Project("demo", {s.name: s for s in (db, api)}, ["app_network"], [])
+
+
+def url_probe(url: str, exec_in: object = None) -> Probe:
+    spec = {"kind": "database_query", "query": "SELECT 7", "url": url}
+    project = mariadb_project()
+    return _assertions._user_probe(project.services["api"], project, {}, spec, exec_in)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("mysql://shop:p%40ss@shop-db:3306/shop", "3306"),  # the service's name, its own port
+        ("mariadb://shop:p%40ss@127.0.0.1:15901/shop", "3306"),  # the published port on the host
+    ],
+)
+def test_a_mysql_url_runs_the_image_s_client_in_the_service_it_reaches(url: str, port: str) -> None:
+    calls: list[tuple[str, list[str], dict[str, str]]] = []
+
+    def exec_in(name: str, argv: list[str], env: dict[str, str]) -> str:
+        calls.append((name, list(argv), dict(env)))
+        return "7\n"
+
+    outcome = url_probe(url, exec_in).attempt()
+    assert outcome == Outcome(True, "1 row(s), first: 7")
+    ((name, argv, env),) = calls
+    assert name == "shop-db"
+    assert argv[argv.index("-P") + 1] == port and argv[argv.index("-u") + 1] == "shop"
+    assert "--database=shop" in argv and argv[-2:] == ["-e", "SELECT 7"]
+    assert env == {"MYSQL_PWD": "p@ss"}  # the password never on the command line
+
+
+def test_a_mysql_url_to_no_service_of_the_project_says_how_to_reach_one() -> None:
+    outcome = _assertions._attempt(url_probe("mysql://u:p@elsewhere:3306/x", lambda *a: ""))
+    assert not outcome.passed
+    assert outcome.detail.startswith("elsewhere:3306 is no mariadb service of this project (shop-db)")
+
+
+def test_a_postgres_url_goes_to_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(postgres, "query_url", lambda url, sql: seen.append(url) or [(1,)])
+    assert url_probe("postgresql://u:p@127.0.0.1:5432/x").attempt().passed
+    assert url_probe("postgres://u:p@127.0.0.1:5432/x").attempt().passed
+    assert seen == ["postgresql://u:p@127.0.0.1:5432/x", "postgres://u:p@127.0.0.1:5432/x"]
+
+
+def test_an_unknown_scheme_fails_at_once_naming_the_fix_and_never_the_url() -> None:
+    check = _assertions.poll(url_probe("redis://:secret-pw@127.0.0.1:6379/0"), timeout=30)
+    assert not check.passed and check.seconds < 30
+    assert check.detail.startswith("the url has scheme redis://, which names no engine clockwork can query")
+    assert "postgresql://" in check.detail and "mysql://" in check.detail
+    assert "secret-pw" not in check.detail

@@ -502,6 +502,24 @@ CASES = [
     Case("main-raises", 'raise RuntimeError("first line\\nsecond line")\n', None, None, "fix main.py"),
     Case("main-declares-nothing", "x = 1\n", None, None, "declare at least one resource"),
     Case("empty-folder", None, None, None, "create main.py"),
+    Case(
+        "database-query-unknown-scheme",
+        'app = DockerResource(name="app", image="example/app:1", '
+        'assertions=[DatabaseQuery(url="redis://:pw@127.0.0.1:6379/0")])\n',
+        "app",
+        "assertions",
+        "start it with one of postgresql://",
+    ),
+    Case(
+        "mariadb-migration-switches-database",
+        'db = DockerResource(name="db", image="mariadb:11", env_vars={"MARIADB_ROOT_PASSWORD": Secret("PW")})\n'
+        + APP
+        + 'app.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations"))\n',
+        "app",
+        "migrations_dir",
+        "give that database its own DatabaseConnection",
+        {"migrations/001_a.sql": "# it's MariaDB\nCREATE TABLE `o'brien` (id INT);\nUSE other;\n"},
+    ),
 ]
 
 

@@ -141,6 +141,7 @@ class _Fake(Engine):
     migrator = Migrator(
         client="psql",
         template="migrator.sh.j2",
+        lexer="postgres_lexer",
         history_table="fake_history",
         context={"lock_key": 7},
         environment=lambda host, port, creds: {"FAKE_HOST": host, "FAKE_PORT": str(port), "FAKE_USER": creds.user},

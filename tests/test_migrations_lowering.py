@@ -80,11 +80,11 @@ def test_a_refusal_is_a_declaration_error_naming_consumer_field_and_file(tmp_pat
 
 
 def test_secret_psql_variables_stay_out_of_the_file(tmp_path: Path) -> None:
-    folder = project(tmp_path, "plain-sqlx-axum-social", ', psql_variables={"token": Secret("API_TOKEN"), "x": "1"}')
+    folder = project(tmp_path, "plain-sqlx-axum-social", ', variables={"token": Secret("API_TOKEN"), "x": "1"}')
     _, text, doc = compile_dir(folder)
     migrator = doc["services"]["db-migrator"]
-    assert migrator["command"][:2] == ["var x 1", "varenv token CLOCKWORK_PSQL_TOKEN"]
-    assert migrator["environment"]["CLOCKWORK_PSQL_TOKEN"].startswith("${API_TOKEN:?")
+    assert migrator["command"][:2] == ["var x 1", "varenv token CLOCKWORK_VAR_TOKEN"]
+    assert migrator["environment"]["CLOCKWORK_VAR_TOKEN"].startswith("${API_TOKEN:?")
 
 
 @needs_compose
@@ -132,18 +132,17 @@ def test_schema_file_refusals_name_the_schema_field(tmp_path: Path) -> None:
 
 
 def test_two_connections_to_one_database_must_agree_on_its_migrations(tmp_path: Path) -> None:
-    folder = project(tmp_path, "goose-goose", ', psql_variables={"x": "2"}')
+    folder = project(tmp_path, "goose-goose", ', variables={"x": "2"}')
     (folder / "main.py").write_text(
         (folder / "main.py").read_text()
         + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
         + 'worker.connect(DatabaseConnection(to_resource=db, migrations_dir="migrations", '
-        + 'psql_variables={"x": "1"}))\n'
+        + 'variables={"x": "1"}))\n'
     )
     with pytest.raises(DeclarationError) as info:
         compile_dir(folder)
     assert str(info.value).startswith(
-        "resource 'worker', field 'psql_variables': app and worker give db different psql_variables "
-        "({'x': '2'} vs {'x': '1'})"
+        "resource 'worker', field 'variables': app and worker give db different variables ({'x': '2'} vs {'x': '1'})"
     )
 
 
@@ -153,10 +152,41 @@ def test_what_one_connection_leaves_unset_comes_from_the_other(tmp_path: Path) -
     (folder / "main.py").write_text(
         (folder / "main.py").read_text()
         + 'worker = DockerResource(name="worker", image="nginx:alpine")\n'
-        + 'worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", psql_variables={"x": "1"}))\n'
+        + 'worker.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", variables={"x": "1"}))\n'
     )
     _, _, doc = compile_dir(folder)
     command = doc["services"]["db-migrator"]["command"]
     assert command[1] == "var x 1"
     assert command[2].startswith("step schema tx schema:schema.sql ")
     assert len([c for c in command if c.startswith("step versioned")]) == 3
+
+
+def test_psql_variables_still_works_with_a_deprecation_warning_and_a_note_at_build(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose", ', psql_variables={"x": "2"}')
+    with pytest.warns(DeprecationWarning, match=r"psql_variables=\.\.\.\) is deprecated: use variables"):
+        model, _, doc = compile_dir(folder)
+    assert "var x 2" in doc["services"]["db-migrator"]["command"]
+    assert "app: DatabaseConnection(psql_variables=...) is deprecated: rename it to variables" in model.warnings
+    renamed = project(tmp_path / "b", "goose-goose", ', variables={"x": "2"}')
+    model, _, again = compile_dir(renamed)
+    assert again["services"]["db-migrator"]["command"] == doc["services"]["db-migrator"]["command"]
+    assert not any("deprecated" in w for w in model.warnings)
+
+
+def test_psql_variables_and_variables_together_is_one_clear_error(tmp_path: Path) -> None:
+    folder = project(tmp_path, "goose-goose", ', variables={"x": "2"}, psql_variables={"x": "2"}')
+    with pytest.raises(DeclarationError) as info:
+        compile_dir(folder)
+    assert "field 'psql_variables'" in str(info.value) and "keep variables only" in str(info.value)
+
+
+def test_reading_psql_variables_warns_and_gives_variables() -> None:
+    from clockwork_compose import DatabaseConnection, DockerResource
+
+    db = DockerResource(name="db", image="postgres:16-alpine")
+    with pytest.warns(DeprecationWarning):
+        conn = DatabaseConnection(to_resource=db, psql_variables={"x": "1"})
+    assert conn.variables == {"x": "1"} and conn.deprecated_fields == ("psql_variables",)
+    with pytest.warns(DeprecationWarning, match="use variables"):
+        assert conn.psql_variables == {"x": "1"}
+    assert DatabaseConnection(to_resource=db, variables={"x": "1"}).deprecated_fields == ()

@@ -198,14 +198,15 @@ def test_connecting_elsewhere_is_refused_in_every_file(tmp_path: Path, text: str
         ("CREATE DATABASE IF NOT EXISTS other;\nUSE other;\nCREATE TABLE t (id int);\n", 2, "USE switches"),
         ("-- clockwork:no-transaction\nuse other\n;\n", 2, "USE switches"),
         ("SELECT 1;\nCONNECT other;\n", 2, "CONNECT switches"),
-        ("SELECT 1;\n\\u other\n", 2, "\\u connects"),
+        ("SELECT 1;\n\\u other\n", 2, "USE switches"),
+        ("SELECT 1;\n\\r other\n", 2, "CONNECT switches"),
     ],
-    ids=["use", "use-no-transaction", "connect", "client-use"],
+    ids=["use", "use-no-transaction", "connect", "client-use", "client-connect"],
 )
 def test_switching_database_the_mysql_way_is_refused_too(tmp_path: Path, text: str, line: int, what: str) -> None:
     """MariaDB: USE other created the table in `other`, then the record failed there and
     every later apply refused the file (recorded failed)."""
-    message = refusal(write(tmp_path, {"001_a.sql": text}))
+    message = refusal(write(tmp_path, {"001_a.sql": text}), engine="mariadb")
     assert message.startswith(f"001_a.sql:{line}: {what}"), message
     assert "its own DatabaseConnection" in message
 
@@ -221,8 +222,8 @@ def test_undeclared_psql_variable_names_file_line_and_variable(tmp_path: Path) -
     folder = write(tmp_path, {"001_a.sql": 'SELECT 1::int;\nCREATE SCHEMA :"schema_name";\n'})
     message = refusal(folder)
     assert message.startswith("001_a.sql:2: psql variable :schema_name is not declared")
-    plan = plan_for(folder, variables={"schema_name": "app"}, env_variables={"token": "CLOCKWORK_PSQL_TOKEN"})
-    assert plan.arguments()[:2] == ["var schema_name app", "varenv token CLOCKWORK_PSQL_TOKEN"]
+    plan = plan_for(folder, variables={"schema_name": "app"}, env_variables={"token": "CLOCKWORK_VAR_TOKEN"})
+    assert plan.arguments()[:2] == ["var schema_name app", "varenv token CLOCKWORK_VAR_TOKEN"]
     assert plan_for(write(tmp_path / "b", {"1_a.sql": "\\set n 3\nSELECT :n;\n"})).steps
     assert plan_for(write(tmp_path / "c", {"1_a.sql": "SELECT 1 AS one \\gset\nSELECT :one;\n"})).steps
 

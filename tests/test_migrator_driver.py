@@ -27,10 +27,10 @@ pytest.register_assert_rewrite("pg_server")
 
 from pg_server import PgServer, skip_or_fail  # noqa: E402
 
+from clockwork_compose._engines.postgres import HISTORY_TABLE as MIGRATIONS_TABLE  # noqa: E402
+from clockwork_compose._engines.postgres import LOCK_KEY  # noqa: E402
 from clockwork_compose._migrator import (  # noqa: E402
-    LOCK_KEY,
     LOG_PREFIX,
-    MIGRATIONS_TABLE,
     ROOT_ENV,
     render_migrator_script,
 )
@@ -267,6 +267,26 @@ def test_an_empty_plan_is_nothing_to_do(driver: Driver, database: str) -> None:
     result = driver(database, [])
     assert result.code == 0, result.text
     assert f"{PREFIX}: nothing to apply" in result.out
+
+
+def test_an_empty_plan_after_applied_files_is_refused_and_names_them(
+    driver: Driver, pg_server: PgServer, database: str, root: Path
+) -> None:
+    """Every migration file deleted (the folder is empty, the plan too): the database still
+    records them as applied, and the driver refuses, naming each, instead of passing."""
+    write(root, "schema/schema.sql", "CREATE TABLE runs (id int);\n")
+    files(root, **{"001_a_sql": "CREATE TABLE a (x int);\n"})
+    assert driver(database, plan(root, S("schema/schema.sql", kind="schema"), m("001_a.sql"))).code == 0
+
+    result = driver(database, [])
+    assert result.code == 1, result.text
+    assert result.errors() == [
+        "applied migration 001_a.sql is missing from the migrations folder: restore it "
+        "(clockwork never undoes an applied migration)",
+        "applied schema file schema.sql is missing: restore it (clockwork never undoes an applied file)",
+    ]
+    assert f"{PREFIX}: nothing was applied: 2 problem(s) above" in result.err
+    assert sorted(versions(pg_server, database)) == ["001_a.sql", "schema:schema.sql"]
 
 
 # --- transaction modes -------------------------------------------------------------------

@@ -7,11 +7,16 @@ name one. An engine module subclasses :class:`Engine` and overrides only what di
 
 from __future__ import annotations
 
+import importlib
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .._model import DatabaseTarget, EnvValue, SecretRef
+from .._model import DatabaseTarget, EnvValue, Project, SecretRef
+
+if TYPE_CHECKING:
+    from .._sql import Dialect
 
 #: Runs argv in a container (``docker exec``) with extra environment variables; returns its
 #: stdout. ``assert`` passes ``_runtime``'s, a unit test passes a fake.
@@ -43,6 +48,9 @@ class Migrator:
     client: str
     #: The driver template, in ``templates/``.
     template: str
+    #: The module of this package that scans the client's scripts (its ``DIALECT``):
+    #: imported when a build first plans migrations, so its regexes stay off start-up.
+    lexer: str
     #: The bookkeeping table (the same shape for every engine; see each driver).
     history_table: str
     #: The values the template renders besides the engine-neutral ones (table, lock...).
@@ -55,6 +63,11 @@ class Migrator:
     #: logged in from the migrator's environment, printing each row's values bare (a
     #: Kubernetes wait polls the history table with it). None: no such command.
     run_file: Callable[[str], str] | None = None
+
+    def dialect(self) -> Dialect:
+        """The client's script language: how planning splits, checks and checksums files."""
+        dialect: Dialect = importlib.import_module(f"{__package__}.{self.lexer}").DIALECT
+        return dialect
 
     def applied_sql(self) -> str:
         """The query ``assert`` runs for the record names of the applied steps."""
@@ -97,6 +110,8 @@ class Engine:
     url_template: str = ""
     #: The variable a plain ``connect()`` injects.
     url_env_var: str = ""
+    #: The URL schemes that name this engine (``DatabaseQuery(url=...)`` goes to it).
+    url_schemes: tuple[str, ...] = ()
     #: Where the image keeps its data (clockwork mounts a named volume there).
     data_dir: str = ""
     #: The folder of a fresh volume that holds the data where the volume's root holds
@@ -170,6 +185,10 @@ class Engine:
 
     def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
         """Run ``sql`` on the target's database as its connection logs in; the rows."""
+        raise LookupError(f"clockwork cannot query {self.name}")
+
+    def query_url(self, url: str, sql: str, project: Project, exec_in: ExecIn) -> list[Row]:
+        """Run ``sql`` on the database ``url`` names (one of :attr:`url_schemes`); the rows."""
         raise LookupError(f"clockwork cannot query {self.name}")
 
     def __repr__(self) -> str:

@@ -12,8 +12,9 @@ DDL implicitly, so the history table adds a ``state`` column (applying, applied,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from urllib.parse import unquote, urlsplit
 
-from .._model import DatabaseTarget, EnvValue
+from .._model import DatabaseTarget, EnvValue, Project
 from ._engine import Credentials, Engine, ExecIn, Migrator, Row, repository_name, resolve, shown
 
 #: The history table: postgres's shape (version, checksum, applied_at, note) plus ``state``.
@@ -81,11 +82,13 @@ class MariaDB(Engine):
     default_port = 3306
     url_template = "mysql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"
+    url_schemes = ("mysql", "mariadb")
     data_dir = "/var/lib/mysql"
     #: A '-' no database directory has (the server writes it as @002d): never a database.
     data_subdir = "mysql-data"
     migrator = Migrator(
         client="mariadb",
+        lexer="mariadb_lexer",
         template="migrator-mariadb.sh.j2",
         history_table=HISTORY_TABLE,
         context={"lock_key": LOCK_NAME},
@@ -119,6 +122,35 @@ class MariaDB(Engine):
         argv = ["sh", "-c", _CLIENT, "clockwork", *client_arguments(target, env), "-e", sql]
         out = exec_in(target.service, argv, {"MYSQL_PWD": resolve(target.password, env)})
         return [tuple(line.split("\t")) for line in out.splitlines()]
+
+    def query_url(self, url: str, sql: str, project: Project, exec_in: ExecIn) -> list[Row]:
+        """The image's client, in the container of the project's MariaDB/MySQL service the URL
+        reaches: its service name (``mysql://u:p@db:3306/shop``), or its published port on
+        127.0.0.1. The host has no client of its own to rely on."""
+        parts = urlsplit(url)
+        service, port = _service_for(project, self, parts.hostname or "", parts.port or self.default_port)
+        database = unquote(parts.path.lstrip("/"))
+        argv = ["sh", "-c", _CLIENT, "clockwork", "--protocol=tcp", "-h", "127.0.0.1", "-P", str(port)]
+        argv += ["-u", unquote(parts.username or "root"), "--batch", "--skip-column-names"]
+        argv += [*([f"--database={database}"] if database else []), "-e", sql]
+        out = exec_in(service, argv, {"MYSQL_PWD": unquote(parts.password or "")})
+        return [tuple(line.split("\t")) for line in out.splitlines()]
+
+
+def _service_for(project: Project, engine: Engine, host: str, port: int) -> tuple[str, int]:
+    """The service of ``engine`` that ``host:port`` reaches, and its port in the container."""
+    ours = [s for s in project.ordered() if s.engine == engine.name and s.migrator is None]
+    for service in ours:
+        if service.name == host:
+            return service.name, port
+        if host in ("127.0.0.1", "localhost") and any(p.host == port for p in service.ports):
+            return service.name, next(p.container for p in service.ports if p.host == port)
+    names = ", ".join(s.name for s in ours) or "none"
+    raise LookupError(
+        f"{host}:{port} is no {engine.name} service of this project ({names}): clockwork runs the query with "
+        "the client inside that service's container, so give a url whose host is the service's name, or "
+        "127.0.0.1 and the port it publishes"
+    )
 
 
 def client_arguments(target: DatabaseTarget, env: Mapping[str, str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from .._model import DatabaseTarget, EnvValue
+from .._model import DatabaseTarget, EnvValue, Project
 from ._engine import Credentials, Engine, ExecIn, Migrator, Row, resolve, shown
 
 HOST = "127.0.0.1"
@@ -56,11 +56,13 @@ class Postgres(Engine):
     default_port = 5432
     url_template = "postgresql://{user}:{password}@{host}:{port}/{database}"
     url_env_var = "DATABASE_URL"
+    url_schemes = ("postgresql", "postgres")
     data_dir = "/var/lib/postgresql/data"
     data_subdir = "pgdata"
     data_subdir_variable = "PGDATA"
     migrator = Migrator(
         client="psql",
+        lexer="postgres_lexer",
         template="migrator.sh.j2",
         history_table=HISTORY_TABLE,
         context={"table": HISTORY_TABLE, "lock_key": LOCK_KEY},
@@ -88,6 +90,9 @@ class Postgres(Engine):
         if target.host_port is None:
             raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
         return query_url(dsn(target, env), sql)
+
+    def query_url(self, url: str, sql: str, project: Project, exec_in: ExecIn) -> list[Row]:
+        return query_url(url, sql)
 
 
 def dsn(target: DatabaseTarget, env: Mapping[str, str]) -> str:

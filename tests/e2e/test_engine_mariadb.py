@@ -3,7 +3,7 @@ own (eng-*, 15901-15902), applied once and shared by the checks in file order: a
 app's own round trip through the injected mysql:// URL, assert, a second apply that changes
 nothing, a failing migration (named, recorded failed, later applies refused until
 `clockwork migrations clear-failed`), an edited applied file refused, two migrators at once
-applying each file once, destroy."""
+applying each file once, MySQL syntax (`#`, backticks, /*! */, DELIMITER) applied, destroy."""
 
 from __future__ import annotations
 
@@ -37,13 +37,15 @@ PASSWORD = "p@ss:w/rd?#%"  # pragma: allowlist secret
 ROOT_PASSWORD = "root-Secret-1"  # pragma: allowlist secret
 
 MAIN = f'''
-from clockwork_compose import DatabaseConnection, DockerResource, HttpProbe, Secret
+from clockwork_compose import DatabaseConnection, DatabaseQuery, DockerResource, HttpProbe, Secret
 
 db = DockerResource(name="{DB}", image="mariadb:11", ports=["127.0.0.1:{DB_PORT}:3306"], env_vars={{
     "MARIADB_DATABASE": "shop", "MARIADB_USER": "shop",
     "MARIADB_PASSWORD": Secret("DB_PASSWORD"), "MARIADB_ROOT_PASSWORD": Secret("DB_ROOT_PASSWORD")}})
 api = DockerResource(name="{API}", image="clockwork-examples/shop-api:1", build="./app",
-                     ports=["127.0.0.1:{API_PORT}:80"], readiness=HttpProbe("/health", port=80))
+                     ports=["127.0.0.1:{API_PORT}:80"], readiness=HttpProbe("/health", port=80), assertions=[
+    DatabaseQuery(url="mysql://shop:p%40ss%3Aw%2Frd%3F%23%25@{DB}:3306/shop", query="SELECT COUNT(*) FROM items"),
+    DatabaseQuery(url="mariadb://root:{ROOT_PASSWORD}@127.0.0.1:{DB_PORT}/shop", query="SELECT 'root'")])
 api.connect(DatabaseConnection(to_resource=db, schema_file="schema.sql", migrations_dir="migrations"))
 legacy = DockerResource(name="{MYSQL}", image="mysql:8.4", env_vars={{
     "MYSQL_DATABASE": "legacy", "MYSQL_USER": "old", "MYSQL_PASSWORD": "o/d pw", "MYSQL_ROOT_PASSWORD": "r"}})
@@ -143,6 +145,10 @@ def test_assert_passes_and_reads_the_history_inside_the_container(stack: Path) -
     # the mysql:8.4 image (here MariaDB under MySQL's contract: MYSQL_* only, mysqladmin, mysql)
     assert checks["database eng-mysql/legacy (from inside its container) reachable"]["passed"]
     assert checks["service eng-mysql healthy"]["passed"]
+    # DatabaseQuery(url=...) goes to the engine its scheme names: the client in the service
+    # the URL reaches, by its name or by its published port.
+    assert checks[f"{API}: query 'SELECT COUNT(*) FROM items' succeeds"]["passed"]
+    assert checks[f"{API}: query \"SELECT 'root'\" succeeds"]["detail"] == "1 row(s), first: root"
 
 
 def test_a_second_apply_changes_nothing(stack: Path) -> None:
@@ -209,7 +215,7 @@ def test_two_migrators_at_once_apply_each_file_once(stack: Path, tmp_path: Path)
     folder.mkdir()
     (folder / "001_log.sql").write_text("CREATE TABLE runs (n INT);\nDO SLEEP(1);\n")
     (folder / "002_insert.sql").write_text("INSERT INTO runs VALUES (1);\n")
-    plan = plan_for(folder)
+    plan = plan_for(folder, engine="mariadb")
     _docker.exec_in(DB, ["mkdir", "-p", "/tmp/conc"])
     subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/conc/migrations"], check=True)
     script = _migrator.render_migrator_script("mariadb")
@@ -265,7 +271,7 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     )
     _docker.exec_in(DB, ["mkdir", "-p", "/tmp/plans"])
     subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/plans/migrations"], check=True)
-    plan = plan_for(folder)
+    plan = plan_for(folder, engine="mariadb")
     assert plan.convention == "dbmate"
     code, out = _driver(plan.arguments(), "plans", "/tmp/plans")
     assert code == 0, out
@@ -276,7 +282,7 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     )
     (folder / "20240101000000_a.sql").unlink()
     (folder / "20240103000000_c.sql").write_text("-- migrate:up\nCREATE TABLE c (id INT);\n-- migrate:down\n")
-    later = plan_for(folder)
+    later = plan_for(folder, engine="mariadb")
     _docker.exec_in(DB, ["rm", "-rf", "/tmp/plans/migrations"])
     subprocess.run(["docker", "cp", str(folder), f"{DB}:/tmp/plans/migrations"], check=True)
     code, out = _driver(later.arguments(), "plans", "/tmp/plans")
@@ -292,6 +298,39 @@ def test_the_driver_runs_the_plan_contract_and_refuses_before_running(stack: Pat
     assert "20230101000000_z.sql: missing since clockwork build" in out, out
     assert "20240103000000_c.sql changed since clockwork build: run clockwork build" in out, out
     assert [t for (t,) in sql("SHOW TABLES", "plans")] == ["a", "b", "clockwork_migrations"]
+
+
+def test_mysql_syntax_in_migrations_builds_and_applies(stack: Path) -> None:
+    """`#` comments, backticks around o'brien, '' and \\' in strings, /*! */ bodies, and a
+    procedure and a trigger in DELIMITER blocks (tests/data/mariadb): build reads them with
+    MariaDB's lexer, apply runs each file whole, and a second apply changes nothing."""
+    data = REPO / "tests" / "data" / "mariadb"
+    migrations = stack / "migrations"
+    shutil.copy(data / "schema.sql", migrations / "010_counts.sql")
+    for number, name in ((11, "001_people.sql"), (12, "002_executable.sql"), (13, "003_routines.sql")):
+        shutil.copy(data / "migrations" / name, migrations / f"0{number}_{name[4:]}")
+    built = clockwork("build", cwd=stack)
+    assert built.code == 0, built.text
+    result = apply(stack)
+    assert result.code == 0, result.text
+    assert {v: state for v, (state, _) in history().items() if v.startswith("01")} == {
+        "010_counts.sql": "applied",
+        "011_people.sql": "applied",
+        "012_executable.sql": "applied",
+        "013_routines.sql": "applied",
+    }
+    assert sql("SELECT n FROM counts") == [["5"]]  # 3--1, then the procedure counted one more
+    assert sql("SELECT name, COALESCE(nick, '-') FROM `o'brien` ORDER BY id") == [
+        ["o'brien", "-"],
+        ["d'arcy", "-"],
+        ["o'malley", "o'm"],  # inserted by the procedure; the trigger set nick
+    ]
+    columns = [c for (c, *_) in sql("SHOW COLUMNS FROM `o'brien`")]
+    assert "nick" in columns and "never_added" not in columns
+    assert [t for (t, *_) in sql("SHOW TRIGGERS")] == ["o'brien_nick"]
+    before = history()
+    assert apply(stack).code == 0
+    assert history() == before
 
 
 def test_destroy_removes_everything(stack: Path) -> None:

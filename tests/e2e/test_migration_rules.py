@@ -204,6 +204,31 @@ def test_an_applied_file_that_was_deleted_fails_apply_and_assert(project: Projec
     assert project.cli("assert").code == 0
 
 
+def test_deleting_every_file_fails_apply_and_names_each_applied_one(project: Project) -> None:
+    """The migrations folder emptied and the schema file undeclared: the plan is empty, and
+    apply still refuses, naming every file the database records as applied."""
+    main = project.dir / "main.py"
+    kept_main = main.read_bytes()
+    kept = {path: path.read_bytes() for path in sorted((project.dir / "migrations").glob("*.sql"))}
+    assert kept
+    for path in kept:
+        path.unlink()
+    main.write_text(kept_main.decode().replace('schema_file="schema.sql", ', ""))
+    try:
+        result = project.cli("apply")
+        assert result.code == 1, result.text
+        for path in kept:
+            assert f"applied migration {path.name} is missing from the migrations folder" in result.err, result.err
+        assert "applied schema file schema.sql is missing" in result.err
+        assert f"nothing was applied: {len(kept) + 1} problem(s) above" in result.err
+        assert names()[:3] == ["a", "b", "c"]
+    finally:
+        main.write_bytes(kept_main)
+        for path, data in kept.items():
+            path.write_bytes(data)
+    assert project.cli("apply").code == 0
+
+
 def test_a_file_that_looks_like_a_migration_but_would_not_run_is_a_build_error(project: Project) -> None:
     compose = project.compose_text()
     path = project.write("migrations/003_upper.SQL", "INSERT INTO items (name) VALUES ('upper');\n")

@@ -672,13 +672,17 @@ def wait_sql(s: Service) -> str:
     assert engine is not None and engine.migrator is not None
     table = engine.migrator.history_table
     applied = f" AND ({engine.migrator.applied_where})" if engine.migrator.applied_where else ""
+    # A checksum an earlier clockwork recorded for the file counts too (Step.legacy).
+    legacy = any(step.legacy for step in s.migrator.plan.steps)
     rows = "\n  UNION ALL ".join(
         f"SELECT {_sql(step.version)} AS version, {_sql(step.checksum)} AS checksum, {_sql(step.sha256)} AS sha256"
+        + (f", {_sql((*step.legacy, step.checksum)[0])} AS legacy" if legacy else "")
         for step in s.migrator.plan.steps
     )
+    accepted = "p.checksum, p.sha256, p.legacy" if legacy else "p.checksum, p.sha256"
     return (
         f"SELECT count(*) FROM (\n  {rows}\n) p\nWHERE NOT EXISTS (SELECT 1 FROM {table} r "
-        f"WHERE r.version = p.version AND r.checksum IN (p.checksum, p.sha256){applied})"
+        f"WHERE r.version = p.version AND r.checksum IN ({accepted}){applied})"
     )
 
 

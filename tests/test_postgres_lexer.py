@@ -1,10 +1,10 @@
-"""The psql lexer: statements, meta-commands, variables and the normalised checksum."""
+"""The psql lexer (the postgres engine's): statements, meta-commands, variables and the normalised checksum."""
 
 from __future__ import annotations
 
 import pytest
 
-from clockwork_compose._sql import checksum, scan
+from clockwork_compose._engines.postgres_lexer import checksum, scan
 
 
 def firsts(text: str) -> list[tuple[int, str]]:
