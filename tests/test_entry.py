@@ -112,18 +112,19 @@ def test_a_build_run_without_typer_says_and_writes_what_the_typer_command_does(t
     assert (code == 0) == (case not in {"output over main.py", "no folder", "bad declaration", "main.py raises"})
 
 
-def test_a_build_imports_no_typer(tmp_path):
+def test_a_build_with_a_migrator_imports_neither_typer_nor_jinja2(tmp_path):
     project = tmp_path / "demo"
     project.mkdir()
-    (project / "main.py").write_text(HEADER + textwrap.dedent(PROJECT), encoding="utf-8")
+    main = PROJECT.replace('database_name="d"', 'database_name="d", migrations_dir="m"')
+    (project / "main.py").write_text(HEADER + textwrap.dedent(main), encoding="utf-8")
     shutil.copytree(Path(__file__).parent.parent / "examples" / "connected-services" / "migrations", project / "m")
     probe = (
         "import runpy, sys\n"
         f"sys.argv = ['clockwork', 'build', '-C', {str(project)!r}]\n"
         "runpy.run_module('clockwork_compose', run_name='__main__')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich'}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich', 'jinja2'}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
-    assert (project / "docker-compose.yml").is_file()
+    assert "1 migrator)" in proc.stderr and "clockwork-migrate" in (project / "docker-compose.yml").read_text()
