@@ -105,6 +105,8 @@ def _rows(
     for i, size in enumerate(sizes):
         smaller = sizes[i - 1] if i else None
         goal, met = ("< 1 s", whole[size] < 1) if size == 1000 else ("", None)
+        if smaller and size // smaller == 5:  # the user's wait grows no faster than the project
+            goal, met = "<= 5.5x", whole[size] / whole[smaller] <= 5.5
         rows.append(
             Row(
                 NAME,
