@@ -128,3 +128,23 @@ def test_a_build_with_a_migrator_imports_neither_typer_nor_jinja2(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert "1 migrator)" in proc.stderr and "clockwork-migrate" in (project / "docker-compose.yml").read_text()
+
+
+def test_a_bug_in_a_build_run_without_typer_is_reported_as_the_typer_command_reports_it(tmp_path):
+    broken = "from clockwork_compose import _api\n_api.build = lambda *a, **k: {}['no such key']\n"
+    runs = {
+        "fast": broken + "from clockwork_compose._entry import main\nmain()\n",
+        "typer": broken + "from clockwork_compose._cli import run\nrun()\n",
+    }
+    results = {}
+    for name, code in runs.items():
+        proc = subprocess.run(
+            [sys.executable, "-c", f"import sys; sys.argv[0] = 'clockwork'\n{code}", "build", "-C", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        results[name] = (proc.returncode, proc.stdout, proc.stderr)
+    assert results["fast"] == results["typer"]
+    code, _, err = results["fast"]
+    assert code == 70 and err.startswith("internal error: KeyError: 'no such key' (")
