@@ -27,6 +27,8 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    #: CPU time (user + system) of the child and the children it waited for.
+    cpu_seconds: float = 0.0
 
 
 def run(
@@ -52,6 +54,7 @@ def run(
             status,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime if usage else 0.0,
         )
     if check and result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-15:]
