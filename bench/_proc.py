@@ -27,6 +27,8 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    #: CPU time (user + system) of the child and the children it waited for.
+    cpu_seconds: float = 0.0
 
 
 def run(
@@ -52,6 +54,7 @@ def run(
             status,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime if usage else 0.0,
         )
     if check and result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-15:]
@@ -84,6 +87,23 @@ def clockwork(*args: str) -> list[str]:
     if script.is_file():
         return [str(script), *args]
     return [sys.executable, "-m", "clockwork_compose", *args]
+
+
+def compile_bytecode() -> str:
+    """Compile the imported clockwork_compose to bytecode, as installing it does; what was done.
+
+    pip compiles a package's modules when it installs it, and an editable checkout writes
+    them on its first run, except where ``PYTHONDONTWRITEBYTECODE`` is set (these machines
+    set it): then every timed run would compile clockwork's own modules from source again,
+    a cost no user of an installed clockwork pays."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("clockwork_compose")
+    if spec is None or spec.origin is None:
+        raise BenchError("clockwork_compose is not importable: pip install -e '.[test]'")
+    package = Path(spec.origin).parent
+    run([sys.executable, "-m", "compileall", "-q", str(package)])
+    return f"compiled {package} to bytecode (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
 
 
 def have(command: str) -> bool:

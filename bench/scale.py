@@ -4,7 +4,8 @@ A fifth of the services are PostgreSQL databases, each with a schema file and th
 migrations (so each also gets a migrator); the rest are apps with a DatabaseConnection to
 one database, and in chains of ten a plain connect to the previous app (deep graphs).
 Whole-process time and peak RSS show what a user waits for; the warm in-process compile
-(a second build in the same process: no start-up, no imports) is what must grow linearly.
+(builds after a first one in the same process: no start-up, no imports; the least CPU time
+of five) is what must grow linearly.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from ._settings import Settings
 NAME = "scale"
 MIGRATIONS_PER_DATABASE = 3
 
-#: Runs the build twice in one process and prints the time of the second (warm) one.
-_WARM_COMPILE = """
+#: Warm builds after a first one in the same process: the least CPU time one took (the
+#: process's own, every thread's: on a shared machine, waiting for a core is not the
+#: compile's cost, and a build reads only files the first one brought into the page cache).
+WARM_BUILDS = 5
+_WARM_COMPILE = f"""
 import sys, time
 from pathlib import Path
 from clockwork_compose import _api
 project = Path(sys.argv[1])
 _api.build(project)
-start = time.perf_counter()
-_api.build(project)
-print(time.perf_counter() - start)
+times = []
+for _ in range({WARM_BUILDS}):
+    start = time.process_time()
+    _api.build(project)
+    times.append(time.process_time() - start)
+print(min(times))
 """
 
 
@@ -105,6 +112,8 @@ def _rows(
     for i, size in enumerate(sizes):
         smaller = sizes[i - 1] if i else None
         goal, met = ("< 1 s", whole[size] < 1) if size == 1000 else ("", None)
+        if smaller and size // smaller == 5:  # the user's wait grows no faster than the project
+            goal, met = "<= 5.5x", whole[size] / whole[smaller] <= 5.5
         rows.append(
             Row(
                 NAME,
@@ -124,7 +133,7 @@ def _rows(
         rows.append(
             Row(
                 NAME,
-                f"warm compile {size:,} vs {smaller:,} services ({growth:g}x services, in-process)",
+                f"warm compile {size:,} vs {smaller:,} services ({growth:g}x services, in-process CPU)",
                 warm[size],
                 warm[smaller],
                 goal=f"<= {allowed:g}x",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +41,28 @@ def compile_project(
     project_dir = project_dir.resolve()
     path = (output if output is not None else project_dir / emitter.FILE).resolve()
     resources = _loader.load(project_dir)
-    ctx = _lower.Context(project_dir=project_dir)
-    project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
-    base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
-    doc = emitter.document(project, base, project_dir)
-    emitter.validate(doc)
-    return project, emitter.render(project, doc), path
+    with _collector_paused():
+        ctx = _lower.Context(project_dir=project_dir)
+        project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
+        base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
+        doc = emitter.document(project, base, project_dir)
+        emitter.validate(doc)
+        return project, emitter.render(project, doc), path
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the declarations compile: its full passes over a
+    heap that grows with the project made 5,000 services cost more than 5x 1,000; what the
+    compile leaves behind is collected when it ends."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def build(

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
+from . import _entry
+from ._entry import shown as _shown
 from ._errors import ClockworkError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from . import _api
     from ._targets import base as _base
 
 app = typer.Typer(
@@ -232,24 +233,7 @@ def build(
             result = _api.check(project_dir, output, target.value)
             _say(f"{_shown(result.path)} is up to date")
             return
-        result = _api.build(project_dir, output, target=target.value)
-        services = result.project.services.values()
-        migrators = sum(1 for s in services if s.role.value == "migrator")
-        verb = "wrote" if result.changed else "unchanged:"
-        counts = f"{len(services) - migrators} services, {migrators} migrator{'' if migrators == 1 else 's'}"
-        _say(f"{verb} {_shown(result.path)} ({counts})")
-        _report_secrets(result)
-
-
-def _report_secrets(result: _api.Build) -> None:
-    """`build`'s warnings and notes about secrets and .env, one line each, to stderr."""
-    for warning in result.warnings:
-        _say(f"warning: {warning}")
-    for note in result.notes:
-        _say(note)
-    if result.unset_secrets:
-        names = ", ".join(result.unset_secrets)
-        _say(f"not set yet: {names} (left out of .env; export them or add them to .env before clockwork apply)")
+        _entry.build(project_dir, output, target.value)
 
 
 class PlanFormat(enum.StrEnum):
@@ -603,17 +587,15 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _shown(path: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(Path.cwd()))
-    return str(path)
-
-
-def run() -> None:
-    """The `clockwork` entry point: the commands, behind the last-resort handler."""
+def run(failed: BaseException | None = None) -> None:
+    """The commands, behind the last-resort handler (``_entry.main`` is the entry point);
+    ``failed``: the exception of a build ``_entry`` ran, reported as the command reports it."""
     try:
         try:
-            app(prog_name="clockwork")
+            if failed is None:
+                app(prog_name="clockwork")
+            else:
+                _report(failed)
         finally:
             sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe prints a traceback
     except SystemExit as exc:
@@ -636,3 +618,11 @@ def run() -> None:
             raise
         _internal_error(exc)
         sys.exit(INTERNAL_ERROR)
+
+
+def _report(failed: BaseException) -> NoReturn:
+    try:
+        with _errors():
+            raise failed
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)

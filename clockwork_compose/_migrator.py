@@ -18,8 +18,7 @@ import shlex
 from functools import lru_cache
 from pathlib import Path
 
-import jinja2
-
+from . import _templates
 from ._engines import Engine, Migrator, migrating_engine
 from ._migrations import ROOT
 
@@ -72,17 +71,6 @@ def _check_constants(migrator: Migrator) -> None:
         raise ValueError("CONNECT_ATTEMPTS must be at least 1")
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["sh"] = shell_quote
-    return env
-
-
 def _engine(engine: Engine | str | None) -> Engine:
     return migrating_engine(engine)
 
@@ -113,8 +101,7 @@ def _render(name: str) -> str:
     migrator = _engine(name).migrator
     assert migrator is not None
     _check_constants(migrator)
-    template = _environment().get_template(migrator.template)
-    return template.render(**template_context(name))
+    return _templates.render(template_dir(), migrator.template, template_context(name), {"sh": shell_quote})
 
 
 def migrator_entrypoint(engine: Engine | str | None = None) -> tuple[str, ...]:

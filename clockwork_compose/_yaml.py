@@ -45,7 +45,10 @@ Data = Mapping[str, "Data"] | Sequence["Data"] | str | int | float | bool | Anch
 
 def dump(data: Mapping[str, Data]) -> str:
     lines: list[str] = []
-    _mapping(data, 0, lines)
+    try:
+        _mapping(data, 0, lines)
+    finally:
+        _string.cache_clear()  # a document's strings, kept while it is written
     return "\n".join(lines) + "\n"
 
 
@@ -59,9 +62,11 @@ def scalar(value: str | int | float | bool | None) -> str:
     return repr(value)
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.cache
 def _string(value: str) -> str:
-    # Cached: names, keys and conditions repeat across services.
+    # Cached while a document is written: names, keys and conditions repeat across services.
+    # Unbounded, as the document holds them anyway: a bounded cache that a large project
+    # overflows made writing it slower per service than writing a small one.
     if _PLAIN.fullmatch(value) and value.lower() not in _WORDS and not _NUMBER_LIKE.fullmatch(value):
         return value
     return _NOT_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))

@@ -1,0 +1,119 @@
+"""The `clockwork` command's entry point: a plain `clockwork build` starts without typer.
+
+Typer, with its click and the pydantic adapters it builds for every option, is a quarter of
+the start-up of `clockwork build`, the command run most. A command line read here in full
+(``build`` with ``-C/--project-dir``, ``-o/--output`` and ``-t/--target``, each at most once)
+runs :func:`build`, the code the typer command runs too; any other (another command,
+``--help``, ``--check``, an option before ``build``, an option given twice or glued to its
+value, a value that looks like an option, shell completion, ``CLOCKWORK_LOAD_TIMEOUT``,
+which the typer app validates) goes to the typer app as it is. A build run here that fails
+is handed to ``_cli.run`` with its exception: the message and exit code are the typer
+command's, and typer is imported only then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from . import _api
+
+COMMAND = "build"
+#: The options read here, by spelling, and the parameter each sets.
+_OPTIONS = {
+    "-C": "project_dir",
+    "--project-dir": "project_dir",
+    "-o": "output",
+    "--output": "output",
+    "-t": "target",
+    "--target": "target",
+}
+#: ``--target`` values (``_cli.Target``); any other goes to typer, which names the choices.
+TARGETS = ("compose", "swarm", "kubernetes")
+#: Variables the typer app reads: click's shell completion, and the load timeout it validates.
+_TYPER_VARIABLES = ("_CLOCKWORK_COMPLETE", "CLOCKWORK_LOAD_TIMEOUT")
+
+
+def plain_build(argv: Sequence[str], environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The options of a ``build`` command line this module runs itself, or None for typer."""
+    if not argv or argv[0] != COMMAND or any(name in environ for name in _TYPER_VARIABLES):
+        return None
+    found: dict[str, str] = {}
+    words = iter(argv[1:])
+    for word in words:
+        name, equals, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        key = _OPTIONS.get(name)
+        if key is None or key in found:
+            return None
+        if not equals:
+            value = next(words, "")
+        if not value or value.startswith("-"):
+            return None
+        found[key] = value
+    if found.get("target", TARGETS[0]) not in TARGETS:
+        return None
+    return found
+
+
+def main() -> None:
+    """`clockwork`: a plain build here, any other command line through the typer app."""
+    options = plain_build(sys.argv[1:], os.environ)
+    if options is None:
+        from ._cli import run
+
+        run()
+        return
+    try:
+        if "project_dir" in options:
+            project_dir = Path(options["project_dir"])
+        else:
+            from ._loader import find_project
+
+            project_dir = find_project(Path("."))
+        output = Path(options["output"]) if "output" in options else None
+        build(project_dir, output, options.get("target", TARGETS[0]))
+        sys.stdout.flush()
+    except BaseException as exc:  # reported as the typer command reports it
+        from ._cli import run
+
+        run(failed=exc)
+
+
+def build(project_dir: Path, output: Path | None, target: str) -> None:
+    """`clockwork build` without ``--check``: compile, write, and say what was written (stderr)."""
+    from . import _api
+
+    result = _api.build(project_dir, output, target=target)
+    services = result.project.services.values()
+    migrators = sum(1 for s in services if s.role.value == "migrator")
+    verb = "wrote" if result.changed else "unchanged:"
+    counts = f"{len(services) - migrators} services, {migrators} migrator{'' if migrators == 1 else 's'}"
+    _say(f"{verb} {shown(result.path)} ({counts})")
+    report_secrets(result)
+
+
+def report_secrets(result: _api.Build) -> None:
+    """`build`'s warnings and notes about secrets and .env, one line each, to stderr."""
+    for warning in result.warnings:
+        _say(f"warning: {warning}")
+    for note in result.notes:
+        _say(note)
+    if result.unset_secrets:
+        names = ", ".join(result.unset_secrets)
+        _say(f"not set yet: {names} (left out of .env; export them or add them to .env before clockwork apply)")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it, as messages show paths."""
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
