@@ -332,6 +332,7 @@ class DockerResource(_Model):
     allow_outside_project: bool = False
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
+    _connect_options: dict[int, tuple[str | None, bool]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         for found in _collectors:
@@ -416,9 +417,18 @@ class DockerResource(_Model):
             )
         return self
 
-    def connect(self, target: DockerResource | DatabaseConnection) -> DockerResource:
+    def connect(
+        self,
+        target: DockerResource | DatabaseConnection,
+        *,
+        condition: Literal["service_started", "service_healthy", "service_completed_successfully"] | None = None,
+        url: bool = True,
+    ) -> DockerResource:
         """Depend on ``target``: a resource (ordering, plus its URL for known engines)
-        or a DatabaseConnection (URL injection, readiness, schema and migrations)."""
+        or a DatabaseConnection (URL injection, readiness, schema and migrations).
+
+        For a resource, ``condition`` says what to wait for as Compose names it (default:
+        healthy when it has a healthcheck, else started); ``url=False`` injects no URL."""
         if not isinstance(target, DockerResource | DatabaseConnection):
             raise DeclarationError(
                 self.name,
@@ -426,8 +436,28 @@ class DockerResource(_Model):
                 f"cannot connect to {type(target).__name__}",
                 "pass a DockerResource or a DatabaseConnection",
             )
+        if (condition is not None or not url) and not isinstance(target, DockerResource):
+            raise DeclarationError(
+                self.name,
+                "connect",
+                "condition= and url= are for a plain connect(resource)",
+                "set wait_for_ready= and env_var_name= on the DatabaseConnection",
+            )
+        if condition not in (None, "service_started", "service_healthy", "service_completed_successfully"):
+            raise DeclarationError(
+                self.name,
+                "connect",
+                f"{condition!r} is not a depends_on condition",
+                'give "service_started", "service_healthy" or "service_completed_successfully"',
+            )
         self._connections.append(target)
+        if condition is not None or not url:
+            self._connect_options[id(target)] = (condition, url)
         return self
+
+    def connect_options(self, target: DockerResource) -> tuple[str | None, bool]:
+        """The ``condition`` and ``url`` given to ``connect(target)``."""
+        return self._connect_options.get(id(target), (None, True))
 
     @property
     def connections(self) -> tuple[DockerResource | DatabaseConnection, ...]:

@@ -537,8 +537,9 @@ def _connect(
         _database_connection(consumer, target, project)
         return
     dependency = project.services[resource.name]
-    condition = Condition.HEALTHY if dependency.healthcheck else Condition.STARTED
-    engine = _engine(resource)
+    wanted, inject = consumer.connect_options(resource)
+    condition = _condition(consumer, wanted, dependency)
+    engine = _engine(resource) if inject else None
     reason = "connect"
     if engine and engine.url_env_var not in consumer.env_vars and engine.url_env_var in service.environment:
         _one_url_per_variable(consumer, resource, engine.url_env_var, service)
@@ -549,6 +550,22 @@ def _connect(
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
     service.wait_for(resource.name, condition, reason)
+
+
+def _condition(consumer: DockerResource, wanted: str | None, dependency: Service) -> Condition:
+    """What ``connect(..., condition=)`` waits for; by default, healthy when it can be."""
+    if wanted is None:
+        return Condition.HEALTHY if dependency.healthcheck else Condition.STARTED
+    if wanted == "service_healthy" and dependency.healthcheck is None:
+        raise DeclarationError(
+            consumer.name,
+            "connect",
+            f"waits for {dependency.name} to be healthy, and {dependency.name} has no healthcheck",
+            f'give {dependency.name} readiness=... or connect with condition="service_started"',
+        )
+    return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(
+        wanted, Condition.COMPLETED
+    )
 
 
 def _one_url_per_variable(consumer: DockerResource, resource: DockerResource, variable: str, service: Service) -> None:
