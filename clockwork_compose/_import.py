@@ -242,7 +242,8 @@ def _top_level(compose: ComposeFile, imported: Imported) -> _Tops:
         ("configs", "Config", "_config"),
     ):
         declared = {str(k): (v or {}) for k, v in compose.top.get(key, {}).items()}
-        wanted = {n: spec for n, spec in declared.items() if key in ("secrets", "configs") or spec}
+        # A network by its bare name would be clockwork's {name: KEY}; Network(...) is Compose's own naming.
+        wanted = {n: spec for n, spec in declared.items() if key != "volumes" or spec}
         variables = _variables(list(wanted), suffix)
         tops.names[key] = {}
         for name, spec in wanted.items():

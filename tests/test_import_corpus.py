@@ -1,0 +1,130 @@
+"""`clockwork import` on a corpus of real compose files: each one, imported and built, must
+describe the same stack as the original (``import_fidelity``). No engine needed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from import_fidelity import config, differences
+from support import needs_compose
+
+from clockwork_compose import _api, _import
+
+pytestmark = needs_compose
+
+CORPUS = Path(__file__).parent / "data" / "compose-corpus"
+FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.suffix in (".yml", ".yaml"))
+#: Files that do not round-trip yet, and why (each must still fail: strict).
+KNOWN: dict[str, str] = {}
+
+
+@dataclass
+class Trip:
+    differences: list[str]
+    imported: _import.Imported
+    main: Path
+
+
+def _round_trip(relative: str, tmp: Path) -> Trip:
+    repo, _, inside = relative.partition("/")
+    work = tmp / "stack"
+    shutil.copytree(CORPUS / repo, work)
+    source = work / inside
+    folder = source.parent
+    original = source.rename(folder / f"{source.name}.orig")
+    before = config(folder, original.name)
+    _create_bind_sources(before, folder)
+    imported = _import.import_file(original, folder)
+    _api.build(folder, environ={})
+    after = config(folder, "docker-compose.yml")
+    return Trip(differences(before, after), imported, folder / "main.py")
+
+
+def _create_bind_sources(model: dict, folder: Path) -> None:
+    """Compose creates a missing bind-mount source; clockwork build refuses one (the corpus
+    holds only the compose files): make what the original mounts, empty."""
+    for service in model["services"].values():
+        for volume in service.get("volumes", []):
+            source = Path(volume.get("source", ""))
+            if volume.get("type") != "bind" or source.exists() or not source.is_relative_to(folder):
+                continue
+            if "." in source.name:
+                source.parent.mkdir(parents=True, exist_ok=True)
+                source.touch()
+            else:
+                source.mkdir(parents=True, exist_ok=True)
+        build = service.get("build")
+        if build and not Path(build["context"]).exists() and Path(build["context"]).is_relative_to(folder):
+            Path(build["context"]).mkdir(parents=True)
+
+
+@pytest.fixture(scope="module")
+def trips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trip | Exception]:
+    found: dict[str, Trip | Exception] = {}
+    for relative in FILES:
+        try:
+            found[relative] = _round_trip(relative, tmp_path_factory.mktemp("corpus"))
+        except Exception as exc:  # reported per file below
+            found[relative] = exc
+    return found
+
+
+def test_the_corpus_is_real_and_varied():
+    repos = {f.split("/")[0] for f in FILES}
+    assert len(FILES) >= 40 and len(repos) >= 5
+    readme = (CORPUS / "README.md").read_text()
+    assert all(f"`{f.partition('/')[2]}`" in readme for f in FILES)
+
+
+@pytest.mark.parametrize("relative", FILES)
+def test_round_trip(relative: str, trips: dict[str, Trip | Exception]):
+    trip = trips[relative]
+    if relative in KNOWN:
+        assert isinstance(trip, Exception) or trip.differences, f"{relative} round-trips now: drop it from KNOWN"
+        pytest.xfail(KNOWN[relative])
+    if isinstance(trip, Exception):
+        raise trip
+    assert trip.differences == []
+
+
+def test_most_files_round_trip_and_few_keys_escape(trips: dict[str, Trip | Exception]):
+    ok = [f for f, t in trips.items() if isinstance(t, Trip) and not t.differences]
+    keys = sum(t.imported.keys for t in trips.values() if isinstance(t, Trip))
+    escaped = sum(len(k) for t in trips.values() if isinstance(t, Trip) for k in t.imported.escaped.values())
+    print(f"round-trip: {len(ok)} of {len(trips)} files; escape hatch: {escaped} of {keys} service keys")
+    assert len(ok) >= 0.95 * len(trips)
+    assert escaped <= 0.05 * keys
+
+
+def test_every_main_py_is_ruff_formatted(trips: dict[str, Trip | Exception]):
+    mains = [str(t.main) for t in trips.values() if isinstance(t, Trip)]
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "--isolated", *mains],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_value_from_env_files_reaches_main_py(trips: dict[str, Trip | Exception]):
+    for relative, trip in trips.items():
+        if not isinstance(trip, Trip):
+            continue
+        text = trip.main.read_text()
+        for env in trip.main.parent.glob("*.env"):
+            _no_values_of(env, text, relative)
+        if (trip.main.parent / ".env").exists():
+            _no_values_of(trip.main.parent / ".env", text, relative)
+
+
+def _no_values_of(env: Path, text: str, relative: str) -> None:
+    for line in env.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        value = value.strip().strip("'\"")
+        if sep and not line.lstrip().startswith("#") and len(value) >= 6 and not value.isdigit():
+            assert f'"{value}"' not in text, f"{relative}: {name}'s value from {env.name} was copied into main.py"
