@@ -88,7 +88,7 @@ _UNION_TAGS = frozenset(
     {"str", "int", "list[str]", "Secret", "BuildSpec", "HealthCheck", "DockerResource", "DatabaseConnection"}
     | {"ContainerRunning", "HttpStatus", "TcpPort", "DatabaseQuery", "none"}
     | {"HttpProbe", "TcpProbe", "CommandProbe"}
-    | {"Env", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
+    | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
 )
 _MAPPINGS = frozenset({"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases"})
 
@@ -329,10 +329,10 @@ class DockerResource(_Model):
 
     name: str
     description: str = ""
-    image: str | Env | None = None
+    image: str | Env | EnvText | None = None
     build: str | BuildSpec | None = None
     ports: list[str | Port] = Field(default_factory=list)
-    env_vars: dict[str, str | Secret | Env] = Field(default_factory=dict)
+    env_vars: dict[str, str | Secret | Env | EnvText] = Field(default_factory=dict)
     volumes: list[str | Mount] = Field(default_factory=list)
     networks: list[str | Network] = Field(default_factory=list)
     command: str | list[str] | None = None
@@ -411,8 +411,9 @@ class DockerResource(_Model):
 
     @field_validator("image")
     @classmethod
-    def _valid_image(cls, value: str | Env | None) -> str | Env | None:
-        if isinstance(value, str) and not _IMAGE.fullmatch(value):
+    def _valid_image(cls, value: str | Env | EnvText | None) -> str | Env | EnvText | None:
+        shown = value.with_defaults(missing="latest") if isinstance(value, EnvText) else value
+        if isinstance(shown, str) and not _IMAGE.fullmatch(shown):
             raise _invalid(
                 f"{value!r} is not an image reference",
                 'write e.g. "postgres:15-alpine" or "registry.example.com:5000/team/app:1.2"',
@@ -421,7 +422,7 @@ class DockerResource(_Model):
 
     @field_validator("env_vars")
     @classmethod
-    def _valid_env_names(cls, value: dict[str, str | Secret | Env]) -> dict[str, str | Secret | Env]:
+    def _valid_env_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             _check_env_name(key)
         return value
@@ -559,7 +560,7 @@ class DatabaseConnection(_Model):
         return value
 
 
-from ._fields import Config, Env, FileSecret, Logging, Mount, Network, Port, Resources  # noqa: E402
+from ._fields import Config, Env, EnvText, FileSecret, Logging, Mount, Network, Port, Resources  # noqa: E402
 
 DockerResource.model_rebuild()
 DatabaseConnection.model_rebuild()

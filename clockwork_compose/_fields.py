@@ -68,6 +68,44 @@ class Env(_Model):
     def __repr__(self) -> str:
         return f"Env({self.name!r})" if self.default is None else f"Env({self.name!r}, default={self.default!r})"
 
+    def __add__(self, other: object) -> EnvText:
+        return EnvText.of(self, other)
+
+    def __radd__(self, other: object) -> EnvText:
+        return EnvText.of(other, self)
+
+
+class EnvText(_Model):
+    """Text with ``Env`` variables in it, made with ``+``: ``"postgres:" + Env("PG_TAG",
+    default="16")`` writes ``postgres:${PG_TAG:-16}``."""
+
+    model_config = _Model.model_config | {"frozen": True}
+    _kind: ClassVar[str] = "EnvText"
+
+    parts: tuple[str | Env, ...]
+
+    @classmethod
+    def of(cls, *items: object) -> EnvText:
+        parts: list[str | Env] = []
+        for item in items:
+            if isinstance(item, EnvText):
+                parts += item.parts
+            elif isinstance(item, str | Env):
+                parts.append(item)
+            else:
+                raise TypeError(f"cannot add {type(item).__name__} to Env: add strings and Env only")
+        return cls(parts=tuple(parts))
+
+    def __add__(self, other: object) -> EnvText:
+        return EnvText.of(self, other)
+
+    def __radd__(self, other: object) -> EnvText:
+        return EnvText.of(other, self)
+
+    def with_defaults(self, missing: str = "") -> str:
+        """The text as it reads when no variable is set (each default, else ``missing``)."""
+        return "".join(p if isinstance(p, str) else missing if p.default is None else p.default for p in self.parts)
+
 
 class Port(_Model):
     """A published port in Compose's long syntax."""
