@@ -69,8 +69,8 @@ def build(
     the values this run uses."""
     project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path)
-    if output is not None:
-        may_write(path, current, project, project_dir)
+    may_write(path, current, project, project_dir)
+    not_shadowed(path)
     if project.env_file:  # otherwise clockwork leaves .env alone
         existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
@@ -154,14 +154,31 @@ def may_write(path: Path, current: str | None, project: Project, project_dir: Pa
     path = path.resolve()
     project_dir = project_dir.resolve()
     what = _input_at(path, project, project_dir)
+    fix = "give -o the path of the file to generate (e.g. -o docker-compose.yml), or move that file away first"
     if what is None and current and not current.startswith(targets.GENERATED):
         what = f"was not written by clockwork (it does not start with {targets.GENERATED.strip()!r})"
+        fix = f"move it aside (git mv {path.name} {path.name}.orig), or give -o the path of the file to generate"
     if what is not None:
-        raise UnusableFile(
-            path,
-            f"{what}, and clockwork never overwrites it",
-            "give -o the path of the file to generate (e.g. -o docker-compose.yml), or move that file away first",
-        )
+        raise UnusableFile(path, f"{what}, and clockwork never overwrites it", fix)
+
+
+#: The files ``docker compose`` reads in a folder when given none, first found wins.
+COMPOSE_LOOKUP = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def not_shadowed(path: Path) -> None:
+    """Raise UnusableFile when ``docker compose`` in that folder would read another file
+    before ``path`` (one of ``COMPOSE_LOOKUP``): the file clockwork writes would be ignored."""
+    if path.name not in COMPOSE_LOOKUP:
+        return
+    for name in COMPOSE_LOOKUP[: COMPOSE_LOOKUP.index(path.name)]:
+        other = path.parent / name
+        if other.exists():
+            raise UnusableFile(
+                other,
+                f"is what `docker compose` reads in {path.parent}, before the {path.name} clockwork writes",
+                f"move it aside (git mv {name} {name}.orig), or write to another folder with -o",
+            )
 
 
 def _input_at(path: Path, project: Project, project_dir: Path) -> str | None:

@@ -12,17 +12,33 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ._errors import DeclarationError
 
 _collectors: list[list[DockerResource]] = []
 
 
+class Declared(list["DockerResource"]):
+    """The resources main.py declared, in creation order, and its ProjectSettings (if any)."""
+
+    settings: Any = None
+
+
 @contextlib.contextmanager
 def collecting() -> Iterator[list[DockerResource]]:
-    """Record every DockerResource constructed inside the block, in creation order."""
-    found: list[DockerResource] = []
+    """Record every DockerResource constructed inside the block, in creation order (and the
+    ProjectSettings, as ``.settings``)."""
+    found: list[DockerResource] = Declared()
     _collectors.append(found)
     try:
         yield found
@@ -72,8 +88,9 @@ _UNION_TAGS = frozenset(
     {"str", "int", "list[str]", "Secret", "BuildSpec", "HealthCheck", "DockerResource", "DatabaseConnection"}
     | {"ContainerRunning", "HttpStatus", "TcpPort", "DatabaseQuery", "none"}
     | {"HttpProbe", "TcpProbe", "CommandProbe"}
+    | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
 )
-_MAPPINGS = frozenset({"env_vars", "labels", "args"})
+_MAPPINGS = frozenset({"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases"})
 
 
 def _user_loc(loc: tuple[int | str, ...]) -> list[int | str]:
@@ -297,6 +314,13 @@ class DatabaseQuery(_Model):
 
 Assertion = Union[ContainerRunning, HttpStatus, TcpPort, DatabaseQuery]  # noqa: UP007
 
+#: Compose fields checked as Compose checks them (``_fields.check_field``).
+_COMPOSE_CHECKED = (
+    "expose", "profiles", "stop_signal", "cap_add", "cap_drop", "sysctls", "hostname", "domainname", "platform",
+    "runtime", "network_mode", "ulimits", "tmpfs", "security_opt", "shm_size", "extra_hosts", "devices", "dns",
+    "network_aliases", "compose", "env_file",
+)  # fmt: skip
+
 
 class DockerResource(_Model):
     """One container: the unit that becomes a Compose service."""
@@ -305,12 +329,12 @@ class DockerResource(_Model):
 
     name: str
     description: str = ""
-    image: str | None = None
+    image: str | Env | EnvText | None = None
     build: str | BuildSpec | None = None
-    ports: list[str] = Field(default_factory=list)
-    env_vars: dict[str, Text] = Field(default_factory=dict)
-    volumes: list[str] = Field(default_factory=list)
-    networks: list[str] = Field(default_factory=list)
+    ports: list[str | Port] = Field(default_factory=list)
+    env_vars: dict[str, str | Secret | Env | EnvText] = Field(default_factory=dict)
+    volumes: list[str | Mount] = Field(default_factory=list)
+    networks: list[str | Network] = Field(default_factory=list)
     command: str | list[str] | None = None
     entrypoint: str | list[str] | None = None
     #: The server's password, for engines configured on the command line (Redis, Valkey,
@@ -330,6 +354,44 @@ class DockerResource(_Model):
     assertions: list[Assertion] = Field(default_factory=list)
     #: Opt-in: let build contexts and bind mounts point outside the project folder.
     allow_outside_project: bool = False
+    # -- Compose's service fields, by their Compose names (see README, "Compose fields") --
+    expose: list[int | str] = Field(default_factory=list)
+    env_file: list[str] = Field(default_factory=list)
+    profiles: list[str] = Field(default_factory=list)
+    stop_signal: str | None = None
+    stop_grace_period: float | None = Field(default=None, ge=0, description="seconds")
+    cap_add: list[str] = Field(default_factory=list)
+    cap_drop: list[str] = Field(default_factory=list)
+    sysctls: dict[str, str | int] = Field(default_factory=dict)
+    hostname: str | None = None
+    domainname: str | None = None
+    platform: str | None = None
+    runtime: str | None = None
+    network_mode: str | None = None
+    init: bool = False
+    ulimits: dict[str, int | tuple[int, int]] = Field(default_factory=dict)
+    read_only: bool = False
+    tmpfs: list[str] = Field(default_factory=list)
+    security_opt: list[str] = Field(default_factory=list)
+    pids_limit: int | None = Field(default=None, ge=-1)
+    shm_size: int | str | None = None
+    pull_policy: Literal["always", "never", "missing", "build", "if_not_present"] | None = None
+    extra_hosts: dict[str, str] = Field(default_factory=dict)
+    devices: list[str] = Field(default_factory=list)
+    dns: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+    logging: Logging | None = None
+    limits: Resources | None = None
+    reservations: Resources | None = None
+    secrets: list[FileSecret] = Field(default_factory=list)
+    configs: list[Config] = Field(default_factory=list)
+    #: Other names the service answers to on a network: network name -> aliases.
+    network_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: The escape hatch: Compose service keys clockwork does not model, written as given
+    #: (checked against the Compose schema; refused on Kubernetes).
+    compose: dict[str, Any] = Field(default_factory=dict)
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
     _connect_options: dict[int, tuple[str | None, bool]] = PrivateAttr(default_factory=dict)
@@ -350,8 +412,9 @@ class DockerResource(_Model):
 
     @field_validator("image")
     @classmethod
-    def _valid_image(cls, value: str | None) -> str | None:
-        if value is not None and not _IMAGE.fullmatch(value):
+    def _valid_image(cls, value: str | Env | EnvText | None) -> str | Env | EnvText | None:
+        shown = value.with_defaults(missing="latest") if isinstance(value, EnvText) else value
+        if isinstance(shown, str) and not _IMAGE.fullmatch(shown):
             raise _invalid(
                 f"{value!r} is not an image reference",
                 'write e.g. "postgres:15-alpine" or "registry.example.com:5000/team/app:1.2"',
@@ -360,7 +423,7 @@ class DockerResource(_Model):
 
     @field_validator("env_vars")
     @classmethod
-    def _valid_env_names(cls, value: dict[str, Text]) -> dict[str, Text]:
+    def _valid_env_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             _check_env_name(key)
         return value
@@ -398,6 +461,13 @@ class DockerResource(_Model):
                     'use a namespace of your own, e.g. "com.example.team"',
                 )
         return value
+
+    @field_validator(*_COMPOSE_CHECKED)
+    @classmethod
+    def _compose_field(cls, value: Any, info: ValidationInfo) -> Any:
+        from ._fields import check_field
+
+        return check_field(str(info.field_name), value)
 
     @field_validator("readiness", mode="before")
     @classmethod
@@ -519,6 +589,8 @@ class DatabaseConnection(_Model):
                 raise _invalid(f"the value of {name!r} holds a control character", "write it on one line")
         return value
 
+
+from ._fields import Config, Env, EnvText, FileSecret, Logging, Mount, Network, Port, Resources  # noqa: E402
 
 DockerResource.model_rebuild()
 DatabaseConnection.model_rebuild()

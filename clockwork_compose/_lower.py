@@ -20,10 +20,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
-from . import _graph, _probes
+from . import _graph, _lower_fields, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
 from ._engines import CATALOG, Credentials, Engine, Refusal, engine_for_image, with_migrations
 from ._errors import DeclarationError
+from ._fields import Env, EnvText, Network
+from ._fields import Mount as MountSpec
+from ._fields import Port as PortSpec
 from ._model import (
     Build,
     Check,
@@ -100,8 +103,12 @@ def project_name(folder: Path) -> str:
 
 
 def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Project:
+    settings = getattr(resources, "settings", None)
     resources = _closure(resources)
     project = Project(name=name, services={}, networks=[NETWORK], volumes=[])
+    if settings is not None:
+        project.shared_network = settings.shared_network
+        project.fixed_names = settings.container_names == "fixed"
     for resource in sorted(resources, key=lambda r: r.name):
         project.services[resource.name] = _service(resource, ctx, project)
     by_name = {r.name: r for r in resources}
@@ -112,7 +119,10 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
             _connect(resource, target, ctx, project)
     _migrators(resources, by_name, ctx, project)
     project.networks = sorted({n for s in project.services.values() for n in s.networks})
-    project.volumes = sorted({m.source for s in project.services.values() for m in s.mounts if m.kind == "volume"})
+    project.volumes = sorted(
+        {m.source for s in project.services.values() for m in s.mounts if m.kind == "volume" and m.source}
+    )
+    _lower_fields.check_references(project)
     project.databases.sort(key=lambda d: (d.consumer, d.env_var))
     _check_cycles(project)
     _check_host_ports(project)
@@ -148,35 +158,52 @@ def _closure(resources: Sequence[DockerResource]) -> list[DockerResource]:
 
 
 def _service(resource: DockerResource, ctx: Context, project: Project) -> Service:
-    engine = engine_for_image(resource.image)
-    extra = [n for n in resource.networks if n != NETWORK]
+    engine = _engine(resource)
+    names = [
+        _lower_fields.declare_network(resource.name, n, project) if isinstance(n, Network) else n
+        for n in resource.networks
+    ]
+    extra = [n for n in names if n != NETWORK]
+    shared = [NETWORK] if project.shared_network and resource.network_mode is None else []
+    if resource.network_mode is not None and names:
+        raise DeclarationError(
+            resource.name, "networks", "network_mode and networks cannot both be set (Compose refuses it)", "keep one"
+        )
     service = Service(
         name=resource.name,
         role=Role.DATABASE if engine else Role.APP,
         description=resource.description,
         engine=engine.name if engine else None,
-        image=resource.image,
+        image=_lower_fields.image(resource),
+        image_text=_lower_fields.image_text(resource),
         build=_build(resource, ctx),
         command=_argv(resource.command),
         entrypoint=_argv(resource.entrypoint),
         working_dir=resource.working_dir,
         user=resource.user,
-        hostname=resource.name if engine is not None and engine.fixed_hostname else None,
+        hostname=resource.hostname or (resource.name if engine is not None and engine.fixed_hostname else None),
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
-        ports=_once(resource.name, "ports", resource.ports, [_port(resource.name, spec) for spec in resource.ports]),
+        ports=_once(resource.name, "ports", resource.ports, [_port_of(resource.name, spec) for spec in resource.ports]),
         mounts=_once(
             resource.name,
             "volumes",
             resource.volumes,
-            [_mount(resource, spec, ctx) for spec in resource.volumes],
+            [_mount_of(resource, spec, ctx, project) for spec in resource.volumes],
             key=lambda m: _normal_target(m.target),
         ),
-        networks=[NETWORK, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
+        networks=[*shared, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=Restart(resource.restart),
         replicas=resource.replicas,
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
+        container_name=resource.name if project.fixed_names else None,
+        options=_lower_fields.options(resource, ctx, project),
     )
+    service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
+    service.mounts = [m for m in service.mounts if m.kind != "tmpfs"]
+    if engine is not None:
+        creds = engine.credentials(service.environment, service.command)
+        _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
     if resource.password is not None:
         _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
@@ -194,7 +221,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
             resource.readiness, resource.name, [p.container for p in service.ports]
         )
         dockerfile = _dockerfile(service.build, ctx)
-        unknown = _probes.no_shell(resource.readiness, resource.image, dockerfile)
+        unknown = _probes.no_shell(resource.readiness, _lower_fields.image(resource), dockerfile)
         if unknown:
             project.warnings.append(f"{resource.name}: {unknown}")
     return service
@@ -223,7 +250,7 @@ def _set_password(resource: DockerResource, engine: Engine | None, service: Serv
     password = _env_value(resource.password, project)
     try:
         service.environment, service.command = engine.with_password(
-            password, service.environment, service.command, resource.image
+            password, service.environment, service.command, _lower_fields.image(resource)
         )
     except Refusal as exc:
         raise DeclarationError(resource.name, "password", exc.problem, exc.fix) from None
@@ -352,7 +379,9 @@ def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _env_value(value: str | Secret, project: Project) -> EnvValue:
+def _env_value(value: str | Secret | Env | EnvText, project: Project) -> EnvValue:
+    if isinstance(value, Env | EnvText):
+        return _lower_fields.interpolation(value)
     if isinstance(value, Secret):
         project.env_file[value.name] = EnvEntry((SecretPart(value.name),))
         return SecretRef(value.name)
@@ -361,7 +390,7 @@ def _env_value(value: str | Secret, project: Project) -> EnvValue:
 
 def _build(resource: DockerResource, ctx: Context) -> Build | None:
     spec = resource.build
-    if spec is None and resource.image is None:
+    if spec is None and resource.image is None:  # an Env image is an image
         dockerfile = ctx.project_dir / resource.name / "Dockerfile"
         if not dockerfile.is_file():
             raise DeclarationError(
@@ -407,6 +436,18 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         )
     relative = PurePosixPath(Path(os.path.relpath(path, _resolved(ctx, "."))).as_posix())
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
+
+
+def _port_of(resource: str, spec: str | PortSpec) -> Port:
+    return _lower_fields.port(resource, spec) if isinstance(spec, PortSpec) else _port(resource, spec)
+
+
+def _mount_of(resource: DockerResource, spec: str | MountSpec, ctx: Context, project: Project) -> Mount:
+    if isinstance(spec, MountSpec):
+        return _lower_fields.mount(resource, spec, ctx, project)
+    if spec.startswith("/") and ":" not in spec:  # Compose's short syntax for an anonymous volume
+        return dataclasses.replace(_mount(resource, f"anonymous:{spec}", ctx), source="")
+    return _mount(resource, spec, ctx)
 
 
 def _port(resource: str, spec: str) -> Port:
@@ -467,7 +508,7 @@ def _network(resource: str, name: str) -> str:
 
 
 def _engine(resource: DockerResource) -> Engine | None:
-    return engine_for_image(resource.image)
+    return engine_for_image(_lower_fields.image(resource))
 
 
 def _credentials(resource: DockerResource, engine: Engine, project: Project) -> Credentials:
@@ -492,7 +533,7 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
             continue
         timeout = timeouts.get(resource.name, DEFAULT_READY_TIMEOUT)
         creds = _credentials(resource, engine, project)
-        test = engine.readiness(creds, _container_port(resource, engine), resource.image)
+        test = engine.readiness(creds, _container_port(resource, engine), _lower_fields.image(resource))
         retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
         probe_timeout = engine.probe_timeout or PROBE_TIMEOUT
         service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, probe_timeout, retries)
@@ -501,7 +542,7 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
 def _container_port(resource: DockerResource, engine: Engine | None) -> int:
     """The port clients use inside the network: the engine's port if mapped, else the first
     mapping that is not one of the engine's other ports (a management UI, say)."""
-    ports = [_port(resource.name, spec) for spec in resource.ports]
+    ports = [_port_of(resource.name, spec) for spec in resource.ports]
     if engine:
         ports = [p for p in ports if p.container not in engine.other_ports]
     if engine and any(p.container == engine.default_port for p in ports):
@@ -517,7 +558,7 @@ def _container_port(resource: DockerResource, engine: Engine | None) -> int:
 
 def _host_port(resource: DockerResource, container_port: int) -> int | None:
     for spec in resource.ports:
-        port = _port(resource.name, spec)
+        port = _port_of(resource.name, spec)
         if port.container == container_port and port.host is not None:
             return port.host
     return None
@@ -808,7 +849,8 @@ def _migrator(
         # The image declares its data dir a VOLUME: without this, every migrator container
         # would leave an anonymous volume behind.
         tmpfs=[engine.data_dir],
-        networks=[NETWORK],
+        networks=[NETWORK] if project.shared_network else list(source.networks),
+        container_name=name if project.fixed_names else None,
         restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
         migrator=MigratorJob(database.name, _migrator_driver(engine), plan, plan.digest(), tuple(mounts)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -43,7 +43,22 @@ class SecretRef:
     variable: str
 
 
-EnvValue = str | SecretRef
+@dataclass(frozen=True)
+class Var:
+    """One variable Compose interpolates where the stack runs: ``${name}`` or ``${name:-default}``."""
+
+    name: str
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """Text Compose completes where the stack runs: literal parts and variables, in order."""
+
+    parts: tuple[str | Var, ...]
+
+
+EnvValue = str | SecretRef | Interpolation
 
 
 @dataclass(frozen=True)
@@ -84,16 +99,111 @@ class Port:
     host: int | None = None
     host_ip: str | None = None
     protocol: str = "tcp"
+    #: "host" (the node's own port) or "ingress" (Swarm's routing mesh); None: the target's default.
+    mode: str | None = None
+    #: A published port that is not one number: a range ("8000-8010") or an interpolation.
+    published: str | Interpolation | None = None
 
 
 @dataclass(frozen=True)
 class Mount:
-    kind: str  # "volume" or "bind"
-    #: A volume name, or a path relative to the project folder ("./x", "." or "../x"): each
-    #: target places it relative to the file it writes.
+    kind: str  # "volume", "bind" or "tmpfs"
+    #: A volume name ("" for an anonymous volume, and for tmpfs), or a path relative to the
+    #: project folder ("./x", "." or "../x"): each target places it relative to the file it writes.
     source: str
     target: str
     read_only: bool = False
+
+
+@dataclass(frozen=True)
+class NamedVolume:
+    """A volume the project declares (``Volume``); ``engine_name`` None: the target's default."""
+
+    name: str
+    external: bool = False
+    engine_name: str | None = None
+    driver: str | None = None
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NamedNetwork:
+    """A network the project declares (``Network``), or one named by a string (``fixed``:
+    the engine's name is the key itself, as clockwork always wrote it)."""
+
+    name: str
+    fixed: bool = True
+    external: bool = False
+    engine_name: str | None = None
+    driver: str | None = None
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    internal: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FileObject:
+    """A file of the project handed to services: a secret (at /run/secrets/NAME) or a config (at /NAME)."""
+
+    name: str
+    #: Relative to the project folder ("./x").
+    file: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float | None = None
+    #: Bytes, or a size as Docker reads it ("512m").
+    memory: str | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """The Compose service fields beyond what every target models, with Compose's meaning.
+    Each target emits those it can and refuses the others (``set_fields`` names them)."""
+
+    expose: tuple[str, ...] = ()
+    env_file: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    domainname: str | None = None
+    platform: str | None = None
+    runtime: str | None = None
+    network_mode: str | None = None
+    init: bool = False
+    ulimits: tuple[tuple[str, int, int], ...] = ()
+    read_only: bool = False
+    security_opt: tuple[str, ...] = ()
+    pids_limit: int | None = None
+    shm_size: str | None = None
+    pull_policy: str | None = None
+    extra_hosts: tuple[tuple[str, str], ...] = ()
+    devices: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    privileged: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+    logging_driver: str | None = None
+    logging_options: tuple[tuple[str, str], ...] = ()
+    limits: Resources | None = None
+    reservations: Resources | None = None
+    secrets: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+    #: network -> the other names the service answers to there.
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The escape hatch: Compose service keys as the user gave them (strings literal,
+    #: ``Interpolation`` where interpolated).
+    raw: tuple[tuple[str, object], ...] = ()
+
+    def set_fields(self) -> list[str]:
+        """The names of the fields set (not at their default), in declaration order."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
 
 
 @dataclass(frozen=True)
@@ -168,7 +278,9 @@ class Service:
     role: Role = Role.APP
     description: str = ""
     engine: str | None = None
+    #: The image; when it is interpolated (``image_text``), as it reads with the defaults.
     image: str | None = None
+    image_text: Interpolation | None = None
     build: Build | None = None
     command: tuple[str, ...] | str | None = None
     entrypoint: tuple[str, ...] | str | None = None
@@ -192,6 +304,10 @@ class Service:
     migrator: MigratorJob | None = None
     #: User-declared assertions as plain data: {"kind": "http_status", "url": ..., ...}.
     assertions: list[dict[str, object]] = field(default_factory=list)
+    #: The container's name: the service's own (clockwork's default), or None for the
+    #: target's naming (Compose: ``<project>-<service>-1``).
+    container_name: str | None = None
+    options: Options = field(default_factory=Options)
 
     def wait_for(self, target: str, condition: Condition, reason: str) -> None:
         """Add a dependency edge, keeping the strongest condition and every reason."""
@@ -257,6 +373,15 @@ class Project:
     #: What the project's .env must hold: variable -> how to compute it from secrets.
     env_file: dict[str, EnvEntry] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Declared volumes and networks by name (others are plain named volumes, fixed networks).
+    volume_specs: dict[str, NamedVolume] = field(default_factory=dict)
+    network_specs: dict[str, NamedNetwork] = field(default_factory=dict)
+    secrets: dict[str, FileObject] = field(default_factory=dict)
+    configs: dict[str, FileObject] = field(default_factory=dict)
+    #: False: no network joins every service (``ProjectSettings(shared_network=False)``).
+    shared_network: bool = True
+    #: Containers named after their services (False: the target's own naming).
+    fixed_names: bool = True
 
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]

@@ -11,7 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from .. import _yaml
-from .._model import Build, Condition, EnvValue, Healthcheck, Mount, Port, Project, SecretRef, Service
+from .._model import (
+    Build,
+    Condition,
+    EnvValue,
+    Healthcheck,
+    Interpolation,
+    Mount,
+    NamedNetwork,
+    NamedVolume,
+    Options,
+    Port,
+    Project,
+    Resources,
+    SecretRef,
+    Service,
+)
 from .._probes import docker_test
 from . import place
 
@@ -51,11 +66,52 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     doc: dict[str, Any] = {
         "name": project.name,
         "services": {s.name: service(s, base) for s in project.ordered()},
-        "networks": {n: {"name": n} for n in project.networks},
     }
+    if project.networks or project.shared_network:
+        doc["networks"] = {n: network(project.network_specs.get(n), n) for n in project.networks}
     if project.volumes:
-        doc["volumes"] = {v: {} for v in project.volumes}
+        doc["volumes"] = {v: volume(project.volume_specs.get(v)) for v in project.volumes}
+    for kind, files in (("secrets", project.secrets), ("configs", project.configs)):
+        if files:
+            doc[kind] = {n: {"file": text(place(f.file, base))} for n, f in sorted(files.items())}
     return doc
+
+
+def network(spec: NamedNetwork | None, key: str) -> dict[str, Any]:
+    """A top-level network: a plain string's is named after its key, as clockwork always wrote it."""
+    if spec is None or spec.fixed:
+        return {"name": text(key)}
+    out: dict[str, Any] = {}
+    if spec.engine_name:
+        out["name"] = text(spec.engine_name)
+    if spec.external:
+        out["external"] = True
+    if spec.driver:
+        out["driver"] = text(spec.driver)
+    if spec.driver_opts:
+        out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
+    if spec.internal:
+        out["internal"] = True
+    if spec.labels:
+        out["labels"] = {k: text(v) for k, v in spec.labels}
+    return out
+
+
+def volume(spec: NamedVolume | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec is None:
+        return out
+    if spec.engine_name:
+        out["name"] = text(spec.engine_name)
+    if spec.external:
+        out["external"] = True
+    if spec.driver:
+        out["driver"] = text(spec.driver)
+    if spec.driver_opts:
+        out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
+    if spec.labels:
+        out["labels"] = {k: text(v) for k, v in spec.labels}
+    return out
 
 
 def _share_scripts(doc: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +140,17 @@ def text(value: str) -> str:
     return value.replace("$", "$$")
 
 
+def interpolated(value: Interpolation) -> str:
+    """Text Compose completes where it runs: ``${VAR}``, ``${VAR:-default}``, the rest literal."""
+    return "".join(
+        text(p) if isinstance(p, str) else f"${{{p.name}}}" if p.default is None else f"${{{p.name}:-{p.default}}}"
+        for p in value.parts
+    )
+
+
 def env_text(value: EnvValue) -> str:
+    if isinstance(value, Interpolation):
+        return interpolated(value)
     if isinstance(value, SecretRef):
         return f"${{{value.variable}:?{value.variable} is not set: run clockwork build with it in the environment}}"
     return text(value)
@@ -98,8 +164,10 @@ def validate(doc: dict[str, Any]) -> None:
 
 
 def service(s: Service, base: str = ".") -> dict[str, Any]:
-    out: dict[str, Any] = {"container_name": s.name}
-    if s.image:
+    out: dict[str, Any] = {"container_name": s.container_name} if s.container_name else {}
+    if s.image_text:
+        out["image"] = interpolated(s.image_text)
+    elif s.image:
         out["image"] = text(s.image)
     if s.build:
         out["build"] = _build(s.build, base)
@@ -110,7 +178,8 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
         out["volumes"] = [_mount(m, base) for m in s.mounts]
     if s.tmpfs:
         out["tmpfs"] = [text(path) for path in s.tmpfs]
-    out["networks"] = sorted(s.networks)
+    if s.networks:
+        out["networks"] = service_networks(s)
     if s.depends_on:
         out["depends_on"] = {
             name: {"condition": _CONDITIONS[dep.condition]} for name, dep in sorted(s.depends_on.items())
@@ -118,8 +187,95 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
     if s.healthcheck:
         out["healthcheck"] = _healthcheck(s.healthcheck)
     out["restart"] = s.restart.value
+    out.update(options(s.options, base))
+    if s.options.limits or s.options.reservations:
+        out["deploy"] = {"resources": resources(s.options)}
     out["labels"] = labels(s)
+    out.update(raw(s.options))
     return out
+
+
+def service_networks(s: Service) -> list[str] | dict[str, Any]:
+    """The service's networks: a list, or a mapping when it has aliases on one."""
+    aliases = dict(s.options.aliases)
+    if not aliases:
+        return sorted(s.networks)
+    return {n: ({"aliases": [text(a) for a in aliases[n]]} if n in aliases else {}) for n in sorted(s.networks)}
+
+
+#: Options written as they are (strings escaped), under their Compose names.
+_PLAIN_OPTIONS = (
+    "expose", "profiles", "stop_signal", "cap_add", "cap_drop", "domainname", "platform", "runtime",
+    "network_mode", "init", "read_only", "security_opt", "pids_limit", "shm_size", "pull_policy", "devices",
+    "dns", "privileged", "tty", "stdin_open",
+)  # fmt: skip
+
+
+def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> dict[str, Any]:
+    """The Compose fields of ``o`` that are set (``only``: those of them a target takes)."""
+    out: dict[str, Any] = {}
+    for name in o.set_fields():
+        if only is not None and name not in only:
+            continue
+        value = getattr(o, name)
+        if name in _PLAIN_OPTIONS:
+            out[name] = [text(v) for v in value] if isinstance(value, tuple) else _scalar(value)
+        elif name == "env_file":
+            out[name] = [text(place(path, base)) for path in value]
+        elif name == "stop_grace_period":
+            out[name] = _seconds(value)
+        elif name in ("sysctls", "extra_hosts"):
+            out[name] = {k: text(v) for k, v in value}
+        elif name == "ulimits":
+            out[name] = {k: soft if soft == hard else {"soft": soft, "hard": hard} for k, soft, hard in value}
+        elif name == "logging_driver":
+            out["logging"] = {"driver": text(value)}
+            if o.logging_options:
+                out["logging"]["options"] = {k: text(v) for k, v in o.logging_options}
+        elif name in ("secrets", "configs"):
+            out[name] = [text(v) for v in value]
+    return out
+
+
+def _scalar(value: object) -> object:
+    return text(value) if isinstance(value, str) else value
+
+
+def resources(o: Options) -> dict[str, Any]:
+    """``deploy.resources`` as Compose and Swarm write it."""
+    out: dict[str, Any] = {}
+    for name, spec in (("limits", o.limits), ("reservations", o.reservations)):
+        if spec is not None:
+            out[name] = _resources(spec)
+    return out
+
+
+def _resources(spec: Resources) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.cpus is not None:
+        out["cpus"] = f"{spec.cpus:g}"
+    if spec.memory is not None:
+        out["memory"] = int(spec.memory) if spec.memory.isdigit() else text(spec.memory)
+    if spec.pids is not None:
+        out["pids"] = spec.pids
+    return out
+
+
+def raw(o: Options) -> dict[str, Any]:
+    """The escape hatch's keys, strings literal and interpolations as Compose writes them."""
+    return {k: _raw(v) for k, v in o.raw}
+
+
+def _raw(value: object) -> object:
+    if isinstance(value, Interpolation):
+        return interpolated(value)
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {k: _raw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_raw(v) for v in value]
+    return value
 
 
 def process(s: Service) -> dict[str, Any]:
@@ -165,13 +321,32 @@ def _build(build: Build, base: str = ".") -> dict[str, Any]:
     return out
 
 
-def _port(port: Port) -> str:
+def _port(port: Port) -> str | dict[str, Any]:
+    if port.mode is not None or port.published is not None:
+        return long_port(port)
     parts = [p for p in (port.host_ip, port.host) if p is not None]
     spec = ":".join([*(str(p) for p in parts), str(port.container)])
     return spec if port.protocol == "tcp" else f"{spec}/{port.protocol}"
 
 
+def long_port(port: Port, mode: str | None = None) -> dict[str, Any]:
+    """A port in Compose's long syntax (``mode``: the target's default when the port has none)."""
+    out: dict[str, Any] = {"target": port.container}
+    if port.host_ip is not None:
+        out["host_ip"] = port.host_ip
+    if port.published is not None:
+        out["published"] = interpolated(port.published) if isinstance(port.published, Interpolation) else port.published
+    elif port.host is not None:
+        out["published"] = str(port.host)
+    out["protocol"] = port.protocol
+    if port.mode or mode:
+        out["mode"] = port.mode or mode
+    return out
+
+
 def _mount(mount: Mount, base: str = ".") -> dict[str, Any] | str:
+    if mount.kind == "volume" and not mount.source:
+        return {"type": "volume", "target": text(mount.target)}
     if mount.kind == "volume":
         return text(f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}")
     source = place(mount.source, base)
