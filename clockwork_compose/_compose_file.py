@@ -110,7 +110,7 @@ def read(path: Path) -> ComposeFile:
                 None,
                 None,
                 f"Compose also reads {override} beside {path.name}, and import reads one file",
-                f"merge it first: docker compose config --no-interpolate > merged.yml, then clockwork import merged.yml",
+                "merge it first: docker compose config --no-interpolate > merged.yml, then clockwork import merged.yml",
             )
     if "include" in doc:
         raise DeclarationError(

@@ -12,6 +12,7 @@ becomes a ``connect()`` (or a ``DatabaseConnection``), so it follows the engine'
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from . import _compose_file
 from ._compose_file import ComposeFile, as_mapping
 from ._engines import engine_for_image
 from ._errors import DeclarationError
-from ._pysource import Call, Name, statement
+from ._pysource import Call, Name, Plus, statement
 
 MAIN = "main.py"
 
@@ -51,21 +52,72 @@ _STRING_LISTS = ("cap_add", "cap_drop", "security_opt", "dns", "devices", "profi
 _RESTARTS = ("no", "always", "on-failure", "unless-stopped")
 _CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 #: ``${VAR}`` or ``${VAR:-default}`` as the whole value: what ``Env`` writes.
-_WHOLE_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$\n]*))?\}")
+_INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<default>[^}$]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 #: Field order in a DockerResource: identity, what runs, its settings, its wiring, the rest.
-_ORDER = (
-    "name image build command entrypoint working_dir user env_file env_vars ports expose volumes tmpfs "
-    "networks network_aliases network_mode secrets configs healthcheck restart profiles hostname domainname "
-    "stop_signal stop_grace_period init read_only privileged tty stdin_open cap_add cap_drop security_opt "
-    "sysctls ulimits pids_limit shm_size limits reservations devices dns extra_hosts logging platform runtime "
-    "pull_policy labels compose"
-).split()
+_ORDER = [
+    "name",
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "working_dir",
+    "user",
+    "env_file",
+    "env_vars",
+    "ports",
+    "expose",
+    "volumes",
+    "tmpfs",
+    "networks",
+    "network_aliases",
+    "network_mode",
+    "secrets",
+    "configs",
+    "healthcheck",
+    "restart",
+    "profiles",
+    "hostname",
+    "domainname",
+    "stop_signal",
+    "stop_grace_period",
+    "init",
+    "read_only",
+    "privileged",
+    "tty",
+    "stdin_open",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "sysctls",
+    "ulimits",
+    "pids_limit",
+    "shm_size",
+    "limits",
+    "reservations",
+    "devices",
+    "dns",
+    "extra_hosts",
+    "logging",
+    "platform",
+    "runtime",
+    "pull_policy",
+    "labels",
+    "allow_outside_project",
+    "compose",
+]
 
 
 class _Raw(Exception):
     """This value cannot be said with the typed field: it goes through the escape hatch."""
+
+
+class _Unsupported(_Raw):
+    """An interpolation ``Env`` cannot write (``${VAR-d}``, ``${VAR:?error}``...)."""
 
 
 @dataclass
@@ -111,6 +163,9 @@ def import_file(source: Path, project_dir: Path, force: bool = False) -> Importe
 def convert(compose: ComposeFile, project_dir: Path) -> Imported:
     """main.py for ``compose`` (pure: reads nothing but what it is given)."""
     names = _variables(list(compose.services))
+    # Every container named after its service is clockwork's fixed naming; else Compose's.
+    fixed = all(spec.get("container_name") == name for name, spec in compose.services.items())
+    naming = "fixed" if fixed else "compose"
     imported = Imported(compose.path, "", list(compose.services))
     tops = _top_level(compose, imported)
     resources: list[str] = []
@@ -119,6 +174,8 @@ def convert(compose: ComposeFile, project_dir: Path) -> Imported:
     urls = _engine_urls(compose)
     images = {name: spec.get("image") for name, spec in compose.services.items()}
     for service, spec in compose.services.items():
+        if fixed:
+            spec = {k: v for k, v in spec.items() if k != "container_name"}
         call, used, escaped = _resource(service, spec, names, tops, urls, imported)
         needs |= used
         imported.keys += len([k for k in spec if k != "depends_on"])
@@ -129,7 +186,7 @@ def convert(compose: ComposeFile, project_dir: Path) -> Imported:
     _note_engines(compose, imported)
     head = f'"""The stack of {compose.path.name}, imported by `clockwork import`."""\n\n'
     imports = f"from clockwork_compose import {', '.join(sorted(needs))}\n"
-    settings = Call("ProjectSettings", kwargs=(("shared_network", False), ("container_names", "compose")))
+    settings = Call("ProjectSettings", kwargs=(("shared_network", False), ("container_names", naming)))
     parts = [head + imports, statement(None, settings), *tops.statements, "".join(resources)]
     if connections:
         parts.append("".join(connections))
@@ -166,21 +223,40 @@ def _variables(names: list[str], suffix: str = "") -> dict[str, str]:
 
 
 def _text(value: Any) -> Any:
-    """A string as main.py holds it: plain text, ``Env(...)`` for a whole ``${VAR}``, or
-    ``Interpolated(...)`` for text with interpolation inside (``$$`` is a plain ``$``)."""
+    """A string as main.py holds it: plain text (``$$`` is a plain ``$``), ``Env(...)`` for
+    a whole ``${VAR}`` or ``${VAR:-default}``, or text and Env joined with ``+``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
     if not isinstance(value, str):
         raise _Raw
-    if "$" not in value.replace("$$", ""):
-        return value.replace("$$", "$")
-    whole = _WHOLE_ENV.fullmatch(value)
-    if whole:
-        name, default = whole.group(1), whole.group(2)
-        return Call("Env", (name,), (("default", default),) if default is not None else ())
-    return Call("Interpolated", (value,))
+    parts: list[Any] = []
+    at = 0
+    for match in _INTERPOLATION.finditer(value):
+        literal = value[at : match.start()]
+        at = match.end()
+        if match.group(0) == "$$":
+            parts.append(literal + "$")
+            continue
+        name = match.group("braced") or match.group("bare")
+        if name is None or match.group("op") not in (None, ":-"):
+            raise _Unsupported(match.group(0))
+        parts.append(literal)
+        default = match.group("default")
+        parts.append(Call("Env", (name,), (("default", default),) if default is not None else ()))
+    parts.append(value[at:])
+    if "$" in _INTERPOLATION.sub("", value):
+        raise _Unsupported(value)
+    merged: list[Any] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    if not merged:
+        return ""
+    return merged[0] if len(merged) == 1 else Plus(tuple(merged))
 
 
 def _plain(value: Any) -> str:
@@ -258,11 +334,11 @@ def _top_level(compose: ComposeFile, imported: Imported) -> _Tops:
 
 
 def _top_call(key: str, cls: str, name: str, spec: dict[str, Any]) -> Call | None:
-    kwargs: list[tuple[str, Any]] = [("name", name)]
+    kwargs: list[tuple[str, Any]] = []
     if key in ("secrets", "configs"):
         if set(spec) != {"file"}:
             return None
-        return Call(cls, kwargs=(*kwargs, ("file", _plain(spec["file"]))))
+        return Call(cls, (name,), (("file", _relative(_plain(spec["file"]))),))
     known = {"external", "name", "driver", "driver_opts", "labels"} | ({"internal"} if key == "networks" else set())
     if set(spec) - known:
         return None
@@ -279,7 +355,7 @@ def _top_call(key: str, cls: str, name: str, spec: dict[str, Any]) -> Call | Non
                 kwargs.append((field_name, {str(k): _plain(v) for k, v in as_mapping(spec[field_name]).items()}))
     except _Raw:
         return None
-    return Call(cls, kwargs=tuple(kwargs))
+    return Call(cls, (name,), tuple(kwargs))
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -304,7 +380,15 @@ def _resource(
         except _Raw:
             converted = None
         if converted is None:
-            raw[key] = _data(value)
+            try:
+                raw[key] = _data(value)
+            except _Unsupported as exc:
+                raise DeclarationError(
+                    service,
+                    key,
+                    f"holds {exc.args[0]!r}, an interpolation clockwork does not write",
+                    "write ${VAR} or ${VAR:-default} in the compose file, then import again",
+                ) from None
             continue
         fields.update(converted)
     if "restart" not in spec:
@@ -313,14 +397,54 @@ def _resource(
         del fields["restart"]
     env = fields.get("env_vars")
     if isinstance(env, dict):
+        _credentials_as_secrets(spec, env)
         for variable in [v for v, _ in _replaced_urls(service, spec, urls)]:
             env.pop(variable, None)
         if not env:
             del fields["env_vars"]
+    if _outside(spec):
+        fields["allow_outside_project"] = True
     if raw:
         fields["compose"] = raw
     ordered = sorted(fields.items(), key=lambda kv: _ORDER.index(kv[0]) if kv[0] in _ORDER else len(_ORDER))
     return Call("DockerResource", kwargs=tuple(ordered)), _used(ordered), sorted(raw)
+
+
+def _credentials_as_secrets(spec: dict[str, Any], env: dict[str, Any]) -> None:
+    """A recognised engine's credentials from ``${VAR}``: ``Secret("VAR")``, which clockwork
+    reads (from the environment or .env) to derive URLs and the probe; Env it leaves to Compose."""
+    engine = engine_for_image(_image(spec.get("image")))
+    if engine is None:
+        return
+    read: set[str] = set()
+
+    class Reads(dict):  # type: ignore[type-arg]
+        def get(self, key: Any, default: Any = None) -> Any:
+            read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: Any) -> Any:
+            read.add(key)
+            return super().__getitem__(key)
+
+        def __contains__(self, key: object) -> bool:
+            read.add(str(key))
+            return super().__contains__(key)
+
+    with contextlib.suppress(KeyError, LookupError, TypeError, ValueError):
+        engine.credentials(Reads(), None)
+    for variable, value in env.items():
+        if variable in read and isinstance(value, Call) and value.func == "Env" and not value.kwargs:
+            env[variable] = Call("Secret", value.args)
+
+
+def _outside(spec: dict[str, Any]) -> bool:
+    """Whether a bind mount or the build context leaves the project folder (``/var/run/docker.sock``)."""
+    sources = [v.get("source", "") if isinstance(v, dict) else str(v).split(":")[0] for v in spec.get("volumes") or []]
+    sources = [s for s in sources if ":" in str(s) or s.startswith("/") or s.startswith("..")]
+    build = spec.get("build")
+    context = build.get("context", ".") if isinstance(build, dict) else build
+    return bool(sources) or (isinstance(context, str) and context.startswith(("/", "..")))
 
 
 def _used(fields: list[tuple[str, Any]]) -> set[str]:
@@ -328,7 +452,9 @@ def _used(fields: list[tuple[str, Any]]) -> set[str]:
     found: set[str] = set()
 
     def walk(value: Any) -> None:
-        if isinstance(value, Call):
+        if isinstance(value, Plus):
+            walk(list(value.parts))
+        elif isinstance(value, Call):
             found.add(value.func)
             for v in (*value.args, *(v for _, v in value.kwargs)):
                 walk(v)
@@ -694,7 +820,7 @@ def _connections(
                 "DatabaseConnection", kwargs=(("to_resource", Name(names[service])), ("env_var_name", variable))
             )
             lines.append(statement(None, Call(f"{me}.connect", (conn,))))
-    for service, edge in depends.items():
+    for service in depends:
         if service in plain:
             continue
         if service not in names:
@@ -774,7 +900,5 @@ def summary(imported: Imported, project_dir: Path) -> list[str]:
         share = f"{escaped} of {imported.keys} service keys" if imported.keys else f"{escaped} keys"
         lines.append(f"through compose={{...}} (no typed field says them; {share}):")
         lines.extend(f"  {service}: {', '.join(keys)}" for service, keys in imported.escaped.items())
-    lines.append(
-        f"next: move the hand-written file aside (git mv {source} {source}.orig), then run clockwork build"
-    )
+    lines.append(f"next: move the hand-written file aside (git mv {source} {source}.orig), then run clockwork build")
     return lines

@@ -604,9 +604,7 @@ def _condition(consumer: DockerResource, wanted: str | None, dependency: Service
             f"waits for {dependency.name} to be healthy, and {dependency.name} has no healthcheck",
             f'give {dependency.name} readiness=... or connect with condition="service_started"',
         )
-    return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(
-        wanted, Condition.COMPLETED
-    )
+    return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(wanted, Condition.COMPLETED)
 
 
 def _one_url_per_variable(consumer: DockerResource, resource: DockerResource, variable: str, service: Service) -> None:

@@ -33,6 +33,13 @@ class Call:
     kwargs: tuple[tuple[str, Any], ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Plus:
+    """``a + b + ...``: text joined from strings and calls."""
+
+    parts: tuple[Any, ...]
+
+
 def string(text: str) -> str:
     """A string literal as ruff writes it: double quotes unless that needs more escapes."""
     quote = "'" if '"' in text and "'" not in text else '"'
@@ -59,6 +66,8 @@ def flat(value: Any) -> str:
     """``value`` on one line."""
     if isinstance(value, Name):
         return value.text
+    if isinstance(value, Plus):
+        return " + ".join(flat(p) for p in value.parts)
     if isinstance(value, Call):
         parts = [flat(a) for a in value.args] + [f"{k}={flat(v)}" for k, v in value.kwargs]
         return f"{value.func}({', '.join(parts)})"

@@ -69,9 +69,10 @@ def _service(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     engine = engine_for_image(old.get("image"))
     old, new = dict(old), dict(new)
     found = _depends(old.pop("depends_on", {}), new.pop("depends_on", {}))
-    labels = {k: v for k, v in (new.pop("labels", None) or {}).items() if not k.startswith("dev.clockwork.")}
-    if labels != (old.pop("labels", None) or {}):
-        found.append(f"labels: {old.get('labels')} became {labels}")
+    labels = {k: v for k, v in _mapping(new.pop("labels", None)).items() if not k.startswith("dev.clockwork.")}
+    before = _mapping(old.pop("labels", None))
+    if labels != before:
+        found.append(f"labels: {before} became {labels}")
     old.pop("networks", None), new.pop("networks", None)  # compared across services
     if old.get("restart", "no") != new.get("restart", "no"):
         found.append(f"restart: {old.get('restart')} became {new.get('restart')}")
@@ -89,10 +90,54 @@ def _service(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in ("healthcheck",):
         if key in old:
             old[key], new[key] = _health(old[key]), _health(new.get(key))
+    for side in (old, new):
+        _same_meaning(side)
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             found.append(f"{key}: {_short(old.get(key))} became {_short(new.get(key))}")
     return found
+
+
+def _same_meaning(service: dict[str, Any]) -> None:
+    """Write what Compose reads the same way one way: the list form of environment as a
+    mapping, numbers in it and in expose as the strings the container gets, ``$VAR`` as
+    ``${VAR}``, Compose's defaults of a mount (``read_only: false``, an empty ``volume: {}``,
+    ``create_host_path``, which only matters for a missing source: build refuses one)."""
+    if isinstance(service.get("environment"), list):
+        service["environment"] = dict(e.split("=", 1) if "=" in e else (e, None) for e in service["environment"])
+    if "environment" in service:
+        service["environment"] = {k: _text(v) for k, v in service["environment"].items()}
+    for name, limit in (service.get("ulimits") or {}).items():
+        if isinstance(limit, dict) and limit.get("soft") == limit.get("hard"):
+            service["ulimits"][name] = limit["soft"]  # one number sets both
+    if "expose" in service:
+        service["expose"] = [str(p) for p in service["expose"]]
+    for mount in service.get("volumes", []):
+        if mount.get("read_only") is False:
+            del mount["read_only"]
+        if mount.get("volume") == {}:
+            del mount["volume"]
+        bind = mount.get("bind")
+        if bind is not None:
+            bind.pop("create_host_path", None)
+            if not bind:
+                del mount["bind"]
+    if isinstance(service.get("build"), dict) and "args" in service["build"]:
+        service["build"]["args"] = _mapping(service["build"]["args"])
+    if isinstance(service.get("image"), str):
+        service["image"] = _text(service["image"])
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if isinstance(value, list):
+        return dict(e.split("=", 1) if "=" in e else (e, None) for e in value)
+    return dict(value or {})
+
+
+def _text(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    return re.sub(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)", r"${\1}", str(value))
 
 
 def _depends(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -48,6 +48,11 @@ def _round_trip(relative: str, tmp: Path) -> Trip:
 def _create_bind_sources(model: dict, folder: Path) -> None:
     """Compose creates a missing bind-mount source; clockwork build refuses one (the corpus
     holds only the compose files): make what the original mounts, empty."""
+    for key in ("secrets", "configs"):
+        for declared in (model.get(key) or {}).values():
+            if "file" in declared and not Path(declared["file"]).exists():
+                Path(declared["file"]).parent.mkdir(parents=True, exist_ok=True)
+                Path(declared["file"]).touch()
     for service in model["services"].values():
         for volume in service.get("volumes", []):
             source = Path(volume.get("source", ""))
@@ -58,6 +63,9 @@ def _create_bind_sources(model: dict, folder: Path) -> None:
                 source.touch()
             else:
                 source.mkdir(parents=True, exist_ok=True)
+        for env_file in service.get("env_file", []):
+            if not Path(env_file["path"]).exists():
+                Path(env_file["path"]).touch()  # a file the repository expects its user to write
         build = service.get("build")
         if build and not Path(build["context"]).exists() and Path(build["context"]).is_relative_to(folder):
             Path(build["context"]).mkdir(parents=True)
