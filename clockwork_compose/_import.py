@@ -860,12 +860,12 @@ def _note_engines(compose: ComposeFile, imported: Imported) -> None:
             continue
         imported.engines[service] = engine.name
         if "healthcheck" not in spec:
-            waiting = sorted(
+            waiting = [
                 consumer
                 for consumer, other in compose.services.items()
                 if service in as_mapping(other.get("depends_on"))
-            )
-            then = f"; {', '.join(waiting)} wait for service_healthy" if waiting else ""
+            ]
+            then = f"; {_some(waiting)} wait for service_healthy" if waiting else ""
             imported.additions.append(f"{service}: a healthcheck true once {engine.name} serves clients{then}")
         targets = {_target(v) for v in spec.get("volumes") or []}
         if engine.data_dir not in targets:
@@ -887,7 +887,7 @@ def summary(imported: Imported, project_dir: Path) -> list[str]:
 
     source = Path(os.path.relpath(imported.source, project_dir)).as_posix()
     escaped = sum(len(keys) for keys in imported.escaped.values())
-    lines = [f"wrote {MAIN} from {source}: {len(imported.services)} services ({', '.join(imported.services)})"]
+    lines = [f"wrote {MAIN} from {source}: {len(imported.services)} services ({_some(imported.services)})"]
     if imported.engines:
         engines = ", ".join(f"{s} ({e})" for s, e in imported.engines.items())
         lines.append(f"engines recognised: {engines}")
@@ -902,3 +902,10 @@ def summary(imported: Imported, project_dir: Path) -> list[str]:
         lines.extend(f"  {service}: {', '.join(keys)}" for service, keys in imported.escaped.items())
     lines.append(f"next: move the hand-written file aside (git mv {source} {source}.orig), then run clockwork build")
     return lines
+
+
+def _some(names: list[str], shown: int = 12) -> str:
+    """Names for a summary line: all of a few, the first ones of many."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
