@@ -12,6 +12,7 @@ becomes a ``connect()`` (or a ``DatabaseConnection``), so it follows the engine'
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import keyword
 import re
@@ -209,7 +210,7 @@ def _variables(names: list[str], suffix: str = "") -> dict[str, str]:
     for name in names:
         base = re.sub(r"\W+", "_", name.lower(), flags=re.ASCII).strip("_") or "service"
         base = f"{base}{suffix}"
-        if base[0].isdigit() or keyword.iskeyword(base) or base in dir(__builtins__):
+        if base[0].isdigit() or keyword.iskeyword(base) or hasattr(builtins, base):
             base = f"{base}_" if not base[0].isdigit() else f"s_{base}"
         variable, n = base, 2
         while variable in used:

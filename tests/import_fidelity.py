@@ -122,6 +122,8 @@ def _same_meaning(service: dict[str, Any]) -> None:
             bind.pop("create_host_path", None)
             if not bind:
                 del mount["bind"]
+    if isinstance(service.get("stop_grace_period"), str):
+        service["stop_grace_period"] = _seconds(service["stop_grace_period"])
     if isinstance(service.get("build"), dict) and "args" in service["build"]:
         service["build"]["args"] = _mapping(service["build"]["args"])
     if isinstance(service.get("image"), str):
@@ -165,8 +167,12 @@ def _health(check: dict[str, Any] | None) -> dict[str, Any] | None:
         full["test"] = ["CMD-SHELL", test]
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if isinstance(full.get(key), str):
-            full[key] = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(full[key]))
+            full[key] = _seconds(full[key])
     return full
+
+
+def _seconds(duration: str) -> float:
+    return sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(duration))
 
 
 def _networks_shared(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
