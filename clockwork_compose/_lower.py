@@ -983,7 +983,7 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
             if any(w == option or w.startswith(option + "=") for w in words):
                 places.append(f"{resource.name} command {option}")
         for key, value in sorted(resource.env_vars.items()):
-            if isinstance(value, str) and value and _PASSWORD_NAME.search(key):
+            if isinstance(value, str) and value and _PASSWORD_NAME.search(key) and not key.endswith("_FILE"):
                 places.append(f"{resource.name} env_vars[{key!r}]")
         for conn in resource.connections:
             if isinstance(conn, DatabaseConnection) and isinstance(conn.password, str) and conn.password:

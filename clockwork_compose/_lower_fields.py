@@ -252,3 +252,27 @@ def check_references(project: Project) -> None:
                 raise DeclarationError(
                     service.name, "network_mode", f"there is no service {other!r}", "name a resource of this project"
                 )
+
+
+#: ``Options`` field -> the DockerResource field that sets it (where the names differ).
+_DECLARED_AS = {
+    "logging_driver": "logging",
+    "logging_options": "logging",
+    "aliases": "network_aliases",
+    "raw": "compose",
+}
+
+
+def refuse(project: Project, target: str, mapped: frozenset[str], why: str) -> None:
+    """A DeclarationError naming the resource and field of the first Compose field that
+    ``target`` does not map (``mapped``: the Options fields it takes)."""
+    for service in project.ordered():
+        for name in service.options.set_fields():
+            if name not in mapped:
+                field = _DECLARED_AS.get(name, name)
+                raise DeclarationError(
+                    service.name,
+                    field,
+                    f"is not supported on {target} ({why})",
+                    f"remove {field} from {service.name}, or build for compose",
+                )
