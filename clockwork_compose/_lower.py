@@ -197,6 +197,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
         container_name=resource.name if project.fixed_names else None,
+        container=resource.name if project.fixed_names else f"{project.name}-{resource.name}-1",
         options=_lower_fields.options(resource, ctx, project),
     )
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
@@ -834,6 +835,7 @@ def _migrator(
         tmpfs=[engine.data_dir],
         networks=[NETWORK] if project.shared_network else list(source.networks),
         container_name=name if project.fixed_names else None,
+        container=name if project.fixed_names else f"{project.name}-{name}-1",
         restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
         migrator=MigratorJob(database.name, _migrator_driver(engine), plan, plan.digest(), tuple(mounts)),
