@@ -152,6 +152,13 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
     from ._lower import project_path
 
     r = resource
+    if r.pids_limit is not None and r.limits is not None and r.limits.pids not in (None, r.pids_limit):
+        raise DeclarationError(
+            r.name,
+            "pids_limit",
+            f"pids_limit={r.pids_limit} and limits.pids={r.limits.pids} differ",
+            "keep one of them",
+        )
     env_files = tuple(
         project_path(ctx, path, r.name, "env_file", kind="file", outside=r.allow_outside_project) for path in r.env_file
     )
