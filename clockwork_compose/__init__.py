@@ -18,7 +18,19 @@ from ._declarations import (
     TcpProbe,
 )
 from ._errors import CheckFailed, ClockworkError, DeclarationError, EngineUnavailable, LoadError, RuntimeFailure
-from ._fields import Config, Env, EnvText, FileSecret, Logging, Mount, Network, Port, ProjectSettings, Resources, Volume
+from ._fields import (
+    Config,
+    Env,
+    EnvText,
+    FileSecret,
+    Logging,
+    Mount,
+    Network,
+    Port,
+    ProjectSettings,
+    Resources,
+    Volume,
+)
 
 __version__ = "0.1.0"
 

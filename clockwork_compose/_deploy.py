@@ -292,7 +292,7 @@ class _Watch:
         order (a service's dependencies are judged first). ``composing``: `compose up`
         is still running."""
         # Container names are the service names (the compose target sets container_name).
-        self.states = self.engine.containers(self.project.name, list(self.project.services))
+        self.states = self.engine.containers(self.project.name, [s.container for s in self.project.ordered()])
         clock = datetime.now(UTC)
         for name in self.order:
             now = self._phase(name, self.states.get(name), clock, composing)
@@ -446,7 +446,7 @@ def _apply(
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
     with ThreadPoolExecutor(4) as pool:  # four listings, side by side
         listed = pool.submit(engine.project_containers, project.name)
-        named = pool.submit(engine.containers_named, sorted(project.services))
+        named = pool.submit(engine.containers_named, sorted(s.container for s in project.services.values()))
         listed_volumes = pool.submit(engine.volumes, project.name)
         stack = pool.submit(engine.swarm_stack, project.name)
         existing, holders, volumes = listed.result(), named.result(), listed_volumes.result()
@@ -465,7 +465,7 @@ def _apply(
     orphans = orphans_of(project, existing)
     if orphans:
         engine.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
-    before = engine.containers(project.name, list(project.services))
+    before = engine.containers(project.name, [s.container for s in project.ordered()])
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
     watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before)
@@ -601,7 +601,7 @@ def volume_moves(project: Project, existing: Sequence[ContainerState]) -> list[V
             if _anonymous(old):
                 continue
             mount = next((m for m in service.mounts if m.target.rstrip("/") == path), None)
-            new = f"{project.name}_{mount.source}" if mount is not None and mount.kind == "volume" else ""
+            new = project.volume_name(mount.source) if mount is not None and mount.kind == "volume" else ""
             if new != old:
                 moves.append(VolumeMove(c.service, path, old, new))
     return sorted(moves, key=lambda m: (m.service, m.path))
@@ -1193,7 +1193,11 @@ def _failure(watch: _Watch, up: _Up | None, seen: Sequence[str] = ()) -> Failure
     service = failed[0] if failed else _named_in(engine_error, watch.project)
     # The engine's own words always; a service's state first when it is known.
     reason = ": ".join(part for part in (_what_happened(service, watch) if service else "", engine_error) if part)
-    logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
+    logs = (
+        watch.engine.logs(watch.project.services[service].container, tail=LOG_LINES, since=watch.since)
+        if service and service in watch.states
+        else ""
+    )
     hint = next((fix for words, fix in HINTS if words in logs or words in engine_error), "")
     reason = reason or "compose up failed"
     return Failure(service, f"{reason}; {hint}" if hint else reason, logs, down=down_now(watch))
@@ -1269,7 +1273,11 @@ def _timed_out(watch: _Watch, deadline: float) -> Failure:
             f"; {', '.join(running)} {'is' if len(running) == 1 else 'are'} still running: "
             "it keeps running and may still commit its migrations (see `docker logs NAME`)"
         )
-    logs = watch.engine.logs(service, tail=LOG_LINES, since=watch.since) if service and service in watch.states else ""
+    logs = (
+        watch.engine.logs(watch.project.services[service].container, tail=LOG_LINES, since=watch.since)
+        if service and service in watch.states
+        else ""
+    )
     return Failure(service, reason, logs, down=down_now(watch))
 
 

@@ -197,6 +197,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         labels=dict(resource.labels),
         assertions=[a.model_dump() for a in resource.assertions],
         container_name=resource.name if project.fixed_names else None,
+        container=resource.name if project.fixed_names else f"{project.name}-{resource.name}-1",
         options=_lower_fields.options(resource, ctx, project),
     )
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
@@ -849,6 +850,7 @@ def _migrator(
         tmpfs=[engine.data_dir],
         networks=[NETWORK] if project.shared_network else list(source.networks),
         container_name=name if project.fixed_names else None,
+        container=name if project.fixed_names else f"{project.name}-{name}-1",
         restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
         migrator=MigratorJob(database.name, _migrator_driver(engine), plan, plan.digest(), tuple(mounts)),
@@ -998,7 +1000,7 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
             if any(w == option or w.startswith(option + "=") for w in words):
                 places.append(f"{resource.name} command {option}")
         for key, value in sorted(resource.env_vars.items()):
-            if isinstance(value, str) and value and _PASSWORD_NAME.search(key):
+            if isinstance(value, str) and value and _PASSWORD_NAME.search(key) and not key.endswith("_FILE"):
                 places.append(f"{resource.name} env_vars[{key!r}]")
         for conn in resource.connections:
             if isinstance(conn, DatabaseConnection) and isinstance(conn.password, str) and conn.password:

@@ -152,6 +152,13 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
     from ._lower import project_path
 
     r = resource
+    if r.pids_limit is not None and r.limits is not None and r.limits.pids not in (None, r.pids_limit):
+        raise DeclarationError(
+            r.name,
+            "pids_limit",
+            f"pids_limit={r.pids_limit} and limits.pids={r.limits.pids} differ",
+            "keep one of them",
+        )
     env_files = tuple(
         project_path(ctx, path, r.name, "env_file", kind="file", outside=r.allow_outside_project) for path in r.env_file
     )
@@ -251,4 +258,28 @@ def check_references(project: Project) -> None:
             if other not in project.services:
                 raise DeclarationError(
                     service.name, "network_mode", f"there is no service {other!r}", "name a resource of this project"
+                )
+
+
+#: ``Options`` field -> the DockerResource field that sets it (where the names differ).
+_DECLARED_AS = {
+    "logging_driver": "logging",
+    "logging_options": "logging",
+    "aliases": "network_aliases",
+    "raw": "compose",
+}
+
+
+def refuse(project: Project, target: str, mapped: frozenset[str], why: str) -> None:
+    """A DeclarationError naming the resource and field of the first Compose field that
+    ``target`` does not map (``mapped``: the Options fields it takes)."""
+    for service in project.ordered():
+        for name in service.options.set_fields():
+            if name not in mapped:
+                field = _DECLARED_AS.get(name, name)
+                raise DeclarationError(
+                    service.name,
+                    field,
+                    f"is not supported on {target} ({why})",
+                    f"remove {field} from {service.name}, or build for compose",
                 )

@@ -304,10 +304,15 @@ class Service:
     migrator: MigratorJob | None = None
     #: User-declared assertions as plain data: {"kind": "http_status", "url": ..., ...}.
     assertions: list[dict[str, object]] = field(default_factory=list)
-    #: The container's name: the service's own (clockwork's default), or None for the
-    #: target's naming (Compose: ``<project>-<service>-1``).
+    #: The container's name when the file sets it: the service's own (clockwork's default),
+    #: or None for Compose's naming (``container``).
     container_name: str | None = None
+    #: The container's name as the engine shows it (``<project>-<service>-1`` under Compose's naming).
+    container: str = ""
     options: Options = field(default_factory=Options)
+
+    def __post_init__(self) -> None:
+        self.container = self.container or self.container_name or self.name
 
     def wait_for(self, target: str, condition: Condition, reason: str) -> None:
         """Add a dependency edge, keeping the strongest condition and every reason."""
@@ -385,3 +390,13 @@ class Project:
 
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]
+
+    def volume_name(self, key: str) -> str:
+        """The engine's name of the project's volume ``key`` (Compose's rule: its ``name``, an
+        external volume's key, else ``<project>_<key>``)."""
+        spec = self.volume_specs.get(key)
+        if spec is not None and spec.engine_name:
+            return spec.engine_name
+        if spec is not None and spec.external:
+            return key
+        return f"{self.name}_{key}"

@@ -255,7 +255,7 @@ def _resources(spec: Resources) -> dict[str, Any]:
     if spec.cpus is not None:
         out["cpus"] = f"{spec.cpus:g}"
     if spec.memory is not None:
-        out["memory"] = int(spec.memory) if spec.memory.isdigit() else text(spec.memory)
+        out["memory"] = text(spec.memory)
     if spec.pids is not None:
         out["pids"] = spec.pids
     return out

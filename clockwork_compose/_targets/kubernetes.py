@@ -49,7 +49,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .. import _yaml
+from .. import _lower_fields, _yaml
 from .._engines import CATALOG, Engine, engine_named
 from .._errors import DeclarationError
 from .._model import (
@@ -58,6 +58,7 @@ from .._model import (
     EnvValue,
     Healthcheck,
     HttpCheck,
+    Interpolation,
     Mount,
     Project,
     Role,
@@ -114,6 +115,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
     project folder (the migrators' files are read from it). ``base`` is not needed: nothing
     here is a path on the machine that builds."""
     check_names(project)
+    refuse_compose_only(project)
     migrators = [s for s in project.ordered() if s.role is Role.MIGRATOR]
     if migrators and root is None:
         raise ValueError("the Kubernetes target reads the migration files: give the project folder")
@@ -133,6 +135,55 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
     if unknown:
         raise ValueError(f"secretKeyRef to variables .env does not hold: {', '.join(unknown)}")
     return sorted(docs, key=lambda d: (_KIND_ORDER.index(d["kind"]), d["metadata"]["name"]))
+
+
+#: The Compose fields (``_model.Options``) this target maps.
+MAPPED: frozenset[str] = frozenset()
+
+
+def refuse_compose_only(project: Project) -> None:
+    """A DeclarationError for the first Compose field or declaration Kubernetes has no
+    mapping for here, naming the resource and the field."""
+    _lower_fields.refuse(project, "kubernetes", MAPPED, "clockwork has no mapping for it there")
+    if not project.shared_network:
+        raise DeclarationError(
+            "ProjectSettings",
+            "shared_network",
+            "is not supported on kubernetes (isolation would need NetworkPolicy, which clockwork does not write)",
+            "remove shared_network=False, or build for compose or swarm",
+        )
+    for s in project.ordered():
+        where = _compose_only(s)
+        if where is not None:
+            field, what = where
+            raise DeclarationError(
+                s.name, field, f"{what} is not supported on kubernetes", "remove it, or build for compose or swarm"
+            )
+    for kind, specs in (("Volume", project.volume_specs), ("Network", project.network_specs)):
+        for name, spec in sorted(specs.items()):
+            if spec != type(spec)(name, **({"fixed": False} if kind == "Network" else {})):
+                raise DeclarationError(
+                    None,
+                    kind.lower() + "s",
+                    f"{kind}({name!r}) with external, a name, a driver, options, labels or internal "
+                    "is not supported on kubernetes",
+                    f"declare it as {kind}({name!r}), or build for compose or swarm",
+                )
+
+
+def _compose_only(s: Service) -> tuple[str, str] | None:
+    if s.image_text is not None:
+        return "image", "an Env interpolation"
+    for key, value in sorted(s.environment.items()):
+        if isinstance(value, Interpolation):
+            return f"env_vars.{key}", "an Env interpolation"
+    for port in s.ports:
+        if port.mode is not None or port.published is not None:
+            return "ports", f"Port(target={port.container}) with mode or a published range or Env"
+    for mount in s.mounts:
+        if mount.kind == "volume" and not mount.source:
+            return "volumes", f"the anonymous volume at {mount.target}"
+    return None
 
 
 def validate(docs: list[dict[str, Any]]) -> None:
