@@ -435,6 +435,10 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
         )
+    if PurePosixPath(value).is_absolute() and not path.is_relative_to(_resolved(ctx, ".")):
+        # A host path (/var/run/docker.sock) as written: the same on every clone, wherever it is,
+        # and not replaced by what a symlink points to on the build machine.
+        return os.path.normpath(value)
     relative = PurePosixPath(Path(os.path.relpath(path, _resolved(ctx, "."))).as_posix())
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
 

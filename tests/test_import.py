@@ -288,6 +288,7 @@ def test_an_imported_file_builds_to_the_same_stack(tmp_path: Path):
             depends_on: [db]
             cap_add: [NET_ADMIN]
             stop_grace_period: 1m30s
+            volumes: ["/var/run:/host-run:ro"]  # a host path, through a symlink on most hosts
           proxy:
             image: nginx:1.27
             networks: [front]
