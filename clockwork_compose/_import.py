@@ -24,7 +24,7 @@ from . import _compose_file
 from ._compose_file import ComposeFile, as_mapping
 from ._engines import engine_for_image
 from ._errors import DeclarationError
-from ._pysource import Call, Name, Plus, statement
+from ._pysource import WIDTH, Call, Name, Plus, statement
 
 MAIN = "main.py"
 
@@ -187,6 +187,8 @@ def convert(compose: ComposeFile, project_dir: Path) -> Imported:
     _note_engines(compose, imported)
     head = f'"""The stack of {compose.path.name}, imported by `clockwork import`."""\n\n'
     imports = f"from clockwork_compose import {', '.join(sorted(needs))}\n"
+    if len(imports) > WIDTH + 1:
+        imports = "from clockwork_compose import (\n" + "".join(f"    {n},\n" for n in sorted(needs)) + ")\n"
     settings = Call("ProjectSettings", kwargs=(("shared_network", False), ("container_names", naming)))
     parts = [head + imports, statement(None, settings), *tops.statements, "".join(resources)]
     if connections:
