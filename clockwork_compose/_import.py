@@ -328,8 +328,13 @@ def _top_level(compose: ComposeFile, imported: Imported) -> _Tops:
         for name, spec in wanted.items():
             call = _top_call(key, cls, name, spec)
             if call is None:
-                imported.escaped.setdefault("(top level)", []).append(f"{key}.{name}")
-                continue
+                raise DeclarationError(
+                    None,
+                    f"{key}.{name}",
+                    f"declares {', '.join(sorted(spec))}, and {cls} has no field for "
+                    f"{'each' if len(spec) > 1 else 'it'}",
+                    "declare it without them (or create it beforehand, declared external: true), then import again",
+                )
             tops.names[key][name] = variables[name]
             tops.classes |= _used([("", call)])
             tops.statements.append(statement(variables[name], call))
