@@ -136,6 +136,8 @@ class Imported:
     escaped: dict[str, list[str]] = field(default_factory=dict)
     #: (consumer, variable, engine service): literal URLs replaced by a connection.
     urls: list[tuple[str, str, str]] = field(default_factory=list)
+    #: What main.py cannot say and import left out, one line each (never silently).
+    dropped: list[str] = field(default_factory=list)
     #: Service keys read, and how many went through the escape hatch.
     keys: int = 0
 
@@ -815,6 +817,7 @@ def _connections(
     lines: list[str] = []
     me = names[consumer]
     depends = as_mapping(spec.get("depends_on"))
+    imported.dropped.extend(_dropped(consumer, depends))
     plain: set[str] = set()
     for variable, service in _replaced_urls(consumer, spec, urls):
         imported.urls.append((consumer, variable, service))
@@ -845,6 +848,17 @@ def _connections(
             kwargs = (*kwargs, ("url", False))
         lines.append(statement(None, Call(f"{me}.connect", (Name(names[service]),), kwargs)))
     return lines
+
+
+def _dropped(consumer: str, depends: dict[str, Any]) -> list[str]:
+    """The parts of ``depends_on`` that connect() has no argument for."""
+    out = []
+    for service, edge in depends.items():
+        if isinstance(edge, dict) and edge.get("restart"):
+            out.append(f"{consumer}: depends_on {service} restart: true (Compose restarts {consumer} after {service})")
+        if isinstance(edge, dict) and edge.get("required") is False:
+            out.append(f"{consumer}: depends_on {service} required: false (the dependency is now required)")
+    return out
 
 
 def _options(depends: dict[str, Any], service: str) -> tuple[tuple[str, Any], ...]:

@@ -299,3 +299,19 @@ def test_an_imported_file_builds_to_the_same_stack(tmp_path: Path):
     _import.import_file(source, tmp_path)
     _api.build(tmp_path, environ={})
     assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
+
+
+def test_what_connect_cannot_say_is_listed_not_dropped_silently(tmp_path: Path):
+    imported = _convert(
+        tmp_path,
+        """
+        services:
+          web: {image: busybox}
+          worker:
+            image: busybox
+            depends_on:
+              web: {condition: service_started, restart: true}
+        """,
+    )
+    lines = _import.summary(imported, tmp_path)
+    assert "  worker: depends_on web restart: true (Compose restarts worker after web)" in lines
