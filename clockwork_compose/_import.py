@@ -922,6 +922,9 @@ def summary(imported: Imported, project_dir: Path) -> list[str]:
         share = f"{escaped} of {imported.keys} service keys" if imported.keys else f"{escaped} keys"
         lines.append(f"through compose={{...}} (no typed field says them; {share}):")
         lines.extend(f"  {service}: {', '.join(keys)}" for service, keys in imported.escaped.items())
+    if imported.dropped:
+        lines.append("not carried over (main.py has no way to say it):")
+        lines.extend(f"  {line}" for line in imported.dropped)
     lines.append(f"next: move the hand-written file aside (git mv {source} {source}.orig), then run clockwork build")
     return lines
 
