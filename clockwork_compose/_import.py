@@ -165,12 +165,13 @@ def import_file(source: Path, project_dir: Path, force: bool = False) -> Importe
 
 def convert(compose: ComposeFile, project_dir: Path) -> Imported:
     """main.py for ``compose`` (pure: reads nothing but what it is given)."""
-    names = _variables(list(compose.services))
+    taken: set[str] = set()
+    names = _variables(list(compose.services), used=taken)
     # Every container named after its service is clockwork's fixed naming; else Compose's.
     fixed = all(spec.get("container_name") == name for name, spec in compose.services.items())
     naming = "fixed" if fixed else "compose"
     imported = Imported(compose.path, "", list(compose.services))
-    tops = _top_level(compose, imported)
+    tops = _top_level(compose, taken)
     resources: list[str] = []
     connections: list[str] = []
     needs: set[str] = {"DockerResource", "ProjectSettings"} | tops.classes
@@ -207,10 +208,12 @@ _TAKEN = frozenset(
 )
 
 
-def _variables(names: list[str], suffix: str = "") -> dict[str, str]:
-    """A Python variable per name, after the name (``redis-cache`` -> ``redis_cache``), unique."""
+def _variables(names: list[str], suffix: str = "", used: set[str] | None = None) -> dict[str, str]:
+    """A Python variable per name, after the name (``redis-cache`` -> ``redis_cache``), unique
+    among themselves and the names in ``used`` (which it extends)."""
     out: dict[str, str] = {}
-    used: set[str] = set(_TAKEN)
+    used = set(_TAKEN) if used is None else used
+    used |= _TAKEN
     for name in names:
         base = re.sub(r"\W+", "_", name.lower(), flags=re.ASCII).strip("_") or "service"
         base = f"{base}{suffix}"
@@ -314,7 +317,7 @@ class _Tops:
     names: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _top_level(compose: ComposeFile, imported: Imported) -> _Tops:
+def _top_level(compose: ComposeFile, taken: set[str]) -> _Tops:
     tops = _Tops()
     for key, cls, suffix in (
         ("volumes", "Volume", "_volume"),
@@ -325,7 +328,7 @@ def _top_level(compose: ComposeFile, imported: Imported) -> _Tops:
         declared = {str(k): (v or {}) for k, v in compose.top.get(key, {}).items()}
         # A network by its bare name would be clockwork's {name: KEY}; Network(...) is Compose's own naming.
         wanted = {n: spec for n, spec in declared.items() if key != "volumes" or spec}
-        variables = _variables(list(wanted), suffix)
+        variables = _variables(list(wanted), suffix, taken)
         tops.names[key] = {}
         for name, spec in wanted.items():
             call = _top_call(key, cls, name, spec)

@@ -315,3 +315,17 @@ def test_what_connect_cannot_say_is_listed_not_dropped_silently(tmp_path: Path):
     )
     lines = _import.summary(imported, tmp_path)
     assert "  worker: depends_on web restart: true (Compose restarts worker after web)" in lines
+
+
+def test_a_volume_variable_never_takes_a_service_variable(tmp_path: Path):
+    imported = _convert(
+        tmp_path,
+        """
+        services:
+          db_volume: {image: busybox, volumes: ["db:/data"]}
+        volumes:
+          db: {driver: local}
+        """,
+    )
+    assert "db_volume = DockerResource(" in imported.text
+    assert 'db_volume_2 = Volume("db", driver="local")' in imported.text
