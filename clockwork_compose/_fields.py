@@ -23,6 +23,13 @@ _KEY = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 SIZE = re.compile(r"\d+(\.\d+)? ?([kKmMgGtTpP]?[iI]?[bB]?)")
 
 
+def size_bytes(size: int | str) -> int:
+    """A size as Docker reads it (``512m``: binary units) in bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) ?([kKmMgGtTpP]?)[iI]?[bB]?", str(size))
+    assert match is not None, size  # checked by check_size
+    return int(float(match[1]) * 1024 ** " kmgtp".index(match[2].lower() or " "))
+
+
 def check_size(value: int | str | None) -> int | str | None:
     if isinstance(value, str) and not SIZE.fullmatch(value):
         raise _invalid(f"{value!r} is not a size", 'give bytes as a number, or e.g. "512m", "1g"')

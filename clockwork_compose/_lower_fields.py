@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._declarations import DockerResource, Secret
 from ._errors import DeclarationError
-from ._fields import Config, Env, EnvText, FileSecret, Mount, Network, Port, Volume
+from ._fields import Config, Env, EnvText, FileSecret, Mount, Network, Port, Volume, size_bytes
 from ._model import (
     FileObject,
     Interpolation,
@@ -152,6 +152,11 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
     from ._lower import project_path
 
     r = resource
+    limit, reserved = (r.limits and r.limits.memory), (r.reservations and r.reservations.memory)
+    if limit is not None and reserved is not None and size_bytes(reserved) > size_bytes(limit):
+        raise DeclarationError(
+            r.name, "reservations.memory", f"reserves {reserved} and is limited to {limit}", "reserve at most the limit"
+        )
     if r.pids_limit is not None and r.limits is not None and r.limits.pids not in (None, r.pids_limit):
         raise DeclarationError(
             r.name,

@@ -187,6 +187,7 @@ INVALID = [
     ("compose={'no_such_key': 1}", "the Compose specification rejects it", "no_such_key"),
     ("compose={'x': object()}", "field 'compose.x'", "is not YAML data"),
     ("pids_limit=5, limits=Resources(pids=6)", "field 'pids_limit'", "differ"),
+    ("limits=Resources(memory='1m'), reservations=Resources(memory='2m')", "field 'reservations.memory'", "reserve at most the limit"),
 ]  # fmt: skip
 
 
@@ -284,7 +285,9 @@ def test_swarm_refuses_what_docker_stack_deploy_ignores(make_project, fields):
 # -- Kubernetes: refused, naming resource, field and target ----------------------------------
 
 KUBERNETES_REFUSED = [
-    ("cap_add=['NET_ADMIN']", "field 'cap_add'"),
+    ("profiles=['debug']", "field 'profiles'"),
+    ("limits=Resources(pids=5)", "field 'limits.pids'"),
+    ("extra_hosts={'host.docker.internal': 'host-gateway'}", "field 'extra_hosts'"),
     ("secrets=[FileSecret('pw', file='./secrets/db_password.txt')]", "field 'secrets'"),
     ("compose={'oom_score_adj': 1}", "field 'compose'"),
     ("network_aliases={'app_network': ['x']}", "field 'network_aliases'"),
@@ -301,6 +304,32 @@ def test_kubernetes_refuses_what_it_does_not_map(make_project, fields, where):
     with pytest.raises(DeclarationError) as caught:
         _api.compile_project(root, target="kubernetes")
     assert where in str(caught.value) and "not supported on kubernetes" in str(caught.value), str(caught.value)
+
+
+def test_kubernetes_maps_the_container_and_pod_fields(make_project):
+    fields = (
+        "tty=True, stdin_open=True, read_only=True, privileged=True, cap_add=['CAP_NET_ADMIN'], cap_drop=['ALL'], "
+        "limits=Resources(cpus=0.5, memory='512m'), reservations=Resources(cpus=0.25, memory='1048576'), "
+        "stop_grace_period=2.5, extra_hosts={'a.local': '10.0.0.1', 'b.local': '10.0.0.1'}, dns=['1.1.1.1'], "
+        "sysctls={'net.core.somaxconn': 1024}"
+    )
+    docs = _doc(make_project, fields, target="kubernetes")["docs"]
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert (container["tty"], container["stdin"]) == (True, True)
+    assert container["securityContext"] == {
+        "readOnlyRootFilesystem": True,
+        "privileged": True,
+        "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+    }
+    assert container["resources"] == {
+        "limits": {"cpu": "0.5", "memory": str(512 * 1024 * 1024)},
+        "requests": {"cpu": "0.25", "memory": "1048576"},
+    }
+    assert pod["terminationGracePeriodSeconds"] == 3  # rounded up: never less time than Compose gives
+    assert pod["hostAliases"] == [{"ip": "10.0.0.1", "hostnames": ["a.local", "b.local"]}]
+    assert pod["dnsConfig"] == {"nameservers": ["1.1.1.1"]}
+    assert pod["securityContext"] == {"sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]}
 
 
 def test_kubernetes_refuses_isolation(make_project):

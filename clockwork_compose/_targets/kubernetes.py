@@ -52,6 +52,7 @@ from typing import Any
 from .. import _lower_fields, _yaml
 from .._engines import CATALOG, Engine, engine_named
 from .._errors import DeclarationError
+from .._fields import size_bytes
 from .._model import (
     CommandCheck,
     Condition,
@@ -67,6 +68,7 @@ from .._model import (
     ShellCheck,
     TcpCheck,
 )
+from .._model import Resources as ModelResources
 
 FILE = "kubernetes.yaml"
 HEADER = """\
@@ -137,8 +139,11 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
     return sorted(docs, key=lambda d: (_KIND_ORDER.index(d["kind"]), d["metadata"]["name"]))
 
 
-#: The Compose fields (``_model.Options``) this target maps.
-MAPPED: frozenset[str] = frozenset()
+#: The Compose fields (``_model.Options``) this target maps (``_container_options``, ``_pod_options``).
+MAPPED = frozenset(
+    {"tty", "stdin_open", "read_only", "privileged", "cap_add", "cap_drop", "limits", "reservations"}
+    | {"stop_grace_period", "extra_hosts", "dns", "sysctls"}
+)
 
 
 def refuse_compose_only(project: Project) -> None:
@@ -177,6 +182,10 @@ def _compose_only(s: Service) -> tuple[str, str] | None:
     for key, value in sorted(s.environment.items()):
         if isinstance(value, Interpolation):
             return f"env_vars.{key}", "an Env interpolation"
+    if s.options.limits is not None and s.options.limits.pids is not None:
+        return "limits.pids", "a container's pids limit"
+    if any(ip == "host-gateway" for _, ip in s.options.extra_hosts):
+        return "extra_hosts", "host-gateway"
     for port in s.ports:
         if port.mode is not None or port.published is not None:
             return "ports", f"Port(target={port.container}) with mode or a published range or Env"
@@ -493,7 +502,62 @@ def _container(project: Project, s: Service, name: str) -> dict[str, Any]:
         out.update(_probes(s.healthcheck))
     if s.user:
         out["securityContext"] = _user(s)
+    return _container_options(s, out)
+
+
+def _container_options(s: Service, out: dict[str, Any]) -> dict[str, Any]:
+    """The Compose fields a container spec maps: tty, stdin, its security context, resources."""
+    o = s.options
+    if o.tty:
+        out["tty"] = True
+    if o.stdin_open:
+        out["stdin"] = True
+    security = dict(out.get("securityContext", {}))
+    if o.read_only:
+        security["readOnlyRootFilesystem"] = True
+    if o.privileged:
+        security["privileged"] = True
+    capabilities = {
+        key: [c.removeprefix("CAP_") for c in names]
+        for key, names in (("add", o.cap_add), ("drop", o.cap_drop))
+        if names
+    }
+    if capabilities:
+        security["capabilities"] = capabilities
+    if security:
+        out["securityContext"] = security
+    resources = {
+        key: _quantities(spec) for key, spec in (("limits", o.limits), ("requests", o.reservations)) if spec is not None
+    }
+    if resources:
+        out["resources"] = resources
     return out
+
+
+def _quantities(spec: ModelResources) -> dict[str, str]:
+    out = {}
+    if spec.cpus is not None:
+        out["cpu"] = f"{spec.cpus:g}"
+    if spec.memory is not None:
+        out["memory"] = str(size_bytes(spec.memory))
+    return out
+
+
+def _pod_options(s: Service, spec: dict[str, Any]) -> dict[str, Any]:
+    """The Compose fields a pod spec maps: grace period, host aliases, DNS servers, sysctls."""
+    o = s.options
+    if o.stop_grace_period is not None:
+        spec["terminationGracePeriodSeconds"] = math.ceil(o.stop_grace_period)
+    if o.extra_hosts:
+        by_ip: dict[str, list[str]] = {}
+        for host, ip in o.extra_hosts:
+            by_ip.setdefault(ip, []).append(host)
+        spec["hostAliases"] = [{"ip": ip, "hostnames": sorted(hosts)} for ip, hosts in sorted(by_ip.items())]
+    if o.dns:
+        spec["dnsConfig"] = {"nameservers": list(o.dns)}
+    if o.sysctls:
+        spec["securityContext"] = {"sysctls": [{"name": k, "value": v} for k, v in o.sysctls]}
+    return spec
 
 
 def _user(s: Service) -> dict[str, int]:
@@ -811,7 +875,7 @@ def _pod(
     spec["containers"] = [container]
     if volumes or wait_volumes:
         spec["volumes"] = [*volumes, *wait_volumes]
-    return spec
+    return _pod_options(s, spec)
 
 
 def _database(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:
