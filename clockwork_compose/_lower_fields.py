@@ -7,6 +7,7 @@ definition), with the same one-line errors.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ._declarations import DockerResource, Secret
@@ -140,7 +141,8 @@ def files(
     names = []
     for item in items:
         path = project_path(ctx, item.file, resource.name, field, kind="file", outside=resource.allow_outside_project)
-        _once(resource.name, field, type(item).__name__, known, item.name, FileObject(item.name, path))
+        digest = hashlib.sha256((ctx.project_dir / path).read_bytes()).hexdigest()[:12]
+        _once(resource.name, field, type(item).__name__, known, item.name, FileObject(item.name, path, digest))
         if item.name in names:
             raise DeclarationError(resource.name, field, f"{item.name!r} is listed twice", "list it once")
         names.append(item.name)

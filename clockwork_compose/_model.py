@@ -149,6 +149,8 @@ class FileObject:
     name: str
     #: Relative to the project folder ("./x").
     file: str
+    #: A hash of the content: Swarm's and Kubernetes' copies are immutable, a new content a new copy.
+    digest: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ and what Swarm and Kubernetes make of it; the escape hatch; build's file rules."
 
 from __future__ import annotations
 
+import base64
 import textwrap
 
 import pytest
@@ -288,7 +289,6 @@ KUBERNETES_REFUSED = [
     ("profiles=['debug']", "field 'profiles'"),
     ("limits=Resources(pids=5)", "field 'limits.pids'"),
     ("extra_hosts={'host.docker.internal': 'host-gateway'}", "field 'extra_hosts'"),
-    ("secrets=[FileSecret('pw', file='./secrets/db_password.txt')]", "field 'secrets'"),
     ("compose={'oom_score_adj': 1}", "field 'compose'"),
     ("network_aliases={'app_network': ['x']}", "field 'network_aliases'"),
     ("env_vars={'A': Env('A')}", "field 'env_vars.A'"),
@@ -330,6 +330,26 @@ def test_kubernetes_maps_the_container_and_pod_fields(make_project):
     assert pod["hostAliases"] == [{"ip": "10.0.0.1", "hostnames": ["a.local", "b.local"]}]
     assert pod["dnsConfig"] == {"nameservers": ["1.1.1.1"]}
     assert pod["securityContext"] == {"sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]}
+
+
+def test_kubernetes_mounts_file_secrets_from_the_secret_and_configs_from_config_maps(make_project):
+    extra = 'pw = FileSecret("db_password", file="./secrets/db_password.txt")\nconf = Config("nginx_conf", file="./nginx.conf")\n'
+    root = make_project(_main("secrets=[pw], configs=[conf]", extra), FILES)
+    _, text, _ = _api.compile_project(root, target="kubernetes")
+    docs = list(yaml.safe_load_all(text))
+    assert "s3cret" not in text  # the secret's content stays out of the file
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secret = volumes[mounts["/run/secrets"]["name"]]["secret"]
+    assert secret["items"] == [{"key": "file.db_password", "path": "db_password"}]
+    config_map = volumes[mounts["/nginx_conf"]["name"]]["configMap"]["name"]
+    (made,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == config_map]
+    assert made["data"] == {"nginx_conf": "events {}\n"} and made["immutable"] is True
+    # The Secret `clockwork secrets --target kubernetes` prints holds the file under that key.
+    printed = yaml.safe_load(_api.kubernetes_secret(root, environ={}))
+    assert printed["metadata"]["name"] == secret["secretName"]
+    assert base64.b64decode(printed["data"]["file.db_password"]) == b"s3cret"
 
 
 def test_kubernetes_refuses_isolation(make_project):

@@ -133,6 +133,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
         else:
             docs += _app(project, s, configs, s.name in listed, claims)
     docs += _app_claims(project, claims)
+    docs += [_file_config_map(project, name, root) for name in sorted(project.configs)]
     unknown = sorted({key for _, key in secret_refs(docs)} - set(project.env_file))
     if unknown:
         raise ValueError(f"secretKeyRef to variables .env does not hold: {', '.join(unknown)}")
@@ -142,8 +143,10 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
 #: The Compose fields (``_model.Options``) this target maps (``_container_options``, ``_pod_options``).
 MAPPED = frozenset(
     {"tty", "stdin_open", "read_only", "privileged", "cap_add", "cap_drop", "limits", "reservations"}
-    | {"stop_grace_period", "extra_hosts", "dns", "sysctls"}
+    | {"stop_grace_period", "extra_hosts", "dns", "sysctls", "secrets", "configs"}
 )
+#: Where a service reads its file secrets, as on Compose.
+SECRETS_DIR = "/run/secrets"
 
 
 def refuse_compose_only(project: Project) -> None:
@@ -213,10 +216,12 @@ def secret_name(project: Project) -> str:
     return _fit(_dns(project.name) + "-secrets", 253)
 
 
-def secret(project: Project, values: Mapping[str, str]) -> dict[str, Any]:
+def secret(project: Project, values: Mapping[str, str], files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
     """The Secret manifest: every variable ``project.env_file`` names, its value exactly as
-    .env holds it (``values``: the parsed .env). Raises DeclarationError naming the first
-    variable without a value."""
+    .env holds it (``values``: the parsed .env), and each file secret's content
+    (``files``: name -> bytes, under ``secret_key``). Raises DeclarationError naming the
+    first variable without a value."""
+    binary = {secret_key(n): base64.b64encode(c).decode("ascii") for n, c in sorted((files or {}).items())}
     data = {}
     for variable in sorted(project.env_file):
         if variable not in values:
@@ -233,11 +238,12 @@ def secret(project: Project, values: Mapping[str, str]) -> dict[str, Any]:
         "metadata": {"name": secret_name(project), "labels": _labels(project, None, None)},
         "type": "Opaque",
         "stringData": data,
+        **({"data": binary} if binary else {}),
     }
 
 
-def render_secret(project: Project, values: Mapping[str, str]) -> str:
-    return _yaml.dump(secret(project, values))
+def render_secret(project: Project, values: Mapping[str, str], files: Mapping[str, bytes] | None = None) -> str:
+    return _yaml.dump(secret(project, values, files))
 
 
 # -- names ----------------------------------------------------------------------------------
@@ -595,7 +601,57 @@ def _volumes(
         if claims is not None:
             volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claims[m.source]}})
     tmpfs_mounts, tmpfs_volumes = _tmpfs(s)
-    return mounts + tmpfs_mounts, volumes + tmpfs_volumes
+    file_mounts, file_volumes = _file_volumes(project, s)
+    return mounts + tmpfs_mounts + file_mounts, volumes + tmpfs_volumes + file_volumes
+
+
+def secret_key(name: str) -> str:
+    """The key of a file secret in the project's Secret (never a .env variable's: those have no '.')."""
+    return f"file.{name}"
+
+
+def config_map_name(project: Project, name: str) -> str:
+    return _fit(f"{_dns(project.name)}-config-{_dns(name)}-{project.configs[name].digest}")
+
+
+def _file_volumes(project: Project, s: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """File secrets from the project's Secret at /run/secrets/NAME; each config from its
+    ConfigMap at /NAME, as Compose mounts them."""
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    if s.options.secrets:
+        items = [{"key": secret_key(n), "path": n} for n in s.options.secrets]
+        mounts.append({"name": "file-secrets", "mountPath": SECRETS_DIR, "readOnly": True})
+        volumes.append({"name": "file-secrets", "secret": {"secretName": secret_name(project), "items": items}})
+    for i, name in enumerate(s.options.configs):
+        volume = f"config-{i}"
+        mounts.append({"name": volume, "mountPath": f"/{name}", "subPath": name, "readOnly": True})
+        items = [{"key": name, "path": name}]
+        volumes.append({"name": volume, "configMap": {"name": config_map_name(project, name), "items": items}})
+    return mounts, volumes
+
+
+def _file_config_map(project: Project, name: str, root: Path | None) -> dict[str, Any]:
+    """The immutable ConfigMap of one ``Config`` (its content in the file: configs are not secret)."""
+    if root is None:
+        raise ValueError("the Kubernetes target reads config files: give the project folder")
+    content = (root / project.configs[name].file).read_bytes()
+    if len(content) > CONFIGMAP_LIMIT:
+        raise DeclarationError(
+            None, "configs", f"Config({name!r}) holds {len(content)} bytes, more than a ConfigMap can (1 MiB)", ""
+        )
+    labels = _labels(project, None, None)
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": config_map_name(project, name), "labels": labels},
+        "immutable": True,
+    }
+    try:
+        config["data"] = {name: content.decode("utf-8")}
+    except UnicodeDecodeError:
+        config["binaryData"] = {name: base64.b64encode(content).decode("ascii")}
+    return config
 
 
 def _tmpfs(s: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
