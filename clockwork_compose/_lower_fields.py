@@ -260,6 +260,16 @@ def check_references(project: Project) -> None:
                     f"{service.name} is not on network {network!r}",
                     f"add it to networks, or remove {network!r} from network_aliases",
                 )
+        for dependency in sorted(service.depends_on):
+            theirs = set(project.services[dependency].options.profiles)
+            if theirs and not (service.options.profiles and set(service.options.profiles) <= theirs):
+                raise DeclarationError(
+                    service.name,
+                    "profiles",
+                    f"it waits for {dependency}, which runs only with the profiles {', '.join(sorted(theirs))}, "
+                    "and Compose would start it without them",
+                    f"give {service.name} profiles among those of {dependency}, or remove the profiles of {dependency}",
+                )
         if service.options.network_mode and service.options.network_mode.startswith("service:"):
             other = service.options.network_mode.split(":", 1)[1]
             if other not in project.services:

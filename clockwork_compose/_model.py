@@ -393,6 +393,23 @@ class Project:
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]
 
+    def running(self, profiles: str) -> Project:
+        """The project as ``docker compose up`` runs it with ``COMPOSE_PROFILES=profiles``:
+        without the services none of whose profiles is active (``*``: all are)."""
+        active = {p.strip() for p in profiles.split(",") if p.strip()}
+        off = {
+            n
+            for n, s in self.services.items()
+            if s.options.profiles and "*" not in active and not active & set(s.options.profiles)
+        }
+        if not off:
+            return self
+        import dataclasses
+
+        services = {n: s for n, s in self.services.items() if n not in off}
+        databases = [d for d in self.databases if d.consumer not in off and d.service not in off]
+        return dataclasses.replace(self, services=services, databases=databases)
+
     def volume_name(self, key: str) -> str:
         """The engine's name of the project's volume ``key`` (Compose's rule: its ``name``, an
         external volume's key, else ``<project>_<key>``)."""

@@ -449,3 +449,44 @@ def test_build_replaces_its_own_file_and_keeps_env_lines(make_project):
     assert run_cli("build", "-C", str(root)).code == 0
     assert run_cli("build", "-C", str(root)).code == 0
     assert (root / ".env").read_bytes() == before
+
+
+# -- profiles: what `docker compose up` runs --------------------------------------------------
+
+
+def test_a_profile_leaves_its_services_out_until_it_is_active(make_project):
+    extra = """
+    db = DockerResource(name="db", image="postgres:16", profiles=["debug"])
+    tool = DockerResource(name="tool", image="busybox:1", profiles=["debug"]).connect(db)
+    ops = DockerResource(name="ops", image="busybox:1", profiles=["debug", "ops"])
+    """
+    root = make_project(_main("", extra), FILES)
+    project, _, _ = _api.compile_project(root)
+    assert sorted(project.running("").services) == ["web"]
+    assert sorted(project.running("debug").services) == ["db", "ops", "tool", "web"]
+    assert sorted(project.running("ops").services) == ["ops", "web"]
+    assert sorted(project.running(" ops , other").services) == ["ops", "web"]
+    assert sorted(project.running("*").services) == ["db", "ops", "tool", "web"]
+    assert [d.consumer for d in project.running("").databases] == []
+
+
+def test_waiting_for_a_service_of_a_profile_needs_that_profile(make_project):
+    extra = 'db = DockerResource(name="db", image="postgres:16", profiles=["debug"])\n'
+    root = make_project(extra + 'DockerResource(name="web", image="nginx:1.25").connect(db)\n', FILES)
+    with pytest.raises(DeclarationError) as caught:
+        _api.compile_project(root)
+    assert "resource 'web', field 'profiles': it waits for db, which runs only with the profiles debug" in str(
+        caught.value
+    )
+
+
+def test_a_migrator_runs_with_the_profiles_of_its_database(make_project):
+    extra = """
+    db = DockerResource(name="db", image="postgres:16", profiles=["data"])
+    DockerResource(name="app", image="busybox:1", profiles=["data"]).connect(
+        DatabaseConnection(to_resource=db, schema_file="schema.sql")
+    )
+    """
+    root = make_project(_main("", extra), {**FILES, "schema.sql": "CREATE TABLE t (id int);\n"})
+    doc = yaml.safe_load(_api.compile_project(root)[1])
+    assert doc["services"]["db-migrator"]["profiles"] == ["data"]
