@@ -266,8 +266,8 @@ def check_references(project: Project) -> None:
                 raise DeclarationError(
                     service.name,
                     "profiles",
-                    f"it waits for {dependency}, which runs only with the profiles {', '.join(sorted(theirs))}, "
-                    "and Compose would start it without them",
+                    f"it waits for {dependency}, which runs only with the profiles {', '.join(sorted(theirs))}: "
+                    f"without them Compose refuses the file ({service.name} depends on undefined service {dependency})",
                     f"give {service.name} profiles among those of {dependency}, or remove the profiles of {dependency}",
                 )
         if service.options.network_mode and service.options.network_mode.startswith("service:"):
