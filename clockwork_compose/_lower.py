@@ -206,6 +206,12 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
     if engine is not None:
         creds = engine.credentials(service.environment, service.command)
         _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
+        if resource.env_file:
+            project.warnings.append(
+                f"{resource.name}: clockwork does not read env_file: the URL a connection gets, the readiness "
+                f"probe and assert use {engine.name}'s settings from env_vars (or the image's defaults); "
+                "set the user, password and database there"
+            )
     if resource.password is not None:
         _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:

@@ -490,3 +490,25 @@ def test_a_migrator_runs_with_the_profiles_of_its_database(make_project):
     root = make_project(_main("", extra), {**FILES, "schema.sql": "CREATE TABLE t (id int);\n"})
     doc = yaml.safe_load(_api.compile_project(root)[1])
     assert doc["services"]["db-migrator"]["profiles"] == ["data"]
+
+
+def test_an_engine_with_an_env_file_is_warned_about(make_project):
+    root = make_project(_main("", 'DockerResource(name="db", image="postgres:16", env_file=["./app.env"])\n'), FILES)
+    project, _, _ = _api.compile_project(root)
+    assert any(w.startswith("db: clockwork does not read env_file") for w in project.warnings)
+
+
+@needs_compose
+def test_env_is_resolved_where_the_stack_runs_never_on_the_build_machine(make_project, monkeypatch):
+    extra = 'db = DockerResource(name="db", image="postgres:" + Env("PG_TAG", default="16-alpine"))\n'
+    root = make_project(_main("env_vars={'LEVEL': Env('LEVEL', default='info')}", extra), FILES)
+    monkeypatch.setenv("PG_TAG", "from-the-build-machine")
+    _, text, _ = _api.compile_project(root)
+    assert "from-the-build-machine" not in text and "postgres:${PG_TAG:-16-alpine}" in text
+    monkeypatch.delenv("PG_TAG")
+    assert run_cli("build", "-C", str(root)).code == 0
+    assert compose_config(root)["services"]["db"]["image"] == "postgres:16-alpine"  # the default
+    (root / ".env").write_text("PG_TAG=15-alpine\nLEVEL=debug\n")
+    model = compose_config(root)  # the user's .env, where the stack runs
+    assert model["services"]["db"]["image"] == "postgres:15-alpine"
+    assert model["services"]["web"]["environment"]["LEVEL"] == "debug"
