@@ -237,7 +237,9 @@ class Mount(_Model):
     _kind: ClassVar[str] = "Mount"
 
     target: str
-    source: str | Volume | None = None
+    #: An ``Env`` (or ``EnvText``) source is a host path Compose reads from the environment
+    #: where it runs (``type="bind"``): clockwork neither checks nor moves it.
+    source: str | Volume | Env | EnvText | None = None
     type: Literal["volume", "bind", "tmpfs"] | None = None
     read_only: bool = False
 
@@ -252,8 +254,10 @@ class Mount(_Model):
     def _fits_type(self) -> Mount:
         if self.type == "tmpfs" and self.source is not None:
             raise _invalid("a tmpfs mount has no source", "remove source")
-        if self.type == "bind" and not isinstance(self.source, str):
+        if self.type == "bind" and not isinstance(self.source, str | Env | EnvText):
             raise _invalid("a bind mount needs a source path", 'give source="./path"')
+        if isinstance(self.source, Env | EnvText) and self.type != "bind":
+            raise _invalid("an Env source is a host path", 'say so with type="bind"')
         return self
 
     @property

@@ -181,7 +181,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         command=_argv(resource.command),
         entrypoint=_argv(resource.entrypoint),
         working_dir=resource.working_dir,
-        user=resource.user,
+        user=_lower_fields.interpolation(resource.user) if isinstance(resource.user, Env | EnvText) else resource.user,
         hostname=resource.hostname or (resource.name if engine is not None and engine.fixed_hostname else None),
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
         ports=_once(resource.name, "ports", resource.ports, [_port_of(resource.name, spec) for spec in resource.ports]),
@@ -195,7 +195,9 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         networks=[*shared, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=Restart(resource.restart),
         replicas=resource.replicas,
-        labels=dict(resource.labels),
+        labels={
+            k: _lower_fields.interpolation(v) if isinstance(v, Env | EnvText) else v for k, v in resource.labels.items()
+        },
         assertions=[a.model_dump() for a in resource.assertions],
         container_name=resource.name if project.fixed_names else None,
         container=resource.name if project.fixed_names else f"{project.name}-{resource.name}-1",

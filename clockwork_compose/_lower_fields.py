@@ -67,6 +67,10 @@ def mount(resource: DockerResource, spec: Mount, ctx: Context, project: Project)
     kind = spec.kind
     if kind == "tmpfs":
         return ModelMount("tmpfs", "", spec.target, spec.read_only)
+    if kind == "bind" and isinstance(spec.source, Env | EnvText):
+        text = interpolation(spec.source)
+        shown = "".join(p if isinstance(p, str) else f"${{{p.name}}}" for p in text.parts)
+        return ModelMount("bind", shown, spec.target, spec.read_only, text)
     if kind == "bind":
         assert isinstance(spec.source, str)
         path = project_path(

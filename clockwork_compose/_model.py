@@ -113,6 +113,8 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+    #: A bind mount's host path that Compose interpolates where it runs (``source`` is its text).
+    source_text: Interpolation | None = None
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ class Service:
     command: tuple[str, ...] | str | None = None
     entrypoint: tuple[str, ...] | str | None = None
     working_dir: str | None = None
-    user: str | None = None
+    user: str | Interpolation | None = None
     #: A hostname that stays when the container is recreated (an engine keys its data by it).
     hostname: str | None = None
     environment: dict[str, EnvValue] = field(default_factory=dict)
@@ -299,7 +301,7 @@ class Service:
     depends_on: dict[str, Dependency] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None
     restart: Restart = Restart.UNLESS_STOPPED
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str | Interpolation] = field(default_factory=dict)
     #: How many copies of an app run at once (targets that run one container ignore it).
     replicas: int = 1
     #: A migrator's job: its driver, plan and the digest of its files (None for the others).

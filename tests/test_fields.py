@@ -512,3 +512,31 @@ def test_env_is_resolved_where_the_stack_runs_never_on_the_build_machine(make_pr
     model = compose_config(root)  # the user's .env, where the stack runs
     assert model["services"]["db"]["image"] == "postgres:15-alpine"
     assert model["services"]["web"]["environment"]["LEVEL"] == "debug"
+
+
+INTERPOLATED = [
+    ("user=Env('UID', default='1000') + ':' + Env('GID', default='1000')", "user", "${UID:-1000}:${GID:-1000}"),
+    ("labels={'traefik.http.routers.web.rule': 'Host(`' + Env('DOMAIN') + '`)'}", "labels", {"dev.clockwork.role": "app", "traefik.http.routers.web.rule": "Host(`${DOMAIN}`)"}),
+    (
+        "volumes=[Mount(type='bind', source=Env('UPLOADS', default='./uploads'), target='/uploads', read_only=True)]",
+        "volumes",
+        [{"type": "bind", "source": "${UPLOADS:-./uploads}", "target": "/uploads", "read_only": True}],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "key", "expected"), INTERPOLATED, ids=[c[1] for c in INTERPOLATED])
+def test_env_where_real_stacks_interpolate(make_project, fields, key, expected):
+    assert _doc(make_project, fields)["services"]["web"][key] == expected
+    swarm = _doc(make_project, fields, target="swarm")["services"]["web"]
+    assert expected == (swarm["deploy"]["labels"] if key == "labels" else swarm[key])
+    root = make_project(_main(fields), FILES)
+    with pytest.raises(DeclarationError, match="not supported on kubernetes|mounts a folder of this machine"):
+        _api.compile_project(root, target="kubernetes")
+
+
+def test_an_env_mount_source_is_a_bind():
+    from clockwork_compose import Env, Mount
+
+    with pytest.raises(DeclarationError, match='an Env source is a host path; say so with type="bind"'):
+        Mount(source=Env("DATA"), target="/data")

@@ -185,6 +185,11 @@ def _compose_only(s: Service) -> tuple[str, str] | None:
     for key, value in sorted(s.environment.items()):
         if isinstance(value, Interpolation):
             return f"env_vars.{key}", "an Env interpolation"
+    for key, value in sorted(s.labels.items()):
+        if isinstance(value, Interpolation):
+            return f"labels.{key}", "an Env interpolation"
+    if isinstance(s.user, Interpolation):
+        return "user", "an Env interpolation"
     if s.options.limits is not None and s.options.limits.pids is not None:
         return "limits.pids", "a container's pids limit"
     if any(ip == "host-gateway" for _, ip in s.options.extra_hosts):

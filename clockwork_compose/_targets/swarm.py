@@ -229,6 +229,9 @@ def _port(port: Port, mode: str) -> dict[str, Any]:
 
 
 def _mount(mount: Mount, base: str) -> dict[str, Any]:
+    if mount.source_text is not None:
+        bind = {"type": "bind", "source": interpolated(mount.source_text), "target": text(mount.target)}
+        return {**bind, "read_only": True} if mount.read_only else bind
     if mount.kind == "volume" and not mount.source:
         anonymous: dict[str, Any] = {"type": "volume", "target": text(mount.target)}
         return {**anonymous, "read_only": True} if mount.read_only else anonymous
