@@ -107,7 +107,8 @@ def secrets(project_dir: Path, environ: Mapping[str, str] | None = None) -> tupl
     project, _, path = compile_project(project_dir, target="kubernetes")
     existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
-    return kubernetes.render_secret(project, env.values), env.notes
+    files = {name: (project_dir / f.file).read_bytes() for name, f in project.secrets.items()}
+    return kubernetes.render_secret(project, env.values, files), env.notes
 
 
 def existing_text(path: Path) -> str | None:

@@ -342,7 +342,7 @@ class DockerResource(_Model):
     #: and, as a Secret, never the generated file.
     password: Text | None = None
     working_dir: str | None = None
-    user: str | None = None
+    user: str | Env | EnvText | None = None
     healthcheck: HealthCheck | None = None
     #: How the service says it is ready: HttpProbe, TcpProbe or CommandProbe. Without one
     #: (or a healthcheck), a running container counts as started, never as ready.
@@ -350,7 +350,7 @@ class DockerResource(_Model):
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     #: Copies of an app on an orchestrator (``--target swarm``); Compose runs one.
     replicas: int = Field(default=1, ge=1, le=1000)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str | Env | EnvText] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
     #: Opt-in: let build contexts and bind mounts point outside the project folder.
     allow_outside_project: bool = False
@@ -449,7 +449,7 @@ class DockerResource(_Model):
 
     @field_validator("labels")
     @classmethod
-    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+    def _valid_labels(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             if not _LABEL.fullmatch(key):
                 raise _invalid(

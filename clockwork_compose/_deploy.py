@@ -440,7 +440,7 @@ def _apply(
         built = _api.build(project_dir)
     finally:
         info = engine_checked()  # no engine says so first, even when the build fails
-    project = built.project
+    project = built.project.running(_envfile.run_values(built.path.parent).get("COMPOSE_PROFILES", ""))
     _envfile.require(project, built.path.parent)
     folder = project_dir.resolve()
     compose = _runtime.ComposeProject(project.name, folder, (built.path,))
@@ -462,9 +462,9 @@ def _apply(
     if moves and not replace_data:
         names = [name for m in moves for name in (m.old, m.new) if name]
         raise guard_error(project.name, moves, engine.volume_usage(names, volume_images(project, existing)))
-    orphans = orphans_of(project, existing)
+    orphans = orphans_of(built.project, existing)  # a service of an inactive profile is no orphan
     if orphans:
-        engine.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
+        engine.remove_containers(stop_order([o for o in existing if o.service not in built.project.services]))
     before = engine.containers(project.name, [s.container for s in project.ordered()])
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
@@ -1338,6 +1338,7 @@ def check(project_dir: Path, timeout: float = 15.0, engine: _runtime.Engine = _r
     """Run the built-in checks and the user's assertions against the running project."""
     engine.engine_info()
     project, _, path = _api.compile_project(project_dir)
+    project = project.running(_envfile.run_values(path.parent).get("COMPOSE_PROFILES", ""))
     started = time.monotonic()
     checks = _assertions.run(_assertions.probes(project, secret_values(path.parent), engine=engine), timeout)
     return AssertReport(project.name, tuple(checks), time.monotonic() - started)

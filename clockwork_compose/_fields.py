@@ -23,6 +23,13 @@ _KEY = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 SIZE = re.compile(r"\d+(\.\d+)? ?([kKmMgGtTpP]?[iI]?[bB]?)")
 
 
+def size_bytes(size: int | str) -> int:
+    """A size as Docker reads it (``512m``: binary units) in bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) ?([kKmMgGtTpP]?)[iI]?[bB]?", str(size))
+    assert match is not None, size  # checked by check_size
+    return int(float(match[1]) * 1024 ** " kmgtp".index(match[2].lower() or " "))
+
+
 def check_size(value: int | str | None) -> int | str | None:
     if isinstance(value, str) and not SIZE.fullmatch(value):
         raise _invalid(f"{value!r} is not a size", 'give bytes as a number, or e.g. "512m", "1g"')
@@ -230,7 +237,9 @@ class Mount(_Model):
     _kind: ClassVar[str] = "Mount"
 
     target: str
-    source: str | Volume | None = None
+    #: An ``Env`` (or ``EnvText``) source is a host path Compose reads from the environment
+    #: where it runs (``type="bind"``): clockwork neither checks nor moves it.
+    source: str | Volume | Env | EnvText | None = None
     type: Literal["volume", "bind", "tmpfs"] | None = None
     read_only: bool = False
 
@@ -245,8 +254,10 @@ class Mount(_Model):
     def _fits_type(self) -> Mount:
         if self.type == "tmpfs" and self.source is not None:
             raise _invalid("a tmpfs mount has no source", "remove source")
-        if self.type == "bind" and not isinstance(self.source, str):
+        if self.type == "bind" and not isinstance(self.source, str | Env | EnvText):
             raise _invalid("a bind mount needs a source path", 'give source="./path"')
+        if isinstance(self.source, Env | EnvText) and self.type != "bind":
+            raise _invalid("an Env source is a host path", 'say so with type="bind"')
         return self
 
     @property

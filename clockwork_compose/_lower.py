@@ -40,6 +40,7 @@ from ._model import (
     Migrations,
     MigratorJob,
     Mount,
+    Options,
     Port,
     Project,
     Restart,
@@ -180,7 +181,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         command=_argv(resource.command),
         entrypoint=_argv(resource.entrypoint),
         working_dir=resource.working_dir,
-        user=resource.user,
+        user=_lower_fields.interpolation(resource.user) if isinstance(resource.user, Env | EnvText) else resource.user,
         hostname=resource.hostname or (resource.name if engine is not None and engine.fixed_hostname else None),
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
         ports=_once(resource.name, "ports", resource.ports, [_port_of(resource.name, spec) for spec in resource.ports]),
@@ -194,7 +195,9 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         networks=[*shared, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=Restart(resource.restart),
         replicas=resource.replicas,
-        labels=dict(resource.labels),
+        labels={
+            k: _lower_fields.interpolation(v) if isinstance(v, Env | EnvText) else v for k, v in resource.labels.items()
+        },
         assertions=[a.model_dump() for a in resource.assertions],
         container_name=resource.name if project.fixed_names else None,
         container=resource.name if project.fixed_names else f"{project.name}-{resource.name}-1",
@@ -205,6 +208,12 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
     if engine is not None:
         creds = engine.credentials(service.environment, service.command)
         _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
+        if resource.env_file:
+            project.warnings.append(
+                f"{resource.name}: clockwork does not read env_file: the URL a connection gets, the readiness "
+                f"probe and assert use {engine.name}'s settings from env_vars (or the image's defaults); "
+                "set the user, password and database there"
+            )
     if resource.password is not None:
         _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
@@ -855,6 +864,7 @@ def _migrator(
         networks=[NETWORK] if project.shared_network else list(source.networks),
         container_name=name if project.fixed_names else None,
         container=name if project.fixed_names else f"{project.name}-{name}-1",
+        options=Options(profiles=source.options.profiles),
         restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
         migrator=MigratorJob(database.name, _migrator_driver(engine), plan, plan.digest(), tuple(mounts)),

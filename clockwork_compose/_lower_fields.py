@@ -7,11 +7,12 @@ definition), with the same one-line errors.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ._declarations import DockerResource, Secret
 from ._errors import DeclarationError
-from ._fields import Config, Env, EnvText, FileSecret, Mount, Network, Port, Volume
+from ._fields import Config, Env, EnvText, FileSecret, Mount, Network, Port, Volume, size_bytes
 from ._model import (
     FileObject,
     Interpolation,
@@ -66,6 +67,10 @@ def mount(resource: DockerResource, spec: Mount, ctx: Context, project: Project)
     kind = spec.kind
     if kind == "tmpfs":
         return ModelMount("tmpfs", "", spec.target, spec.read_only)
+    if kind == "bind" and isinstance(spec.source, Env | EnvText):
+        text = interpolation(spec.source)
+        shown = "".join(p if isinstance(p, str) else f"${{{p.name}}}" for p in text.parts)
+        return ModelMount("bind", shown, spec.target, spec.read_only, text)
     if kind == "bind":
         assert isinstance(spec.source, str)
         path = project_path(
@@ -140,7 +145,8 @@ def files(
     names = []
     for item in items:
         path = project_path(ctx, item.file, resource.name, field, kind="file", outside=resource.allow_outside_project)
-        _once(resource.name, field, type(item).__name__, known, item.name, FileObject(item.name, path))
+        digest = hashlib.sha256((ctx.project_dir / path).read_bytes()).hexdigest()[:12]
+        _once(resource.name, field, type(item).__name__, known, item.name, FileObject(item.name, path, digest))
         if item.name in names:
             raise DeclarationError(resource.name, field, f"{item.name!r} is listed twice", "list it once")
         names.append(item.name)
@@ -152,6 +158,11 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
     from ._lower import project_path
 
     r = resource
+    limit, reserved = (r.limits and r.limits.memory), (r.reservations and r.reservations.memory)
+    if limit is not None and reserved is not None and size_bytes(reserved) > size_bytes(limit):
+        raise DeclarationError(
+            r.name, "reservations.memory", f"reserves {reserved} and is limited to {limit}", "reserve at most the limit"
+        )
     if r.pids_limit is not None and r.limits is not None and r.limits.pids not in (None, r.pids_limit):
         raise DeclarationError(
             r.name,
@@ -252,6 +263,16 @@ def check_references(project: Project) -> None:
                     "network_aliases",
                     f"{service.name} is not on network {network!r}",
                     f"add it to networks, or remove {network!r} from network_aliases",
+                )
+        for dependency in sorted(service.depends_on):
+            theirs = set(project.services[dependency].options.profiles)
+            if theirs and not (service.options.profiles and set(service.options.profiles) <= theirs):
+                raise DeclarationError(
+                    service.name,
+                    "profiles",
+                    f"it waits for {dependency}, which runs only with the profiles {', '.join(sorted(theirs))}: "
+                    f"without them Compose refuses the file ({service.name} depends on undefined service {dependency})",
+                    f"give {service.name} profiles among those of {dependency}, or remove the profiles of {dependency}",
                 )
         if service.options.network_mode and service.options.network_mode.startswith("service:"):
             other = service.options.network_mode.split(":", 1)[1]

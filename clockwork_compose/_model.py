@@ -113,6 +113,8 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+    #: A bind mount's host path that Compose interpolates where it runs (``source`` is its text).
+    source_text: Interpolation | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class FileObject:
     name: str
     #: Relative to the project folder ("./x").
     file: str
+    #: A hash of the content: Swarm's and Kubernetes' copies are immutable, a new content a new copy.
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -285,7 +289,7 @@ class Service:
     command: tuple[str, ...] | str | None = None
     entrypoint: tuple[str, ...] | str | None = None
     working_dir: str | None = None
-    user: str | None = None
+    user: str | Interpolation | None = None
     #: A hostname that stays when the container is recreated (an engine keys its data by it).
     hostname: str | None = None
     environment: dict[str, EnvValue] = field(default_factory=dict)
@@ -297,7 +301,7 @@ class Service:
     depends_on: dict[str, Dependency] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None
     restart: Restart = Restart.UNLESS_STOPPED
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str | Interpolation] = field(default_factory=dict)
     #: How many copies of an app run at once (targets that run one container ignore it).
     replicas: int = 1
     #: A migrator's job: its driver, plan and the digest of its files (None for the others).
@@ -390,6 +394,23 @@ class Project:
 
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]
+
+    def running(self, profiles: str) -> Project:
+        """The project as ``docker compose up`` runs it with ``COMPOSE_PROFILES=profiles``:
+        without the services none of whose profiles is active (``*``: all are)."""
+        active = {p.strip() for p in profiles.split(",") if p.strip()}
+        off = {
+            n
+            for n, s in self.services.items()
+            if s.options.profiles and "*" not in active and not active & set(s.options.profiles)
+        }
+        if not off:
+            return self
+        import dataclasses
+
+        services = {n: s for n, s in self.services.items() if n not in off}
+        databases = [d for d in self.databases if d.consumer not in off and d.service not in off]
+        return dataclasses.replace(self, services=services, databases=databases)
 
     def volume_name(self, key: str) -> str:
         """The engine's name of the project's volume ``key`` (Compose's rule: its ``name``, an

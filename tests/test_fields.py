@@ -4,6 +4,7 @@ and what Swarm and Kubernetes make of it; the escape hatch; build's file rules."
 
 from __future__ import annotations
 
+import base64
 import textwrap
 
 import pytest
@@ -187,6 +188,7 @@ INVALID = [
     ("compose={'no_such_key': 1}", "the Compose specification rejects it", "no_such_key"),
     ("compose={'x': object()}", "field 'compose.x'", "is not YAML data"),
     ("pids_limit=5, limits=Resources(pids=6)", "field 'pids_limit'", "differ"),
+    ("limits=Resources(memory='1m'), reservations=Resources(memory='2m')", "field 'reservations.memory'", "reserve at most the limit"),
 ]  # fmt: skip
 
 
@@ -284,8 +286,9 @@ def test_swarm_refuses_what_docker_stack_deploy_ignores(make_project, fields):
 # -- Kubernetes: refused, naming resource, field and target ----------------------------------
 
 KUBERNETES_REFUSED = [
-    ("cap_add=['NET_ADMIN']", "field 'cap_add'"),
-    ("secrets=[FileSecret('pw', file='./secrets/db_password.txt')]", "field 'secrets'"),
+    ("profiles=['debug']", "field 'profiles'"),
+    ("limits=Resources(pids=5)", "field 'limits.pids'"),
+    ("extra_hosts={'host.docker.internal': 'host-gateway'}", "field 'extra_hosts'"),
     ("compose={'oom_score_adj': 1}", "field 'compose'"),
     ("network_aliases={'app_network': ['x']}", "field 'network_aliases'"),
     ("env_vars={'A': Env('A')}", "field 'env_vars.A'"),
@@ -301,6 +304,52 @@ def test_kubernetes_refuses_what_it_does_not_map(make_project, fields, where):
     with pytest.raises(DeclarationError) as caught:
         _api.compile_project(root, target="kubernetes")
     assert where in str(caught.value) and "not supported on kubernetes" in str(caught.value), str(caught.value)
+
+
+def test_kubernetes_maps_the_container_and_pod_fields(make_project):
+    fields = (
+        "tty=True, stdin_open=True, read_only=True, privileged=True, cap_add=['CAP_NET_ADMIN'], cap_drop=['ALL'], "
+        "limits=Resources(cpus=0.5, memory='512m'), reservations=Resources(cpus=0.25, memory='1048576'), "
+        "stop_grace_period=2.5, extra_hosts={'a.local': '10.0.0.1', 'b.local': '10.0.0.1'}, dns=['1.1.1.1'], "
+        "sysctls={'net.core.somaxconn': 1024}"
+    )
+    docs = _doc(make_project, fields, target="kubernetes")["docs"]
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert (container["tty"], container["stdin"]) == (True, True)
+    assert container["securityContext"] == {
+        "readOnlyRootFilesystem": True,
+        "privileged": True,
+        "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+    }
+    assert container["resources"] == {
+        "limits": {"cpu": "0.5", "memory": str(512 * 1024 * 1024)},
+        "requests": {"cpu": "0.25", "memory": "1048576"},
+    }
+    assert pod["terminationGracePeriodSeconds"] == 3  # rounded up: never less time than Compose gives
+    assert pod["hostAliases"] == [{"ip": "10.0.0.1", "hostnames": ["a.local", "b.local"]}]
+    assert pod["dnsConfig"] == {"nameservers": ["1.1.1.1"]}
+    assert pod["securityContext"] == {"sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]}
+
+
+def test_kubernetes_mounts_file_secrets_from_the_secret_and_configs_from_config_maps(make_project):
+    extra = 'pw = FileSecret("db_password", file="./secrets/db_password.txt")\nconf = Config("nginx_conf", file="./nginx.conf")\n'
+    root = make_project(_main("secrets=[pw], configs=[conf]", extra), FILES)
+    _, text, _ = _api.compile_project(root, target="kubernetes")
+    docs = list(yaml.safe_load_all(text))
+    assert "s3cret" not in text  # the secret's content stays out of the file
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secret = volumes[mounts["/run/secrets"]["name"]]["secret"]
+    assert secret["items"] == [{"key": "file.db_password", "path": "db_password"}]
+    config_map = volumes[mounts["/nginx_conf"]["name"]]["configMap"]["name"]
+    (made,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == config_map]
+    assert made["data"] == {"nginx_conf": "events {}\n"} and made["immutable"] is True
+    # The Secret `clockwork secrets --target kubernetes` prints holds the file under that key.
+    printed = yaml.safe_load(_api.kubernetes_secret(root, environ={}))
+    assert printed["metadata"]["name"] == secret["secretName"]
+    assert base64.b64decode(printed["data"]["file.db_password"]) == b"s3cret"
 
 
 def test_kubernetes_refuses_isolation(make_project):
@@ -400,3 +449,94 @@ def test_build_replaces_its_own_file_and_keeps_env_lines(make_project):
     assert run_cli("build", "-C", str(root)).code == 0
     assert run_cli("build", "-C", str(root)).code == 0
     assert (root / ".env").read_bytes() == before
+
+
+# -- profiles: what `docker compose up` runs --------------------------------------------------
+
+
+def test_a_profile_leaves_its_services_out_until_it_is_active(make_project):
+    extra = """
+    db = DockerResource(name="db", image="postgres:16", profiles=["debug"])
+    tool = DockerResource(name="tool", image="busybox:1", profiles=["debug"]).connect(db)
+    ops = DockerResource(name="ops", image="busybox:1", profiles=["debug", "ops"])
+    """
+    root = make_project(_main("", extra), FILES)
+    project, _, _ = _api.compile_project(root)
+    assert sorted(project.running("").services) == ["web"]
+    assert sorted(project.running("debug").services) == ["db", "ops", "tool", "web"]
+    assert sorted(project.running("ops").services) == ["ops", "web"]
+    assert sorted(project.running(" ops , other").services) == ["ops", "web"]
+    assert sorted(project.running("*").services) == ["db", "ops", "tool", "web"]
+    assert [d.consumer for d in project.running("").databases] == []
+
+
+def test_waiting_for_a_service_of_a_profile_needs_that_profile(make_project):
+    extra = 'db = DockerResource(name="db", image="postgres:16", profiles=["debug"])\n'
+    root = make_project(extra + 'DockerResource(name="web", image="nginx:1.25").connect(db)\n', FILES)
+    with pytest.raises(DeclarationError) as caught:
+        _api.compile_project(root)
+    assert "resource 'web', field 'profiles': it waits for db, which runs only with the profiles debug" in str(
+        caught.value
+    )
+
+
+def test_a_migrator_runs_with_the_profiles_of_its_database(make_project):
+    extra = """
+    db = DockerResource(name="db", image="postgres:16", profiles=["data"])
+    DockerResource(name="app", image="busybox:1", profiles=["data"]).connect(
+        DatabaseConnection(to_resource=db, schema_file="schema.sql")
+    )
+    """
+    root = make_project(_main("", extra), {**FILES, "schema.sql": "CREATE TABLE t (id int);\n"})
+    doc = yaml.safe_load(_api.compile_project(root)[1])
+    assert doc["services"]["db-migrator"]["profiles"] == ["data"]
+
+
+def test_an_engine_with_an_env_file_is_warned_about(make_project):
+    root = make_project(_main("", 'DockerResource(name="db", image="postgres:16", env_file=["./app.env"])\n'), FILES)
+    project, _, _ = _api.compile_project(root)
+    assert any(w.startswith("db: clockwork does not read env_file") for w in project.warnings)
+
+
+@needs_compose
+def test_env_is_resolved_where_the_stack_runs_never_on_the_build_machine(make_project, monkeypatch):
+    extra = 'db = DockerResource(name="db", image="postgres:" + Env("PG_TAG", default="16-alpine"))\n'
+    root = make_project(_main("env_vars={'LEVEL': Env('LEVEL', default='info')}", extra), FILES)
+    monkeypatch.setenv("PG_TAG", "from-the-build-machine")
+    _, text, _ = _api.compile_project(root)
+    assert "from-the-build-machine" not in text and "postgres:${PG_TAG:-16-alpine}" in text
+    monkeypatch.delenv("PG_TAG")
+    assert run_cli("build", "-C", str(root)).code == 0
+    assert compose_config(root)["services"]["db"]["image"] == "postgres:16-alpine"  # the default
+    (root / ".env").write_text("PG_TAG=15-alpine\nLEVEL=debug\n")
+    model = compose_config(root)  # the user's .env, where the stack runs
+    assert model["services"]["db"]["image"] == "postgres:15-alpine"
+    assert model["services"]["web"]["environment"]["LEVEL"] == "debug"
+
+
+INTERPOLATED = [
+    ("user=Env('UID', default='1000') + ':' + Env('GID', default='1000')", "user", "${UID:-1000}:${GID:-1000}"),
+    ("labels={'traefik.http.routers.web.rule': 'Host(`' + Env('DOMAIN') + '`)'}", "labels", {"dev.clockwork.role": "app", "traefik.http.routers.web.rule": "Host(`${DOMAIN}`)"}),
+    (
+        "volumes=[Mount(type='bind', source=Env('UPLOADS', default='./uploads'), target='/uploads', read_only=True)]",
+        "volumes",
+        [{"type": "bind", "source": "${UPLOADS:-./uploads}", "target": "/uploads", "read_only": True}],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "key", "expected"), INTERPOLATED, ids=[c[1] for c in INTERPOLATED])
+def test_env_where_real_stacks_interpolate(make_project, fields, key, expected):
+    assert _doc(make_project, fields)["services"]["web"][key] == expected
+    swarm = _doc(make_project, fields, target="swarm")["services"]["web"]
+    assert expected == (swarm["deploy"]["labels"] if key == "labels" else swarm[key])
+    root = make_project(_main(fields), FILES)
+    with pytest.raises(DeclarationError, match="not supported on kubernetes|mounts a folder of this machine"):
+        _api.compile_project(root, target="kubernetes")
+
+
+def test_an_env_mount_source_is_a_bind():
+    from clockwork_compose import Env, Mount
+
+    with pytest.raises(DeclarationError, match='an Env source is a host path; say so with type="bind"'):
+        Mount(source=Env("DATA"), target="/data")

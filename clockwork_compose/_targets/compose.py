@@ -288,7 +288,7 @@ def process(s: Service) -> dict[str, Any]:
     if s.working_dir:
         out["working_dir"] = text(s.working_dir)
     if s.user:
-        out["user"] = text(s.user)
+        out["user"] = env_text(s.user)
     if s.hostname:
         out["hostname"] = text(s.hostname)
     if s.environment:
@@ -303,7 +303,7 @@ def labels(s: Service) -> dict[str, str]:
         out[MIGRATIONS_LABEL] = s.migrator.digest
     if s.description:
         out["dev.clockwork.description"] = s.description
-    return {k: text(v) for k, v in sorted(out.items())}
+    return {k: env_text(v) for k, v in sorted(out.items())}
 
 
 def _argv(value: tuple[str, ...] | str) -> list[str] | str:
@@ -347,6 +347,9 @@ def long_port(port: Port, mode: str | None = None) -> dict[str, Any]:
 def _mount(mount: Mount, base: str = ".") -> dict[str, Any] | str:
     if mount.kind == "volume" and not mount.source:
         return {"type": "volume", "target": text(mount.target)}
+    if mount.source_text is not None:
+        interpolated_bind = {"type": "bind", "source": interpolated(mount.source_text), "target": text(mount.target)}
+        return {**interpolated_bind, "read_only": mount.read_only}
     if mount.kind == "volume":
         return text(f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}")
     source = place(mount.source, base)

@@ -149,10 +149,7 @@ def _files(project: Project, base: str, root: Path | None) -> dict[tuple[str, st
     out = {}
     for kind, files in (("secrets", project.secrets), ("configs", project.configs)):
         for name, f in files.items():
-            if root is None:
-                raise ValueError("the Swarm target reads secret and config files: give the project folder")
-            digest = hashlib.sha256((root / f.file).read_bytes()).hexdigest()[:12]
-            out[(kind, name)] = (f"{name}-{digest}", text(_relative(place(f.file, base))))
+            out[(kind, name)] = (f"{name}-{f.digest}", text(_relative(place(f.file, base))))
     return out
 
 
@@ -232,6 +229,9 @@ def _port(port: Port, mode: str) -> dict[str, Any]:
 
 
 def _mount(mount: Mount, base: str) -> dict[str, Any]:
+    if mount.source_text is not None:
+        bind = {"type": "bind", "source": interpolated(mount.source_text), "target": text(mount.target)}
+        return {**bind, "read_only": True} if mount.read_only else bind
     if mount.kind == "volume" and not mount.source:
         anonymous: dict[str, Any] = {"type": "volume", "target": text(mount.target)}
         return {**anonymous, "read_only": True} if mount.read_only else anonymous

@@ -111,3 +111,49 @@ def test_file_secrets_and_isolated_networks_on_the_engine(project: Path) -> None
     assert destroyed.code == 0, destroyed.text
     left = engine_support.docker("ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}", "-q").stdout
     assert left.strip() == ""
+
+
+PROFILES_MAIN = f"""\
+from clockwork_compose import *  # noqa: F403
+
+ProjectSettings(container_names="compose", shared_network=False)
+idle = ["python3", "-c", "import time\\nwhile True: time.sleep(60)"]
+DockerResource(name="app", image="{APP_IMAGE}", command=idle)
+DockerResource(name="debugger", image="{APP_IMAGE}", command=idle, profiles=["debug"])
+"""
+
+
+def _running(project: str) -> set[str]:
+    out = engine_support.docker(
+        "ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Names}}"
+    )
+    return set(out.stdout.split())
+
+
+def test_profiles_run_as_compose_runs_them(tmp_path: Path) -> None:
+    """apply and assert leave a service of an inactive profile out (as `docker compose up`
+    does), run it when COMPOSE_PROFILES (environment or .env) activates it, and never
+    remove it as an orphan when the profile is off again; destroy removes everything."""
+    name = "fields-e2e-profiles"
+    root = tmp_path / name
+    root.mkdir()
+    (root / "main.py").write_text(PROFILES_MAIN)
+    try:
+        first = clockwork("apply", cwd=root)
+        assert first.code == 0, first.text
+        assert _running(name) == {f"{name}-app-1"}
+        assert clockwork("assert", cwd=root).code == 0
+        (root / ".env").write_text("COMPOSE_PROFILES=debug\n")
+        second = clockwork("apply", cwd=root)
+        assert second.code == 0, second.text
+        assert _running(name) == {f"{name}-app-1", f"{name}-debugger-1"}
+        checked = clockwork("assert", cwd=root)
+        assert checked.code == 0 and "debugger" in checked.text, checked.text
+        (root / ".env").write_text("")
+        third = clockwork("apply", cwd=root)
+        assert third.code == 0, third.text
+        assert _running(name) == {f"{name}-app-1", f"{name}-debugger-1"}  # left as Compose leaves it
+    finally:
+        destroyed = clockwork("destroy", cwd=root)
+    assert destroyed.code == 0, destroyed.text
+    assert _running(name) == set()
