@@ -33,7 +33,6 @@ _HEALTHCHECK_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start
 #: Service keys passed as they are, under the same name, when their value has the type given.
 _SAME = {
     "working_dir": str,
-    "user": str,
     "hostname": str,
     "domainname": str,
     "stop_signal": str,
@@ -485,9 +484,9 @@ def _used(fields: list[tuple[str, Any]]) -> set[str]:
 
 def _field(key: str, value: Any, tops: _Tops) -> dict[str, Any] | None:
     """The typed field(s) that say ``key: value``; None (or _Raw) when none can."""
+    if key == "user":
+        return {"user": _text(value)}
     if key in _SAME:
-        if key == "user" and isinstance(value, int):
-            value = str(value)
         if not isinstance(value, _SAME[key]) or (isinstance(value, str) and "$" in value):
             return None
         return {key: value}
@@ -588,7 +587,7 @@ def _volumes(value: Any, tops: _Tops) -> dict[str, Any]:
             continue
         text = _plain(entry) if "$" not in str(entry) else None
         if text is None:
-            mounts.append(_text(entry))
+            mounts.append(_interpolated_bind(str(entry)))
             continue
         parts = text.split(":")
         if len(parts) == 1:
@@ -604,6 +603,23 @@ def _volumes(value: Any, tops: _Tops) -> dict[str, Any]:
         else:
             raise _Raw  # other modes (z, cached, nocopy...) have no typed field
     return {"volumes": mounts}
+
+
+def _interpolated_bind(entry: str) -> Call:
+    """``${DATA:-./data}:/data[:ro]``: a host path Compose reads where it runs (a bind)."""
+    depth, cut = 0, -1
+    for i, char in enumerate(entry):
+        depth += char == "{"
+        depth -= char == "}"
+        if char == ":" and depth == 0:
+            cut = i
+            break
+    source, rest = (entry[:cut], entry[cut + 1 :]) if cut > 0 else ("", entry)
+    target, _, mode = rest.partition(":")
+    if not source or "$" in rest or mode not in ("", "ro", "rw"):
+        raise _Raw
+    kwargs: list[tuple[str, Any]] = [("type", "bind"), ("source", _text(source)), ("target", target)]
+    return Call("Mount", kwargs=(*kwargs, *((("read_only", True),) if mode == "ro" else ())))
 
 
 def _mount(entry: dict[str, Any], declared: dict[str, str]) -> Call:

@@ -113,6 +113,13 @@ def _same_meaning(service: dict[str, Any]) -> None:
     if "expose" in service:
         service["expose"] = [str(p) for p in service["expose"]]
     for mount in service.get("volumes", []):
+        if "${" in str(mount.get("source")) and mount.get("type") == "volume":
+            # Unresolved, Compose cannot tell a host path from a volume name; resolved, it is
+            # a bind when the variable holds a path (as the imported Mount(type="bind") says).
+            mount["type"], mount["bind"] = "bind", mount.pop("volume", {})
+        if mount.get("type") == "bind" and "${" in str(mount.get("source")):
+            # Unresolved, `config` joins the project folder to what it cannot see is absolute.
+            mount["source"] = "${" + str(mount["source"]).split("${", 1)[1]
         if mount.get("read_only") is False:
             del mount["read_only"]
         if mount.get("volume") == {}:
