@@ -363,7 +363,7 @@ def _settings_twice() -> Exception:
 MODELLED = frozenset(
     {
         "container_name", "image", "build", "ports", "environment", "volumes", "networks", "command",
-        "entrypoint", "working_dir", "user", "healthcheck", "restart", "labels", "depends_on", "deploy",
+        "entrypoint", "working_dir", "user", "healthcheck", "restart", "labels", "depends_on",
         "expose", "env_file", "profiles", "stop_signal", "stop_grace_period", "cap_add", "cap_drop",
         "sysctls", "hostname", "domainname", "platform", "runtime", "network_mode", "init", "ulimits",
         "read_only", "tmpfs", "security_opt", "pids_limit", "shm_size", "pull_policy", "extra_hosts",
@@ -480,10 +480,23 @@ def _raw(value: dict[str, Any]) -> None:
                 f"{key!r} is a field of DockerResource: the escape hatch is for what clockwork does not model",
                 f"use {_FIELD_OF.get(key, key)}=... instead",
             )
+    deploy = value.get("deploy")
+    if isinstance(deploy, dict):
+        resources = deploy.get("resources") if isinstance(deploy.get("resources"), dict) else {}
+        modelled = [("replicas", "replicas")] if "replicas" in deploy else []
+        for part, fields in (("limits", ("cpus", "memory", "pids")), ("reservations", ("cpus", "memory"))):
+            given = resources.get(part) if isinstance(resources.get(part), dict) else {}
+            modelled += [(f"resources.{part}.{f}", f"{part}=Resources({f}=...)") for f in fields if f in given]
+        if modelled:
+            where, use = modelled[0]
+            raise _invalid(
+                f"deploy.{where} is a field of DockerResource: the escape hatch is for what clockwork does not model",
+                f"use {use} instead",
+            )
 
 
 #: Compose keys whose DockerResource field has another name.
-_FIELD_OF = {"environment": "env_vars", "deploy": "limits/reservations/replicas", "depends_on": "connect()"}
+_FIELD_OF = {"environment": "env_vars", "depends_on": "connect()"}
 
 _CHECKS: dict[str, Any] = {
     "expose": _expose,

@@ -184,6 +184,8 @@ INVALID = [
     ("env_vars={'X': Env('A', default='${B}')}", "field 'default'", "holds '$'"),
     ("compose={'cap_add': ['ALL']}", "field 'compose'", "use cap_add=... instead"),
     ("compose={'environment': {}}", "field 'compose'", "use env_vars=... instead"),
+    ("compose={'deploy': {'replicas': 2}}", "field 'compose'", "use replicas instead"),
+    ("compose={'deploy': {'resources': {'limits': {'memory': '1g'}}}}", "field 'compose'", "use limits=Resources(memory=...) instead"),
     ("compose={'oom_score_adj': [1]}", "field 'oom_score_adj'", "the Compose specification rejects it"),
     ("compose={'no_such_key': 1}", "the Compose specification rejects it", "no_such_key"),
     ("compose={'x': object()}", "field 'compose.x'", "is not YAML data"),
@@ -540,3 +542,29 @@ def test_an_env_mount_source_is_a_bind():
 
     with pytest.raises(DeclarationError, match='an Env source is a host path; say so with type="bind"'):
         Mount(source=Env("DATA"), target="/data")
+
+
+GPU = "{'deploy': {'resources': {'reservations': {'devices': [{'driver': 'nvidia', 'count': 'all', 'capabilities': ['gpu']}]}}}}"
+
+
+def test_a_raw_deploy_joins_the_modelled_one(make_project):
+    fields = f"limits=Resources(memory='1g'), compose={GPU}"
+    web = _doc(make_project, fields)["services"]["web"]
+    assert web["deploy"] == {
+        "resources": {
+            "limits": {"memory": "1g"},
+            "reservations": {"devices": [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]},
+        }
+    }
+    swarm = _doc(make_project, fields, target="swarm")["services"]["web"]["deploy"]
+    assert swarm["resources"]["reservations"]["devices"][0]["driver"] == "nvidia" and swarm["replicas"] == 1
+
+
+def test_swarm_keeps_its_own_deploy_keys(make_project):
+    root = make_project(_main("compose={'deploy': {'restart_policy': {'condition': 'none'}}}"), FILES)
+    assert (
+        yaml.safe_load(_api.compile_project(root)[1])["services"]["web"]["deploy"]["restart_policy"]["condition"]
+        == "none"
+    )
+    with pytest.raises(DeclarationError, match="resource 'web', field 'compose.deploy.restart_policy'"):
+        _api.compile_project(root, target="swarm")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _yaml
+from .._errors import DeclarationError
 from .._model import (
     Build,
     Condition,
@@ -191,7 +192,32 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
     if s.options.limits or s.options.reservations:
         out["deploy"] = {"resources": resources(s.options)}
     out["labels"] = labels(s)
-    out.update(raw(s.options))
+    return with_raw(s.name, out, raw(s.options))
+
+
+def with_raw(
+    name: str, out: dict[str, Any], fields: dict[str, Any], owned: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``out`` with the escape hatch's ``fields``; a raw ``deploy`` joins the one clockwork
+    writes (``owned``: its keys that only clockwork may set there)."""
+    if "deploy" in fields and "deploy" in out:
+        taken = sorted(set(fields["deploy"]) & owned)
+        if taken:
+            raise DeclarationError(
+                name,
+                f"compose.deploy.{taken[0]}",
+                "is what clockwork writes there on this target",
+                f"remove deploy.{taken[0]} from compose=",
+            )
+        fields = {**fields, "deploy": _merged(out["deploy"], fields["deploy"])}
+    return {**out, **fields}
+
+
+def _merged(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    out = dict(ours)
+    for key, value in theirs.items():
+        both = isinstance(out.get(key), dict) and isinstance(value, dict)
+        out[key] = _merged(out[key], value) if both else value
     return out
 
 

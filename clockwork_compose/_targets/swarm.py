@@ -46,7 +46,11 @@ from .compose import (
     service_networks,
     text,
     volume,
+    with_raw,
 )
+
+#: The deploy keys clockwork writes on Swarm: the escape hatch may not set them.
+_OWNED = frozenset({"mode", "replicas", "restart_policy", "endpoint_mode", "placement", "labels"})
 
 FILE = "docker-stack.yml"
 HEADER = """\
@@ -192,8 +196,7 @@ def service(
         if names and files is not None:
             out[kind] = [{"source": files[(kind, n)][0], "target": text(target.format(n))} for n in names]
     out["deploy"] = _deploy(project, s, mode)
-    out.update(raw(s.options))
-    return out
+    return with_raw(s.name, out, raw(s.options), _OWNED)
 
 
 def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
