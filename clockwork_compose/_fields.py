@@ -16,6 +16,9 @@ from pydantic import Field, field_validator, model_validator
 
 from ._declarations import _CONTROL, _invalid, _Model
 
+#: Built when first used (or when DockerResource, which holds them, is): keeps build's start-up light.
+_LAZY = _Model.model_config | {"defer_build": True}
+_LAZY_FROZEN = _LAZY | {"frozen": True}
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Names Compose takes for top-level volumes, networks, secrets and configs (its schema's).
 _KEY = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -49,7 +52,7 @@ class Env(_Model):
     ``${TAG}``, ``Env("TAG", default="1.2")`` writes ``${TAG:-1.2}``. The value comes from the
     environment or the project's .env where the stack runs, never from the build machine."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Env"
 
     name: str
@@ -86,7 +89,7 @@ class EnvText(_Model):
     """Text with ``Env`` variables in it, made with ``+``: ``"postgres:" + Env("PG_TAG",
     default="16")`` writes ``postgres:${PG_TAG:-16}``."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "EnvText"
 
     parts: tuple[str | Env, ...]
@@ -117,6 +120,7 @@ class EnvText(_Model):
 class Port(_Model):
     """A published port in Compose's long syntax."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Port"
 
     target: int = Field(ge=1, le=65535)
@@ -159,7 +163,7 @@ class Volume(_Model):
     ``volumes:``). ``external=True``: made elsewhere; clockwork and Compose never create or
     remove it."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Volume"
 
     name: str
@@ -195,7 +199,7 @@ class Network(_Model):
     """A network, declared once (Compose's top-level ``networks:``); services on the same
     network reach each other by name, others do not."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Network"
 
     name: str
@@ -234,6 +238,7 @@ class Mount(_Model):
     a bind mount (``source`` a path: "./x", "../x" or "/x"), a tmpfs, or, with no source,
     an anonymous volume."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Mount"
 
     target: str
@@ -271,7 +276,7 @@ class Mount(_Model):
 
 
 class _FileObject(_Model):
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
 
     name: str
     #: A file of the project, relative to its folder.
@@ -307,6 +312,7 @@ class Config(_FileObject):
 class Logging(_Model):
     """Where a container's output goes: a logging driver and its options."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Logging"
 
     driver: str = "json-file"
@@ -317,6 +323,7 @@ class Resources(_Model):
     """CPU, memory and process counts for ``limits=`` or ``reservations=`` (Compose's
     ``deploy.resources``)."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Resources"
 
     cpus: float | None = Field(default=None, gt=0)
@@ -337,6 +344,7 @@ class ProjectSettings(_Model):
     ``container_names="compose"``: Compose names the containers (``<project>-<service>-1``),
     so two projects may each have a ``db``."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "ProjectSettings"
 
     shared_network: bool = True
