@@ -568,3 +568,24 @@ def test_swarm_keeps_its_own_deploy_keys(make_project):
     )
     with pytest.raises(DeclarationError, match="resource 'web', field 'compose.deploy.restart_policy'"):
         _api.compile_project(root, target="swarm")
+
+
+def test_project_settings_are_declared_once(make_project):
+    root = make_project("ProjectSettings()\nProjectSettings(shared_network=False)\n" + SIMPLE)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 2 and "ProjectSettings" in result.err and "is declared twice" in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_swarm_deploys_carry_the_secrets_their_services_read_and_leave_external_objects_unlabelled(make_project):
+    from clockwork_compose._targets import swarm_runtime
+
+    extra = 'pw = FileSecret("db_password", file="./secrets/db_password.txt")\nedge = Network("edge", external=True)\n'
+    root = make_project(_main("secrets=[pw], networks=[edge]", extra), FILES)
+    doc = yaml.safe_load(_api.compile_project(root, target="swarm")[1])
+    part = swarm_runtime.subset(doc, {"web": "hash"})
+    assert part["secrets"] == doc["secrets"] and len(part["secrets"]) == 1
+    stamped = swarm_runtime.stamp(part, root)
+    assert stamped["networks"]["edge"] == {"external": True}  # Compose refuses labels on an external network
+    (key,) = stamped["secrets"]
+    assert stamped["secrets"][key]["labels"] == {swarm_runtime.OWNER_LABEL: str(root)}
