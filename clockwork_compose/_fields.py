@@ -402,6 +402,8 @@ _ALIAS = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 def _each(values: list[Any], pattern: re.Pattern[str], what: str, example: str) -> None:
     for value in values:
+        if isinstance(value, Env | EnvText):  # resolved where the stack runs
+            continue
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise _invalid(f"{value!r} is not {what}", f"write e.g. {example}")
 
@@ -414,8 +416,13 @@ def check_field(field: str, value: Any) -> Any:
     return value
 
 
-def _expose(value: list[int | str]) -> None:
-    _each([str(v) for v in value], _EXPOSE, "a container port", '"8080", "9000-9010" or "53/udp"')
+def _expose(value: list[int | str | Env]) -> None:
+    _each(
+        [v if isinstance(v, Env) else str(v) for v in value],
+        _EXPOSE,
+        "a container port",
+        '"8080", "9000-9010" or "53/udp"',
+    )
 
 
 def _one(pattern: re.Pattern[str], what: str, example: str) -> Any:

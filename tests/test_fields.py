@@ -589,3 +589,45 @@ def test_swarm_deploys_carry_the_secrets_their_services_read_and_leave_external_
     assert stamped["networks"]["edge"] == {"external": True}  # Compose refuses labels on an external network
     (key,) = stamped["secrets"]
     assert stamped["secrets"][key]["labels"] == {swarm_runtime.OWNER_LABEL: str(root)}
+
+
+INTERPOLATED_MORE = [
+    ("command=['serve', '--max-size', Env('MAX_SIZE', default='1M')]", "command", ["serve", "--max-size", "${MAX_SIZE:-1M}"]),
+    ("command='serve --port ' + Env('PORT')", "command", "serve --port ${PORT}"),
+    ("platform=Env('DOCKER_PLATFORM', default='')", "platform", "${DOCKER_PLATFORM:-}"),
+    ("expose=[Env('PG_PORT'), 80]", "expose", ["${PG_PORT}", "80"]),
+    ("stop_signal=Env('SIG', default='SIGTERM')", "stop_signal", "${SIG:-SIGTERM}"),
+    (
+        "healthcheck=HealthCheck(test='true', interval=Env('HC_INTERVAL', default='30s'), retries=Env('HC_RETRIES'))",
+        "healthcheck",
+        {"test": ["CMD-SHELL", "true"], "interval": "${HC_INTERVAL:-30s}", "timeout": "3s", "retries": "${HC_RETRIES}"},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "key", "expected"), INTERPOLATED_MORE, ids=[c[1] for c in INTERPOLATED_MORE])
+def test_env_in_commands_healthchecks_and_options(make_project, fields, key, expected):
+    assert _doc(make_project, fields)["services"]["web"][key] == expected
+    root = make_project(_main(fields), FILES)
+    with pytest.raises(DeclarationError, match="not supported on kubernetes"):
+        _api.compile_project(root, target="kubernetes")
+
+
+def test_env_build_args_on_compose_and_swarm(make_project):
+    root = make_project(
+        'DockerResource(name="app", build=BuildSpec(context="./app", args={"BASE": "auto:" + Env("TAG")}))\n',
+        {"app/Dockerfile": "FROM busybox\n"},
+    )
+    doc = yaml.safe_load(_api.compile_project(root)[1])
+    assert doc["services"]["app"]["build"]["args"] == {"BASE": "auto:${TAG}"}
+    with pytest.raises(DeclarationError, match="field 'build.args.BASE'.*not supported on swarm"):
+        _api.compile_project(root, target="swarm")
+
+
+def test_apply_budgets_an_interpolated_healthcheck_by_its_default():
+    from clockwork_compose._model import UNKNOWN_DURATION, Interpolation, Var, seconds
+
+    assert seconds(Interpolation((Var("I", "1m30s"),))) == 90
+    assert seconds(Interpolation((Var("R", "5"),))) == 5
+    assert seconds(Interpolation((Var("I"),))) == UNKNOWN_DURATION
+    assert seconds(2.5) == 2.5

@@ -245,7 +245,7 @@ def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> 
             continue
         value = getattr(o, name)
         if name in _PLAIN_OPTIONS:
-            out[name] = [text(v) for v in value] if isinstance(value, tuple) else _scalar(value)
+            out[name] = [_scalar(v) for v in value] if isinstance(value, tuple) else _scalar(value)
         elif name == "env_file":
             out[name] = [text(place(path, base)) for path in value]
         elif name == "stop_grace_period":
@@ -264,6 +264,8 @@ def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> 
 
 
 def _scalar(value: object) -> object:
+    if isinstance(value, Interpolation):
+        return interpolated(value)
     return text(value) if isinstance(value, str) else value
 
 
@@ -332,8 +334,8 @@ def labels(s: Service) -> dict[str, str]:
     return {k: env_text(v) for k, v in sorted(out.items())}
 
 
-def _argv(value: tuple[str, ...] | str) -> list[str] | str:
-    return text(value) if isinstance(value, str) else [text(v) for v in value]
+def _argv(value: tuple[str | Interpolation, ...] | str | Interpolation) -> list[str] | str:
+    return [env_text(v) for v in value] if isinstance(value, tuple) else env_text(value)
 
 
 def _build(build: Build, base: str = ".") -> dict[str, Any]:
@@ -341,7 +343,7 @@ def _build(build: Build, base: str = ".") -> dict[str, Any]:
     if build.dockerfile:
         out["dockerfile"] = text(build.dockerfile)
     if build.args:
-        out["args"] = {k: text(v) for k, v in build.args}
+        out["args"] = {k: env_text(v) for k, v in build.args}
     if build.target:
         out["target"] = text(build.target)
     return out
@@ -382,8 +384,8 @@ def _mount(mount: Mount, base: str = ".") -> dict[str, Any] | str:
     return {"type": "bind", "source": text(source), "target": text(mount.target), "read_only": mount.read_only}
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
+def _seconds(value: float | Interpolation) -> str:
+    return interpolated(value) if isinstance(value, Interpolation) else f"{value:g}s"
 
 
 def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
@@ -391,7 +393,7 @@ def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
         "test": [env_text(part) for part in docker_test(hc)],
         "interval": _seconds(hc.interval),
         "timeout": _seconds(hc.timeout),
-        "retries": hc.retries,
+        "retries": interpolated(hc.retries) if isinstance(hc.retries, Interpolation) else hc.retries,
     }
     if hc.start_period:
         out["start_period"] = _seconds(hc.start_period)

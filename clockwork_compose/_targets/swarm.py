@@ -110,6 +110,15 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     from the files there), ``base`` the project folder relative to the file's folder."""
     mode = endpoint_mode()
     _lower_fields.refuse(project, "swarm", MAPPED, "docker stack deploy ignores it")
+    for s in project.ordered():
+        for key, value in s.build.args if s.build else ():
+            if isinstance(value, Interpolation):
+                raise DeclarationError(
+                    s.name,
+                    f"build.args.{key}",
+                    "an Env build argument is not supported on swarm (clockwork builds the image itself there)",
+                    "give the value, or build for compose",
+                )
     configs: dict[str, dict[str, str]] = {}
     files = _files(project, base, root)
     services = {s.name: service(project, s, base, root, mode, configs, files) for s in project.ordered()}
