@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ._declarations import _CONTROL, _invalid, _Model
+from ._declarations import _CONTROL, _declaration_error, _invalid, _Model
 
 #: Built when first used (or when DockerResource, which holds them, is): keeps build's start-up light.
 _LAZY = _Model.model_config | {"defer_build": True}
@@ -57,9 +57,20 @@ class Env(_Model):
 
     name: str
     default: str | None = None
+    #: Compose refuses to run without a value (``${VAR:?VAR is not set}``).
+    required: bool = False
 
     def __init__(self, name: str, /, default: str | None = None, **data: Any) -> None:
-        super().__init__(name=name, default=default, **data)
+        try:
+            BaseModel.__init__(self, name=name, default=default, **data)
+        except ValidationError as exc:  # named as written, not as a resource
+            raise _declaration_error("Env", f"Env({name!r})", exc, Env) from None
+
+    @model_validator(mode="after")
+    def _default_or_required(self) -> Env:
+        if self.required and self.default is not None:
+            raise _invalid("a required variable has no default", "give default= or required=True, not both")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -76,7 +87,10 @@ class Env(_Model):
         return value
 
     def __repr__(self) -> str:
-        return f"Env({self.name!r})" if self.default is None else f"Env({self.name!r}, default={self.default!r})"
+        extra = (
+            f", default={self.default!r}" if self.default is not None else ", required=True" if self.required else ""
+        )
+        return f"Env({self.name!r}{extra})"
 
     def __add__(self, other: object) -> EnvText:
         return EnvText.of(self, other)

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 def interpolation(value: Env | EnvText) -> Interpolation:
     parts = value.parts if isinstance(value, EnvText) else (value,)
-    return Interpolation(tuple(p if isinstance(p, str) else Var(p.name, p.default) for p in parts if p != ""))
+    return Interpolation(
+        tuple(p if isinstance(p, str) else Var(p.name, p.default, p.required) for p in parts if p != "")
+    )
 
 
 def image(resource: DockerResource) -> str | None:

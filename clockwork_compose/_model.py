@@ -49,6 +49,7 @@ class Var:
 
     name: str
     default: str | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True)

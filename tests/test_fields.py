@@ -75,6 +75,7 @@ COMPOSE = [
         {"volumes": [{"type": "volume", "target": "/var/cache/nginx"}, {"type": "bind", "source": ".", "target": "/etc/nginx/conf.d", "read_only": True}], "tmpfs": ["/tmp"]},
     ),
     ("env_vars={'TAG': Env('TAG'), 'LEVEL': Env('LEVEL', default='info'), 'X': 'a$b'}", {"environment": {"LEVEL": "${LEVEL:-info}", "TAG": "${TAG}", "X": "a$$b"}}),
+    ("env_vars={'KEY': Env('APP_KEY', required=True)}", {"environment": {"KEY": "${APP_KEY:?APP_KEY is not set}"}}),
     ("compose={'oom_score_adj': -100, 'mem_swappiness': 0}", {"oom_score_adj": -100, "mem_swappiness": 0}),
     ("compose={'annotations': {'a': Env('A', default='x'), 'b': 'c$d'}}", {"annotations": {"a": "${A:-x}", "b": "c$$d"}}),
 ]  # fmt: skip
@@ -182,6 +183,7 @@ INVALID = [
     ("network_aliases={'elsewhere': ['api']}", "field 'network_aliases'", "is not on network 'elsewhere'"),
     ("env_vars={'X': Env('1BAD')}", "Env", "is not a variable name"),
     ("env_vars={'X': Env('A', default='${B}')}", "field 'default'", "holds '$'"),
+    ("env_vars={'X': Env('A', default='b', required=True)}", "resource \"Env('A')\"", "a required variable has no default"),
     ("compose={'cap_add': ['ALL']}", "field 'compose'", "use cap_add=... instead"),
     ("compose={'environment': {}}", "field 'compose'", "use env_vars=... instead"),
     ("compose={'deploy': {'replicas': 2}}", "field 'compose'", "use replicas instead"),

@@ -27,6 +27,7 @@ from .._model import (
     Resources,
     SecretRef,
     Service,
+    Var,
 )
 from .._probes import docker_test
 from . import place
@@ -143,10 +144,13 @@ def text(value: str) -> str:
 
 def interpolated(value: Interpolation) -> str:
     """Text Compose completes where it runs: ``${VAR}``, ``${VAR:-default}``, the rest literal."""
-    return "".join(
-        text(p) if isinstance(p, str) else f"${{{p.name}}}" if p.default is None else f"${{{p.name}:-{p.default}}}"
-        for p in value.parts
-    )
+    return "".join(text(p) if isinstance(p, str) else _variable(p) for p in value.parts)
+
+
+def _variable(var: Var) -> str:
+    if var.required:
+        return f"${{{var.name}:?{var.name} is not set}}"
+    return f"${{{var.name}}}" if var.default is None else f"${{{var.name}:-{var.default}}}"
 
 
 def env_text(value: EnvValue) -> str:
