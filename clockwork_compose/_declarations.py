@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -89,6 +89,7 @@ _UNION_TAGS = frozenset(
     | {"ContainerRunning", "HttpStatus", "TcpPort", "DatabaseQuery", "none"}
     | {"HttpProbe", "TcpProbe", "CommandProbe"}
     | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
+    | {"constrained-float", "constrained-int"}
 )
 _MAPPINGS = frozenset({"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases"})
 
@@ -186,7 +187,7 @@ class BuildSpec(_Model):
 
     context: str = "."
     dockerfile: str | None = None
-    args: dict[str, str] = Field(default_factory=dict)
+    args: dict[str, str | Env | EnvText] = Field(default_factory=dict)
     target: str | None = None
 
 
@@ -196,10 +197,11 @@ class HealthCheck(_Model):
     _kind: ClassVar[str] = "healthcheck"
 
     test: list[str] | str
-    interval: float = Field(default=1.0, gt=0, description="seconds")
-    timeout: float = Field(default=3.0, gt=0, description="seconds")
-    retries: int = Field(default=30, ge=1)
-    start_period: float = Field(default=0.0, ge=0, description="seconds")
+    #: Seconds, or an ``Env`` holding a Compose duration ("30s"), resolved where the stack runs.
+    interval: Annotated[float, Field(gt=0)] | Env = Field(default=1.0, description="seconds")
+    timeout: Annotated[float, Field(gt=0)] | Env = Field(default=3.0, description="seconds")
+    retries: Annotated[int, Field(ge=1)] | Env = 30
+    start_period: Annotated[float, Field(ge=0)] | Env = Field(default=0.0, description="seconds")
 
 
 #: What an HTTP probe's path may hold: URL characters that need no quoting in a shell or
@@ -335,7 +337,7 @@ class DockerResource(_Model):
     env_vars: dict[str, str | Secret | Env | EnvText] = Field(default_factory=dict)
     volumes: list[str | Mount] = Field(default_factory=list)
     networks: list[str | Network] = Field(default_factory=list)
-    command: str | list[str] | None = None
+    command: str | EnvText | list[str | Env | EnvText] | None = None
     entrypoint: str | list[str] | None = None
     #: The server's password, for engines configured on the command line (Redis, Valkey,
     #: KeyDB): it reaches the server, the URL a connection gets and the readiness probe,
@@ -355,18 +357,18 @@ class DockerResource(_Model):
     #: Opt-in: let build contexts and bind mounts point outside the project folder.
     allow_outside_project: bool = False
     # -- Compose's service fields, by their Compose names (see README, "Compose fields") --
-    expose: list[int | str] = Field(default_factory=list)
+    expose: list[int | str | Env] = Field(default_factory=list)
     env_file: list[str] = Field(default_factory=list)
     profiles: list[str] = Field(default_factory=list)
-    stop_signal: str | None = None
+    stop_signal: str | Env | None = None
     stop_grace_period: float | None = Field(default=None, ge=0, description="seconds")
     cap_add: list[str] = Field(default_factory=list)
     cap_drop: list[str] = Field(default_factory=list)
     sysctls: dict[str, str | int] = Field(default_factory=dict)
     hostname: str | None = None
-    domainname: str | None = None
-    platform: str | None = None
-    runtime: str | None = None
+    domainname: str | Env | EnvText | None = None
+    platform: str | Env | EnvText | None = None
+    runtime: str | Env | None = None
     network_mode: str | None = None
     init: bool = False
     ulimits: dict[str, int | tuple[int, int]] = Field(default_factory=dict)

@@ -45,7 +45,7 @@ from pathlib import Path
 from . import _api, _assertions, _envfile, _graph, _lower, _runtime
 from ._engines import CATALOG
 from ._errors import RuntimeFailure
-from ._model import Condition, Project, Role, Service
+from ._model import Condition, Project, Role, Service, seconds
 from ._runtime import ContainerState
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
@@ -214,7 +214,7 @@ def deadline_seconds(project: Project) -> int:
     """The longest readiness budget of any healthcheck (the largest DatabaseConnection
     timeout, as lowering turns it into retries), plus MARGIN."""
     budgets = [
-        hc.start_period + hc.retries * hc.interval
+        seconds(hc.start_period) + seconds(hc.retries) * seconds(hc.interval)
         for hc in (s.healthcheck for s in project.services.values())
         if hc is not None
     ]

@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ._declarations import _CONTROL, _invalid, _Model
+from ._declarations import _CONTROL, _declaration_error, _invalid, _Model
 
+#: Built when first used (or when DockerResource, which holds them, is): keeps build's start-up light.
+_LAZY = _Model.model_config | {"defer_build": True}
+_LAZY_FROZEN = _LAZY | {"frozen": True}
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Names Compose takes for top-level volumes, networks, secrets and configs (its schema's).
 _KEY = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -49,14 +52,25 @@ class Env(_Model):
     ``${TAG}``, ``Env("TAG", default="1.2")`` writes ``${TAG:-1.2}``. The value comes from the
     environment or the project's .env where the stack runs, never from the build machine."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Env"
 
     name: str
     default: str | None = None
+    #: Compose refuses to run without a value (``${VAR:?VAR is not set}``).
+    required: bool = False
 
     def __init__(self, name: str, /, default: str | None = None, **data: Any) -> None:
-        super().__init__(name=name, default=default, **data)
+        try:
+            BaseModel.__init__(self, name=name, default=default, **data)
+        except ValidationError as exc:  # named as written, not as a resource
+            raise _declaration_error("Env", f"Env({name!r})", exc, Env) from None
+
+    @model_validator(mode="after")
+    def _default_or_required(self) -> Env:
+        if self.required and self.default is not None:
+            raise _invalid("a required variable has no default", "give default= or required=True, not both")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -73,7 +87,10 @@ class Env(_Model):
         return value
 
     def __repr__(self) -> str:
-        return f"Env({self.name!r})" if self.default is None else f"Env({self.name!r}, default={self.default!r})"
+        extra = (
+            f", default={self.default!r}" if self.default is not None else ", required=True" if self.required else ""
+        )
+        return f"Env({self.name!r}{extra})"
 
     def __add__(self, other: object) -> EnvText:
         return EnvText.of(self, other)
@@ -86,7 +103,7 @@ class EnvText(_Model):
     """Text with ``Env`` variables in it, made with ``+``: ``"postgres:" + Env("PG_TAG",
     default="16")`` writes ``postgres:${PG_TAG:-16}``."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "EnvText"
 
     parts: tuple[str | Env, ...]
@@ -117,6 +134,7 @@ class EnvText(_Model):
 class Port(_Model):
     """A published port in Compose's long syntax."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Port"
 
     target: int = Field(ge=1, le=65535)
@@ -159,7 +177,7 @@ class Volume(_Model):
     ``volumes:``). ``external=True``: made elsewhere; clockwork and Compose never create or
     remove it."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Volume"
 
     name: str
@@ -195,7 +213,7 @@ class Network(_Model):
     """A network, declared once (Compose's top-level ``networks:``); services on the same
     network reach each other by name, others do not."""
 
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Network"
 
     name: str
@@ -234,6 +252,7 @@ class Mount(_Model):
     a bind mount (``source`` a path: "./x", "../x" or "/x"), a tmpfs, or, with no source,
     an anonymous volume."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Mount"
 
     target: str
@@ -271,7 +290,7 @@ class Mount(_Model):
 
 
 class _FileObject(_Model):
-    model_config = _Model.model_config | {"frozen": True}
+    model_config = _LAZY_FROZEN
 
     name: str
     #: A file of the project, relative to its folder.
@@ -307,6 +326,7 @@ class Config(_FileObject):
 class Logging(_Model):
     """Where a container's output goes: a logging driver and its options."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Logging"
 
     driver: str = "json-file"
@@ -317,6 +337,7 @@ class Resources(_Model):
     """CPU, memory and process counts for ``limits=`` or ``reservations=`` (Compose's
     ``deploy.resources``)."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "Resources"
 
     cpus: float | None = Field(default=None, gt=0)
@@ -337,6 +358,7 @@ class ProjectSettings(_Model):
     ``container_names="compose"``: Compose names the containers (``<project>-<service>-1``),
     so two projects may each have a ``db``."""
 
+    model_config = _LAZY
     _kind: ClassVar[str] = "ProjectSettings"
 
     shared_network: bool = True
@@ -363,7 +385,7 @@ def _settings_twice() -> Exception:
 MODELLED = frozenset(
     {
         "container_name", "image", "build", "ports", "environment", "volumes", "networks", "command",
-        "entrypoint", "working_dir", "user", "healthcheck", "restart", "labels", "depends_on", "deploy",
+        "entrypoint", "working_dir", "user", "healthcheck", "restart", "labels", "depends_on",
         "expose", "env_file", "profiles", "stop_signal", "stop_grace_period", "cap_add", "cap_drop",
         "sysctls", "hostname", "domainname", "platform", "runtime", "network_mode", "init", "ulimits",
         "read_only", "tmpfs", "security_opt", "pids_limit", "shm_size", "pull_policy", "extra_hosts",
@@ -394,6 +416,8 @@ _ALIAS = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 def _each(values: list[Any], pattern: re.Pattern[str], what: str, example: str) -> None:
     for value in values:
+        if isinstance(value, Env | EnvText):  # resolved where the stack runs
+            continue
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise _invalid(f"{value!r} is not {what}", f"write e.g. {example}")
 
@@ -406,8 +430,13 @@ def check_field(field: str, value: Any) -> Any:
     return value
 
 
-def _expose(value: list[int | str]) -> None:
-    _each([str(v) for v in value], _EXPOSE, "a container port", '"8080", "9000-9010" or "53/udp"')
+def _expose(value: list[int | str | Env]) -> None:
+    _each(
+        [v if isinstance(v, Env) else str(v) for v in value],
+        _EXPOSE,
+        "a container port",
+        '"8080", "9000-9010" or "53/udp"',
+    )
 
 
 def _one(pattern: re.Pattern[str], what: str, example: str) -> Any:
@@ -480,10 +509,23 @@ def _raw(value: dict[str, Any]) -> None:
                 f"{key!r} is a field of DockerResource: the escape hatch is for what clockwork does not model",
                 f"use {_FIELD_OF.get(key, key)}=... instead",
             )
+    deploy = value.get("deploy")
+    if isinstance(deploy, dict):
+        resources = deploy.get("resources") if isinstance(deploy.get("resources"), dict) else {}
+        modelled = [("replicas", "replicas")] if "replicas" in deploy else []
+        for part, fields in (("limits", ("cpus", "memory", "pids")), ("reservations", ("cpus", "memory"))):
+            given = resources.get(part) if isinstance(resources.get(part), dict) else {}
+            modelled += [(f"resources.{part}.{f}", f"{part}=Resources({f}=...)") for f in fields if f in given]
+        if modelled:
+            where, use = modelled[0]
+            raise _invalid(
+                f"deploy.{where} is a field of DockerResource: the escape hatch is for what clockwork does not model",
+                f"use {use} instead",
+            )
 
 
 #: Compose keys whose DockerResource field has another name.
-_FIELD_OF = {"environment": "env_vars", "deploy": "limits/reservations/replicas", "depends_on": "connect()"}
+_FIELD_OF = {"environment": "env_vars", "depends_on": "connect()"}
 
 _CHECKS: dict[str, Any] = {
     "expose": _expose,

@@ -178,7 +178,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         image=_lower_fields.image(resource),
         image_text=_lower_fields.image_text(resource),
         build=_build(resource, ctx),
-        command=_argv(resource.command),
+        command=_lower_fields.argv(resource.command),
         entrypoint=_argv(resource.entrypoint),
         working_dir=resource.working_dir,
         user=_lower_fields.interpolation(resource.user) if isinstance(resource.user, Env | EnvText) else resource.user,
@@ -206,7 +206,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
     service.mounts = [m for m in service.mounts if m.kind != "tmpfs"]
     if engine is not None:
-        creds = engine.credentials(service.environment, service.command)
+        creds = engine.credentials(service.environment, _lower_fields.as_text(service.command))
         _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
         if resource.env_file:
             project.warnings.append(
@@ -225,7 +225,11 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         )
     if resource.healthcheck is not None:
         hc = resource.healthcheck
-        service.healthcheck = Healthcheck(_check(hc.test), hc.interval, hc.timeout, hc.retries, hc.start_period)
+        timing = [_lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.interval, hc.timeout)]
+        retries, start = (
+            _lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.retries, hc.start_period)
+        )
+        service.healthcheck = Healthcheck(_check(hc.test), *timing, retries, start)
     if resource.readiness is not None:
         service.healthcheck = _probes.healthcheck(
             resource.readiness, resource.name, [p.container for p in service.ports]
@@ -257,6 +261,10 @@ def _set_password(resource: DockerResource, engine: Engine | None, service: Serv
             "remove entrypoint, or set the password in your own command",
         )
     assert resource.password is not None
+    if _lower_fields.as_text(service.command) != service.command:
+        raise DeclarationError(
+            resource.name, "command", "password= rewrites the command, and this one holds an Env", "remove the Env"
+        )
     password = _env_value(resource.password, project)
     try:
         service.environment, service.command = engine.with_password(
@@ -373,8 +381,10 @@ def _normal_target(target: str) -> str:
     return "/" + normal.lstrip("/")
 
 
-def _argv_words(value: str | list[str] | None) -> list[str]:
+def _argv_words(value: str | EnvText | list[str] | None) -> list[str]:
     """A command as words, a string split as a shell would (or at blanks, when it cannot be)."""
+    if isinstance(value, EnvText):
+        value = value.with_defaults()
     if isinstance(value, list) or value is None:
         return list(value or [])
     import shlex
@@ -417,7 +427,8 @@ def _build(resource: DockerResource, ctx: Context) -> Build | None:
     context = project_path(
         ctx, spec.context, resource.name, "build", kind="dir", outside=resource.allow_outside_project
     )
-    return Build(context, spec.dockerfile, tuple(sorted(spec.args.items())), spec.target)
+    args = tuple(sorted((k, _lower_fields.as_model(v)) for k, v in spec.args.items()))
+    return Build(context, spec.dockerfile, args, spec.target)
 
 
 def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: str, outside: bool = False) -> str:
@@ -527,7 +538,7 @@ def _engine(resource: DockerResource) -> Engine | None:
 
 def _credentials(resource: DockerResource, engine: Engine, project: Project) -> Credentials:
     service = project.services[resource.name]
-    return engine.credentials(service.environment, service.command)
+    return engine.credentials(service.environment, _lower_fields.as_text(service.command))
 
 
 def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
@@ -984,7 +995,7 @@ def _check_durations(resources: Sequence[DockerResource]) -> None:
                 continue
             for name in ("interval", "timeout", "start_period"):
                 value = getattr(probe, name, None)
-                if value is None or (name == "start_period" and value == 0):
+                if value is None or isinstance(value, Env) or (name == "start_period" and value == 0):
                     continue
                 if not (math.isfinite(value) and value >= _MIN_DURATION and "e" not in f"{value:g}"):
                     raise DeclarationError(
@@ -994,7 +1005,7 @@ def _check_durations(resources: Sequence[DockerResource]) -> None:
                         "give seconds from 0.001 to 999999, e.g. 1 or 0.5",
                     )
             retries = getattr(probe, "retries", None)
-            if retries is not None and retries > _MAX_RETRIES:
+            if isinstance(retries, int) and retries > _MAX_RETRIES:
                 raise DeclarationError(
                     resource.name,
                     f"{field}.retries",
@@ -1009,7 +1020,7 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
     for resource in sorted(resources, key=lambda r: r.name):
         if isinstance(resource.password, str) and resource.password:
             places.append(f"{resource.name} password")
-        words = _argv_words(resource.command)
+        words = [w for w in _argv_words(resource.command) if isinstance(w, str)]
         for option in _PASSWORD_OPTIONS:
             if any(w == option or w.startswith(option + "=") for w in words):
                 places.append(f"{resource.name} command {option}")

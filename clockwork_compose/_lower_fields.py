@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 def interpolation(value: Env | EnvText) -> Interpolation:
     parts = value.parts if isinstance(value, EnvText) else (value,)
-    return Interpolation(tuple(p if isinstance(p, str) else Var(p.name, p.default) for p in parts if p != ""))
+    return Interpolation(
+        tuple(p if isinstance(p, str) else Var(p.name, p.default, p.required) for p in parts if p != "")
+    )
 
 
 def image(resource: DockerResource) -> str | None:
@@ -69,8 +71,7 @@ def mount(resource: DockerResource, spec: Mount, ctx: Context, project: Project)
         return ModelMount("tmpfs", "", spec.target, spec.read_only)
     if kind == "bind" and isinstance(spec.source, Env | EnvText):
         text = interpolation(spec.source)
-        shown = "".join(p if isinstance(p, str) else f"${{{p.name}}}" for p in text.parts)
-        return ModelMount("bind", shown, spec.target, spec.read_only, text)
+        return ModelMount("bind", shown(text), spec.target, spec.read_only, text)
     if kind == "bind":
         assert isinstance(spec.source, str)
         path = project_path(
@@ -174,17 +175,17 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
         project_path(ctx, path, r.name, "env_file", kind="file", outside=r.allow_outside_project) for path in r.env_file
     )
     return Options(
-        expose=tuple(str(p) for p in r.expose),
+        expose=tuple(as_model(p) if isinstance(p, Env) else str(p) for p in r.expose),
         env_file=env_files,
         profiles=tuple(r.profiles),
-        stop_signal=r.stop_signal,
+        stop_signal=as_model(r.stop_signal),
         stop_grace_period=r.stop_grace_period,
         cap_add=tuple(r.cap_add),
         cap_drop=tuple(r.cap_drop),
         sysctls=tuple(sorted((k, str(v)) for k, v in r.sysctls.items())),
-        domainname=r.domainname,
-        platform=r.platform,
-        runtime=r.runtime,
+        domainname=as_model(r.domainname),
+        platform=as_model(r.platform),
+        runtime=as_model(r.runtime),
         network_mode=r.network_mode,
         init=r.init,
         ulimits=tuple(sorted((k, *(v if isinstance(v, tuple) else (v, v))) for k, v in r.ulimits.items())),
@@ -208,6 +209,31 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
         aliases=tuple(sorted((n, tuple(a)) for n, a in r.network_aliases.items())),
         raw=tuple(sorted((k, raw_value(r.name, f"compose.{k}", v)) for k, v in r.compose.items())),
     )
+
+
+def as_model(value: Any) -> Any:
+    """``value``, an Env or EnvText as the Interpolation Compose completes."""
+    return interpolation(value) if isinstance(value, Env | EnvText) else value
+
+
+def argv(value: str | EnvText | list[Any] | None) -> tuple[str | Interpolation, ...] | str | Interpolation | None:
+    """A command as the model holds it: words, with interpolations where Env stands."""
+    if isinstance(value, list):
+        return tuple(as_model(v) for v in value)
+    return as_model(value)
+
+
+def as_text(value: tuple[str | Interpolation, ...] | str | Interpolation | None) -> tuple[str, ...] | str | None:
+    """A command as an engine reads it (its password options): interpolations as Compose writes them."""
+    if isinstance(value, Interpolation):
+        return shown(value)
+    if isinstance(value, tuple):
+        return tuple(shown(v) if isinstance(v, Interpolation) else v for v in value)
+    return value
+
+
+def shown(value: Interpolation) -> str:
+    return "".join(p if isinstance(p, str) else f"${{{p.name}}}" for p in value.parts)
 
 
 def _resources(resource: DockerResource, field: str) -> Resources | None:

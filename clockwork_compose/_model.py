@@ -49,6 +49,7 @@ class Var:
 
     name: str
     default: str | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,26 @@ class Interpolation:
 
 
 EnvValue = str | SecretRef | Interpolation
+
+#: Seconds an interpolated duration counts for when its default does not say (``seconds``).
+UNKNOWN_DURATION = 60.0
+
+
+def seconds(value: float | Interpolation) -> float:
+    """A number, or an interpolated Compose duration ("30s", "1m30s") read from its
+    default: what it is where the variable is not set (else ``UNKNOWN_DURATION``)."""
+    if not isinstance(value, Interpolation):
+        return value
+    import re
+
+    text = "".join(p if isinstance(p, str) else p.default or "" for p in value.parts)
+    if text.isdigit():
+        return float(text)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return UNKNOWN_DURATION
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 @dataclass(frozen=True)
@@ -214,7 +235,7 @@ class Options:
 class Build:
     context: str
     dockerfile: str | None = None
-    args: tuple[tuple[str, str], ...] = ()
+    args: tuple[tuple[str, str | Interpolation], ...] = ()
     target: str | None = None
 
 
@@ -263,10 +284,11 @@ class Restart(enum.StrEnum):
 @dataclass(frozen=True)
 class Healthcheck:
     check: Check
-    interval: float
-    timeout: float
-    retries: int
-    start_period: float = 0.0
+    #: Seconds; an Interpolation (a HealthCheck's ``Env``) is a duration Compose reads where it runs.
+    interval: float | Interpolation
+    timeout: float | Interpolation
+    retries: int | Interpolation
+    start_period: float | Interpolation = 0.0
 
 
 @dataclass(frozen=True)
@@ -286,7 +308,7 @@ class Service:
     image: str | None = None
     image_text: Interpolation | None = None
     build: Build | None = None
-    command: tuple[str, ...] | str | None = None
+    command: tuple[str | Interpolation, ...] | str | Interpolation | None = None
     entrypoint: tuple[str, ...] | str | None = None
     working_dir: str | None = None
     user: str | Interpolation | None = None

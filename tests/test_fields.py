@@ -75,6 +75,7 @@ COMPOSE = [
         {"volumes": [{"type": "volume", "target": "/var/cache/nginx"}, {"type": "bind", "source": ".", "target": "/etc/nginx/conf.d", "read_only": True}], "tmpfs": ["/tmp"]},
     ),
     ("env_vars={'TAG': Env('TAG'), 'LEVEL': Env('LEVEL', default='info'), 'X': 'a$b'}", {"environment": {"LEVEL": "${LEVEL:-info}", "TAG": "${TAG}", "X": "a$$b"}}),
+    ("env_vars={'KEY': Env('APP_KEY', required=True)}", {"environment": {"KEY": "${APP_KEY:?APP_KEY is not set}"}}),
     ("compose={'oom_score_adj': -100, 'mem_swappiness': 0}", {"oom_score_adj": -100, "mem_swappiness": 0}),
     ("compose={'annotations': {'a': Env('A', default='x'), 'b': 'c$d'}}", {"annotations": {"a": "${A:-x}", "b": "c$$d"}}),
 ]  # fmt: skip
@@ -182,8 +183,11 @@ INVALID = [
     ("network_aliases={'elsewhere': ['api']}", "field 'network_aliases'", "is not on network 'elsewhere'"),
     ("env_vars={'X': Env('1BAD')}", "Env", "is not a variable name"),
     ("env_vars={'X': Env('A', default='${B}')}", "field 'default'", "holds '$'"),
+    ("env_vars={'X': Env('A', default='b', required=True)}", "resource \"Env('A')\"", "a required variable has no default"),
     ("compose={'cap_add': ['ALL']}", "field 'compose'", "use cap_add=... instead"),
     ("compose={'environment': {}}", "field 'compose'", "use env_vars=... instead"),
+    ("compose={'deploy': {'replicas': 2}}", "field 'compose'", "use replicas instead"),
+    ("compose={'deploy': {'resources': {'limits': {'memory': '1g'}}}}", "field 'compose'", "use limits=Resources(memory=...) instead"),
     ("compose={'oom_score_adj': [1]}", "field 'oom_score_adj'", "the Compose specification rejects it"),
     ("compose={'no_such_key': 1}", "the Compose specification rejects it", "no_such_key"),
     ("compose={'x': object()}", "field 'compose.x'", "is not YAML data"),
@@ -540,3 +544,92 @@ def test_an_env_mount_source_is_a_bind():
 
     with pytest.raises(DeclarationError, match='an Env source is a host path; say so with type="bind"'):
         Mount(source=Env("DATA"), target="/data")
+
+
+GPU = "{'deploy': {'resources': {'reservations': {'devices': [{'driver': 'nvidia', 'count': 'all', 'capabilities': ['gpu']}]}}}}"
+
+
+def test_a_raw_deploy_joins_the_modelled_one(make_project):
+    fields = f"limits=Resources(memory='1g'), compose={GPU}"
+    web = _doc(make_project, fields)["services"]["web"]
+    assert web["deploy"] == {
+        "resources": {
+            "limits": {"memory": "1g"},
+            "reservations": {"devices": [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]},
+        }
+    }
+    swarm = _doc(make_project, fields, target="swarm")["services"]["web"]["deploy"]
+    assert swarm["resources"]["reservations"]["devices"][0]["driver"] == "nvidia" and swarm["replicas"] == 1
+
+
+def test_swarm_keeps_its_own_deploy_keys(make_project):
+    root = make_project(_main("compose={'deploy': {'restart_policy': {'condition': 'none'}}}"), FILES)
+    assert (
+        yaml.safe_load(_api.compile_project(root)[1])["services"]["web"]["deploy"]["restart_policy"]["condition"]
+        == "none"
+    )
+    with pytest.raises(DeclarationError, match="resource 'web', field 'compose.deploy.restart_policy'"):
+        _api.compile_project(root, target="swarm")
+
+
+def test_project_settings_are_declared_once(make_project):
+    root = make_project("ProjectSettings()\nProjectSettings(shared_network=False)\n" + SIMPLE)
+    result = run_cli("build", "-C", str(root))
+    assert result.code == 2 and "ProjectSettings" in result.err and "is declared twice" in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_swarm_deploys_carry_the_secrets_their_services_read_and_leave_external_objects_unlabelled(make_project):
+    from clockwork_compose._targets import swarm_runtime
+
+    extra = 'pw = FileSecret("db_password", file="./secrets/db_password.txt")\nedge = Network("edge", external=True)\n'
+    root = make_project(_main("secrets=[pw], networks=[edge]", extra), FILES)
+    doc = yaml.safe_load(_api.compile_project(root, target="swarm")[1])
+    part = swarm_runtime.subset(doc, {"web": "hash"})
+    assert part["secrets"] == doc["secrets"] and len(part["secrets"]) == 1
+    stamped = swarm_runtime.stamp(part, root)
+    assert stamped["networks"]["edge"] == {"external": True}  # Compose refuses labels on an external network
+    (key,) = stamped["secrets"]
+    assert stamped["secrets"][key]["labels"] == {swarm_runtime.OWNER_LABEL: str(root)}
+
+
+INTERPOLATED_MORE = [
+    ("command=['serve', '--max-size', Env('MAX_SIZE', default='1M')]", "command", ["serve", "--max-size", "${MAX_SIZE:-1M}"]),
+    ("command='serve --port ' + Env('PORT')", "command", "serve --port ${PORT}"),
+    ("platform=Env('DOCKER_PLATFORM', default='')", "platform", "${DOCKER_PLATFORM:-}"),
+    ("expose=[Env('PG_PORT'), 80]", "expose", ["${PG_PORT}", "80"]),
+    ("stop_signal=Env('SIG', default='SIGTERM')", "stop_signal", "${SIG:-SIGTERM}"),
+    (
+        "healthcheck=HealthCheck(test='true', interval=Env('HC_INTERVAL', default='30s'), retries=Env('HC_RETRIES'))",
+        "healthcheck",
+        {"test": ["CMD-SHELL", "true"], "interval": "${HC_INTERVAL:-30s}", "timeout": "3s", "retries": "${HC_RETRIES}"},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "key", "expected"), INTERPOLATED_MORE, ids=[c[1] for c in INTERPOLATED_MORE])
+def test_env_in_commands_healthchecks_and_options(make_project, fields, key, expected):
+    assert _doc(make_project, fields)["services"]["web"][key] == expected
+    root = make_project(_main(fields), FILES)
+    with pytest.raises(DeclarationError, match="not supported on kubernetes"):
+        _api.compile_project(root, target="kubernetes")
+
+
+def test_env_build_args_on_compose_and_swarm(make_project):
+    root = make_project(
+        'DockerResource(name="app", build=BuildSpec(context="./app", args={"BASE": "auto:" + Env("TAG")}))\n',
+        {"app/Dockerfile": "FROM busybox\n"},
+    )
+    doc = yaml.safe_load(_api.compile_project(root)[1])
+    assert doc["services"]["app"]["build"]["args"] == {"BASE": "auto:${TAG}"}
+    with pytest.raises(DeclarationError, match="field 'build.args.BASE'.*not supported on swarm"):
+        _api.compile_project(root, target="swarm")
+
+
+def test_apply_budgets_an_interpolated_healthcheck_by_its_default():
+    from clockwork_compose._model import UNKNOWN_DURATION, Interpolation, Var, seconds
+
+    assert seconds(Interpolation((Var("I", "1m30s"),))) == 90
+    assert seconds(Interpolation((Var("R", "5"),))) == 5
+    assert seconds(Interpolation((Var("I"),))) == UNKNOWN_DURATION
+    assert seconds(2.5) == 2.5

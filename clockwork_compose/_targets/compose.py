@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _yaml
+from .._errors import DeclarationError
 from .._model import (
     Build,
     Condition,
@@ -26,6 +27,7 @@ from .._model import (
     Resources,
     SecretRef,
     Service,
+    Var,
 )
 from .._probes import docker_test
 from . import place
@@ -142,10 +144,13 @@ def text(value: str) -> str:
 
 def interpolated(value: Interpolation) -> str:
     """Text Compose completes where it runs: ``${VAR}``, ``${VAR:-default}``, the rest literal."""
-    return "".join(
-        text(p) if isinstance(p, str) else f"${{{p.name}}}" if p.default is None else f"${{{p.name}:-{p.default}}}"
-        for p in value.parts
-    )
+    return "".join(text(p) if isinstance(p, str) else _variable(p) for p in value.parts)
+
+
+def _variable(var: Var) -> str:
+    if var.required:
+        return f"${{{var.name}:?{var.name} is not set}}"
+    return f"${{{var.name}}}" if var.default is None else f"${{{var.name}:-{var.default}}}"
 
 
 def env_text(value: EnvValue) -> str:
@@ -191,7 +196,32 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
     if s.options.limits or s.options.reservations:
         out["deploy"] = {"resources": resources(s.options)}
     out["labels"] = labels(s)
-    out.update(raw(s.options))
+    return with_raw(s.name, out, raw(s.options))
+
+
+def with_raw(
+    name: str, out: dict[str, Any], fields: dict[str, Any], owned: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``out`` with the escape hatch's ``fields``; a raw ``deploy`` joins the one clockwork
+    writes (``owned``: its keys that only clockwork may set there)."""
+    if "deploy" in fields and "deploy" in out:
+        taken = sorted(set(fields["deploy"]) & owned)
+        if taken:
+            raise DeclarationError(
+                name,
+                f"compose.deploy.{taken[0]}",
+                "is what clockwork writes there on this target",
+                f"remove deploy.{taken[0]} from compose=",
+            )
+        fields = {**fields, "deploy": _merged(out["deploy"], fields["deploy"])}
+    return {**out, **fields}
+
+
+def _merged(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    out = dict(ours)
+    for key, value in theirs.items():
+        both = isinstance(out.get(key), dict) and isinstance(value, dict)
+        out[key] = _merged(out[key], value) if both else value
     return out
 
 
@@ -219,7 +249,7 @@ def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> 
             continue
         value = getattr(o, name)
         if name in _PLAIN_OPTIONS:
-            out[name] = [text(v) for v in value] if isinstance(value, tuple) else _scalar(value)
+            out[name] = [_scalar(v) for v in value] if isinstance(value, tuple) else _scalar(value)
         elif name == "env_file":
             out[name] = [text(place(path, base)) for path in value]
         elif name == "stop_grace_period":
@@ -238,6 +268,8 @@ def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> 
 
 
 def _scalar(value: object) -> object:
+    if isinstance(value, Interpolation):
+        return interpolated(value)
     return text(value) if isinstance(value, str) else value
 
 
@@ -306,8 +338,8 @@ def labels(s: Service) -> dict[str, str]:
     return {k: env_text(v) for k, v in sorted(out.items())}
 
 
-def _argv(value: tuple[str, ...] | str) -> list[str] | str:
-    return text(value) if isinstance(value, str) else [text(v) for v in value]
+def _argv(value: tuple[str | Interpolation, ...] | str | Interpolation) -> list[str] | str:
+    return [env_text(v) for v in value] if isinstance(value, tuple) else env_text(value)
 
 
 def _build(build: Build, base: str = ".") -> dict[str, Any]:
@@ -315,7 +347,7 @@ def _build(build: Build, base: str = ".") -> dict[str, Any]:
     if build.dockerfile:
         out["dockerfile"] = text(build.dockerfile)
     if build.args:
-        out["args"] = {k: text(v) for k, v in build.args}
+        out["args"] = {k: env_text(v) for k, v in build.args}
     if build.target:
         out["target"] = text(build.target)
     return out
@@ -356,8 +388,8 @@ def _mount(mount: Mount, base: str = ".") -> dict[str, Any] | str:
     return {"type": "bind", "source": text(source), "target": text(mount.target), "read_only": mount.read_only}
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
+def _seconds(value: float | Interpolation) -> str:
+    return interpolated(value) if isinstance(value, Interpolation) else f"{value:g}s"
 
 
 def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
@@ -365,7 +397,7 @@ def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
         "test": [env_text(part) for part in docker_test(hc)],
         "interval": _seconds(hc.interval),
         "timeout": _seconds(hc.timeout),
-        "retries": hc.retries,
+        "retries": interpolated(hc.retries) if isinstance(hc.retries, Interpolation) else hc.retries,
     }
     if hc.start_period:
         out["start_period"] = _seconds(hc.start_period)

@@ -190,6 +190,13 @@ def _compose_only(s: Service) -> tuple[str, str] | None:
             return f"labels.{key}", "an Env interpolation"
     if isinstance(s.user, Interpolation):
         return "user", "an Env interpolation"
+    if isinstance(s.command, Interpolation) or any(isinstance(w, Interpolation) for w in s.command or ()):
+        return "command", "an Env interpolation"
+    hc = s.healthcheck
+    if hc is not None and any(
+        isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)
+    ):
+        return "healthcheck", "an Env interpolation"
     if s.options.limits is not None and s.options.limits.pids is not None:
         return "limits.pids", "a container's pids limit"
     if any(ip == "host-gateway" for _, ip in s.options.extra_hosts):

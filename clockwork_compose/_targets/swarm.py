@@ -46,7 +46,11 @@ from .compose import (
     service_networks,
     text,
     volume,
+    with_raw,
 )
+
+#: The deploy keys clockwork writes on Swarm: the escape hatch may not set them.
+_OWNED = frozenset({"mode", "replicas", "restart_policy", "endpoint_mode", "placement", "labels"})
 
 FILE = "docker-stack.yml"
 HEADER = """\
@@ -106,6 +110,15 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     from the files there), ``base`` the project folder relative to the file's folder."""
     mode = endpoint_mode()
     _lower_fields.refuse(project, "swarm", MAPPED, "docker stack deploy ignores it")
+    for s in project.ordered():
+        for key, value in s.build.args if s.build else ():
+            if isinstance(value, Interpolation):
+                raise DeclarationError(
+                    s.name,
+                    f"build.args.{key}",
+                    "an Env build argument is not supported on swarm (clockwork builds the image itself there)",
+                    "give the value, or build for compose",
+                )
     configs: dict[str, dict[str, str]] = {}
     files = _files(project, base, root)
     services = {s.name: service(project, s, base, root, mode, configs, files) for s in project.ordered()}
@@ -192,8 +205,7 @@ def service(
         if names and files is not None:
             out[kind] = [{"source": files[(kind, n)][0], "target": text(target.format(n))} for n in names]
     out["deploy"] = _deploy(project, s, mode)
-    out.update(raw(s.options))
-    return out
+    return with_raw(s.name, out, raw(s.options), _OWNED)
 
 
 def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
