@@ -345,6 +345,9 @@ class DockerResource(_Model):
     password: Text | None = None
     working_dir: str | None = None
     user: str | Env | EnvText | None = None
+    #: The container's own name, under ProjectSettings(container_names="compose") (under
+    #: "fixed", every container is named after its resource).
+    container_name: str | None = None
     healthcheck: HealthCheck | None = None
     #: How the service says it is ready: HttpProbe, TcpProbe or CommandProbe. Without one
     #: (or a healthcheck), a running container counts as started, never as ready.
@@ -439,6 +442,16 @@ class DockerResource(_Model):
                 "a Secret cannot stand in a command: the command is written into the generated file",
                 'give an engine its password with password=Secret("NAME"), or read the variable in the '
                 'container: env_vars={"NAME": Secret("NAME")} and "$NAME" in a shell command',
+            )
+        return value
+
+    @field_validator("container_name")
+    @classmethod
+    def _valid_container_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", value):
+            raise _invalid(
+                f"{value!r} is not a container name",
+                "use letters, digits, '_', '.' and '-', starting with a letter or digit",
             )
         return value
 

@@ -29,9 +29,10 @@ from ._pysource import WIDTH, Call, Name, Plus, statement
 MAIN = "main.py"
 
 #: Compose's healthcheck timing when the file leaves it out (clockwork's HealthCheck differs).
-_HEALTHCHECK_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
+_HEALTHCHECK_DEFAULTS: dict[str, Any] = {"interval": 30, "timeout": 30, "retries": 3, "start_period": 0}
 #: Service keys passed as they are, under the same name, when their value has the type given.
 _SAME = {
+    "container_name": str,
     "working_dir": str,
     "hostname": str,
     "domainname": str,
@@ -61,6 +62,7 @@ _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 #: Field order in a DockerResource: identity, what runs, its settings, its wiring, the rest.
 _ORDER = [
     "name",
+    "container_name",
     "image",
     "build",
     "command",
@@ -486,6 +488,8 @@ def _field(key: str, value: Any, tops: _Tops) -> dict[str, Any] | None:
     """The typed field(s) that say ``key: value``; None (or _Raw) when none can."""
     if key == "user":
         return {"user": _text(value)}
+    if key in ("platform", "runtime", "domainname", "stop_signal") and isinstance(value, str) and "$" in value:
+        return {key: _env_only(value)}
     if key in _SAME:
         if not isinstance(value, _SAME[key]) or (isinstance(value, str) and "$" in value):
             return None
@@ -512,7 +516,7 @@ def _build(value: Any, tops: _Tops) -> dict[str, Any]:
         args = as_mapping(value["args"])
         if any(v is None for v in args.values()):
             raise _Raw
-        kwargs.append(("args", {k: _plain(v) for k, v in args.items()}))
+        kwargs.append(("args", {k: _text(v) for k, v in args.items()}))
     if "target" in value:
         kwargs.append(("target", _plain(value["target"])))
     if len(kwargs) == 1:
@@ -521,12 +525,26 @@ def _build(value: Any, tops: _Tops) -> dict[str, Any]:
 
 
 def _command(key: str) -> Any:
+    # command's words and text may hold Env; entrypoint's may not.
+    word = _text if key == "command" else _plain
+
     def handler(value: Any, tops: _Tops) -> dict[str, Any]:
         if isinstance(value, list):
-            return {key: [_plain(v) for v in value]}
-        return {key: _plain(value)}
+            return {key: [word(v) for v in value]}
+        text = word(value)
+        if isinstance(text, Call):
+            raise _Raw  # a whole command from one variable
+        return {key: text}
 
     return handler
+
+
+def _env_only(value: Any) -> Any:
+    """Plain text, or a whole ``${VAR}`` as ``Env`` (fields that take Env but not EnvText)."""
+    text = _text(value)
+    if isinstance(text, Plus):
+        raise _Raw
+    return text
 
 
 def _environment(value: Any, tops: _Tops) -> dict[str, Any]:
@@ -575,7 +593,7 @@ def _port(entry: dict[str, Any]) -> Call:
 
 
 def _expose(value: Any, tops: _Tops) -> dict[str, Any]:
-    return {"expose": [v if isinstance(v, int) else _plain(v) for v in value]}
+    return {"expose": [v if isinstance(v, int) else _env_only(v) for v in value]}
 
 
 def _volumes(value: Any, tops: _Tops) -> dict[str, Any]:
@@ -660,13 +678,13 @@ def _healthcheck(value: Any, tops: _Tops) -> dict[str, Any]:
     if test is None or (isinstance(test, list) and test[:1] == ["NONE"]):
         raise _Raw
     timing = {**_HEALTHCHECK_DEFAULTS}
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period", "retries"):
         if key in value:
-            timing[key] = _seconds(value[key])
-    if "retries" in value:
-        timing["retries"] = int(value["retries"])
+            timing[key] = _env_only(value[key]) if "$" in str(value[key]) else value[key]
+            if not isinstance(timing[key], Call):
+                timing[key] = int(value[key]) if key == "retries" else _number(_seconds(value[key]))
     words = [_plain(w) for w in test] if isinstance(test, list) else _plain(test)
-    kwargs = [("test", words), *((k, _number(v) if k != "retries" else v) for k, v in timing.items())]
+    kwargs = [("test", words), *timing.items()]
     return {"healthcheck": Call("HealthCheck", kwargs=tuple(kwargs))}
 
 

@@ -199,8 +199,8 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
             k: _lower_fields.interpolation(v) if isinstance(v, Env | EnvText) else v for k, v in resource.labels.items()
         },
         assertions=[a.model_dump() for a in resource.assertions],
-        container_name=resource.name if project.fixed_names else None,
-        container=resource.name if project.fixed_names else f"{project.name}-{resource.name}-1",
+        container_name=resource.name if project.fixed_names else resource.container_name,
+        container=_container(resource, project),
         options=_lower_fields.options(resource, ctx, project),
     )
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
@@ -239,6 +239,21 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         if unknown:
             project.warnings.append(f"{resource.name}: {unknown}")
     return service
+
+
+def _container(resource: DockerResource, project: Project) -> str:
+    """The container's name on the engine: the resource's under fixed naming, else its own
+    ``container_name`` or Compose's ``<project>-<service>-1``."""
+    if project.fixed_names:
+        if resource.container_name not in (None, resource.name):
+            raise DeclarationError(
+                resource.name,
+                "container_name",
+                f"every container is named after its resource here, and this one would be {resource.container_name!r}",
+                'declare ProjectSettings(container_names="compose") to name containers yourself',
+            )
+        return resource.name
+    return resource.container_name or f"{project.name}-{resource.name}-1"
 
 
 def _set_password(resource: DockerResource, engine: Engine | None, service: Service, project: Project) -> None:

@@ -133,8 +133,20 @@ def _same_meaning(service: dict[str, Any]) -> None:
         service["stop_grace_period"] = _seconds(service["stop_grace_period"])
     if isinstance(service.get("build"), dict) and "args" in service["build"]:
         service["build"]["args"] = _mapping(service["build"]["args"])
-    if isinstance(service.get("image"), str):
-        service["image"] = _text(service["image"])
+    for port in service.get("ports", []):
+        if isinstance(port, dict) and isinstance(port.get("published"), int):
+            port["published"] = str(port["published"])  # Compose reads 8080 and "8080" alike
+    for key, value in list(service.items()):
+        service[key] = _strings(value)
+
+
+def _strings(value: Any) -> Any:
+    """``$VAR`` written ``${VAR}`` in every string (the same to Compose)."""
+    if isinstance(value, dict):
+        return {k: _strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    return _text(value) if isinstance(value, str) else value
 
 
 def _mapping(value: Any) -> dict[str, Any]:

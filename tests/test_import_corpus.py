@@ -36,6 +36,10 @@ def _round_trip(relative: str, tmp: Path) -> Trip:
     shutil.copytree(CORPUS / repo, work)
     source = work / inside
     folder = source.parent
+    for other in FILES:  # the other stacks of the repository: moved aside, as their user would
+        repo_of, _, path = other.partition("/")
+        if repo_of == repo and other != relative and (work / path).parent == folder:
+            (work / path).rename(folder / f"{Path(path).name}.other")
     original = source.rename(folder / f"{source.name}.orig")
     before = config(folder, original.name)
     _create_bind_sources(before, folder)
