@@ -249,11 +249,15 @@ def _text(value: Any) -> Any:
             parts.append(literal + "$")
             continue
         name = match.group("braced") or match.group("bare")
-        if name is None or match.group("op") not in (None, ":-"):
+        op = match.group("op")
+        if name is None or op not in (None, ":-", ":?"):
             raise _Unsupported(match.group(0))
         parts.append(literal)
         default = match.group("default")
-        parts.append(Call("Env", (name,), (("default", default),) if default is not None else ()))
+        if op == ":?":  # required: Compose stops with a message (clockwork's own, not this one)
+            parts.append(Call("Env", (name,), (("required", True),)))
+        else:
+            parts.append(Call("Env", (name,), (("default", default),) if default is not None else ()))
     parts.append(value[at:])
     if "$" in _INTERPOLATION.sub("", value):
         raise _Unsupported(value)

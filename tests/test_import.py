@@ -221,8 +221,10 @@ def test_what_no_typed_field_says_goes_through_the_escape_hatch(tmp_path: Path):
 
 
 def test_an_interpolation_env_cannot_write_is_refused_naming_it(tmp_path: Path):
-    with pytest.raises(DeclarationError, match=r"resource 'app', field 'image': holds '\$\{TAG:\?set TAG\}'"):
-        _convert(tmp_path, "services: {app: {image: 'app:${TAG:?set TAG}'}}\n")
+    with pytest.raises(DeclarationError, match=r"resource 'app', field 'image': holds '\$\{TAG-1\}'"):
+        _convert(tmp_path, "services: {app: {image: 'app:${TAG-1}'}}\n")
+    required = _convert(tmp_path, "services: {app: {image: 'app:${TAG:?set TAG}'}}\n")
+    assert _kwargs(required.text, "app")["image"] == "'app:' + Env('TAG', required=True)"
 
 
 def test_variables_are_named_after_services(tmp_path: Path):
