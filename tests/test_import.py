@@ -331,3 +331,34 @@ def test_a_volume_variable_never_takes_a_service_variable(tmp_path: Path):
     )
     assert "db_volume = DockerResource(" in imported.text
     assert 'db_volume_2 = Volume("db", driver="local")' in imported.text
+
+
+_ONE = "from clockwork_compose import DockerResource\n"
+
+
+def _build(folder: Path, main: str) -> str:
+    _write(folder, "main.py", main)
+    return _api.build(folder, environ={}).text
+
+
+def test_container_name_is_written_under_compose_naming_and_refused_under_fixed(tmp_path: Path):
+    text = _build(
+        tmp_path,
+        """
+        from clockwork_compose import DockerResource, ProjectSettings
+        ProjectSettings(container_names="compose")
+        DockerResource(name="elasticsearch", image="busybox", container_name="es", restart="no")
+        DockerResource(name="kibana", image="busybox", restart="no")
+        """,
+    )
+    assert "container_name: es" in text and text.count("container_name:") == 1
+    with pytest.raises(DeclarationError, match=r"resource 'elasticsearch', field 'container_name': .*container_names"):
+        _build(
+            tmp_path,
+            _ONE + 'DockerResource(name="elasticsearch", image="busybox", container_name="es")\n',
+        )
+    with pytest.raises(DeclarationError, match="is not a container name"):
+        _build(
+            tmp_path,
+            _ONE + 'DockerResource(name="ab", image="busybox", container_name="-x")\n',
+        )
