@@ -153,6 +153,14 @@ def source_file(given: Path | None, project_dir: Path) -> Path:
 def import_file(source: Path, project_dir: Path, force: bool = False) -> Imported:
     """Read ``source``, write ``project_dir/main.py``; refuses an existing main.py without ``force``."""
     target = project_dir / MAIN
+    if source.parent.resolve() != project_dir.resolve():
+        raise DeclarationError(
+            None,
+            None,
+            f"{source} is not in {project_dir}, and the paths in it (env_file, build, bind mounts) are "
+            "relative to its own folder",
+            f"import it where it is: clockwork import -C {source.parent} {source.name}",
+        )
     if target.exists() and not force:
         raise DeclarationError(
             None, None, f"{target} exists, and import never overwrites it", "move it aside, or pass --force"

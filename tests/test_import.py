@@ -362,3 +362,11 @@ def test_container_name_is_written_under_compose_naming_and_refused_under_fixed(
             tmp_path,
             _ONE + 'DockerResource(name="ab", image="busybox", container_name="-x")\n',
         )
+
+
+def test_a_file_of_another_folder_is_refused_not_imported_with_wrong_paths(tmp_path: Path):
+    (tmp_path / "elsewhere").mkdir()
+    source = _write(tmp_path / "elsewhere", "compose.yaml", "services: {web: {image: busybox, env_file: app.env}}\n")
+    with pytest.raises(DeclarationError, match="relative to its own folder; import it where it is"):
+        _import.import_file(source, tmp_path)
+    assert not (tmp_path / "main.py").exists()
