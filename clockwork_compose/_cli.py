@@ -547,15 +547,22 @@ def import_(
         ),
     ] = None,
     project_dir: Annotated[
-        Path, typer.Option("-C", "--project-dir", metavar="DIR", help="Where to write main.py.")
-    ] = Path("."),
+        Optional[Path],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option(
+            "-C",
+            "--project-dir",
+            metavar="DIR",
+            help="Where to write main.py [default: FILE's folder, else the current folder].",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing main.py.")] = False,
 ) -> None:
     """Write DIR/main.py from an existing compose file (its .env values stay in .env)."""
     from . import _import
 
     with _errors():
-        folder = _global_project_dir if _global_project_dir is not None and project_dir == Path(".") else project_dir
+        folder = project_dir or _global_project_dir or (file.parent if file is not None else Path("."))
         imported = _import.import_file(_import.source_file(file, folder), folder, force)
         for line in _import.summary(imported, folder):
             _say(line)

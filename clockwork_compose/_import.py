@@ -147,7 +147,7 @@ def source_file(given: Path | None, project_dir: Path) -> Path:
     """The compose file to import: ``given``, or the one Compose reads in ``project_dir``."""
     if given is None:
         return _compose_file.find(project_dir)
-    return given if given.is_absolute() else Path.cwd() / given
+    return given.absolute()
 
 
 def import_file(source: Path, project_dir: Path, force: bool = False) -> Imported:

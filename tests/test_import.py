@@ -370,3 +370,16 @@ def test_a_file_of_another_folder_is_refused_not_imported_with_wrong_paths(tmp_p
     with pytest.raises(DeclarationError, match="relative to its own folder; import it where it is"):
         _import.import_file(source, tmp_path)
     assert not (tmp_path / "main.py").exists()
+
+
+def test_cli_writes_main_py_beside_the_file_it_is_given(tmp_path: Path):
+    (tmp_path / "stack").mkdir()
+    _write(tmp_path / "stack", "docker-compose.prod.yml", "services: {web: {image: 'nginx:1.27'}}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "clockwork_compose", "import", "stack/docker-compose.prod.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "stack" / "main.py").is_file() and not (tmp_path / "main.py").exists()
