@@ -44,6 +44,8 @@ def compile_project(
     resources = _loader.load(project_dir)
     ctx = _lower.Context(project_dir=project_dir, output_dir=path.parent)
     project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
+    if target != targets.DEFAULT:
+        _lower.refuse_one_shot_waits(project, target)
     base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
     doc = emitter.document(project, base, project_dir)
     emitter.validate(doc)

@@ -647,6 +647,22 @@ def _condition(consumer: DockerResource, wanted: str | None, dependency: Service
     return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(wanted, Condition.COMPLETED)
 
 
+def refuse_one_shot_waits(project: Project, target: str) -> None:
+    """``connect(..., condition="service_completed_successfully")`` on a service that is not
+    a migrator: only Compose waits for a plain service to exit 0 (Swarm and Kubernetes run
+    it as a service, which never completes), so other targets refuse it rather than wait less."""
+    for service in project.ordered():
+        for dep in service.depends_on.values():
+            if dep.condition is Condition.COMPLETED and project.services[dep.target].role is not Role.MIGRATOR:
+                raise DeclarationError(
+                    service.name,
+                    "connect",
+                    f"waits for {dep.target} to complete (service_completed_successfully), which {target} cannot do "
+                    "for a service",
+                    "build for compose, or connect without condition=",
+                )
+
+
 def _one_url_per_variable(consumer: DockerResource, resource: DockerResource, variable: str, service: Service) -> None:
     """A plain connect() whose URL variable another connection already set: fine when it is
     the same resource (connected twice), an error when it is another one."""

@@ -383,3 +383,50 @@ def test_cli_writes_main_py_beside_the_file_it_is_given(tmp_path: Path):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "stack" / "main.py").is_file() and not (tmp_path / "main.py").exists()
+
+
+_WAITS = """
+from clockwork_compose import DockerResource
+cache = DockerResource(name="cache", image="redis:7", restart="no")
+job = DockerResource(name="job", image="busybox", restart="no")
+app = DockerResource(name="app", image="busybox")
+app.connect(cache, url=False)
+app.connect(job, condition="service_completed_successfully")
+"""
+
+
+def test_connect_keeps_a_condition_and_injects_no_url_when_asked(tmp_path: Path):
+    import yaml
+
+    doc = yaml.safe_load(_build(tmp_path, _WAITS))
+    app = doc["services"]["app"]
+    assert app["depends_on"] == {
+        "cache": {"condition": "service_healthy"},
+        "job": {"condition": "service_completed_successfully"},
+    }
+    assert "environment" not in app  # no REDIS_URL
+
+
+@pytest.mark.parametrize("target", ["swarm", "kubernetes"])
+def test_waiting_for_a_service_to_complete_is_refused_where_it_cannot_be(tmp_path: Path, target: str):
+    _write(tmp_path, "main.py", _WAITS)
+    with pytest.raises(DeclarationError, match=f"waits for job to complete .*which {target} cannot do"):
+        _api.build(tmp_path, environ={}, target=target)
+    assert not list(tmp_path.glob("*.y*ml"))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('app.connect(job, condition="service_done")', "'service_done' is not a depends_on condition"),
+        ('app.connect(job, condition="service_healthy")', "job has no healthcheck"),
+        (
+            'app.connect(DatabaseConnection(to_resource=cache), condition="service_started")',
+            "condition= and url= are for a plain connect",
+        ),
+    ],
+)
+def test_bad_connect_options_are_one_clear_error(tmp_path: Path, line: str, message: str):
+    main = _WAITS.replace("import DockerResource", "import DatabaseConnection, DockerResource") + line + "\n"
+    with pytest.raises(DeclarationError, match=message):
+        _build(tmp_path, main)
