@@ -187,7 +187,8 @@ class BuildSpec(_Model):
 
     context: str = "."
     dockerfile: str | None = None
-    args: dict[str, str | Env | EnvText] = Field(default_factory=dict)
+    #: None: Compose's bare ``KEY``, the value of that variable where Compose builds.
+    args: dict[str, str | Env | EnvText | None] = Field(default_factory=dict)
     target: str | None = None
 
 
@@ -334,7 +335,8 @@ class DockerResource(_Model):
     image: str | Env | EnvText | None = None
     build: str | BuildSpec | None = None
     ports: list[str | Port] = Field(default_factory=list)
-    env_vars: dict[str, str | Secret | Env | EnvText] = Field(default_factory=dict)
+    #: None: Compose's bare ``KEY``, the value of that variable where Compose runs (none when unset).
+    env_vars: dict[str, str | Secret | Env | EnvText | None] = Field(default_factory=dict)
     volumes: list[str | Mount] = Field(default_factory=list)
     networks: list[str | Network] = Field(default_factory=list)
     command: str | EnvText | list[str | Env | EnvText] | None = None

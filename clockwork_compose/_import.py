@@ -526,9 +526,7 @@ def _build(value: Any, tops: _Tops) -> dict[str, Any]:
         kwargs.append(("dockerfile", _plain(value["dockerfile"])))
     if value.get("args"):
         args = as_mapping(value["args"])
-        if any(v is None for v in args.values()):
-            raise _Raw
-        kwargs.append(("args", {k: _text(v) for k, v in args.items()}))
+        kwargs.append(("args", {k: None if v is None else _text(v) for k, v in args.items()}))
     if "target" in value:
         kwargs.append(("target", _plain(value["target"])))
     if len(kwargs) == 1:
@@ -560,10 +558,8 @@ def _env_only(value: Any) -> Any:
 
 
 def _environment(value: Any, tops: _Tops) -> dict[str, Any]:
-    env = as_mapping(value)
-    if any(v is None for v in env.values()):
-        raise _Raw  # a bare KEY passes the shell's value: no typed field says that
-    return {"env_vars": {str(k): _text(v) for k, v in env.items()}}
+    env = as_mapping(value)  # a bare KEY is None: the variable where Compose runs
+    return {"env_vars": {str(k): None if v is None else _text(v) for k, v in env.items()}}
 
 
 def _env_file(value: Any, tops: _Tops) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ._fields import Env, EnvText, Network
 from ._fields import Mount as MountSpec
 from ._fields import Port as PortSpec
 from ._model import (
+    PASSED,
     Build,
     Check,
     CommandCheck,
@@ -414,7 +415,9 @@ def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _env_value(value: str | Secret | Env | EnvText, project: Project) -> EnvValue:
+def _env_value(value: str | Secret | Env | EnvText | None, project: Project) -> EnvValue:
+    if value is None:
+        return PASSED
     if isinstance(value, Env | EnvText):
         return _lower_fields.interpolation(value)
     if isinstance(value, Secret):
@@ -442,7 +445,7 @@ def _build(resource: DockerResource, ctx: Context) -> Build | None:
     context = project_path(
         ctx, spec.context, resource.name, "build", kind="dir", outside=resource.allow_outside_project
     )
-    args = tuple(sorted((k, _lower_fields.as_model(v)) for k, v in spec.args.items()))
+    args = tuple(sorted((k, PASSED if v is None else _lower_fields.as_model(v)) for k, v in spec.args.items()))
     return Build(context, spec.dockerfile, args, spec.target)
 
 

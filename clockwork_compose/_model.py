@@ -60,6 +60,8 @@ class Interpolation:
 
 
 EnvValue = str | SecretRef | Interpolation
+#: A variable passed as it is where Compose runs (Compose's bare ``KEY``): nothing to complete.
+PASSED = Interpolation(())
 
 #: Seconds an interpolated duration counts for when its default does not say (``seconds``).
 UNKNOWN_DURATION = 60.0

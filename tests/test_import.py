@@ -430,3 +430,40 @@ def test_bad_connect_options_are_one_clear_error(tmp_path: Path, line: str, mess
     main = _WAITS.replace("import DockerResource", "import DatabaseConnection, DockerResource") + line + "\n"
     with pytest.raises(DeclarationError, match=message):
         _build(tmp_path, main)
+
+
+def test_a_bare_key_is_passed_as_compose_passes_it(tmp_path: Path):
+    imported = _convert(
+        tmp_path,
+        """
+        services:
+          smtp:
+            build: {context: ., args: [TAG]}
+            environment: [SES_USER, MAILNAME=mail]
+        """,
+    )
+    fields = _kwargs(imported.text, "smtp")
+    assert fields["env_vars"] == "{'SES_USER': None, 'MAILNAME': 'mail'}"
+    assert fields["build"] == "BuildSpec(context='.', args={'TAG': None})"
+    assert imported.escaped == {}
+    (tmp_path / "Dockerfile").touch()
+    (tmp_path / "main.py").write_text(imported.text)
+    text = _api.build(tmp_path, environ={}).text
+    assert "      SES_USER: null\n" in text and "        TAG: null\n" in text
+
+
+@needs_compose
+def test_compose_reads_a_bare_key_from_where_it_runs(tmp_path: Path):
+    import os
+
+    _write(tmp_path, "main.py", _ONE + 'DockerResource(name="app", image="busybox", env_vars={"SES_USER": None})\n')
+    _api.build(tmp_path, environ={})
+    done = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SES_USER": "from-the-shell"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"SES_USER": "from-the-shell"' in done.stdout

@@ -13,6 +13,7 @@ from typing import Any
 from .. import _yaml
 from .._errors import DeclarationError
 from .._model import (
+    PASSED,
     Build,
     Condition,
     EnvValue,
@@ -153,7 +154,9 @@ def _variable(var: Var) -> str:
     return f"${{{var.name}}}" if var.default is None else f"${{{var.name}:-{var.default}}}"
 
 
-def env_text(value: EnvValue) -> str:
+def env_text(value: EnvValue) -> str | None:
+    if value == PASSED:
+        return None  # Compose's bare KEY: the variable where Compose runs
     if isinstance(value, Interpolation):
         return interpolated(value)
     if isinstance(value, SecretRef):
