@@ -34,7 +34,8 @@ KNOWN: dict[str, str] = {
     "docker+awesome-compose/wireguard/compose.yaml": "binds /usr/share/appdata/wireguard/config, absent on "
     "this machine: Compose creates a missing host path, clockwork build refuses one",
     "getsentry+self-hosted/docker-compose.yml": "${VAR} in healthcheck tests (pg_isready -U ${POSTGRES_USER}): "
-    "HealthCheck.test takes no Env, and the escape hatch refuses a modelled key",
+    "HealthCheck.test takes no Env, and the escape hatch refuses a modelled key; then depends_on restart: true, "
+    'which connect() cannot say, and a port "$SENTRY_BIND:80/tcp" whose variable may hold an address too',
     "netbox-community+netbox-docker/docker-compose.yml": "${VERSION-v4.1-3.0.2} (a default when unset, not "
     "when empty): Env writes ${VAR:-default} only",
     "temporalio+docker-compose/docker-compose-multirole.yaml": _SECRET_TEXT,
