@@ -24,6 +24,19 @@ from ._declarations import (
     TcpProbe,
 )
 from ._errors import CheckFailed, ClockworkError, DeclarationError, EngineUnavailable, LoadError, RuntimeFailure
+from ._fields import (
+    Config,
+    Env,
+    EnvText,
+    FileSecret,
+    Logging,
+    Mount,
+    Network,
+    Port,
+    ProjectSettings,
+    Resources,
+    Volume,
+)
 
 __version__ = "0.1.0"
 
@@ -32,18 +45,29 @@ __all__ = [
     "CheckFailed",
     "ClockworkError",
     "CommandProbe",
+    "Config",
     "ContainerRunning",
     "DatabaseConnection",
     "DatabaseQuery",
     "DeclarationError",
     "DockerResource",
     "EngineUnavailable",
+    "Env",
+    "EnvText",
+    "FileSecret",
     "HealthCheck",
     "HttpProbe",
     "HttpStatus",
     "LoadError",
+    "Logging",
+    "Mount",
+    "Network",
+    "Port",
+    "ProjectSettings",
+    "Resources",
     "RuntimeFailure",
     "Secret",
     "TcpPort",
     "TcpProbe",
+    "Volume",
 ]

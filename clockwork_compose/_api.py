@@ -44,6 +44,8 @@ def compile_project(
     with _collector_paused():
         ctx = _lower.Context(project_dir=project_dir)
         project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
+        if target != targets.DEFAULT:
+            _lower.refuse_one_shot_waits(project, target)
         base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
         doc = emitter.document(project, base, project_dir)
         emitter.validate(doc)
@@ -84,8 +86,8 @@ def build(
     the values this run uses."""
     project, text, path = compile_project(project_dir, output, target)
     current = existing_text(path)
-    if output is not None:
-        may_write(path, current, project, project_dir)
+    may_write(path, current, project, project_dir)
+    not_shadowed(path)
     if project.env_file:  # otherwise clockwork leaves .env alone
         existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
@@ -122,7 +124,8 @@ def secrets(project_dir: Path, environ: Mapping[str, str] | None = None) -> tupl
     project, _, path = compile_project(project_dir, target="kubernetes")
     existing_text(path.parent / _envfile.ENV_FILE)
     env = _envfile.plan(project, path.parent, environ)
-    return kubernetes.render_secret(project, env.values), env.notes
+    files = {name: (project_dir / f.file).read_bytes() for name, f in project.secrets.items()}
+    return kubernetes.render_secret(project, env.values, files), env.notes
 
 
 def existing_text(path: Path) -> str | None:
@@ -169,14 +172,31 @@ def may_write(path: Path, current: str | None, project: Project, project_dir: Pa
     path = path.resolve()
     project_dir = project_dir.resolve()
     what = _input_at(path, project, project_dir)
+    fix = "give -o the path of the file to generate (e.g. -o docker-compose.yml), or move that file away first"
     if what is None and current and not current.startswith(targets.GENERATED):
         what = f"was not written by clockwork (it does not start with {targets.GENERATED.strip()!r})"
+        fix = f"move it aside (git mv {path.name} {path.name}.orig), or give -o the path of the file to generate"
     if what is not None:
-        raise UnusableFile(
-            path,
-            f"{what}, and clockwork never overwrites it",
-            "give -o the path of the file to generate (e.g. -o docker-compose.yml), or move that file away first",
-        )
+        raise UnusableFile(path, f"{what}, and clockwork never overwrites it", fix)
+
+
+#: The files ``docker compose`` reads in a folder when given none, first found wins.
+COMPOSE_LOOKUP = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def not_shadowed(path: Path) -> None:
+    """Raise UnusableFile when ``docker compose`` in that folder would read another file
+    before ``path`` (one of ``COMPOSE_LOOKUP``): the file clockwork writes would be ignored."""
+    if path.name not in COMPOSE_LOOKUP:
+        return
+    for name in COMPOSE_LOOKUP[: COMPOSE_LOOKUP.index(path.name)]:
+        other = path.parent / name
+        if other.exists():
+            raise UnusableFile(
+                other,
+                f"is what `docker compose` reads in {path.parent}, before the {path.name} clockwork writes",
+                f"move it aside (git mv {name} {name}.orig), or write to another folder with -o",
+            )
 
 
 def _input_at(path: Path, project: Project, project_dir: Path) -> str | None:

@@ -103,11 +103,11 @@ def probes(
     ``env`` resolves secrets (SecretRef) in database credentials; ``exec_in`` runs a client
     in a service's container (default: the Compose container named after the service,
     through ``engine``); ``engine`` answers the containers' states and logs."""
-    exec_in = exec_in or _exec_in(engine)
+    exec_in = exec_in or _exec_in(engine, {s.name: s.container for s in project.ordered()})
     out: list[Probe] = []
     for service in project.ordered():
         if service.role is Role.MIGRATOR:
-            out.append(Probe(f"migrator {service.name} exited 0", lambda s=service: migrator_done(s.name, engine)))
+            out.append(Probe(f"migrator {service.name} exited 0", lambda s=service: migrator_done(s.container, engine)))
         else:
             out.append(Probe(_running_name(service), lambda s=service: container_running(s, engine)))
     for service in project.ordered():
@@ -138,8 +138,9 @@ def _distinct_databases(project: Project) -> list[DatabaseTarget]:
     return list(seen.values())
 
 
-def _exec_in(engine: _docker.Containers) -> ExecIn:
-    return lambda name, argv, env: engine.exec_in(name, argv, env=env)
+def _exec_in(engine: _docker.Containers, containers: Mapping[str, str] | None = None) -> ExecIn:
+    """Run in the container of the service ``name`` (``containers``: service -> container name)."""
+    return lambda name, argv, env: engine.exec_in((containers or {}).get(name, name), argv, env=env)
 
 
 def _engine_query(target: DatabaseTarget, env: Mapping[str, str], exec_in: ExecIn | None = None) -> Query:
@@ -230,7 +231,7 @@ def _own_database(service: Service, project: Project, env: Mapping[str, str], ex
 
 
 def container_running(service: Service, engine: _docker.Containers = _docker.DOCKER) -> Outcome:
-    state = engine.container(service.name)
+    state = engine.container(service.container)
     if state is None:
         return Outcome(False, "no container")
     if state.status != "running":

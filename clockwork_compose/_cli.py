@@ -495,6 +495,38 @@ def _down(err: Console, down: Sequence[str]) -> None:
         err.print("\n".join(f"  {escape(line)}" for line in down))
 
 
+@app.command("import")
+def import_(
+    file: Annotated[
+        Optional[Path],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Argument(
+            metavar="[FILE]",
+            help="The compose file [default: the one Compose reads in DIR].",
+            show_default=False,
+        ),
+    ] = None,
+    project_dir: Annotated[
+        Optional[Path],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option(
+            "-C",
+            "--project-dir",
+            metavar="DIR",
+            help="Where to write main.py [default: FILE's folder, else the current folder].",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing main.py.")] = False,
+) -> None:
+    """Write DIR/main.py from an existing compose file (its .env values stay in .env)."""
+    from . import _import
+
+    with _errors():
+        folder = project_dir or _global_project_dir or (file.parent if file is not None else Path("."))
+        imported = _import.import_file(_import.source_file(file, folder), folder, force)
+        for line in _import.summary(imported, folder):
+            _say(line)
+
+
 @app.command("assert")
 def assert_(
     project_dir: ProjectDir = Path("."),

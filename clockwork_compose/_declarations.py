@@ -11,19 +11,35 @@ import contextlib
 import re
 import warnings
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ._errors import DeclarationError
 
 _collectors: list[list[DockerResource]] = []
 
 
+class Declared(list["DockerResource"]):
+    """The resources main.py declared, in creation order, and its ProjectSettings (if any)."""
+
+    settings: Any = None
+
+
 @contextlib.contextmanager
 def collecting() -> Iterator[list[DockerResource]]:
-    """Record every DockerResource constructed inside the block, in creation order."""
-    found: list[DockerResource] = []
+    """Record every DockerResource constructed inside the block, in creation order (and the
+    ProjectSettings, as ``.settings``)."""
+    found: list[DockerResource] = Declared()
     _collectors.append(found)
     try:
         yield found
@@ -73,8 +89,10 @@ _UNION_TAGS = frozenset(
     {"str", "int", "list[str]", "Secret", "BuildSpec", "HealthCheck", "DockerResource", "DatabaseConnection"}
     | {"ContainerRunning", "HttpStatus", "TcpPort", "DatabaseQuery", "none"}
     | {"HttpProbe", "TcpProbe", "CommandProbe"}
+    | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
+    | {"constrained-float", "constrained-int"}
 )
-_MAPPINGS = frozenset({"env_vars", "labels", "args"})
+_MAPPINGS = frozenset({"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases"})
 
 
 def _user_loc(loc: tuple[int | str, ...]) -> list[int | str]:
@@ -170,7 +188,8 @@ class BuildSpec(_Model):
 
     context: str = "."
     dockerfile: str | None = None
-    args: dict[str, str] = Field(default_factory=dict)
+    #: None: Compose's bare ``KEY``, the value of that variable where Compose builds.
+    args: dict[str, str | Env | EnvText | None] = Field(default_factory=dict)
     target: str | None = None
 
 
@@ -180,10 +199,11 @@ class HealthCheck(_Model):
     _kind: ClassVar[str] = "healthcheck"
 
     test: list[str] | str
-    interval: float = Field(default=1.0, gt=0, description="seconds")
-    timeout: float = Field(default=3.0, gt=0, description="seconds")
-    retries: int = Field(default=30, ge=1)
-    start_period: float = Field(default=0.0, ge=0, description="seconds")
+    #: Seconds, or an ``Env`` holding a Compose duration ("30s"), resolved where the stack runs.
+    interval: Annotated[float, Field(gt=0)] | Env = Field(default=1.0, description="seconds")
+    timeout: Annotated[float, Field(gt=0)] | Env = Field(default=3.0, description="seconds")
+    retries: Annotated[int, Field(ge=1)] | Env = 30
+    start_period: Annotated[float, Field(ge=0)] | Env = Field(default=0.0, description="seconds")
 
 
 #: What an HTTP probe's path may hold: URL characters that need no quoting in a shell or
@@ -298,6 +318,13 @@ class DatabaseQuery(_Model):
 
 Assertion = Union[ContainerRunning, HttpStatus, TcpPort, DatabaseQuery]  # noqa: UP007
 
+#: Compose fields checked as Compose checks them (``_fields.check_field``).
+_COMPOSE_CHECKED = (
+    "expose", "profiles", "stop_signal", "cap_add", "cap_drop", "sysctls", "hostname", "domainname", "platform",
+    "runtime", "network_mode", "ulimits", "tmpfs", "security_opt", "shm_size", "extra_hosts", "devices", "dns",
+    "network_aliases", "compose", "env_file",
+)  # fmt: skip
+
 
 class DockerResource(_Model):
     """One container: the unit that becomes a Compose service."""
@@ -306,20 +333,24 @@ class DockerResource(_Model):
 
     name: str
     description: str = ""
-    image: str | None = None
+    image: str | Env | EnvText | None = None
     build: str | BuildSpec | None = None
-    ports: list[str] = Field(default_factory=list)
-    env_vars: dict[str, Text] = Field(default_factory=dict)
-    volumes: list[str] = Field(default_factory=list)
-    networks: list[str] = Field(default_factory=list)
-    command: str | list[str] | None = None
+    ports: list[str | Port] = Field(default_factory=list)
+    #: None: Compose's bare ``KEY``, the value of that variable where Compose runs (none when unset).
+    env_vars: dict[str, str | Secret | Env | EnvText | None] = Field(default_factory=dict)
+    volumes: list[str | Mount] = Field(default_factory=list)
+    networks: list[str | Network] = Field(default_factory=list)
+    command: str | EnvText | list[str | Env | EnvText] | None = None
     entrypoint: str | list[str] | None = None
     #: The server's password, for engines configured on the command line (Redis, Valkey,
     #: KeyDB): it reaches the server, the URL a connection gets and the readiness probe,
     #: and, as a Secret, never the generated file.
     password: Text | None = None
     working_dir: str | None = None
-    user: str | None = None
+    user: str | Env | EnvText | None = None
+    #: The container's own name, under ProjectSettings(container_names="compose") (under
+    #: "fixed", every container is named after its resource).
+    container_name: str | None = None
     healthcheck: HealthCheck | None = None
     #: How the service says it is ready: HttpProbe, TcpProbe or CommandProbe. Without one
     #: (or a healthcheck), a running container counts as started, never as ready.
@@ -327,12 +358,51 @@ class DockerResource(_Model):
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     #: Copies of an app on an orchestrator (``--target swarm``); Compose runs one.
     replicas: int = Field(default=1, ge=1, le=1000)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str | Env | EnvText] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
     #: Opt-in: let build contexts and bind mounts point outside the project folder.
     allow_outside_project: bool = False
+    # -- Compose's service fields, by their Compose names (see README, "Compose fields") --
+    expose: list[int | str | Env] = Field(default_factory=list)
+    env_file: list[str] = Field(default_factory=list)
+    profiles: list[str] = Field(default_factory=list)
+    stop_signal: str | Env | None = None
+    stop_grace_period: float | None = Field(default=None, ge=0, description="seconds")
+    cap_add: list[str] = Field(default_factory=list)
+    cap_drop: list[str] = Field(default_factory=list)
+    sysctls: dict[str, str | int] = Field(default_factory=dict)
+    hostname: str | None = None
+    domainname: str | Env | EnvText | None = None
+    platform: str | Env | EnvText | None = None
+    runtime: str | Env | None = None
+    network_mode: str | None = None
+    init: bool = False
+    ulimits: dict[str, int | tuple[int, int]] = Field(default_factory=dict)
+    read_only: bool = False
+    tmpfs: list[str] = Field(default_factory=list)
+    security_opt: list[str] = Field(default_factory=list)
+    pids_limit: int | None = Field(default=None, ge=-1)
+    shm_size: int | str | None = None
+    pull_policy: Literal["always", "never", "missing", "build", "if_not_present"] | None = None
+    extra_hosts: dict[str, str] = Field(default_factory=dict)
+    devices: list[str] = Field(default_factory=list)
+    dns: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+    logging: Logging | None = None
+    limits: Resources | None = None
+    reservations: Resources | None = None
+    secrets: list[FileSecret] = Field(default_factory=list)
+    configs: list[Config] = Field(default_factory=list)
+    #: Other names the service answers to on a network: network name -> aliases.
+    network_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: The escape hatch: Compose service keys clockwork does not model, written as given
+    #: (checked against the Compose schema; refused on Kubernetes).
+    compose: dict[str, Any] = Field(default_factory=dict)
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
+    _connect_options: dict[int, tuple[str | None, bool]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         for found in _collectors:
@@ -350,8 +420,9 @@ class DockerResource(_Model):
 
     @field_validator("image")
     @classmethod
-    def _valid_image(cls, value: str | None) -> str | None:
-        if value is not None and not _IMAGE.fullmatch(value):
+    def _valid_image(cls, value: str | Env | EnvText | None) -> str | Env | EnvText | None:
+        shown = value.with_defaults(missing="latest") if isinstance(value, EnvText) else value
+        if isinstance(shown, str) and not _IMAGE.fullmatch(shown):
             raise _invalid(
                 f"{value!r} is not an image reference",
                 'write e.g. "postgres:15-alpine" or "registry.example.com:5000/team/app:1.2"',
@@ -360,7 +431,7 @@ class DockerResource(_Model):
 
     @field_validator("env_vars")
     @classmethod
-    def _valid_env_names(cls, value: dict[str, Text]) -> dict[str, Text]:
+    def _valid_env_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             _check_env_name(key)
         return value
@@ -377,6 +448,16 @@ class DockerResource(_Model):
             )
         return value
 
+    @field_validator("container_name")
+    @classmethod
+    def _valid_container_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", value):
+            raise _invalid(
+                f"{value!r} is not a container name",
+                "use letters, digits, '_', '.' and '-', starting with a letter or digit",
+            )
+        return value
+
     @field_validator("working_dir")
     @classmethod
     def _valid_working_dir(cls, value: str | None) -> str | None:
@@ -386,7 +467,7 @@ class DockerResource(_Model):
 
     @field_validator("labels")
     @classmethod
-    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+    def _valid_labels(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             if not _LABEL.fullmatch(key):
                 raise _invalid(
@@ -398,6 +479,13 @@ class DockerResource(_Model):
                     'use a namespace of your own, e.g. "com.example.team"',
                 )
         return value
+
+    @field_validator(*_COMPOSE_CHECKED)
+    @classmethod
+    def _compose_field(cls, value: Any, info: ValidationInfo) -> Any:
+        from ._fields import check_field
+
+        return check_field(str(info.field_name), value)
 
     @field_validator("readiness", mode="before")
     @classmethod
@@ -417,9 +505,18 @@ class DockerResource(_Model):
             )
         return self
 
-    def connect(self, target: DockerResource | DatabaseConnection) -> DockerResource:
+    def connect(
+        self,
+        target: DockerResource | DatabaseConnection,
+        *,
+        condition: Literal["service_started", "service_healthy", "service_completed_successfully"] | None = None,
+        url: bool = True,
+    ) -> DockerResource:
         """Depend on ``target``: a resource (ordering, plus its URL for known engines)
-        or a DatabaseConnection (URL injection, readiness, schema and migrations)."""
+        or a DatabaseConnection (URL injection, readiness, schema and migrations).
+
+        For a resource, ``condition`` says what to wait for as Compose names it (default:
+        healthy when it has a healthcheck, else started); ``url=False`` injects no URL."""
         if not isinstance(target, DockerResource | DatabaseConnection):
             raise DeclarationError(
                 self.name,
@@ -427,8 +524,28 @@ class DockerResource(_Model):
                 f"cannot connect to {type(target).__name__}",
                 "pass a DockerResource or a DatabaseConnection",
             )
+        if (condition is not None or not url) and not isinstance(target, DockerResource):
+            raise DeclarationError(
+                self.name,
+                "connect",
+                "condition= and url= are for a plain connect(resource)",
+                "set wait_for_ready= and env_var_name= on the DatabaseConnection",
+            )
+        if condition not in (None, "service_started", "service_healthy", "service_completed_successfully"):
+            raise DeclarationError(
+                self.name,
+                "connect",
+                f"{condition!r} is not a depends_on condition",
+                'give "service_started", "service_healthy" or "service_completed_successfully"',
+            )
         self._connections.append(target)
+        if condition is not None or not url:
+            self._connect_options[id(target)] = (condition, url)
         return self
+
+    def connect_options(self, target: DockerResource) -> tuple[str | None, bool]:
+        """The ``condition`` and ``url`` given to ``connect(target)``."""
+        return self._connect_options.get(id(target), (None, True))
 
     @property
     def connections(self) -> tuple[DockerResource | DatabaseConnection, ...]:
@@ -524,6 +641,8 @@ class DatabaseConnection(_Model):
                 raise _invalid(f"the value of {name!r} holds a control character", "write it on one line")
         return value
 
+
+from ._fields import Config, Env, EnvText, FileSecret, Logging, Mount, Network, Port, Resources  # noqa: E402
 
 DockerResource.model_rebuild()
 DatabaseConnection.model_rebuild()

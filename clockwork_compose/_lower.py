@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
-from . import _graph, _probes
+from . import _graph, _lower_fields, _probes
 from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
 from ._engines import (
     CATALOG,
@@ -33,7 +33,11 @@ from ._engines import (
     with_migrations,
 )
 from ._errors import DeclarationError
+from ._fields import Env, EnvText, Network
+from ._fields import Mount as MountSpec
+from ._fields import Port as PortSpec
 from ._model import (
+    PASSED,
     Build,
     Check,
     CommandCheck,
@@ -46,6 +50,7 @@ from ._model import (
     Migrations,
     MigratorJob,
     Mount,
+    Options,
     Port,
     Project,
     Restart,
@@ -103,8 +108,12 @@ def project_name(folder: Path) -> str:
 
 
 def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Project:
+    settings = getattr(resources, "settings", None)
     resources = _closure(resources)
     project = Project(name=name, services={}, networks=[NETWORK], volumes=[])
+    if settings is not None:
+        project.shared_network = settings.shared_network
+        project.fixed_names = settings.container_names == "fixed"
     for resource in sorted(resources, key=lambda r: r.name):
         project.services[resource.name] = _service(resource, ctx, project)
     by_name = {r.name: r for r in resources}
@@ -115,7 +124,10 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
             _connect(resource, target, ctx, project)
     _migrators(resources, by_name, ctx, project)
     project.networks = sorted({n for s in project.services.values() for n in s.networks})
-    project.volumes = sorted({m.source for s in project.services.values() for m in s.mounts if m.kind == "volume"})
+    project.volumes = sorted(
+        {m.source for s in project.services.values() for m in s.mounts if m.kind == "volume" and m.source}
+    )
+    _lower_fields.check_references(project)
     project.databases.sort(key=lambda d: (d.consumer, d.env_var))
     _check_cycles(project)
     _check_host_ports(project)
@@ -151,36 +163,62 @@ def _closure(resources: Sequence[DockerResource]) -> list[DockerResource]:
 
 
 def _service(resource: DockerResource, ctx: Context, project: Project) -> Service:
-    engine = engine_for_image(resource.image)
-    extra = [n for n in resource.networks if n != NETWORK]
+    engine = _engine(resource)
+    names = [
+        _lower_fields.declare_network(resource.name, n, project) if isinstance(n, Network) else n
+        for n in resource.networks
+    ]
+    extra = [n for n in names if n != NETWORK]
+    shared = [NETWORK] if project.shared_network and resource.network_mode is None else []
+    if resource.network_mode is not None and names:
+        raise DeclarationError(
+            resource.name, "networks", "network_mode and networks cannot both be set (Compose refuses it)", "keep one"
+        )
     service = Service(
         name=resource.name,
         role=Role.DATABASE if engine else Role.APP,
         description=resource.description,
         engine=engine.name if engine else None,
-        image=resource.image,
+        image=_lower_fields.image(resource),
+        image_text=_lower_fields.image_text(resource),
         build=_build(resource, ctx),
-        command=_argv(resource.command),
+        command=_lower_fields.argv(resource.command),
         entrypoint=_argv(resource.entrypoint),
         working_dir=resource.working_dir,
-        user=resource.user,
-        hostname=resource.name if engine is not None and engine.fixed_hostname else None,
+        user=_lower_fields.interpolation(resource.user) if isinstance(resource.user, Env | EnvText) else resource.user,
+        hostname=resource.hostname or (resource.name if engine is not None and engine.fixed_hostname else None),
         environment={key: _env_value(value, project) for key, value in resource.env_vars.items()},
-        ports=_once(resource.name, "ports", resource.ports, [_port(resource.name, spec) for spec in resource.ports]),
+        ports=_once(resource.name, "ports", resource.ports, [_port_of(resource.name, spec) for spec in resource.ports]),
         mounts=_once(
             resource.name,
             "volumes",
             resource.volumes,
-            [_mount(resource, spec, ctx) for spec in resource.volumes],
+            [_mount_of(resource, spec, ctx, project) for spec in resource.volumes],
             key=lambda m: _normal_target(m.target),
         ),
-        networks=[NETWORK, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
+        networks=[*shared, *_once(resource.name, "networks", extra, [_network(resource.name, n) for n in extra])],
         restart=Restart(resource.restart),
         replicas=resource.replicas,
-        labels=dict(resource.labels),
+        labels={
+            k: _lower_fields.interpolation(v) if isinstance(v, Env | EnvText) else v for k, v in resource.labels.items()
+        },
         assertions=[a.model_dump() for a in resource.assertions],
+        container_name=resource.name if project.fixed_names else resource.container_name,
+        container=_container(resource, project),
+        options=_lower_fields.options(resource, ctx, project),
     )
     _check_query_urls(resource)
+    service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
+    service.mounts = [m for m in service.mounts if m.kind != "tmpfs"]
+    if engine is not None:
+        creds = engine.credentials(service.environment, _lower_fields.as_text(service.command))
+        _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
+        if resource.env_file:
+            project.warnings.append(
+                f"{resource.name}: clockwork does not read env_file: the URL a connection gets, the readiness "
+                f"probe and assert use {engine.name}'s settings from env_vars (or the image's defaults); "
+                "set the user, password and database there"
+            )
     if resource.password is not None:
         _set_password(resource, engine, service, project)
     if engine is not None and resource.replicas != 1:
@@ -192,16 +230,35 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         )
     if resource.healthcheck is not None:
         hc = resource.healthcheck
-        service.healthcheck = Healthcheck(_check(hc.test), hc.interval, hc.timeout, hc.retries, hc.start_period)
+        timing = [_lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.interval, hc.timeout)]
+        retries, start = (
+            _lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.retries, hc.start_period)
+        )
+        service.healthcheck = Healthcheck(_check(hc.test), *timing, retries, start)
     if resource.readiness is not None:
         service.healthcheck = _probes.healthcheck(
             resource.readiness, resource.name, [p.container for p in service.ports]
         )
         dockerfile = _dockerfile(service.build, ctx)
-        unknown = _probes.no_shell(resource.readiness, resource.image, dockerfile)
+        unknown = _probes.no_shell(resource.readiness, _lower_fields.image(resource), dockerfile)
         if unknown:
             project.warnings.append(f"{resource.name}: {unknown}")
     return service
+
+
+def _container(resource: DockerResource, project: Project) -> str:
+    """The container's name on the engine: the resource's under fixed naming, else its own
+    ``container_name`` or Compose's ``<project>-<service>-1``."""
+    if project.fixed_names:
+        if resource.container_name not in (None, resource.name):
+            raise DeclarationError(
+                resource.name,
+                "container_name",
+                f"every container is named after its resource here, and this one would be {resource.container_name!r}",
+                'declare ProjectSettings(container_names="compose") to name containers yourself',
+            )
+        return resource.name
+    return resource.container_name or f"{project.name}-{resource.name}-1"
 
 
 def _set_password(resource: DockerResource, engine: Engine | None, service: Service, project: Project) -> None:
@@ -224,10 +281,14 @@ def _set_password(resource: DockerResource, engine: Engine | None, service: Serv
             "remove entrypoint, or set the password in your own command",
         )
     assert resource.password is not None
+    if _lower_fields.as_text(service.command) != service.command:
+        raise DeclarationError(
+            resource.name, "command", "password= rewrites the command, and this one holds an Env", "remove the Env"
+        )
     password = _env_value(resource.password, project)
     try:
         service.environment, service.command = engine.with_password(
-            password, service.environment, service.command, resource.image
+            password, service.environment, service.command, _lower_fields.image(resource)
         )
     except Refusal as exc:
         raise DeclarationError(resource.name, "password", exc.problem, exc.fix) from None
@@ -340,8 +401,10 @@ def _normal_target(target: str) -> str:
     return "/" + normal.lstrip("/")
 
 
-def _argv_words(value: str | list[str] | None) -> list[str]:
+def _argv_words(value: str | EnvText | list[str] | None) -> list[str]:
     """A command as words, a string split as a shell would (or at blanks, when it cannot be)."""
+    if isinstance(value, EnvText):
+        value = value.with_defaults()
     if isinstance(value, list) or value is None:
         return list(value or [])
     import shlex
@@ -356,7 +419,11 @@ def _argv(value: str | list[str] | None) -> tuple[str, ...] | str | None:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _env_value(value: str | Secret, project: Project) -> EnvValue:
+def _env_value(value: str | Secret | Env | EnvText | None, project: Project) -> EnvValue:
+    if value is None:
+        return PASSED
+    if isinstance(value, Env | EnvText):
+        return _lower_fields.interpolation(value)
     if isinstance(value, Secret):
         project.env_file[value.name] = EnvEntry((SecretPart(value.name),))
         return SecretRef(value.name)
@@ -365,7 +432,7 @@ def _env_value(value: str | Secret, project: Project) -> EnvValue:
 
 def _build(resource: DockerResource, ctx: Context) -> Build | None:
     spec = resource.build
-    if spec is None and resource.image is None:
+    if spec is None and resource.image is None:  # an Env image is an image
         dockerfile = ctx.project_dir / resource.name / "Dockerfile"
         if not dockerfile.is_file():
             raise DeclarationError(
@@ -382,7 +449,8 @@ def _build(resource: DockerResource, ctx: Context) -> Build | None:
     context = project_path(
         ctx, spec.context, resource.name, "build", kind="dir", outside=resource.allow_outside_project
     )
-    return Build(context, spec.dockerfile, tuple(sorted(spec.args.items())), spec.target)
+    args = tuple(sorted((k, PASSED if v is None else _lower_fields.as_model(v)) for k, v in spec.args.items()))
+    return Build(context, spec.dockerfile, args, spec.target)
 
 
 def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: str, outside: bool = False) -> str:
@@ -409,8 +477,24 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
         )
+    if PurePosixPath(value).is_absolute() and not path.is_relative_to(_resolved(ctx, ".")):
+        # A host path (/var/run/docker.sock) as written: the same on every clone, wherever it is,
+        # and not replaced by what a symlink points to on the build machine.
+        return os.path.normpath(value)
     relative = PurePosixPath(Path(os.path.relpath(path, _resolved(ctx, "."))).as_posix())
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
+
+
+def _port_of(resource: str, spec: str | PortSpec) -> Port:
+    return _lower_fields.port(resource, spec) if isinstance(spec, PortSpec) else _port(resource, spec)
+
+
+def _mount_of(resource: DockerResource, spec: str | MountSpec, ctx: Context, project: Project) -> Mount:
+    if isinstance(spec, MountSpec):
+        return _lower_fields.mount(resource, spec, ctx, project)
+    if spec.startswith("/") and ":" not in spec:  # Compose's short syntax for an anonymous volume
+        return dataclasses.replace(_mount(resource, f"anonymous:{spec}", ctx), source="")
+    return _mount(resource, spec, ctx)
 
 
 def _port(resource: str, spec: str) -> Port:
@@ -471,12 +555,12 @@ def _network(resource: str, name: str) -> str:
 
 
 def _engine(resource: DockerResource) -> Engine | None:
-    return engine_for_image(resource.image)
+    return engine_for_image(_lower_fields.image(resource))
 
 
 def _credentials(resource: DockerResource, engine: Engine, project: Project) -> Credentials:
     service = project.services[resource.name]
-    return engine.credentials(service.environment, service.command)
+    return engine.credentials(service.environment, _lower_fields.as_text(service.command))
 
 
 def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
@@ -496,7 +580,7 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
             continue
         timeout = timeouts.get(resource.name, DEFAULT_READY_TIMEOUT)
         creds = _credentials(resource, engine, project)
-        test = engine.readiness(creds, _container_port(resource, engine), resource.image)
+        test = engine.readiness(creds, _container_port(resource, engine), _lower_fields.image(resource))
         retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
         probe_timeout = engine.probe_timeout or PROBE_TIMEOUT
         service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, probe_timeout, retries)
@@ -505,7 +589,7 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
 def _container_port(resource: DockerResource, engine: Engine | None) -> int:
     """The port clients use inside the network: the engine's port if mapped, else the first
     mapping that is not one of the engine's other ports (a management UI, say)."""
-    ports = [_port(resource.name, spec) for spec in resource.ports]
+    ports = [_port_of(resource.name, spec) for spec in resource.ports]
     if engine:
         ports = [p for p in ports if p.container not in engine.other_ports]
     if engine and any(p.container == engine.default_port for p in ports):
@@ -521,7 +605,7 @@ def _container_port(resource: DockerResource, engine: Engine | None) -> int:
 
 def _host_port(resource: DockerResource, container_port: int) -> int | None:
     for spec in resource.ports:
-        port = _port(resource.name, spec)
+        port = _port_of(resource.name, spec)
         if port.container == container_port and port.host is not None:
             return port.host
     return None
@@ -541,8 +625,9 @@ def _connect(
         _database_connection(consumer, target, project)
         return
     dependency = project.services[resource.name]
-    condition = Condition.HEALTHY if dependency.healthcheck else Condition.STARTED
-    engine = _engine(resource)
+    wanted, inject = consumer.connect_options(resource)
+    condition = _condition(consumer, wanted, dependency)
+    engine = _engine(resource) if inject else None
     reason = "connect"
     if engine and engine.url_env_var not in consumer.env_vars and engine.url_env_var in service.environment:
         _one_url_per_variable(consumer, resource, engine.url_env_var, service)
@@ -553,6 +638,36 @@ def _connect(
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
     service.wait_for(resource.name, condition, reason)
+
+
+def _condition(consumer: DockerResource, wanted: str | None, dependency: Service) -> Condition:
+    """What ``connect(..., condition=)`` waits for; by default, healthy when it can be."""
+    if wanted is None:
+        return Condition.HEALTHY if dependency.healthcheck else Condition.STARTED
+    if wanted == "service_healthy" and dependency.healthcheck is None:
+        raise DeclarationError(
+            consumer.name,
+            "connect",
+            f"waits for {dependency.name} to be healthy, and {dependency.name} has no healthcheck",
+            f'give {dependency.name} readiness=... or connect with condition="service_started"',
+        )
+    return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(wanted, Condition.COMPLETED)
+
+
+def refuse_one_shot_waits(project: Project, target: str) -> None:
+    """``connect(..., condition="service_completed_successfully")`` on a service that is not
+    a migrator: only Compose waits for a plain service to exit 0 (Swarm and Kubernetes run
+    it as a service, which never completes), so other targets refuse it rather than wait less."""
+    for service in project.ordered():
+        for dep in service.depends_on.values():
+            if dep.condition is Condition.COMPLETED and project.services[dep.target].role is not Role.MIGRATOR:
+                raise DeclarationError(
+                    service.name,
+                    "connect",
+                    f"waits for {dep.target} to complete (service_completed_successfully), which {target} cannot do "
+                    "for a service",
+                    "build for compose, or connect without condition=",
+                )
 
 
 def _one_url_per_variable(consumer: DockerResource, resource: DockerResource, variable: str, service: Service) -> None:
@@ -795,7 +910,10 @@ def _migrator(
         # The image declares its data dir a VOLUME: without this, every migrator container
         # would leave an anonymous volume behind.
         tmpfs=[engine.data_dir],
-        networks=[NETWORK],
+        networks=[NETWORK] if project.shared_network else list(source.networks),
+        container_name=name if project.fixed_names else None,
+        container=name if project.fixed_names else f"{project.name}-{name}-1",
+        options=Options(profiles=source.options.profiles),
         restart=Restart.NO,
         depends_on={database.name: Dependency(database.name, Condition.HEALTHY, ("database ready",))},
         migrator=MigratorJob(database.name, plan, plan.digest(), tuple(mounts)),
@@ -929,7 +1047,7 @@ def _check_durations(resources: Sequence[DockerResource]) -> None:
                 continue
             for name in ("interval", "timeout", "start_period"):
                 value = getattr(probe, name, None)
-                if value is None or (name == "start_period" and value == 0):
+                if value is None or isinstance(value, Env) or (name == "start_period" and value == 0):
                     continue
                 if not (math.isfinite(value) and value >= _MIN_DURATION and "e" not in f"{value:g}"):
                     raise DeclarationError(
@@ -939,7 +1057,7 @@ def _check_durations(resources: Sequence[DockerResource]) -> None:
                         "give seconds from 0.001 to 999999, e.g. 1 or 0.5",
                     )
             retries = getattr(probe, "retries", None)
-            if retries is not None and retries > _MAX_RETRIES:
+            if isinstance(retries, int) and retries > _MAX_RETRIES:
                 raise DeclarationError(
                     resource.name,
                     f"{field}.retries",
@@ -954,12 +1072,12 @@ def _warn_plain_passwords(resources: Sequence[DockerResource], project: Project)
     for resource in sorted(resources, key=lambda r: r.name):
         if isinstance(resource.password, str) and resource.password:
             places.append(f"{resource.name} password")
-        words = _argv_words(resource.command)
+        words = [w for w in _argv_words(resource.command) if isinstance(w, str)]
         for option in _PASSWORD_OPTIONS:
             if any(w == option or w.startswith(option + "=") for w in words):
                 places.append(f"{resource.name} command {option}")
         for key, value in sorted(resource.env_vars.items()):
-            if isinstance(value, str) and value and _PASSWORD_NAME.search(key):
+            if isinstance(value, str) and value and _PASSWORD_NAME.search(key) and not key.endswith("_FILE"):
                 places.append(f"{resource.name} env_vars[{key!r}]")
         for conn in resource.connections:
             if isinstance(conn, DatabaseConnection) and isinstance(conn.password, str) and conn.password:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -51,7 +51,45 @@ class SecretRef:
     variable: str
 
 
-EnvValue = str | SecretRef
+@dataclass(frozen=True)
+class Var:
+    """One variable Compose interpolates where the stack runs: ``${name}`` or ``${name:-default}``."""
+
+    name: str
+    default: str | None = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """Text Compose completes where the stack runs: literal parts and variables, in order."""
+
+    parts: tuple[str | Var, ...]
+
+
+EnvValue = str | SecretRef | Interpolation
+#: A variable passed as it is where Compose runs (Compose's bare ``KEY``): nothing to complete.
+PASSED = Interpolation(())
+
+#: Seconds an interpolated duration counts for when its default does not say (``seconds``).
+UNKNOWN_DURATION = 60.0
+
+
+def seconds(value: float | Interpolation) -> float:
+    """A number, or an interpolated Compose duration ("30s", "1m30s") read from its
+    default: what it is where the variable is not set (else ``UNKNOWN_DURATION``)."""
+    if not isinstance(value, Interpolation):
+        return value
+    import re
+
+    text = "".join(p if isinstance(p, str) else p.default or "" for p in value.parts)
+    if text.isdigit():
+        return float(text)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return UNKNOWN_DURATION
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 @dataclass(frozen=True)
@@ -92,23 +130,122 @@ class Port:
     host: int | None = None
     host_ip: str | None = None
     protocol: str = "tcp"
+    #: "host" (the node's own port) or "ingress" (Swarm's routing mesh); None: the target's default.
+    mode: str | None = None
+    #: A published port that is not one number: a range ("8000-8010") or an interpolation.
+    published: str | Interpolation | None = None
 
 
 @dataclass(frozen=True)
 class Mount:
-    kind: str  # "volume" or "bind"
-    #: A volume name, or a path relative to the project folder ("./x", "." or "../x"): each
-    #: target places it relative to the file it writes.
+    kind: str  # "volume", "bind" or "tmpfs"
+    #: A volume name ("" for an anonymous volume, and for tmpfs), or a path relative to the
+    #: project folder ("./x", "." or "../x"): each target places it relative to the file it writes.
     source: str
     target: str
     read_only: bool = False
+    #: A bind mount's host path that Compose interpolates where it runs (``source`` is its text).
+    source_text: Interpolation | None = None
+
+
+@dataclass(frozen=True)
+class NamedVolume:
+    """A volume the project declares (``Volume``); ``engine_name`` None: the target's default."""
+
+    name: str
+    external: bool = False
+    engine_name: str | None = None
+    driver: str | None = None
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NamedNetwork:
+    """A network the project declares (``Network``), or one named by a string (``fixed``:
+    the engine's name is the key itself, as clockwork always wrote it)."""
+
+    name: str
+    fixed: bool = True
+    external: bool = False
+    engine_name: str | None = None
+    driver: str | None = None
+    driver_opts: tuple[tuple[str, str], ...] = ()
+    internal: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FileObject:
+    """A file of the project handed to services: a secret (at /run/secrets/NAME) or a config (at /NAME)."""
+
+    name: str
+    #: Relative to the project folder ("./x").
+    file: str
+    #: A hash of the content: Swarm's and Kubernetes' copies are immutable, a new content a new copy.
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float | None = None
+    #: Bytes, or a size as Docker reads it ("512m").
+    memory: str | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """The Compose service fields beyond what every target models, with Compose's meaning.
+    Each target emits those it can and refuses the others (``set_fields`` names them)."""
+
+    expose: tuple[str, ...] = ()
+    env_file: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    domainname: str | None = None
+    platform: str | None = None
+    runtime: str | None = None
+    network_mode: str | None = None
+    init: bool = False
+    ulimits: tuple[tuple[str, int, int], ...] = ()
+    read_only: bool = False
+    security_opt: tuple[str, ...] = ()
+    pids_limit: int | None = None
+    shm_size: str | None = None
+    pull_policy: str | None = None
+    extra_hosts: tuple[tuple[str, str], ...] = ()
+    devices: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    privileged: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+    logging_driver: str | None = None
+    logging_options: tuple[tuple[str, str], ...] = ()
+    limits: Resources | None = None
+    reservations: Resources | None = None
+    secrets: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+    #: network -> the other names the service answers to there.
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The escape hatch: Compose service keys as the user gave them (strings literal,
+    #: ``Interpolation`` where interpolated).
+    raw: tuple[tuple[str, object], ...] = ()
+
+    def set_fields(self) -> list[str]:
+        """The names of the fields set (not at their default), in declaration order."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
 
 
 @dataclass(frozen=True)
 class Build:
     context: str
     dockerfile: str | None = None
-    args: tuple[tuple[str, str], ...] = ()
+    args: tuple[tuple[str, str | Interpolation], ...] = ()
     target: str | None = None
 
 
@@ -157,10 +294,11 @@ class Restart(enum.StrEnum):
 @dataclass(frozen=True)
 class Healthcheck:
     check: Check
-    interval: float
-    timeout: float
-    retries: int
-    start_period: float = 0.0
+    #: Seconds; an Interpolation (a HealthCheck's ``Env``) is a duration Compose reads where it runs.
+    interval: float | Interpolation
+    timeout: float | Interpolation
+    retries: int | Interpolation
+    start_period: float | Interpolation = 0.0
 
 
 @dataclass(frozen=True)
@@ -176,12 +314,14 @@ class Service:
     role: Role = Role.APP
     description: str = ""
     engine: str | None = None
+    #: The image; when it is interpolated (``image_text``), as it reads with the defaults.
     image: str | None = None
+    image_text: Interpolation | None = None
     build: Build | None = None
-    command: tuple[str, ...] | str | None = None
+    command: tuple[str | Interpolation, ...] | str | Interpolation | None = None
     entrypoint: tuple[str, ...] | str | None = None
     working_dir: str | None = None
-    user: str | None = None
+    user: str | Interpolation | None = None
     #: A hostname that stays when the container is recreated (an engine keys its data by it).
     hostname: str | None = None
     environment: dict[str, EnvValue] = field(default_factory=dict)
@@ -193,13 +333,22 @@ class Service:
     depends_on: dict[str, Dependency] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None
     restart: Restart = Restart.UNLESS_STOPPED
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str | Interpolation] = field(default_factory=dict)
     #: How many copies of an app run at once (targets that run one container ignore it).
     replicas: int = 1
     #: A migrator's job: its driver, plan and the digest of its files (None for the others).
     migrator: MigratorJob | None = None
     #: User-declared assertions as plain data: {"kind": "http_status", "url": ..., ...}.
     assertions: list[dict[str, object]] = field(default_factory=list)
+    #: The container's name when the file sets it: the service's own (clockwork's default),
+    #: or None for Compose's naming (``container``).
+    container_name: str | None = None
+    #: The container's name as the engine shows it (``<project>-<service>-1`` under Compose's naming).
+    container: str = ""
+    options: Options = field(default_factory=Options)
+
+    def __post_init__(self) -> None:
+        self.container = self.container or self.container_name or self.name
 
     def wait_for(self, target: str, condition: Condition, reason: str) -> None:
         """Add a dependency edge, keeping the strongest condition and every reason."""
@@ -264,6 +413,42 @@ class Project:
     #: What the project's .env must hold: variable -> how to compute it from secrets.
     env_file: dict[str, EnvEntry] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Declared volumes and networks by name (others are plain named volumes, fixed networks).
+    volume_specs: dict[str, NamedVolume] = field(default_factory=dict)
+    network_specs: dict[str, NamedNetwork] = field(default_factory=dict)
+    secrets: dict[str, FileObject] = field(default_factory=dict)
+    configs: dict[str, FileObject] = field(default_factory=dict)
+    #: False: no network joins every service (``ProjectSettings(shared_network=False)``).
+    shared_network: bool = True
+    #: Containers named after their services (False: the target's own naming).
+    fixed_names: bool = True
 
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]
+
+    def running(self, profiles: str) -> Project:
+        """The project as ``docker compose up`` runs it with ``COMPOSE_PROFILES=profiles``:
+        without the services none of whose profiles is active (``*``: all are)."""
+        active = {p.strip() for p in profiles.split(",") if p.strip()}
+        off = {
+            n
+            for n, s in self.services.items()
+            if s.options.profiles and "*" not in active and not active & set(s.options.profiles)
+        }
+        if not off:
+            return self
+        import dataclasses
+
+        services = {n: s for n, s in self.services.items() if n not in off}
+        databases = [d for d in self.databases if d.consumer not in off and d.service not in off]
+        return dataclasses.replace(self, services=services, databases=databases)
+
+    def volume_name(self, key: str) -> str:
+        """The engine's name of the project's volume ``key`` (Compose's rule: its ``name``, an
+        external volume's key, else ``<project>_<key>``)."""
+        spec = self.volume_specs.get(key)
+        if spec is not None and spec.engine_name:
+            return spec.engine_name
+        if spec is not None and spec.external:
+            return key
+        return f"{self.name}_{key}"

@@ -22,7 +22,9 @@ def _validator() -> Any:
     import jsonschema_rs
 
     schema = json.loads(_schema_path().read_text(encoding="utf-8"))
-    return jsonschema_rs.Draft7Validator(schema)
+    # The draft the schema names (2020-12): Draft 7 ignored its unevaluatedProperties, so a
+    # key Compose does not know (the escape hatch's, say) passed.
+    return jsonschema_rs.validator_for(schema)
 
 
 def _schema_path() -> Path:
@@ -38,7 +40,10 @@ def validate(document: dict[str, Any]) -> None:
     validator = _validator()
     if validator.is_valid(document):
         return
-    error = min(validator.iter_errors(document), key=lambda e: [str(p) for p in e.instance_path])
+    errors = list(validator.iter_errors(document))
+    # A wrong value also leaves its siblings "unevaluated": name the wrong value itself.
+    specific = [e for e in errors if not e.message.startswith("Unevaluated properties")] or errors
+    error = min(specific, key=lambda e: [str(p) for p in e.instance_path])
     path = [str(p) for p in error.instance_path]
     resource = path[1] if len(path) > 1 and path[0] == "services" else None
     field = ".".join(path[2:] if resource else path) or None

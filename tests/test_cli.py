@@ -260,7 +260,9 @@ def test_every_option_of_every_command_is_used():
     for name, command in group.commands.items():  # a group's commands (clockwork migrations ...)
         commands += list(getattr(command, "commands", {name: command}).items())
     for name, command in commands:
-        function = getattr(_cli, {"": "main", "assert": "assert_"}.get(name, name.replace("-", "_")))
+        function = getattr(
+            _cli, {"": "main", "assert": "assert_", "import": "import_"}.get(name, name.replace("-", "_"))
+        )
         source = inspect.getsource(function)
         body = source.split(") -> None:", 1)[1]
         for param in command.params:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from .._lower import DEFAULT_READY_TIMEOUT
+from .._model import seconds
 
 if TYPE_CHECKING:
     from .._assertions import Check
@@ -154,7 +155,7 @@ def deadline_seconds(project: Project) -> int:
     """How long apply waits by default: the longest readiness budget of any healthcheck (the
     largest DatabaseConnection timeout, as lowering turns it into retries), plus MARGIN."""
     budgets = [
-        hc.start_period + hc.retries * hc.interval
+        seconds(hc.start_period) + seconds(hc.retries) * seconds(hc.interval)
         for hc in (s.healthcheck for s in project.services.values())
         if hc is not None
     ]

@@ -12,19 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from ... import _yaml
+from ..._errors import DeclarationError
 from ..._model import (
     MIGRATIONS_LABEL,
+    PASSED,
     ROLE_LABEL,
     Build,
     Condition,
     EnvValue,
     Healthcheck,
+    Interpolation,
     Mount,
+    NamedNetwork,
+    NamedVolume,
+    Options,
     Port,
     Project,
+    Resources,
     Role,
     SecretRef,
     Service,
+    Var,
 )
 from ..._probes import docker_test
 from .. import place
@@ -64,11 +72,52 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     doc: dict[str, Any] = {
         "name": project.name,
         "services": {s.name: service(s, base) for s in project.ordered()},
-        "networks": {n: {"name": n} for n in project.networks},
     }
+    if project.networks or project.shared_network:
+        doc["networks"] = {n: network(project.network_specs.get(n), n) for n in project.networks}
     if project.volumes:
-        doc["volumes"] = {v: {} for v in project.volumes}
+        doc["volumes"] = {v: volume(project.volume_specs.get(v)) for v in project.volumes}
+    for kind, files in (("secrets", project.secrets), ("configs", project.configs)):
+        if files:
+            doc[kind] = {n: {"file": text(place(f.file, base))} for n, f in sorted(files.items())}
     return doc
+
+
+def network(spec: NamedNetwork | None, key: str) -> dict[str, Any]:
+    """A top-level network: a plain string's is named after its key, as clockwork always wrote it."""
+    if spec is None or spec.fixed:
+        return {"name": text(key)}
+    out: dict[str, Any] = {}
+    if spec.engine_name:
+        out["name"] = text(spec.engine_name)
+    if spec.external:
+        out["external"] = True
+    if spec.driver:
+        out["driver"] = text(spec.driver)
+    if spec.driver_opts:
+        out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
+    if spec.internal:
+        out["internal"] = True
+    if spec.labels:
+        out["labels"] = {k: text(v) for k, v in spec.labels}
+    return out
+
+
+def volume(spec: NamedVolume | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec is None:
+        return out
+    if spec.engine_name:
+        out["name"] = text(spec.engine_name)
+    if spec.external:
+        out["external"] = True
+    if spec.driver:
+        out["driver"] = text(spec.driver)
+    if spec.driver_opts:
+        out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
+    if spec.labels:
+        out["labels"] = {k: text(v) for k, v in spec.labels}
+    return out
 
 
 def share_scripts(
@@ -101,7 +150,22 @@ def text(value: str) -> str:
     return value.replace("$", "$$")
 
 
-def env_text(value: EnvValue) -> str:
+def interpolated(value: Interpolation) -> str:
+    """Text Compose completes where it runs: ``${VAR}``, ``${VAR:-default}``, the rest literal."""
+    return "".join(text(p) if isinstance(p, str) else _variable(p) for p in value.parts)
+
+
+def _variable(var: Var) -> str:
+    if var.required:
+        return f"${{{var.name}:?{var.name} is not set}}"
+    return f"${{{var.name}}}" if var.default is None else f"${{{var.name}:-{var.default}}}"
+
+
+def env_text(value: EnvValue) -> str | None:
+    if value == PASSED:
+        return None  # Compose's bare KEY: the variable where Compose runs
+    if isinstance(value, Interpolation):
+        return interpolated(value)
     if isinstance(value, SecretRef):
         return f"${{{value.variable}:?{value.variable} is not set: run clockwork build with it in the environment}}"
     return text(value)
@@ -115,8 +179,10 @@ def validate(doc: dict[str, Any]) -> None:
 
 
 def service(s: Service, base: str = ".") -> dict[str, Any]:
-    out: dict[str, Any] = {"container_name": s.name}
-    if s.image:
+    out: dict[str, Any] = {"container_name": s.container_name} if s.container_name else {}
+    if s.image_text:
+        out["image"] = interpolated(s.image_text)
+    elif s.image:
         out["image"] = text(s.image)
     if s.build:
         out["build"] = _build(s.build, base)
@@ -127,7 +193,8 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
         out["volumes"] = [_mount(m, base) for m in s.mounts]
     if s.tmpfs:
         out["tmpfs"] = [text(path) for path in s.tmpfs]
-    out["networks"] = sorted(s.networks)
+    if s.networks:
+        out["networks"] = service_networks(s)
     if s.depends_on:
         out["depends_on"] = {
             name: {"condition": _CONDITIONS[dep.condition]} for name, dep in sorted(s.depends_on.items())
@@ -135,8 +202,122 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
     if s.healthcheck:
         out["healthcheck"] = _healthcheck(s.healthcheck)
     out["restart"] = s.restart.value
+    out.update(options(s.options, base))
+    if s.options.limits or s.options.reservations:
+        out["deploy"] = {"resources": resources(s.options)}
     out["labels"] = labels(s)
+    return with_raw(s.name, out, raw(s.options))
+
+
+def with_raw(
+    name: str, out: dict[str, Any], fields: dict[str, Any], owned: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``out`` with the escape hatch's ``fields``; a raw ``deploy`` joins the one clockwork
+    writes (``owned``: its keys that only clockwork may set there)."""
+    if "deploy" in fields and "deploy" in out:
+        taken = sorted(set(fields["deploy"]) & owned)
+        if taken:
+            raise DeclarationError(
+                name,
+                f"compose.deploy.{taken[0]}",
+                "is what clockwork writes there on this target",
+                f"remove deploy.{taken[0]} from compose=",
+            )
+        fields = {**fields, "deploy": _merged(out["deploy"], fields["deploy"])}
+    return {**out, **fields}
+
+
+def _merged(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    out = dict(ours)
+    for key, value in theirs.items():
+        both = isinstance(out.get(key), dict) and isinstance(value, dict)
+        out[key] = _merged(out[key], value) if both else value
     return out
+
+
+def service_networks(s: Service) -> list[str] | dict[str, Any]:
+    """The service's networks: a list, or a mapping when it has aliases on one."""
+    aliases = dict(s.options.aliases)
+    if not aliases:
+        return sorted(s.networks)
+    return {n: ({"aliases": [text(a) for a in aliases[n]]} if n in aliases else {}) for n in sorted(s.networks)}
+
+
+#: Options written as they are (strings escaped), under their Compose names.
+_PLAIN_OPTIONS = (
+    "expose", "profiles", "stop_signal", "cap_add", "cap_drop", "domainname", "platform", "runtime",
+    "network_mode", "init", "read_only", "security_opt", "pids_limit", "shm_size", "pull_policy", "devices",
+    "dns", "privileged", "tty", "stdin_open",
+)  # fmt: skip
+
+
+def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> dict[str, Any]:
+    """The Compose fields of ``o`` that are set (``only``: those of them a target takes)."""
+    out: dict[str, Any] = {}
+    for name in o.set_fields():
+        if only is not None and name not in only:
+            continue
+        value = getattr(o, name)
+        if name in _PLAIN_OPTIONS:
+            out[name] = [_scalar(v) for v in value] if isinstance(value, tuple) else _scalar(value)
+        elif name == "env_file":
+            out[name] = [text(place(path, base)) for path in value]
+        elif name == "stop_grace_period":
+            out[name] = _seconds(value)
+        elif name in ("sysctls", "extra_hosts"):
+            out[name] = {k: text(v) for k, v in value}
+        elif name == "ulimits":
+            out[name] = {k: soft if soft == hard else {"soft": soft, "hard": hard} for k, soft, hard in value}
+        elif name == "logging_driver":
+            out["logging"] = {"driver": text(value)}
+            if o.logging_options:
+                out["logging"]["options"] = {k: text(v) for k, v in o.logging_options}
+        elif name in ("secrets", "configs"):
+            out[name] = [text(v) for v in value]
+    return out
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, Interpolation):
+        return interpolated(value)
+    return text(value) if isinstance(value, str) else value
+
+
+def resources(o: Options) -> dict[str, Any]:
+    """``deploy.resources`` as Compose and Swarm write it."""
+    out: dict[str, Any] = {}
+    for name, spec in (("limits", o.limits), ("reservations", o.reservations)):
+        if spec is not None:
+            out[name] = _resources(spec)
+    return out
+
+
+def _resources(spec: Resources) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.cpus is not None:
+        out["cpus"] = f"{spec.cpus:g}"
+    if spec.memory is not None:
+        out["memory"] = text(spec.memory)
+    if spec.pids is not None:
+        out["pids"] = spec.pids
+    return out
+
+
+def raw(o: Options) -> dict[str, Any]:
+    """The escape hatch's keys, strings literal and interpolations as Compose writes them."""
+    return {k: _raw(v) for k, v in o.raw}
+
+
+def _raw(value: object) -> object:
+    if isinstance(value, Interpolation):
+        return interpolated(value)
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {k: _raw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_raw(v) for v in value]
+    return value
 
 
 def process(s: Service) -> dict[str, Any]:
@@ -149,7 +330,7 @@ def process(s: Service) -> dict[str, Any]:
     if s.working_dir:
         out["working_dir"] = text(s.working_dir)
     if s.user:
-        out["user"] = text(s.user)
+        out["user"] = env_text(s.user)
     if s.hostname:
         out["hostname"] = text(s.hostname)
     if s.environment:
@@ -164,11 +345,11 @@ def labels(s: Service) -> dict[str, str]:
         out[MIGRATIONS_LABEL] = s.migrator.digest
     if s.description:
         out["dev.clockwork.description"] = s.description
-    return {k: text(v) for k, v in sorted(out.items())}
+    return {k: env_text(v) for k, v in sorted(out.items())}
 
 
-def _argv(value: tuple[str, ...] | str) -> list[str] | str:
-    return text(value) if isinstance(value, str) else [text(v) for v in value]
+def _argv(value: tuple[str | Interpolation, ...] | str | Interpolation) -> list[str] | str:
+    return [env_text(v) for v in value] if isinstance(value, tuple) else env_text(value)
 
 
 def _build(build: Build, base: str = ".") -> dict[str, Any]:
@@ -176,27 +357,49 @@ def _build(build: Build, base: str = ".") -> dict[str, Any]:
     if build.dockerfile:
         out["dockerfile"] = text(build.dockerfile)
     if build.args:
-        out["args"] = {k: text(v) for k, v in build.args}
+        out["args"] = {k: env_text(v) for k, v in build.args}
     if build.target:
         out["target"] = text(build.target)
     return out
 
 
-def _port(port: Port) -> str:
+def _port(port: Port) -> str | dict[str, Any]:
+    if port.mode is not None or port.published is not None:
+        return long_port(port)
     parts = [p for p in (port.host_ip, port.host) if p is not None]
     spec = ":".join([*(str(p) for p in parts), str(port.container)])
     return spec if port.protocol == "tcp" else f"{spec}/{port.protocol}"
 
 
+def long_port(port: Port, mode: str | None = None) -> dict[str, Any]:
+    """A port in Compose's long syntax (``mode``: the target's default when the port has none)."""
+    out: dict[str, Any] = {"target": port.container}
+    if port.host_ip is not None:
+        out["host_ip"] = port.host_ip
+    if port.published is not None:
+        out["published"] = interpolated(port.published) if isinstance(port.published, Interpolation) else port.published
+    elif port.host is not None:
+        out["published"] = str(port.host)
+    out["protocol"] = port.protocol
+    if port.mode or mode:
+        out["mode"] = port.mode or mode
+    return out
+
+
 def _mount(mount: Mount, base: str = ".") -> dict[str, Any] | str:
+    if mount.kind == "volume" and not mount.source:
+        return {"type": "volume", "target": text(mount.target)}
+    if mount.source_text is not None:
+        interpolated_bind = {"type": "bind", "source": interpolated(mount.source_text), "target": text(mount.target)}
+        return {**interpolated_bind, "read_only": mount.read_only}
     if mount.kind == "volume":
         return text(f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}")
     source = place(mount.source, base)
     return {"type": "bind", "source": text(source), "target": text(mount.target), "read_only": mount.read_only}
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}s"
+def _seconds(value: float | Interpolation) -> str:
+    return interpolated(value) if isinstance(value, Interpolation) else f"{value:g}s"
 
 
 def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
@@ -204,7 +407,7 @@ def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
         "test": [env_text(part) for part in docker_test(hc)],
         "interval": _seconds(hc.interval),
         "timeout": _seconds(hc.timeout),
-        "retries": hc.retries,
+        "retries": interpolated(hc.retries) if isinstance(hc.retries, Interpolation) else hc.retries,
     }
     if hc.start_period:
         out["start_period"] = _seconds(hc.start_period)

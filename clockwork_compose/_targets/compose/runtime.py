@@ -230,7 +230,7 @@ class _Watch:
         order (a service's dependencies are judged first). ``composing``: `compose up`
         is still running."""
         # Container names are the service names (the compose target sets container_name).
-        self.states = self.engine.containers(self.project.name, list(self.project.services))
+        self.states = self.engine.containers(self.project.name, [s.container for s in self.project.ordered()])
         clock = datetime.now(UTC)
         for name in self.order:
             now = self._phase(name, self.states.get(name), clock, composing)
@@ -367,13 +367,13 @@ def _apply(
         built = needs.build(project_dir, target="compose")
     finally:
         info = engine_checked()  # no engine says so first, even when the build fails
-    project = built.project
+    project = built.project.running(_envfile.run_values(built.path.parent, needs.environ).get("COMPOSE_PROFILES", ""))
     _envfile.require(project, built.path.parent, needs.environ)
     folder = project_dir.resolve()
     compose = _docker.ComposeProject(project.name, folder, (built.path,))
     with ThreadPoolExecutor(4) as pool:  # four listings, side by side
         listed = pool.submit(engine.project_containers, project.name)
-        named = pool.submit(engine.containers_named, sorted(project.services))
+        named = pool.submit(engine.containers_named, sorted(s.container for s in project.services.values()))
         listed_volumes = pool.submit(engine.volumes, project.name)
         stack = pool.submit(engine.swarm_stack, project.name)
         existing, holders, volumes = listed.result(), named.result(), listed_volumes.result()
@@ -389,10 +389,10 @@ def _apply(
     if moves and not replace_data:
         names = [name for m in moves for name in (m.old, m.new) if name]
         raise guard_error(project.name, moves, engine.volume_usage(names, volume_images(project, existing)))
-    orphans = orphans_of(project, existing)
+    orphans = orphans_of(built.project, existing)  # a service of an inactive profile is no orphan
     if orphans:
-        engine.remove_containers(stop_order([o for o in existing if o.service not in project.services]))
-    before = engine.containers(project.name, list(project.services))
+        engine.remove_containers(stop_order([o for o in existing if o.service not in built.project.services]))
+    before = engine.containers(project.name, [s.container for s in project.ordered()])
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
     watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before, clock=clock)
@@ -529,7 +529,7 @@ def volume_moves(project: Project, existing: Sequence[ContainerState]) -> list[V
             if _anonymous(old):
                 continue
             mount = next((m for m in service.mounts if m.target.rstrip("/") == path), None)
-            new = f"{project.name}_{mount.source}" if mount is not None and mount.kind == "volume" else ""
+            new = project.volume_name(mount.source) if mount is not None and mount.kind == "volume" else ""
             if new != old:
                 moves.append(VolumeMove(c.service, path, old, new))
     return sorted(moves, key=lambda m: (m.service, m.path))
@@ -1180,7 +1180,7 @@ def _logs(watch: _Watch, service: str | None) -> str:
     """The last log lines of ``service`` since this apply began ("" when it has no container)."""
     if not service or service not in watch.states:
         return ""
-    return watch.engine.logs(service, tail=watch.clock.log_lines, since=watch.since)
+    return watch.engine.logs(watch.project.services[service].container, tail=watch.clock.log_lines, since=watch.since)
 
 
 def _timed_out(watch: _Watch, deadline: float) -> Failure:
@@ -1251,6 +1251,7 @@ def check(
     (``compile_project``: ``_api.compile_project``, given by the caller)."""
     engine.engine_info()
     project, _, path = compile_project(project_dir)
+    project = project.running(_envfile.run_values(path.parent).get("COMPOSE_PROFILES", ""))
     started = time.monotonic()
     checks = _assertions.run(_assertions.probes(project, secret_values(path.parent), engine=engine), timeout)
     return AssertReport(project.name, tuple(checks), time.monotonic() - started)

@@ -49,9 +49,10 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ... import _yaml
+from ... import _lower_fields, _yaml
 from ..._engines import CATALOG, Engine, engine_named
 from ..._errors import DeclarationError
+from ..._fields import size_bytes
 from ..._migrations import ROOT
 from ..._model import (
     CommandCheck,
@@ -59,6 +60,7 @@ from ..._model import (
     EnvValue,
     Healthcheck,
     HttpCheck,
+    Interpolation,
     Mount,
     Project,
     Role,
@@ -67,6 +69,7 @@ from ..._model import (
     ShellCheck,
     TcpCheck,
 )
+from ..._model import Resources as ModelResources
 
 FILE = "kubernetes.yaml"
 HEADER = """\
@@ -113,6 +116,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
     project folder (the migrators' files are read from it). ``base`` is not needed: nothing
     here is a path on the machine that builds."""
     check_names(project)
+    refuse_compose_only(project)
     migrators = [s for s in project.ordered() if s.role is Role.MIGRATOR]
     if migrators and root is None:
         raise ValueError("the Kubernetes target reads the migration files: give the project folder")
@@ -128,10 +132,81 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> lis
         else:
             docs += _app(project, s, configs, s.name in listed, claims)
     docs += _app_claims(project, claims)
+    docs += [_file_config_map(project, name, root) for name in sorted(project.configs)]
     unknown = sorted({key for _, key in secret_refs(docs)} - set(project.env_file))
     if unknown:
         raise ValueError(f"secretKeyRef to variables .env does not hold: {', '.join(unknown)}")
     return sorted(docs, key=lambda d: (_KIND_ORDER.index(d["kind"]), d["metadata"]["name"]))
+
+
+#: The Compose fields (``_model.Options``) this target maps (``_container_options``, ``_pod_options``).
+MAPPED = frozenset(
+    {"tty", "stdin_open", "read_only", "privileged", "cap_add", "cap_drop", "limits", "reservations"}
+    | {"stop_grace_period", "extra_hosts", "dns", "sysctls", "secrets", "configs"}
+)
+#: Where a service reads its file secrets, as on Compose.
+SECRETS_DIR = "/run/secrets"
+
+
+def refuse_compose_only(project: Project) -> None:
+    """A DeclarationError for the first Compose field or declaration Kubernetes has no
+    mapping for here, naming the resource and the field."""
+    _lower_fields.refuse(project, "kubernetes", MAPPED, "clockwork has no mapping for it there")
+    if not project.shared_network:
+        raise DeclarationError(
+            "ProjectSettings",
+            "shared_network",
+            "is not supported on kubernetes (isolation would need NetworkPolicy, which clockwork does not write)",
+            "remove shared_network=False, or build for compose or swarm",
+        )
+    for s in project.ordered():
+        where = _compose_only(s)
+        if where is not None:
+            field, what = where
+            raise DeclarationError(
+                s.name, field, f"{what} is not supported on kubernetes", "remove it, or build for compose or swarm"
+            )
+    for kind, specs in (("Volume", project.volume_specs), ("Network", project.network_specs)):
+        for name, spec in sorted(specs.items()):
+            if spec != type(spec)(name, **({"fixed": False} if kind == "Network" else {})):
+                raise DeclarationError(
+                    None,
+                    kind.lower() + "s",
+                    f"{kind}({name!r}) with external, a name, a driver, options, labels or internal "
+                    "is not supported on kubernetes",
+                    f"declare it as {kind}({name!r}), or build for compose or swarm",
+                )
+
+
+def _compose_only(s: Service) -> tuple[str, str] | None:
+    if s.image_text is not None:
+        return "image", "an Env interpolation"
+    for key, value in sorted(s.environment.items()):
+        if isinstance(value, Interpolation):
+            return f"env_vars.{key}", "an Env interpolation"
+    for key, value in sorted(s.labels.items()):
+        if isinstance(value, Interpolation):
+            return f"labels.{key}", "an Env interpolation"
+    if isinstance(s.user, Interpolation):
+        return "user", "an Env interpolation"
+    if isinstance(s.command, Interpolation) or any(isinstance(w, Interpolation) for w in s.command or ()):
+        return "command", "an Env interpolation"
+    hc = s.healthcheck
+    if hc is not None and any(
+        isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)
+    ):
+        return "healthcheck", "an Env interpolation"
+    if s.options.limits is not None and s.options.limits.pids is not None:
+        return "limits.pids", "a container's pids limit"
+    if any(ip == "host-gateway" for _, ip in s.options.extra_hosts):
+        return "extra_hosts", "host-gateway"
+    for port in s.ports:
+        if port.mode is not None or port.published is not None:
+            return "ports", f"Port(target={port.container}) with mode or a published range or Env"
+    for mount in s.mounts:
+        if mount.kind == "volume" and not mount.source:
+            return "volumes", f"the anonymous volume at {mount.target}"
+    return None
 
 
 def validate(docs: list[dict[str, Any]]) -> None:
@@ -152,10 +227,12 @@ def secret_name(project: Project) -> str:
     return _fit(_dns(project.name) + "-secrets", 253)
 
 
-def secret(project: Project, values: Mapping[str, str]) -> dict[str, Any]:
+def secret(project: Project, values: Mapping[str, str], files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
     """The Secret manifest: every variable ``project.env_file`` names, its value exactly as
-    .env holds it (``values``: the parsed .env). Raises DeclarationError naming the first
-    variable without a value."""
+    .env holds it (``values``: the parsed .env), and each file secret's content
+    (``files``: name -> bytes, under ``secret_key``). Raises DeclarationError naming the
+    first variable without a value."""
+    binary = {secret_key(n): base64.b64encode(c).decode("ascii") for n, c in sorted((files or {}).items())}
     data = {}
     for variable in sorted(project.env_file):
         if variable not in values:
@@ -172,11 +249,12 @@ def secret(project: Project, values: Mapping[str, str]) -> dict[str, Any]:
         "metadata": {"name": secret_name(project), "labels": _labels(project, None, None)},
         "type": "Opaque",
         "stringData": data,
+        **({"data": binary} if binary else {}),
     }
 
 
-def render_secret(project: Project, values: Mapping[str, str]) -> str:
-    return _yaml.dump(secret(project, values))
+def render_secret(project: Project, values: Mapping[str, str], files: Mapping[str, bytes] | None = None) -> str:
+    return _yaml.dump(secret(project, values, files))
 
 
 # -- names ----------------------------------------------------------------------------------
@@ -441,7 +519,62 @@ def _container(project: Project, s: Service, name: str) -> dict[str, Any]:
         out.update(_probes(s.healthcheck))
     if s.user:
         out["securityContext"] = _user(s)
+    return _container_options(s, out)
+
+
+def _container_options(s: Service, out: dict[str, Any]) -> dict[str, Any]:
+    """The Compose fields a container spec maps: tty, stdin, its security context, resources."""
+    o = s.options
+    if o.tty:
+        out["tty"] = True
+    if o.stdin_open:
+        out["stdin"] = True
+    security = dict(out.get("securityContext", {}))
+    if o.read_only:
+        security["readOnlyRootFilesystem"] = True
+    if o.privileged:
+        security["privileged"] = True
+    capabilities = {
+        key: [c.removeprefix("CAP_") for c in names]
+        for key, names in (("add", o.cap_add), ("drop", o.cap_drop))
+        if names
+    }
+    if capabilities:
+        security["capabilities"] = capabilities
+    if security:
+        out["securityContext"] = security
+    resources = {
+        key: _quantities(spec) for key, spec in (("limits", o.limits), ("requests", o.reservations)) if spec is not None
+    }
+    if resources:
+        out["resources"] = resources
     return out
+
+
+def _quantities(spec: ModelResources) -> dict[str, str]:
+    out = {}
+    if spec.cpus is not None:
+        out["cpu"] = f"{spec.cpus:g}"
+    if spec.memory is not None:
+        out["memory"] = str(size_bytes(spec.memory))
+    return out
+
+
+def _pod_options(s: Service, spec: dict[str, Any]) -> dict[str, Any]:
+    """The Compose fields a pod spec maps: grace period, host aliases, DNS servers, sysctls."""
+    o = s.options
+    if o.stop_grace_period is not None:
+        spec["terminationGracePeriodSeconds"] = math.ceil(o.stop_grace_period)
+    if o.extra_hosts:
+        by_ip: dict[str, list[str]] = {}
+        for host, ip in o.extra_hosts:
+            by_ip.setdefault(ip, []).append(host)
+        spec["hostAliases"] = [{"ip": ip, "hostnames": sorted(hosts)} for ip, hosts in sorted(by_ip.items())]
+    if o.dns:
+        spec["dnsConfig"] = {"nameservers": list(o.dns)}
+    if o.sysctls:
+        spec["securityContext"] = {"sysctls": [{"name": k, "value": v} for k, v in o.sysctls]}
+    return spec
 
 
 def _user(s: Service) -> dict[str, int]:
@@ -479,7 +612,57 @@ def _volumes(
         if claims is not None:
             volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claims[m.source]}})
     tmpfs_mounts, tmpfs_volumes = _tmpfs(s)
-    return mounts + tmpfs_mounts, volumes + tmpfs_volumes
+    file_mounts, file_volumes = _file_volumes(project, s)
+    return mounts + tmpfs_mounts + file_mounts, volumes + tmpfs_volumes + file_volumes
+
+
+def secret_key(name: str) -> str:
+    """The key of a file secret in the project's Secret (never a .env variable's: those have no '.')."""
+    return f"file.{name}"
+
+
+def config_map_name(project: Project, name: str) -> str:
+    return _fit(f"{_dns(project.name)}-config-{_dns(name)}-{project.configs[name].digest}")
+
+
+def _file_volumes(project: Project, s: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """File secrets from the project's Secret at /run/secrets/NAME; each config from its
+    ConfigMap at /NAME, as Compose mounts them."""
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    if s.options.secrets:
+        items = [{"key": secret_key(n), "path": n} for n in s.options.secrets]
+        mounts.append({"name": "file-secrets", "mountPath": SECRETS_DIR, "readOnly": True})
+        volumes.append({"name": "file-secrets", "secret": {"secretName": secret_name(project), "items": items}})
+    for i, name in enumerate(s.options.configs):
+        volume = f"config-{i}"
+        mounts.append({"name": volume, "mountPath": f"/{name}", "subPath": name, "readOnly": True})
+        items = [{"key": name, "path": name}]
+        volumes.append({"name": volume, "configMap": {"name": config_map_name(project, name), "items": items}})
+    return mounts, volumes
+
+
+def _file_config_map(project: Project, name: str, root: Path | None) -> dict[str, Any]:
+    """The immutable ConfigMap of one ``Config`` (its content in the file: configs are not secret)."""
+    if root is None:
+        raise ValueError("the Kubernetes target reads config files: give the project folder")
+    content = (root / project.configs[name].file).read_bytes()
+    if len(content) > CONFIGMAP_LIMIT:
+        raise DeclarationError(
+            None, "configs", f"Config({name!r}) holds {len(content)} bytes, more than a ConfigMap can (1 MiB)", ""
+        )
+    labels = _labels(project, None, None)
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": config_map_name(project, name), "labels": labels},
+        "immutable": True,
+    }
+    try:
+        config["data"] = {name: content.decode("utf-8")}
+    except UnicodeDecodeError:
+        config["binaryData"] = {name: base64.b64encode(content).decode("ascii")}
+    return config
 
 
 def _tmpfs(s: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -763,7 +946,7 @@ def _pod(
     spec["containers"] = [container]
     if volumes or wait_volumes:
         spec["volumes"] = [*volumes, *wait_volumes]
-    return spec
+    return _pod_options(s, spec)
 
 
 def _database(project: Project, s: Service, configs: Configs) -> list[dict[str, Any]]:

@@ -28,12 +28,28 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ... import _yaml
+from ... import _lower_fields, _yaml
 from ..._errors import DeclarationError
-from ..._model import Mount, Port, Project, Restart, Role, Service
+from ..._model import Interpolation, Mount, NamedNetwork, Port, Project, Restart, Role, Service
 from ..._probes import docker_test
 from .. import place
-from ..compose.emit import _healthcheck, labels, process, share_scripts, text
+from ..compose.emit import (
+    _healthcheck,
+    interpolated,
+    labels,
+    options,
+    process,
+    raw,
+    resources,
+    service_networks,
+    share_scripts,
+    text,
+    volume,
+    with_raw,
+)
+
+#: The deploy keys clockwork writes on Swarm: the escape hatch may not set them.
+_OWNED = frozenset({"mode", "replicas", "restart_policy", "endpoint_mode", "placement", "labels"})
 
 FILE = "docker-stack.yml"
 HEADER = """\
@@ -56,6 +72,13 @@ _CONDITIONS = {
     Restart.UNLESS_STOPPED: "any",
 }
 _KEY = re.compile(r"[^A-Za-z0-9_.-]+")
+#: The Compose fields ``docker stack deploy`` takes (``_model.Options``); it ignores the
+#: others, with a warning nobody reads, so clockwork refuses them.
+MAPPED = frozenset(
+    {"expose", "env_file", "stop_signal", "stop_grace_period", "sysctls", "init", "read_only", "extra_hosts", "dns"}
+    | {"tty", "stdin_open", "logging_driver", "logging_options", "limits", "reservations", "secrets", "configs"}
+    | {"aliases", "raw"}
+)
 
 
 def endpoint_mode() -> str:
@@ -69,7 +92,9 @@ def endpoint_mode() -> str:
 
 def image_of(project: Project, service: Service) -> str:
     """The image a service runs: its own, else the one ``docker compose build`` names."""
-    return service.image or f"{project.name}-{service.name}:latest"
+    if service.image_text is not None:
+        return interpolated(service.image_text)
+    return text(service.image or f"{project.name}-{service.name}:latest")
 
 
 def placement_label(project: Project, service: Service) -> str:
@@ -81,17 +106,61 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     """The stack document as plain data; ``root`` is the project folder (configs are hashed
     from the files there), ``base`` the project folder relative to the file's folder."""
     mode = endpoint_mode()
+    _lower_fields.refuse(project, "swarm", MAPPED, "docker stack deploy ignores it")
+    for s in project.ordered():
+        for key, value in s.build.args if s.build else ():
+            if isinstance(value, Interpolation):
+                raise DeclarationError(
+                    s.name,
+                    f"build.args.{key}",
+                    "an Env build argument is not supported on swarm (clockwork builds the image itself there)",
+                    "give the value, or build for compose",
+                )
     configs: dict[str, dict[str, str]] = {}
-    services = {s.name: service(project, s, base, root, mode, configs) for s in project.ordered()}
-    doc: dict[str, Any] = {
-        "services": services,
-        "networks": {n: {"driver": "overlay", "attachable": True} for n in project.networks},
-    }
+    files = _files(project, base, root)
+    services = {s.name: service(project, s, base, root, mode, configs, files) for s in project.ordered()}
+    doc: dict[str, Any] = {"services": services}
+    if project.networks or project.shared_network:
+        doc["networks"] = {n: _network(project.network_specs.get(n)) for n in project.networks}
     if project.volumes:
-        doc["volumes"] = {v: {} for v in project.volumes}
-    if configs:
-        doc["configs"] = dict(sorted(configs.items()))
+        doc["volumes"] = {v: volume(project.volume_specs.get(v)) for v in project.volumes}
+    for kind in ("secrets", "configs"):
+        found = {key: {"file": path} for (k, _), (key, path) in sorted(files.items()) if k == kind}
+        if kind == "configs":
+            found.update(configs)
+        if found:
+            doc[kind] = dict(sorted(found.items()))
     return doc
+
+
+def _network(spec: NamedNetwork | None) -> dict[str, Any]:
+    if spec is None or spec.fixed:
+        return {"driver": "overlay", "attachable": True}
+    out: dict[str, Any] = {}
+    if spec.engine_name:
+        out["name"] = text(spec.engine_name)
+    if spec.external:
+        out["external"] = True
+        return out
+    out["driver"] = text(spec.driver or "overlay")
+    out["attachable"] = True
+    if spec.driver_opts:
+        out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
+    if spec.internal:
+        out["internal"] = True
+    if spec.labels:
+        out["labels"] = {k: text(v) for k, v in spec.labels}
+    return out
+
+
+def _files(project: Project, base: str, root: Path | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, name) -> (key, file) of each file secret and config: a Swarm secret or config
+    never changes, so its key carries a hash of the content, and a new content is a new one."""
+    out = {}
+    for kind, files in (("secrets", project.secrets), ("configs", project.configs)):
+        for name, f in files.items():
+            out[(kind, name)] = (f"{name}-{f.digest}", text(_relative(place(f.file, base))))
+    return out
 
 
 def validate(doc: dict[str, Any]) -> None:
@@ -106,22 +175,34 @@ def render(project: Project, doc: dict[str, Any] | None = None) -> str:
 
 
 def service(
-    project: Project, s: Service, base: str, root: Path | None, mode: str, configs: dict[str, dict[str, str]]
+    project: Project,
+    s: Service,
+    base: str,
+    root: Path | None,
+    mode: str,
+    configs: dict[str, dict[str, str]],
+    files: dict[tuple[str, str], tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"image": text(image_of(project, s)), **process(s)}
+    out: dict[str, Any] = {"image": image_of(project, s), **process(s)}
     if s.ports:
         out["ports"] = [_port(p, mode) for p in s.ports]
     volumes = [_mount(m, base) for m in s.mounts if s.migrator is None or m.kind == "volume"]
-    volumes += [{"type": "tmpfs", "target": text(path)} for path in s.tmpfs]
+    volumes += [{"type": "tmpfs", "target": text(path.split(":", 1)[0])} for path in s.tmpfs]
     if volumes:
         out["volumes"] = volumes
     if s.migrator is not None:
         out["configs"] = _configs(s, base, root, configs)
-    out["networks"] = sorted(s.networks)
+    if s.networks:
+        out["networks"] = service_networks(s)
     if s.healthcheck:
         out["healthcheck"] = _healthcheck(s.healthcheck)
+    out.update(options(s.options, base, frozenset(MAPPED - {"secrets", "configs"})))
+    for kind, target in (("secrets", "{}"), ("configs", "/{}")):
+        names = getattr(s.options, kind)
+        if names and files is not None:
+            out[kind] = [{"source": files[(kind, n)][0], "target": text(target.format(n))} for n in names]
     out["deploy"] = _deploy(project, s, mode)
-    return out
+    return with_raw(s.name, out, raw(s.options), _OWNED)
 
 
 def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
@@ -136,6 +217,8 @@ def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
             restart["delay"] = RESTART_DELAY
         out["restart_policy"] = restart
     out["endpoint_mode"] = mode
+    if s.options.limits or s.options.reservations:
+        out["resources"] = resources(s.options)
     if s.role is Role.DATABASE:
         out["placement"] = {"constraints": [f"node.labels.{placement_label(project, s)} == true"]}
     out["labels"] = labels(s)
@@ -144,14 +227,23 @@ def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
 
 def _port(port: Port, mode: str) -> dict[str, Any]:
     out: dict[str, Any] = {"target": port.container}
-    if port.host is not None:
+    if port.published is not None:
+        published = port.published
+        out["published"] = interpolated(published) if isinstance(published, Interpolation) else published
+    elif port.host is not None:
         out["published"] = port.host
     out["protocol"] = port.protocol
-    out["mode"] = "host" if mode == "dnsrr" else "ingress"
+    out["mode"] = port.mode or ("host" if mode == "dnsrr" else "ingress")
     return out
 
 
 def _mount(mount: Mount, base: str) -> dict[str, Any]:
+    if mount.source_text is not None:
+        bind = {"type": "bind", "source": interpolated(mount.source_text), "target": text(mount.target)}
+        return {**bind, "read_only": True} if mount.read_only else bind
+    if mount.kind == "volume" and not mount.source:
+        anonymous: dict[str, Any] = {"type": "volume", "target": text(mount.target)}
+        return {**anonymous, "read_only": True} if mount.read_only else anonymous
     source = mount.source if mount.kind == "volume" else place(mount.source, base)
     out: dict[str, Any] = {"type": mount.kind, "source": text(source), "target": text(mount.target)}
     if mount.read_only:

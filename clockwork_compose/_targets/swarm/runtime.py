@@ -163,9 +163,10 @@ def subset(doc: Mapping[str, Any], hashes: Mapping[str, str]) -> dict[str, Any]:
     for key in ("networks", "volumes"):
         if key in doc:
             out[key] = doc[key]
-    used = {c["source"] for s in services.values() for c in s.get("configs", [])}
-    if used:
-        out["configs"] = {k: v for k, v in doc["configs"].items() if k in used}
+    for key in ("configs", "secrets"):  # the files the services of this deploy read
+        used = {c["source"] for s in services.values() for c in s.get(key, [])}
+        if used:
+            out[key] = {k: v for k, v in doc[key].items() if k in used}
     return out
 
 
@@ -177,9 +178,11 @@ def stamp(doc: Mapping[str, Any], folder: Path) -> dict[str, Any]:
     for entry in out["services"].values():
         entry.setdefault("deploy", {}).setdefault("labels", {})[OWNER_LABEL] = str(folder)
         entry.setdefault("labels", {})[OWNER_LABEL] = str(folder)
-    for key in ("networks", "volumes", "configs"):
+    for key in ("networks", "volumes", "configs", "secrets"):
         for name, spec in (out.get(key) or {}).items():
             spec = spec or {}
+            if spec.get("external"):  # made elsewhere: not this folder's, and it takes no labels
+                continue
             out[key][name] = {**spec, "labels": {**(spec.get("labels") or {}), OWNER_LABEL: str(folder)}}
     return out
 
