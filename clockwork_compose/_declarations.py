@@ -92,7 +92,9 @@ _UNION_TAGS = frozenset(
     | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
     | {"constrained-float", "constrained-int"}
 )
-_MAPPINGS = frozenset({"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases"})
+_MAPPINGS = frozenset(
+    {"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases", "ipv4_addresses"}
+)
 
 
 def _user_loc(loc: tuple[int | str, ...]) -> list[int | str]:
@@ -322,7 +324,7 @@ Assertion = Union[ContainerRunning, HttpStatus, TcpPort, DatabaseQuery]  # noqa:
 _COMPOSE_CHECKED = (
     "expose", "profiles", "stop_signal", "cap_add", "cap_drop", "sysctls", "hostname", "domainname", "platform",
     "runtime", "network_mode", "ulimits", "tmpfs", "security_opt", "shm_size", "extra_hosts", "devices", "dns",
-    "network_aliases", "compose", "env_file",
+    "network_aliases", "ipv4_addresses", "compose", "env_file",
 )  # fmt: skip
 
 
@@ -397,6 +399,8 @@ class DockerResource(_Model):
     configs: list[Config] = Field(default_factory=list)
     #: Other names the service answers to on a network: network name -> aliases.
     network_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: A fixed address on a network whose Ipam sets a subnet: network name -> IPv4 address.
+    ipv4_addresses: dict[str, str] = Field(default_factory=dict)
     #: The escape hatch: Compose service keys clockwork does not model, written as given
     #: (checked against the Compose schema; refused on Kubernetes).
     compose: dict[str, Any] = Field(default_factory=dict)

@@ -47,6 +47,7 @@ from ._model import (
     EnvEntry,
     EnvValue,
     Healthcheck,
+    Interpolation,
     Migrations,
     MigratorJob,
     Mount,
@@ -92,6 +93,8 @@ class Context:
     project_dir: Path
     #: Resolved paths, per build: many connections name the same schema and folders.
     resolved: dict[str, Path] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    #: What the build tells the user without stopping (a host path Compose will create).
+    warnings: list[str] = dataclasses.field(default_factory=list, compare=False, hash=False)
 
 
 def project_name(folder: Path) -> str:
@@ -133,6 +136,7 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     _check_host_ports(project)
     _check_durations(resources)
     _warn_plain_passwords(resources, project)
+    project.warnings.extend(dict.fromkeys(ctx.warnings))
     return project
 
 
@@ -211,8 +215,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
     service.mounts = [m for m in service.mounts if m.kind != "tmpfs"]
     if engine is not None:
-        creds = engine.credentials(service.environment, _lower_fields.as_text(service.command))
-        _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
+        engine.credentials(service.environment, _lower_fields.as_text(service.command))  # refuses what it cannot read
         if resource.env_file:
             project.warnings.append(
                 f"{resource.name}: clockwork does not read env_file: the URL a connection gets, the readiness "
@@ -464,6 +467,13 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} is not a path", "write a path relative to the project folder"
         )
+    if kind == "path" and (value == "~" or value.startswith("~/")):
+        # The home folder of whoever runs Compose, which expands it there: kept as written.
+        if not outside:
+            raise DeclarationError(
+                resource, field, f"{value!r} is outside the project folder", "pass allow_outside_project=True to opt in"
+            )
+        return value
     path = _resolved(ctx, value)
     if not outside and not path.is_relative_to(_resolved(ctx, ".")):
         raise DeclarationError(
@@ -473,6 +483,15 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
             "use a path inside it, or pass allow_outside_project=True to opt in",
         )
     exists = path.is_dir() if kind == "dir" else path.is_file() if kind == "file" else path.exists()
+    inside = path.is_relative_to(_resolved(ctx, "."))
+    if not exists and kind == "path" and PurePosixPath(value).is_absolute() and not inside:
+        # A host path of the machine the stack runs on: Compose creates it there (an empty
+        # folder owned by root). A missing path inside the project is a typo: refused below.
+        ctx.warnings.append(
+            f"{resource}: {field}: {value!r} does not exist on this machine: Compose creates it, empty, "
+            "where the stack runs; create it first if the service needs what it holds"
+        )
+        return value  # as written: Compose reads it where the stack runs
     if not exists:
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
@@ -535,7 +554,7 @@ def _mount(resource: DockerResource, spec: str, ctx: Context) -> Mount:
     read_only = len(parts) == 3 and parts[2] == "ro"
     if not target.startswith("/") or _CONTROL.search(target):
         raise DeclarationError(resource.name, "volumes", f"{spec!r}: the container path must be absolute", fix)
-    if source.startswith((".", "/")):
+    if source.startswith((".", "/", "~")):
         path = project_path(ctx, source, resource.name, "volumes", kind="path", outside=resource.allow_outside_project)
         return Mount("bind", path, target, read_only)
     if not _VOLUME_NAME.fullmatch(source):
@@ -775,6 +794,15 @@ def _url(
             )
         value = values[placeholder]
         encode = placeholder in ("user", "password", "database")
+        if isinstance(value, Interpolation):
+            # Compose completes it where the stack runs, and cannot URL-encode what it reads.
+            raise DeclarationError(
+                consumer,
+                field,
+                f"the URL in {env_var} needs {host}'s {placeholder}, which its env_vars leave to Compose (Env)",
+                f"give {host} the {placeholder} as Secret(...) (read from the environment or .env, URL-encoded), "
+                f"or set {env_var} yourself in env_vars",
+            )
         if isinstance(value, SecretRef):
             parts.append(SecretPart(value.variable, url_encoded=encode))
         else:

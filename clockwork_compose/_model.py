@@ -53,11 +53,13 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class Var:
-    """One variable Compose interpolates where the stack runs: ``${name}`` or ``${name:-default}``."""
+    """One variable Compose interpolates where the stack runs: ``${name}``, ``${name:-default}``
+    or, keeping an empty value, ``${name-default}``."""
 
     name: str
     default: str | None = None
     required: bool = False
+    keep_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class Mount:
     read_only: bool = False
     #: A bind mount's host path that Compose interpolates where it runs (``source`` is its text).
     source_text: Interpolation | None = None
+    #: A bind mount's SELinux relabelling: "z" (shared), "Z" (private) or None.
+    selinux: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,16 @@ class NamedVolume:
 
 
 @dataclass(frozen=True)
+class Ipam:
+    """A network's address pool (``ipam:``)."""
+
+    subnet: str
+    gateway: str | None = None
+    ip_range: str | None = None
+    driver: str | None = None
+
+
+@dataclass(frozen=True)
 class NamedNetwork:
     """A network the project declares (``Network``), or one named by a string (``fixed``:
     the engine's name is the key itself, as clockwork always wrote it)."""
@@ -173,6 +187,7 @@ class NamedNetwork:
     driver_opts: tuple[tuple[str, str], ...] = ()
     internal: bool = False
     labels: tuple[tuple[str, str], ...] = ()
+    ipam: Ipam | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,8 @@ class Options:
     configs: tuple[str, ...] = ()
     #: network -> the other names the service answers to there.
     aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: network -> the service's fixed IPv4 address there.
+    ipv4_addresses: tuple[tuple[str, str], ...] = ()
     #: The escape hatch: Compose service keys as the user gave them (strings literal,
     #: ``Interpolation`` where interpolated).
     raw: tuple[tuple[str, object], ...] = ()

@@ -99,12 +99,15 @@ def _service(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _same_meaning(service: dict[str, Any]) -> None:
-    """Write what Compose reads the same way one way: the list form of environment as a
-    mapping, numbers in it and in expose as the strings the container gets, ``$VAR`` as
+    """Write what Compose reads the same way one way: the list form of environment and of
+    sysctls as a mapping, numbers in it and in expose as the strings the container gets, ``$VAR`` as
     ``${VAR}``, Compose's defaults of a mount (``read_only: false``, an empty ``volume: {}``,
-    ``create_host_path``, which only matters for a missing source: build refuses one)."""
+    ``create_host_path``, which only matters for a missing source: Compose creates it on both
+    sides)."""
     if isinstance(service.get("environment"), list):
         service["environment"] = dict(e.split("=", 1) if "=" in e else (e, None) for e in service["environment"])
+    if isinstance(service.get("sysctls"), list):
+        service["sysctls"] = _mapping(service["sysctls"])
     if "environment" in service:
         service["environment"] = {k: _text(v) for k, v in service["environment"].items()}
     for name, limit in (service.get("ulimits") or {}).items():

@@ -15,7 +15,7 @@ from support import needs_compose
 
 from clockwork_compose import _api, _compose_file, _import
 from clockwork_compose._errors import DeclarationError
-from clockwork_compose._pysource import Call, statement, string
+from clockwork_compose._pysource import Call, Plus, statement, string
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -221,10 +221,12 @@ def test_what_no_typed_field_says_goes_through_the_escape_hatch(tmp_path: Path):
 
 
 def test_an_interpolation_env_cannot_write_is_refused_naming_it(tmp_path: Path):
-    with pytest.raises(DeclarationError, match=r"resource 'app', field 'image': holds '\$\{TAG-1\}'"):
-        _convert(tmp_path, "services: {app: {image: 'app:${TAG-1}'}}\n")
+    with pytest.raises(DeclarationError, match=r"resource 'app', field 'image': holds '\$\{TAG:\+1\}'"):
+        _convert(tmp_path, "services: {app: {image: 'app:${TAG:+1}'}}\n")
     required = _convert(tmp_path, "services: {app: {image: 'app:${TAG:?set TAG}'}}\n")
     assert _kwargs(required.text, "app")["image"] == "'app:' + Env('TAG', required=True)"
+    unset_only = _convert(tmp_path, "services: {app: {image: 'app:${TAG-1}'}}\n")
+    assert _kwargs(unset_only.text, "app")["image"] == "'app:' + Env('TAG', default='1', keep_empty=True)"
 
 
 def test_variables_are_named_after_services(tmp_path: Path):
@@ -241,11 +243,12 @@ def test_variables_are_named_after_services(tmp_path: Path):
 
 def test_source_is_laid_out_as_ruff_formats_it(tmp_path: Path):
     long = {f"VARIABLE_{i}": "x" * 10 for i in range(6)}
-    text = "from clockwork_compose import DockerResource\n\n" + statement(
-        "app",
-        Call("DockerResource", kwargs=(("name", "app"), ("env_vars", long), ("command", ["a", 'say "hi"']))),
-        explode=True,
+    image = Plus(("registry.example.com/some/long/path/app:", Call("Env", ("TAG",), (("default", "1.0.0-alpine"),))))
+    fields = (("name", "app"), ("image", image), ("env_vars", long), ("command", ["a", 'say "hi"']))
+    text = "from clockwork_compose import DockerResource, Env\n\n" + statement(
+        "app", Call("DockerResource", kwargs=fields), explode=True
     )
+    assert '    image="registry.example.com/some/long/path/app:"\n    + Env(' in text  # too long for one line
     path = _write(tmp_path, "main.py", text)
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "--isolated", "--diff", str(path)],
@@ -300,6 +303,44 @@ def test_an_imported_file_builds_to_the_same_stack(tmp_path: Path):
     )
     _import.import_file(source, tmp_path)
     _api.build(tmp_path, environ={})
+    assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
+
+
+@needs_compose
+def test_engine_credentials_subnets_labels_and_host_paths_round_trip(tmp_path: Path):
+    """What the corpus's pgadmin, pihole, netbox, minecraft and wireguard stacks need: Env
+    credentials stay ${VAR} (never ${VAR:?}), a fixed subnet and address, an SELinux label,
+    a bind in the home folder and a host path this machine lacks."""
+    source = _write(
+        tmp_path,
+        "stack.yml",
+        """
+        services:
+          db:
+            image: postgres:16
+            environment: {POSTGRES_USER: "${PG_USER}", POSTGRES_PASSWORD: "${PG_PW}"}
+          dns:
+            image: "nginx:${TAG-1.27}"
+            networks: {dns-net: {ipv4_address: 172.29.0.2}}
+            volumes:
+              - ./conf:/etc/app:z,ro
+              - ~/dns_data:/data
+              - /srv/clockwork-test-absent/config/:/config
+        networks:
+          dns-net:
+            ipam: {config: [{subnet: 172.29.0.0/24, gateway: 172.29.0.1}]}
+        """,
+    )
+    (tmp_path / "conf").mkdir()
+    imported = _import.import_file(source, tmp_path)
+    assert (
+        _kwargs(imported.text, "db")["env_vars"]
+        == "{'POSTGRES_USER': Env('PG_USER'), 'POSTGRES_PASSWORD': Env('PG_PW')}"
+    )
+    assert "Ipam(subnet='172.29.0.0/24', gateway='172.29.0.1')" in ast.unparse(ast.parse(imported.text))
+    assert _kwargs(imported.text, "dns")["ipv4_addresses"] == "{'dns-net': '172.29.0.2'}"
+    result = _api.build(tmp_path, environ={})
+    assert any("/srv/clockwork-test-absent/config/" in w for w in result.warnings)
     assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
 
 

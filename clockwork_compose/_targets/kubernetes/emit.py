@@ -172,7 +172,7 @@ def refuse_compose_only(project: Project) -> None:
                 raise DeclarationError(
                     None,
                     kind.lower() + "s",
-                    f"{kind}({name!r}) with external, a name, a driver, options, labels or internal "
+                    f"{kind}({name!r}) with external, a name, a driver, options, labels, internal or ipam "
                     "is not supported on kubernetes",
                     f"declare it as {kind}({name!r}), or build for compose or swarm",
                 )

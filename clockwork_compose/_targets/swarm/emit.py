@@ -36,6 +36,7 @@ from .. import place
 from ..compose.emit import (
     _healthcheck,
     interpolated,
+    ipam,
     labels,
     options,
     process,
@@ -150,6 +151,8 @@ def _network(spec: NamedNetwork | None) -> dict[str, Any]:
         out["internal"] = True
     if spec.labels:
         out["labels"] = {k: text(v) for k, v in spec.labels}
+    if spec.ipam:
+        out["ipam"] = ipam(spec.ipam)  # docker stack deploy gives the overlay network this subnet
     return out
 
 
@@ -186,6 +189,15 @@ def service(
     out: dict[str, Any] = {"image": image_of(project, s), **process(s)}
     if s.ports:
         out["ports"] = [_port(p, mode) for p in s.ports]
+    relabelled = next((m for m in s.mounts if m.selinux), None)
+    if relabelled is not None:
+        raise DeclarationError(
+            s.name,
+            "volumes",
+            f"the SELinux label of the bind mount at {relabelled.target} is not supported on swarm "
+            "(docker stack deploy ignores it)",
+            "remove selinux, or build for compose",
+        )
     volumes = [_mount(m, base) for m in s.mounts if s.migrator is None or m.kind == "volume"]
     volumes += [{"type": "tmpfs", "target": text(path.split(":", 1)[0])} for path in s.tmpfs]
     if volumes:
