@@ -696,7 +696,7 @@ def _healthcheck(value: Any, tops: _Tops) -> dict[str, Any]:
             timing[key] = _env_only(value[key]) if "$" in str(value[key]) else value[key]
             if not isinstance(timing[key], Call):
                 timing[key] = int(value[key]) if key == "retries" else _number(_seconds(value[key]))
-    words = [_plain(w) for w in test] if isinstance(test, list) else _plain(test)
+    words = [_text(w) for w in test] if isinstance(test, list) else _text(test)
     kwargs = [("test", words), *timing.items()]
     return {"healthcheck": Call("HealthCheck", kwargs=tuple(kwargs))}
 
@@ -895,7 +895,8 @@ def _connections(
         engine = engine_for_image(_image(images.get(service)))
         url_set = any(s == service for _, s in _replaced_urls(consumer, spec, urls))
         if engine is not None and not url_set and engine.url_env_var not in as_mapping(spec.get("environment")):
-            kwargs = (*kwargs, ("url", False))
+            restart = [kw for kw in kwargs if kw[0] == "restart"]  # connect()'s order: condition, url, restart
+            kwargs = (*[kw for kw in kwargs if kw[0] != "restart"], ("url", False), *restart)
         lines.append(statement(None, Call(f"{me}.connect", (Name(names[service]),), kwargs)))
     return lines
 
@@ -904,8 +905,6 @@ def _dropped(consumer: str, depends: dict[str, Any]) -> list[str]:
     """The parts of ``depends_on`` that connect() has no argument for."""
     out = []
     for service, edge in depends.items():
-        if isinstance(edge, dict) and edge.get("restart"):
-            out.append(f"{consumer}: depends_on {service} restart: true (Compose restarts {consumer} after {service})")
         if isinstance(edge, dict) and edge.get("required") is False:
             out.append(f"{consumer}: depends_on {service} required: false (the dependency is now required)")
     return out
@@ -914,9 +913,10 @@ def _dropped(consumer: str, depends: dict[str, Any]) -> list[str]:
 def _options(depends: dict[str, Any], service: str) -> tuple[tuple[str, Any], ...]:
     edge = depends.get(service)
     condition = edge.get("condition") if isinstance(edge, dict) else None
+    restart = (("restart", True),) if isinstance(edge, dict) and edge.get("restart") else ()
     if condition == "service_completed_successfully":
-        return (("condition", condition),)
-    return ()
+        return (("condition", condition), *restart)
+    return restart
 
 
 def _image(value: Any) -> str | None:

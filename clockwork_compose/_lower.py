@@ -237,7 +237,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         retries, start = (
             _lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.retries, hc.start_period)
         )
-        service.healthcheck = Healthcheck(_check(hc.test), *timing, retries, start)
+        service.healthcheck = Healthcheck(_check(_lower_fields.test_words(hc.test)), *timing, retries, start)
     if resource.readiness is not None:
         service.healthcheck = _probes.healthcheck(
             resource.readiness, resource.name, [p.container for p in service.ports]
@@ -297,13 +297,15 @@ def _set_password(resource: DockerResource, engine: Engine | None, service: Serv
         raise DeclarationError(resource.name, "password", exc.problem, exc.fix) from None
 
 
-def _check(test: Sequence[EnvValue] | str) -> Check:
+def _check(test: Sequence[EnvValue] | str | Interpolation) -> Check:
     """A healthcheck ``test`` in Docker's forms (a shell string, or a list starting CMD or
     CMD-SHELL) as the model's typed check."""
-    if isinstance(test, str):
+    if isinstance(test, str | Interpolation):
         return ShellCheck(test)
     if test and test[0] == "CMD-SHELL" and all(isinstance(part, str) for part in test[1:]):
         return ShellCheck(" ".join(str(part) for part in test[1:]))
+    if test and test[0] == "CMD-SHELL" and all(isinstance(part, str | Interpolation) for part in test[1:]):
+        return ShellCheck(_lower_fields.joined(test[1:]))
     return CommandCheck(tuple(test[1:]) if test and test[0] == "CMD" else tuple(test))
 
 
@@ -504,7 +506,9 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
 
 
-def _port_of(resource: str, spec: str | PortSpec) -> Port:
+def _port_of(resource: str, spec: str | PortSpec | EnvText) -> Port:
+    if isinstance(spec, EnvText):
+        return _lower_fields.interpolated_port(resource, spec)
     return _lower_fields.port(resource, spec) if isinstance(spec, PortSpec) else _port(resource, spec)
 
 
@@ -644,7 +648,7 @@ def _connect(
         _database_connection(consumer, target, project)
         return
     dependency = project.services[resource.name]
-    wanted, inject = consumer.connect_options(resource)
+    wanted, inject, restart = consumer.connect_options(resource)
     condition = _condition(consumer, wanted, dependency)
     engine = _engine(resource) if inject else None
     reason = "connect"
@@ -656,7 +660,7 @@ def _connect(
         url = _url(consumer.name, "connect", engine.url(creds), creds, resource.name, port, project, engine.url_env_var)
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
-    service.wait_for(resource.name, condition, reason)
+    service.wait_for(resource.name, condition, reason, restart=restart)
 
 
 def _condition(consumer: DockerResource, wanted: str | None, dependency: Service) -> Condition:
@@ -671,6 +675,20 @@ def _condition(consumer: DockerResource, wanted: str | None, dependency: Service
             f'give {dependency.name} readiness=... or connect with condition="service_started"',
         )
     return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(wanted, Condition.COMPLETED)
+
+
+def refuse_restarts(project: Project, target: str) -> None:
+    """``connect(..., restart=True)``: Compose restarts the dependent service after its
+    dependency; Swarm and Kubernetes have no such edge, so they refuse it rather than drop it."""
+    for service in project.ordered():
+        for dep in sorted(service.depends_on.values(), key=lambda d: d.target):
+            if dep.restart:
+                raise DeclarationError(
+                    service.name,
+                    "connect",
+                    f"restarts after {dep.target} (restart=True), which {target} cannot do",
+                    "build for compose, or connect without restart=",
+                )
 
 
 def refuse_one_shot_waits(project: Project, target: str) -> None:

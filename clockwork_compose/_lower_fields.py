@@ -8,6 +8,7 @@ definition), with the same one-line errors.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._declarations import DockerResource, Secret
@@ -38,6 +39,29 @@ def interpolation(value: Env | EnvText) -> Interpolation:
     )
 
 
+def test_words(test: list[str | Env | EnvText] | str | EnvText) -> list[str | Interpolation] | str | Interpolation:
+    """A HealthCheck's ``test`` with its Env words as the Interpolations Compose completes."""
+    if isinstance(test, Env | EnvText):
+        return interpolation(test)
+    if isinstance(test, str):
+        return test
+    return [interpolation(w) if isinstance(w, Env | EnvText) else w for w in test]
+
+
+def joined(words: Sequence[str | Interpolation | Any]) -> Interpolation:
+    """Words joined by spaces into one interpolated text (a CMD-SHELL script)."""
+    parts: list[Any] = []
+    for i, word in enumerate(words):
+        parts.extend(([" "] if i else []) + (list(word.parts) if isinstance(word, Interpolation) else [word]))
+    merged: list[Any] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return Interpolation(tuple(p for p in merged if p != ""))
+
+
 def image(resource: DockerResource) -> str | None:
     """The image as clockwork reads it (engine, probes): interpolations at their defaults."""
     value = resource.image
@@ -51,6 +75,31 @@ def image(resource: DockerResource) -> str | None:
 def image_text(resource: DockerResource) -> Interpolation | None:
     value = resource.image
     return interpolation(value) if isinstance(value, Env | EnvText) else None
+
+
+def interpolated_port(resource: str, spec: EnvText) -> ModelPort:
+    """``Env("BIND") + ":80/tcp"``: Compose's short syntax whose host part (a port, or an
+    address and a port) is completed where the stack runs."""
+    import re
+
+    tail = spec.parts[-1] if spec.parts and isinstance(spec.parts[-1], str) else ""
+    match = re.fullmatch(r":(\d{1,5})(?:/(tcp|udp|sctp))?", tail)
+    head = interpolation(EnvText(parts=spec.parts[:-1])) if match else None
+    if (
+        match is None
+        or head is None
+        or not any(isinstance(p, Var) for p in head.parts)
+        or ":" in "".join(p for p in head.parts if isinstance(p, str))
+    ):
+        raise DeclarationError(
+            resource,
+            "ports",
+            f"{shown(interpolation(spec))!r} is not a port mapping with an Env host part",
+            'write Env("BIND") + ":80" or Env("BIND") + ":53/udp", the variable holding "8080" or "127.0.0.1:8080"',
+        )
+    if not 1 <= int(match[1]) <= 65535:
+        raise DeclarationError(resource, "ports", f"{match[1]} is not a port", "give a container port 1-65535")
+    return ModelPort(int(match[1]), protocol=match[2] or "tcp", host_text=head)
 
 
 def port(resource: str, spec: Port) -> ModelPort:

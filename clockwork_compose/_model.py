@@ -136,6 +136,9 @@ class Port:
     mode: str | None = None
     #: A published port that is not one number: a range ("8000-8010") or an interpolation.
     published: str | Interpolation | None = None
+    #: The whole host part, completed where the stack runs (a port, or an address and a
+    #: port): written in Compose's short syntax.
+    host_text: Interpolation | None = None
 
 
 @dataclass(frozen=True)
@@ -275,9 +278,10 @@ class CommandCheck:
 
 @dataclass(frozen=True)
 class ShellCheck:
-    """Run a POSIX sh script inside the container: true when it exits 0."""
+    """Run a POSIX sh script inside the container: true when it exits 0 (an Interpolation:
+    Compose completes it where the stack runs)."""
 
-    script: str
+    script: str | Interpolation
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,8 @@ class Dependency:
     target: str
     condition: Condition
     reasons: tuple[str, ...] = ()
+    #: Compose restarts the dependent service after it restarts the target.
+    restart: bool = False
 
 
 @dataclass
@@ -367,15 +373,15 @@ class Service:
     def __post_init__(self) -> None:
         self.container = self.container or self.container_name or self.name
 
-    def wait_for(self, target: str, condition: Condition, reason: str) -> None:
-        """Add a dependency edge, keeping the strongest condition and every reason."""
+    def wait_for(self, target: str, condition: Condition, reason: str, *, restart: bool = False) -> None:
+        """Add a dependency edge, keeping the strongest condition, every reason, and a restart."""
         current = self.depends_on.get(target)
         if current is None:
-            self.depends_on[target] = Dependency(target, condition, (reason,))
+            self.depends_on[target] = Dependency(target, condition, (reason,), restart)
             return
         strongest = max(current.condition, condition, key=lambda c: c.strength)
         reasons = current.reasons if reason in current.reasons else (*current.reasons, reason)
-        self.depends_on[target] = Dependency(target, strongest, reasons)
+        self.depends_on[target] = Dependency(target, strongest, reasons, current.restart or restart)
 
 
 @dataclass(frozen=True)

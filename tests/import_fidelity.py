@@ -136,6 +136,11 @@ def _same_meaning(service: dict[str, Any]) -> None:
         service["stop_grace_period"] = _seconds(service["stop_grace_period"])
     if isinstance(service.get("build"), dict) and "args" in service["build"]:
         service["build"]["args"] = _mapping(service["build"]["args"])
+    # A short-syntax port `config` cannot resolve (a variable in it) is kept as written:
+    # "/tcp" is its default protocol, said or not.
+    service["ports"] = [p.removesuffix("/tcp") if isinstance(p, str) else p for p in service.get("ports", [])]
+    if not service["ports"]:
+        del service["ports"]
     for port in service.get("ports", []):
         if isinstance(port, dict) and isinstance(port.get("published"), int):
             port["published"] = str(port["published"])  # Compose reads 8080 and "8080" alike

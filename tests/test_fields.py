@@ -202,6 +202,9 @@ INVALID = [
     ("ipv4_addresses={'n': '10.0.0.300'}", "field 'ipv4_addresses'", "is not an IPv4 address"),
     ("networks=['n'], ipv4_addresses={'n': '10.0.0.3'}", "field 'ipv4_addresses'", "with a declared subnet"),
     ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24'))], ipv4_addresses={'n': '10.0.1.3'}", "field 'ipv4_addresses'", "is not in n's subnet 10.0.0.0/24"),
+    ("ports=[Env('BIND') + ':80:90']", "field 'ports'", "is not a port mapping with an Env host part"),
+    ("ports=[Env('BIND') + ':99999']", "field 'ports'", "99999 is not a port"),
+    ("ports=['80:' + Env('TARGET')]", "field 'ports'", "is not a port mapping with an Env host part"),
     ("compose={'cap_add': ['ALL']}", "field 'compose'", "use cap_add=... instead"),
     ("compose={'environment': {}}", "field 'compose'", "use env_vars=... instead"),
     ("compose={'deploy': {'replicas': 2}}", "field 'compose'", "use replicas instead"),
@@ -274,6 +277,40 @@ def test_env_credentials_resolve_for_assert_as_compose_would():
     assert resolve(kept, {"TAG": ""}) == "v" and resolve(kept, {}) == "v1"
     with pytest.raises(LookupError, match="PW has no value"):
         resolve(Interpolation((Var("PW", required=True),)), {})
+
+
+def test_env_in_a_healthcheck_test_is_completed_by_compose(make_project):
+    fields = "healthcheck=HealthCheck(test=['CMD-SHELL', 'pg_isready -U ' + Env('PG_USER', default='postgres')])"
+    assert _doc(make_project, fields)["services"]["web"]["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        "pg_isready -U ${PG_USER:-postgres}",
+    ]
+    argv = "healthcheck=HealthCheck(test=['CMD', 'check', Env('MODE'), '$x'])"
+    assert _doc(make_project, argv)["services"]["web"]["healthcheck"]["test"] == ["CMD", "check", "${MODE}", "$$x"]
+    shell = "healthcheck=HealthCheck(test='ping ' + Env('HOST'))"
+    assert _doc(make_project, shell)["services"]["web"]["healthcheck"]["test"] == ["CMD-SHELL", "ping ${HOST}"]
+
+
+def test_a_port_whose_host_part_is_an_env(make_project):
+    """Compose's "$BIND:80/tcp": the variable holds a port or an address and a port."""
+    web = _doc(make_project, "ports=[Env('BIND') + ':80', Env('DNS', default='53') + ':53/udp']")["services"]["web"]
+    assert web["ports"] == ["${BIND}:80", "${DNS:-53}:53/udp"]
+
+
+def test_connect_restart_is_compose_s_depends_on_restart(make_project):
+    extra = 'api = DockerResource(name="api", image="nginx:1.25")\n'
+    main = extra + 'DockerResource(name="web", image="nginx:1.25").connect(api, restart=True)\n'
+    root = make_project(main, FILES)
+    _, text, _ = _api.compile_project(root)
+    assert yaml.safe_load(text)["services"]["web"]["depends_on"] == {
+        "api": {"condition": "service_started", "restart": True}
+    }
+    for target in ("swarm", "kubernetes"):
+        with pytest.raises(DeclarationError) as caught:
+            _api.compile_project(root, target=target)
+        assert f"resource 'web', field 'connect': restarts after api (restart=True), which {target} cannot do" in str(
+            caught.value
+        )
 
 
 def test_a_missing_host_path_outside_the_project_is_warned_about_not_refused(make_project):
@@ -373,6 +410,21 @@ def test_swarm_refuses_what_docker_stack_deploy_ignores(make_project, fields):
     assert f"resource 'web', field '{field}': is not supported on swarm" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("fields", "where", "problem"),
+    [
+        ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24'))], ipv4_addresses={'n': '10.0.0.2'}", "field 'ipv4_addresses'", "is not supported on swarm"),
+        ("volumes=[Mount(source='./', target='/c', selinux='z')]", "field 'volumes'", "SELinux label of the bind mount at /c is not supported on swarm"),
+        ("ports=[Env('BIND') + ':80']", "field 'ports'", "whose host part is an Env (it may hold an address) is not supported on swarm"),
+    ],
+)  # fmt: skip
+def test_swarm_refuses_fixed_addresses_selinux_labels_and_env_host_ports(make_project, fields, where, problem):
+    root = make_project(_main(fields), FILES)
+    with pytest.raises(DeclarationError) as caught:
+        _api.compile_project(root, target="swarm")
+    assert f"resource 'web', {where}" in str(caught.value) and problem in str(caught.value), str(caught.value)
+
+
 # -- Kubernetes: refused, naming resource, field and target ----------------------------------
 
 KUBERNETES_REFUSED = [
@@ -385,6 +437,9 @@ KUBERNETES_REFUSED = [
     ("volumes=['/cache']", "field 'volumes'"),
     ("ports=[Port(target=80, published=80, mode='host')]", "field 'ports'"),
     ("volumes=[Mount(source=Volume('v', external=True), target='/v')]", "field 'volumes'"),
+    ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24'))]", "field 'networks'"),
+    ("healthcheck=HealthCheck(test=['CMD', 'check', Env('MODE')])", "field 'healthcheck'"),
+    ("ports=[Env('BIND') + ':80']", "field 'ports'"),
 ]  # fmt: skip
 
 

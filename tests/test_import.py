@@ -353,11 +353,42 @@ def test_what_connect_cannot_say_is_listed_not_dropped_silently(tmp_path: Path):
           worker:
             image: busybox
             depends_on:
-              web: {condition: service_started, restart: true}
+              web: {condition: service_started, required: false, restart: true}
         """,
     )
     lines = _import.summary(imported, tmp_path)
-    assert "  worker: depends_on web restart: true (Compose restarts worker after web)" in lines
+    assert "  worker: depends_on web required: false (the dependency is now required)" in lines
+    assert "worker.connect(web, restart=True)" in imported.text and not any("restart" in line for line in lines)
+
+
+@needs_compose
+def test_sentry_s_forms_round_trip_env_healthchecks_restarts_and_a_bind_variable(tmp_path: Path):
+    """What Sentry's self-hosted stack needs: ${VAR} in a healthcheck test, depends_on
+    restart: true, and a port whose host part is one variable (an address and a port)."""
+    source = _write(
+        tmp_path,
+        "stack.yml",
+        """
+        services:
+          db:
+            image: postgres:16
+            environment: {POSTGRES_HOST_AUTH_METHOD: trust}
+            healthcheck:
+              test: ["CMD-SHELL", "pg_isready -U ${POSTGRES_USER:-postgres}"]
+          web:
+            image: nginx:1.27
+            ports: ["$WEB_BIND:80/tcp"]
+            depends_on:
+              db: {condition: service_healthy, restart: true}
+        """,
+    )
+    _write(tmp_path, ".env", "WEB_BIND=127.0.0.1:18419\n")
+    imported = _import.import_file(source, tmp_path)
+    assert _kwargs(imported.text, "web")["ports"] == "[Env('WEB_BIND') + ':80/tcp']"
+    assert "web.connect(db, url=False, restart=True)" in imported.text
+    _api.build(tmp_path, environ={})
+    assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
+    assert (tmp_path / ".env").read_text() == "WEB_BIND=127.0.0.1:18419\n"  # the user's lines, byte for byte
 
 
 def test_a_volume_variable_never_takes_a_service_variable(tmp_path: Path):
@@ -463,7 +494,7 @@ def test_waiting_for_a_service_to_complete_is_refused_where_it_cannot_be(tmp_pat
         ('app.connect(job, condition="service_healthy")', "job has no healthcheck"),
         (
             'app.connect(DatabaseConnection(to_resource=cache), condition="service_started")',
-            "condition= and url= are for a plain connect",
+            "condition=, url= and restart= are for a plain connect",
         ),
     ],
 )

@@ -209,7 +209,8 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
         out["networks"] = service_networks(s)
     if s.depends_on:
         out["depends_on"] = {
-            name: {"condition": _CONDITIONS[dep.condition]} for name, dep in sorted(s.depends_on.items())
+            name: {"condition": _CONDITIONS[dep.condition], **({"restart": True} if dep.restart else {})}
+            for name, dep in sorted(s.depends_on.items())
         }
     if s.healthcheck:
         out["healthcheck"] = _healthcheck(s.healthcheck)
@@ -383,6 +384,9 @@ def _build(build: Build, base: str = ".") -> dict[str, Any]:
 
 
 def _port(port: Port) -> str | dict[str, Any]:
+    if port.host_text is not None:
+        spec = f"{interpolated(port.host_text)}:{port.container}"
+        return spec if port.protocol == "tcp" else f"{spec}/{port.protocol}"
     if port.mode is not None or port.published is not None:
         return long_port(port)
     parts = [p for p in (port.host_ip, port.host) if p is not None]

@@ -186,6 +186,14 @@ def service(
     configs: dict[str, dict[str, str]],
     files: dict[tuple[str, str], tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
+    bound = next((p for p in s.ports if p.host_text is not None), None)
+    if bound is not None:
+        raise DeclarationError(
+            s.name,
+            "ports",
+            f"the port {bound.container} whose host part is an Env (it may hold an address) is not supported on swarm",
+            "use Port(target=..., published=Env(...)) there, or build for compose",
+        )
     out: dict[str, Any] = {"image": image_of(project, s), **process(s)}
     if s.ports:
         out["ports"] = [_port(p, mode) for p in s.ports]
@@ -238,6 +246,7 @@ def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
 
 
 def _port(port: Port, mode: str) -> dict[str, Any]:
+    assert port.host_text is None, port  # refused with the service's name, before
     out: dict[str, Any] = {"target": port.container}
     if port.published is not None:
         published = port.published
