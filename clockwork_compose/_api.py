@@ -46,6 +46,7 @@ def compile_project(
         project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
         if target != targets.DEFAULT:
             _lower.refuse_one_shot_waits(project, target)
+            _lower.refuse_restarts(project, target)
         base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
         doc = emitter.document(project, base, project_dir)
         emitter.validate(doc)

@@ -92,7 +92,9 @@ _UNION_TAGS = frozenset(
     | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
     | {"constrained-float", "constrained-int"}
 )
-_MAPPINGS = frozenset({"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases"})
+_MAPPINGS = frozenset(
+    {"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases", "ipv4_addresses"}
+)
 
 
 def _user_loc(loc: tuple[int | str, ...]) -> list[int | str]:
@@ -194,11 +196,12 @@ class BuildSpec(_Model):
 
 
 class HealthCheck(_Model):
-    """A readiness probe; ``test`` in Compose's forms (a list starting CMD or CMD-SHELL, or a shell string)."""
+    """A readiness probe; ``test`` in Compose's forms (a list starting CMD or CMD-SHELL, or a
+    shell string). Its words may hold ``Env``, which Compose completes where the stack runs."""
 
     _kind: ClassVar[str] = "healthcheck"
 
-    test: list[str] | str
+    test: list[str | Env | EnvText] | str | EnvText
     #: Seconds, or an ``Env`` holding a Compose duration ("30s"), resolved where the stack runs.
     interval: Annotated[float, Field(gt=0)] | Env = Field(default=1.0, description="seconds")
     timeout: Annotated[float, Field(gt=0)] | Env = Field(default=3.0, description="seconds")
@@ -322,7 +325,7 @@ Assertion = Union[ContainerRunning, HttpStatus, TcpPort, DatabaseQuery]  # noqa:
 _COMPOSE_CHECKED = (
     "expose", "profiles", "stop_signal", "cap_add", "cap_drop", "sysctls", "hostname", "domainname", "platform",
     "runtime", "network_mode", "ulimits", "tmpfs", "security_opt", "shm_size", "extra_hosts", "devices", "dns",
-    "network_aliases", "compose", "env_file",
+    "network_aliases", "ipv4_addresses", "compose", "env_file",
 )  # fmt: skip
 
 
@@ -335,7 +338,9 @@ class DockerResource(_Model):
     description: str = ""
     image: str | Env | EnvText | None = None
     build: str | BuildSpec | None = None
-    ports: list[str | Port] = Field(default_factory=list)
+    #: "HOST:CONTAINER" strings, Port(...), or Env("BIND") + ":80/tcp": a host part (a port,
+    #: or an address and a port) Compose reads from the environment where the stack runs.
+    ports: list[str | Port | EnvText] = Field(default_factory=list)
     #: None: Compose's bare ``KEY``, the value of that variable where Compose runs (none when unset).
     env_vars: dict[str, str | Secret | Env | EnvText | None] = Field(default_factory=dict)
     volumes: list[str | Mount] = Field(default_factory=list)
@@ -397,12 +402,14 @@ class DockerResource(_Model):
     configs: list[Config] = Field(default_factory=list)
     #: Other names the service answers to on a network: network name -> aliases.
     network_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: A fixed address on a network whose Ipam sets a subnet: network name -> IPv4 address.
+    ipv4_addresses: dict[str, str] = Field(default_factory=dict)
     #: The escape hatch: Compose service keys clockwork does not model, written as given
     #: (checked against the Compose schema; refused on Kubernetes).
     compose: dict[str, Any] = Field(default_factory=dict)
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
-    _connect_options: dict[int, tuple[str | None, bool]] = PrivateAttr(default_factory=dict)
+    _connect_options: dict[int, tuple[str | None, bool, bool]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         for found in _collectors:
@@ -511,12 +518,15 @@ class DockerResource(_Model):
         *,
         condition: Literal["service_started", "service_healthy", "service_completed_successfully"] | None = None,
         url: bool = True,
+        restart: bool = False,
     ) -> DockerResource:
         """Depend on ``target``: a resource (ordering, plus its URL for known engines)
         or a DatabaseConnection (URL injection, readiness, schema and migrations).
 
         For a resource, ``condition`` says what to wait for as Compose names it (default:
-        healthy when it has a healthcheck, else started); ``url=False`` injects no URL."""
+        healthy when it has a healthcheck, else started); ``url=False`` injects no URL;
+        ``restart=True``: Compose restarts this resource after it restarts ``target``
+        (``depends_on`` ``restart: true``)."""
         if not isinstance(target, DockerResource | DatabaseConnection):
             raise DeclarationError(
                 self.name,
@@ -524,11 +534,11 @@ class DockerResource(_Model):
                 f"cannot connect to {type(target).__name__}",
                 "pass a DockerResource or a DatabaseConnection",
             )
-        if (condition is not None or not url) and not isinstance(target, DockerResource):
+        if (condition is not None or not url or restart) and not isinstance(target, DockerResource):
             raise DeclarationError(
                 self.name,
                 "connect",
-                "condition= and url= are for a plain connect(resource)",
+                "condition=, url= and restart= are for a plain connect(resource)",
                 "set wait_for_ready= and env_var_name= on the DatabaseConnection",
             )
         if condition not in (None, "service_started", "service_healthy", "service_completed_successfully"):
@@ -539,13 +549,17 @@ class DockerResource(_Model):
                 'give "service_started", "service_healthy" or "service_completed_successfully"',
             )
         self._connections.append(target)
-        if condition is not None or not url:
-            self._connect_options[id(target)] = (condition, url)
+        if restart not in (True, False):
+            raise DeclarationError(
+                self.name, "connect", f"restart={restart!r} is not True or False", "give True or False"
+            )
+        if condition is not None or not url or restart:
+            self._connect_options[id(target)] = (condition, url, restart)
         return self
 
-    def connect_options(self, target: DockerResource) -> tuple[str | None, bool]:
-        """The ``condition`` and ``url`` given to ``connect(target)``."""
-        return self._connect_options.get(id(target), (None, True))
+    def connect_options(self, target: DockerResource) -> tuple[str | None, bool, bool]:
+        """The ``condition``, ``url`` and ``restart`` given to ``connect(target)``."""
+        return self._connect_options.get(id(target), (None, True, False))
 
     @property
     def connections(self) -> tuple[DockerResource | DatabaseConnection, ...]:

@@ -49,8 +49,10 @@ def _key(value: str, what: str) -> str:
 
 class Env(_Model):
     """An interpolation Compose resolves when it reads the file: ``Env("TAG")`` writes
-    ``${TAG}``, ``Env("TAG", default="1.2")`` writes ``${TAG:-1.2}``. The value comes from the
-    environment or the project's .env where the stack runs, never from the build machine."""
+    ``${TAG}``, ``Env("TAG", default="1.2")`` writes ``${TAG:-1.2}``, and with
+    ``keep_empty=True`` writes ``${TAG-1.2}`` (an empty value is kept: the default applies only
+    when the variable is unset). The value comes from the environment or the project's .env
+    where the stack runs, never from the build machine."""
 
     model_config = _LAZY_FROZEN
     _kind: ClassVar[str] = "Env"
@@ -59,6 +61,8 @@ class Env(_Model):
     default: str | None = None
     #: Compose refuses to run without a value (``${VAR:?VAR is not set}``).
     required: bool = False
+    #: The default applies only when the variable is unset, not when it is empty (``${VAR-default}``).
+    keep_empty: bool = False
 
     def __init__(self, name: str, /, default: str | None = None, **data: Any) -> None:
         try:
@@ -70,6 +74,8 @@ class Env(_Model):
     def _default_or_required(self) -> Env:
         if self.required and self.default is not None:
             raise _invalid("a required variable has no default", "give default= or required=True, not both")
+        if self.keep_empty and self.default is None:
+            raise _invalid("keep_empty=True says when the default applies", "give default= with it")
         return self
 
     @field_validator("name")
@@ -90,6 +96,7 @@ class Env(_Model):
         extra = (
             f", default={self.default!r}" if self.default is not None else ", required=True" if self.required else ""
         )
+        extra += ", keep_empty=True" if self.keep_empty else ""
         return f"Env({self.name!r}{extra})"
 
     def __add__(self, other: object) -> EnvText:
@@ -209,6 +216,67 @@ class Volume(_Model):
         return hash(("Volume", self.name))
 
 
+class Ipam(_Model):
+    """A network's addresses (Compose's ``ipam:``, one pool): the subnet its services get
+    addresses from, and optionally the gateway, a narrower range to hand out, and the IPAM
+    driver. Services pick a fixed address in it with ``ipv4_addresses``."""
+
+    model_config = _LAZY_FROZEN
+    _kind: ClassVar[str] = "Ipam"
+
+    subnet: str
+    gateway: str | None = None
+    ip_range: str | None = None
+    driver: str | None = None
+
+    @field_validator("subnet", "ip_range")
+    @classmethod
+    def _network(cls, value: str | None) -> str | None:
+        if value is not None and ip_network(value) is None:
+            raise _invalid(f"{value!r} is not a subnet", 'give an address and a prefix length, e.g. "172.20.0.0/24"')
+        return value
+
+    @field_validator("gateway")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not is_ip(value):
+            raise _invalid(f"{value!r} is not an IP address", 'give e.g. "172.20.0.1"')
+        return value
+
+    @field_validator("driver")
+    @classmethod
+    def _driver(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY.fullmatch(value):
+            raise _invalid(f"{value!r} is not a driver name", 'give e.g. "default"')
+        return value
+
+    @model_validator(mode="after")
+    def _inside_subnet(self) -> Ipam:
+        if self.gateway is not None and not in_subnet(self.gateway, self.subnet):
+            raise _invalid(f"the gateway {self.gateway} is not in {self.subnet}", "give an address of the subnet")
+        if self.ip_range is not None and not in_subnet(self.ip_range, self.subnet):
+            raise _invalid(f"the ip_range {self.ip_range} is not in {self.subnet}", "give a range inside the subnet")
+        return self
+
+
+def ip_network(text: str) -> Any:
+    """``text`` as a subnet (``ipaddress`` network), or None when it is not one."""
+    import ipaddress  # only when a subnet is declared: keeps it off the start-up path
+
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def in_subnet(address_or_range: str, subnet: str) -> bool:
+    """Whether an address (or a range, "10.0.0.128/25") lies inside ``subnet``."""
+    inner, outer = ip_network(address_or_range), ip_network(subnet)
+    if inner is None or outer is None or inner.version != outer.version:
+        return False
+    return bool(inner.subnet_of(outer))
+
+
 class Network(_Model):
     """A network, declared once (Compose's top-level ``networks:``); services on the same
     network reach each other by name, others do not."""
@@ -225,6 +293,8 @@ class Network(_Model):
     #: No route out of the network: its services reach each other only.
     internal: bool = False
     labels: dict[str, str] = Field(default_factory=dict)
+    #: Its addresses (a fixed subnet); by default the engine picks a free one.
+    ipam: Ipam | None = None
 
     def __init__(self, name: str, /, **data: Any) -> None:
         super().__init__(name=name, **data)
@@ -236,9 +306,9 @@ class Network(_Model):
 
     @model_validator(mode="after")
     def _external_is_made_elsewhere(self) -> Network:
-        if self.external and (self.driver or self.driver_opts or self.internal or self.labels):
+        if self.external and (self.driver or self.driver_opts or self.internal or self.labels or self.ipam):
             raise _invalid(
-                "an external network is made elsewhere: driver, driver_opts, internal and labels do not apply",
+                "an external network is made elsewhere: driver, driver_opts, internal, labels and ipam do not apply",
                 "remove them, or external=True",
             )
         return self
@@ -249,7 +319,7 @@ class Network(_Model):
 
 class Mount(_Model):
     """A volume in Compose's long syntax: a named volume (``source`` a Volume or its name),
-    a bind mount (``source`` a path: "./x", "../x" or "/x"), a tmpfs, or, with no source,
+    a bind mount (``source`` a path: "./x", "../x", "/x" or "~/x"), a tmpfs, or, with no source,
     an anonymous volume."""
 
     model_config = _LAZY
@@ -261,6 +331,9 @@ class Mount(_Model):
     source: str | Volume | Env | EnvText | None = None
     type: Literal["volume", "bind", "tmpfs"] | None = None
     read_only: bool = False
+    #: A bind mount's SELinux label (Compose's ``:z``, shared with other containers, or
+    #: ``:Z``, private): the engine relabels the host path so the container may read it.
+    selinux: Literal["z", "Z"] | None = None
 
     @field_validator("target")
     @classmethod
@@ -277,6 +350,8 @@ class Mount(_Model):
             raise _invalid("a bind mount needs a source path", 'give source="./path"')
         if isinstance(self.source, Env | EnvText) and self.type != "bind":
             raise _invalid("an Env source is a host path", 'say so with type="bind"')
+        if self.selinux is not None and self.kind != "bind":
+            raise _invalid("selinux relabels a bind mount's host path", "remove selinux, or mount a host path")
         return self
 
     @property
@@ -284,7 +359,7 @@ class Mount(_Model):
         """The type given, or the one the source implies."""
         if self.type is not None:
             return self.type
-        if isinstance(self.source, str) and self.source.startswith((".", "/")):
+        if isinstance(self.source, str) and self.source.startswith((".", "/", "~")):
             return "bind"
         return "volume"
 
@@ -496,6 +571,13 @@ def _aliases(value: dict[str, list[str]]) -> None:
         _each(aliases, _ALIAS, "a network alias", '"api"')
 
 
+def _ipv4_addresses(value: dict[str, str]) -> None:
+    for network, address in value.items():
+        _key(network, "network")
+        if not is_ip(address) or ":" in address:
+            raise _invalid(f"{address!r} is not an IPv4 address", 'give e.g. "172.20.0.2"')
+
+
 def _env_file(value: list[str]) -> None:
     for path in value:
         if not path or _CONTROL.search(path):
@@ -547,6 +629,7 @@ _CHECKS: dict[str, Any] = {
     "devices": lambda v: _each(v, _DEVICE, "a device", '"/dev/ttyUSB0:/dev/ttyUSB0"'),
     "dns": _dns,
     "network_aliases": _aliases,
+    "ipv4_addresses": _ipv4_addresses,
     "compose": _raw,
     "env_file": _env_file,
 }

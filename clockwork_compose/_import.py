@@ -13,7 +13,6 @@ becomes a ``connect()`` (or a ``DatabaseConnection``), so it follows the engine'
 from __future__ import annotations
 
 import builtins
-import contextlib
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -77,6 +76,7 @@ _ORDER = [
     "tmpfs",
     "networks",
     "network_aliases",
+    "ipv4_addresses",
     "network_mode",
     "secrets",
     "configs",
@@ -258,12 +258,14 @@ def _text(value: Any) -> Any:
             continue
         name = match.group("braced") or match.group("bare")
         op = match.group("op")
-        if name is None or op not in (None, ":-", ":?"):
+        if name is None or op not in (None, ":-", "-", ":?"):
             raise _Unsupported(match.group(0))
         parts.append(literal)
         default = match.group("default")
         if op == ":?":  # required: Compose stops with a message (clockwork's own, not this one)
             parts.append(Call("Env", (name,), (("required", True),)))
+        elif op == "-":  # the default when unset only: an empty value is kept
+            parts.append(Call("Env", (name,), (("default", default or ""), ("keep_empty", True))))
         else:
             parts.append(Call("Env", (name,), (("default", default),) if default is not None else ()))
     parts.append(value[at:])
@@ -365,7 +367,9 @@ def _top_call(key: str, cls: str, name: str, spec: dict[str, Any]) -> Call | Non
         if set(spec) != {"file"}:
             return None
         return Call(cls, (name,), (("file", _relative(_plain(spec["file"]))),))
-    known = {"external", "name", "driver", "driver_opts", "labels"} | ({"internal"} if key == "networks" else set())
+    known = {"external", "name", "driver", "driver_opts", "labels"} | (
+        {"internal", "ipam"} if key == "networks" else set()
+    )
     if set(spec) - known:
         return None
     try:
@@ -379,9 +383,25 @@ def _top_call(key: str, cls: str, name: str, spec: dict[str, Any]) -> Call | Non
         for field_name in ("driver_opts", "labels"):
             if spec.get(field_name):
                 kwargs.append((field_name, {str(k): _plain(v) for k, v in as_mapping(spec[field_name]).items()}))
+        if "ipam" in spec:
+            kwargs.append(("ipam", _ipam(spec["ipam"])))
     except _Raw:
         return None
     return Call(cls, (name,), tuple(kwargs))
+
+
+def _ipam(spec: Any) -> Call:
+    """``ipam:`` with one pool of subnet, gateway and ip_range (and a driver): ``Ipam(...)``."""
+    pools = spec.get("config") if isinstance(spec, dict) else None
+    if set(spec or {}) - {"driver", "config"} or not isinstance(pools, list) or len(pools) != 1:
+        raise _Raw  # options, several pools, aux_addresses: no typed field
+    pool = pools[0]
+    if not isinstance(pool, dict) or "subnet" not in pool or set(pool) - {"subnet", "gateway", "ip_range"}:
+        raise _Raw
+    kwargs = [(k, _plain(pool[k])) for k in ("subnet", "gateway", "ip_range") if k in pool]
+    if "driver" in spec:
+        kwargs.append(("driver", _plain(spec["driver"])))
+    return Call("Ipam", kwargs=tuple(kwargs))
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -423,7 +443,6 @@ def _resource(
         del fields["restart"]
     env = fields.get("env_vars")
     if isinstance(env, dict):
-        _credentials_as_secrets(spec, env)
         for variable in [v for v, _ in _replaced_urls(service, spec, urls)]:
             env.pop(variable, None)
         if not env:
@@ -436,38 +455,10 @@ def _resource(
     return Call("DockerResource", kwargs=tuple(ordered)), _used(ordered), sorted(raw)
 
 
-def _credentials_as_secrets(spec: dict[str, Any], env: dict[str, Any]) -> None:
-    """A recognised engine's credentials from ``${VAR}``: ``Secret("VAR")``, which clockwork
-    reads (from the environment or .env) to derive URLs and the probe; Env it leaves to Compose."""
-    engine = engine_for_image(_image(spec.get("image")))
-    if engine is None:
-        return
-    read: set[str] = set()
-
-    class Reads(dict):  # type: ignore[type-arg]
-        def get(self, key: Any, default: Any = None) -> Any:
-            read.add(key)
-            return super().get(key, default)
-
-        def __getitem__(self, key: Any) -> Any:
-            read.add(key)
-            return super().__getitem__(key)
-
-        def __contains__(self, key: object) -> bool:
-            read.add(str(key))
-            return super().__contains__(key)
-
-    with contextlib.suppress(KeyError, LookupError, TypeError, ValueError):
-        engine.credentials(Reads(), None)
-    for variable, value in env.items():
-        if variable in read and isinstance(value, Call) and value.func == "Env" and not value.kwargs:
-            env[variable] = Call("Secret", value.args)
-
-
 def _outside(spec: dict[str, Any]) -> bool:
     """Whether a bind mount or the build context leaves the project folder (``/var/run/docker.sock``)."""
     sources = [v.get("source", "") if isinstance(v, dict) else str(v).split(":")[0] for v in spec.get("volumes") or []]
-    sources = [s for s in sources if ":" in str(s) or s.startswith("/") or s.startswith("..")]
+    sources = [s for s in sources if ":" in str(s) or s.startswith(("/", "..", "~"))]
     build = spec.get("build")
     context = build.get("context", ".") if isinstance(build, dict) else build
     return bool(sources) or (isinstance(context, str) and context.startswith(("/", "..")))
@@ -616,8 +607,17 @@ def _volumes(value: Any, tops: _Tops) -> dict[str, Any]:
             mounts.append(_interpolated_bind(str(entry)))
             continue
         parts = text.split(":")
+        modes = set(parts[2].split(",")) if len(parts) == 3 else set()
         if len(parts) == 1:
             mounts.append(text)  # an anonymous volume
+        elif len(parts) == 3 and modes & {"z", "Z"} and modes <= {"ro", "rw", "z", "Z"} and len(modes) <= 2:
+            if not parts[0].startswith((".", "/", "~")):
+                raise _Raw  # a label on a named volume: the engine's business, no typed field
+            selinux = next(m for m in modes if m in ("z", "Z"))
+            bind: list[tuple[str, Any]] = [("target", parts[1]), ("source", parts[0])]
+            if "ro" in modes:
+                bind.append(("read_only", True))
+            mounts.append(Call("Mount", kwargs=(*bind, ("selinux", selinux))))
         elif len(parts) == 2 or (len(parts) == 3 and parts[2] in ("ro", "rw")):
             source, target = parts[0], parts[1]
             read_only = len(parts) == 3 and parts[2] == "ro"
@@ -667,15 +667,20 @@ def _networks(value: Any, tops: _Tops) -> dict[str, Any]:
     networks = as_mapping(value)
     names: list[Any] = []
     aliases: dict[str, list[str]] = {}
+    addresses: dict[str, str] = {}
     for name, spec in networks.items():
-        if spec and (set(spec) - {"aliases"}):
-            raise _Raw  # ipv4_address, priority...: no typed field
+        if spec and (set(spec) - {"aliases", "ipv4_address"}):
+            raise _Raw  # ipv6_address, priority...: no typed field
         names.append(Name(declared[name]) if name in declared else name)
         if spec and spec.get("aliases"):
             aliases[name] = [_plain(a) for a in spec["aliases"]]
+        if spec and spec.get("ipv4_address"):
+            addresses[name] = _plain(spec["ipv4_address"])
     out: dict[str, Any] = {"networks": names}
     if aliases:
         out["network_aliases"] = aliases
+    if addresses:
+        out["ipv4_addresses"] = addresses
     return out
 
 
@@ -691,7 +696,7 @@ def _healthcheck(value: Any, tops: _Tops) -> dict[str, Any]:
             timing[key] = _env_only(value[key]) if "$" in str(value[key]) else value[key]
             if not isinstance(timing[key], Call):
                 timing[key] = int(value[key]) if key == "retries" else _number(_seconds(value[key]))
-    words = [_plain(w) for w in test] if isinstance(test, list) else _plain(test)
+    words = [_text(w) for w in test] if isinstance(test, list) else _text(test)
     kwargs = [("test", words), *timing.items()]
     return {"healthcheck": Call("HealthCheck", kwargs=tuple(kwargs))}
 
@@ -890,7 +895,8 @@ def _connections(
         engine = engine_for_image(_image(images.get(service)))
         url_set = any(s == service for _, s in _replaced_urls(consumer, spec, urls))
         if engine is not None and not url_set and engine.url_env_var not in as_mapping(spec.get("environment")):
-            kwargs = (*kwargs, ("url", False))
+            restart = [kw for kw in kwargs if kw[0] == "restart"]  # connect()'s order: condition, url, restart
+            kwargs = (*[kw for kw in kwargs if kw[0] != "restart"], ("url", False), *restart)
         lines.append(statement(None, Call(f"{me}.connect", (Name(names[service]),), kwargs)))
     return lines
 
@@ -899,8 +905,6 @@ def _dropped(consumer: str, depends: dict[str, Any]) -> list[str]:
     """The parts of ``depends_on`` that connect() has no argument for."""
     out = []
     for service, edge in depends.items():
-        if isinstance(edge, dict) and edge.get("restart"):
-            out.append(f"{consumer}: depends_on {service} restart: true (Compose restarts {consumer} after {service})")
         if isinstance(edge, dict) and edge.get("required") is False:
             out.append(f"{consumer}: depends_on {service} required: false (the dependency is now required)")
     return out
@@ -909,9 +913,10 @@ def _dropped(consumer: str, depends: dict[str, Any]) -> list[str]:
 def _options(depends: dict[str, Any], service: str) -> tuple[tuple[str, Any], ...]:
     edge = depends.get(service)
     condition = edge.get("condition") if isinstance(edge, dict) else None
+    restart = (("restart", True),) if isinstance(edge, dict) and edge.get("restart") else ()
     if condition == "service_completed_successfully":
-        return (("condition", condition),)
-    return ()
+        return (("condition", condition), *restart)
+    return restart
 
 
 def _image(value: Any) -> str | None:

@@ -47,6 +47,7 @@ from ._model import (
     EnvEntry,
     EnvValue,
     Healthcheck,
+    Interpolation,
     Migrations,
     MigratorJob,
     Mount,
@@ -92,6 +93,8 @@ class Context:
     project_dir: Path
     #: Resolved paths, per build: many connections name the same schema and folders.
     resolved: dict[str, Path] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    #: What the build tells the user without stopping (a host path Compose will create).
+    warnings: list[str] = dataclasses.field(default_factory=list, compare=False, hash=False)
 
 
 def project_name(folder: Path) -> str:
@@ -133,6 +136,7 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     _check_host_ports(project)
     _check_durations(resources)
     _warn_plain_passwords(resources, project)
+    project.warnings.extend(dict.fromkeys(ctx.warnings))
     return project
 
 
@@ -211,8 +215,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
     service.mounts = [m for m in service.mounts if m.kind != "tmpfs"]
     if engine is not None:
-        creds = engine.credentials(service.environment, _lower_fields.as_text(service.command))
-        _lower_fields.engine_reads(resource.name, service.environment, (creds.user, creds.password, creds.database))
+        engine.credentials(service.environment, _lower_fields.as_text(service.command))  # refuses what it cannot read
         if resource.env_file:
             project.warnings.append(
                 f"{resource.name}: clockwork does not read env_file: the URL a connection gets, the readiness "
@@ -234,7 +237,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         retries, start = (
             _lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.retries, hc.start_period)
         )
-        service.healthcheck = Healthcheck(_check(hc.test), *timing, retries, start)
+        service.healthcheck = Healthcheck(_check(_lower_fields.test_words(hc.test)), *timing, retries, start)
     if resource.readiness is not None:
         service.healthcheck = _probes.healthcheck(
             resource.readiness, resource.name, [p.container for p in service.ports]
@@ -294,13 +297,15 @@ def _set_password(resource: DockerResource, engine: Engine | None, service: Serv
         raise DeclarationError(resource.name, "password", exc.problem, exc.fix) from None
 
 
-def _check(test: Sequence[EnvValue] | str) -> Check:
+def _check(test: Sequence[EnvValue] | str | Interpolation) -> Check:
     """A healthcheck ``test`` in Docker's forms (a shell string, or a list starting CMD or
     CMD-SHELL) as the model's typed check."""
-    if isinstance(test, str):
+    if isinstance(test, str | Interpolation):
         return ShellCheck(test)
     if test and test[0] == "CMD-SHELL" and all(isinstance(part, str) for part in test[1:]):
         return ShellCheck(" ".join(str(part) for part in test[1:]))
+    if test and test[0] == "CMD-SHELL" and all(isinstance(part, str | Interpolation) for part in test[1:]):
+        return ShellCheck(_lower_fields.joined(test[1:]))
     return CommandCheck(tuple(test[1:]) if test and test[0] == "CMD" else tuple(test))
 
 
@@ -464,6 +469,13 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
         raise DeclarationError(
             resource, field, f"{value!r} is not a path", "write a path relative to the project folder"
         )
+    if kind == "path" and (value == "~" or value.startswith("~/")):
+        # The home folder of whoever runs Compose, which expands it there: kept as written.
+        if not outside:
+            raise DeclarationError(
+                resource, field, f"{value!r} is outside the project folder", "pass allow_outside_project=True to opt in"
+            )
+        return value
     path = _resolved(ctx, value)
     if not outside and not path.is_relative_to(_resolved(ctx, ".")):
         raise DeclarationError(
@@ -473,6 +485,15 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
             "use a path inside it, or pass allow_outside_project=True to opt in",
         )
     exists = path.is_dir() if kind == "dir" else path.is_file() if kind == "file" else path.exists()
+    inside = path.is_relative_to(_resolved(ctx, "."))
+    if not exists and kind == "path" and PurePosixPath(value).is_absolute() and not inside:
+        # A host path of the machine the stack runs on: Compose creates it there (an empty
+        # folder owned by root). A missing path inside the project is a typo: refused below.
+        ctx.warnings.append(
+            f"{resource}: {field}: {value!r} does not exist on this machine: Compose creates it, empty, "
+            "where the stack runs; create it first if the service needs what it holds"
+        )
+        return value  # as written: Compose reads it where the stack runs
     if not exists:
         raise DeclarationError(
             resource, field, f"{value!r} does not exist in {ctx.project_dir}", f"create the {kind} or fix the path"
@@ -485,7 +506,9 @@ def project_path(ctx: Context, value: str, resource: str, field: str, *, kind: s
     return "." if str(relative) == "." else (str(relative) if str(relative).startswith("..") else f"./{relative}")
 
 
-def _port_of(resource: str, spec: str | PortSpec) -> Port:
+def _port_of(resource: str, spec: str | PortSpec | EnvText) -> Port:
+    if isinstance(spec, EnvText):
+        return _lower_fields.interpolated_port(resource, spec)
     return _lower_fields.port(resource, spec) if isinstance(spec, PortSpec) else _port(resource, spec)
 
 
@@ -535,7 +558,7 @@ def _mount(resource: DockerResource, spec: str, ctx: Context) -> Mount:
     read_only = len(parts) == 3 and parts[2] == "ro"
     if not target.startswith("/") or _CONTROL.search(target):
         raise DeclarationError(resource.name, "volumes", f"{spec!r}: the container path must be absolute", fix)
-    if source.startswith((".", "/")):
+    if source.startswith((".", "/", "~")):
         path = project_path(ctx, source, resource.name, "volumes", kind="path", outside=resource.allow_outside_project)
         return Mount("bind", path, target, read_only)
     if not _VOLUME_NAME.fullmatch(source):
@@ -625,7 +648,7 @@ def _connect(
         _database_connection(consumer, target, project)
         return
     dependency = project.services[resource.name]
-    wanted, inject = consumer.connect_options(resource)
+    wanted, inject, restart = consumer.connect_options(resource)
     condition = _condition(consumer, wanted, dependency)
     engine = _engine(resource) if inject else None
     reason = "connect"
@@ -637,7 +660,7 @@ def _connect(
         url = _url(consumer.name, "connect", engine.url(creds), creds, resource.name, port, project, engine.url_env_var)
         service.environment[engine.url_env_var] = url
         reason = engine.url_env_var
-    service.wait_for(resource.name, condition, reason)
+    service.wait_for(resource.name, condition, reason, restart=restart)
 
 
 def _condition(consumer: DockerResource, wanted: str | None, dependency: Service) -> Condition:
@@ -652,6 +675,20 @@ def _condition(consumer: DockerResource, wanted: str | None, dependency: Service
             f'give {dependency.name} readiness=... or connect with condition="service_started"',
         )
     return {"service_started": Condition.STARTED, "service_healthy": Condition.HEALTHY}.get(wanted, Condition.COMPLETED)
+
+
+def refuse_restarts(project: Project, target: str) -> None:
+    """``connect(..., restart=True)``: Compose restarts the dependent service after its
+    dependency; Swarm and Kubernetes have no such edge, so they refuse it rather than drop it."""
+    for service in project.ordered():
+        for dep in sorted(service.depends_on.values(), key=lambda d: d.target):
+            if dep.restart:
+                raise DeclarationError(
+                    service.name,
+                    "connect",
+                    f"restarts after {dep.target} (restart=True), which {target} cannot do",
+                    "build for compose, or connect without restart=",
+                )
 
 
 def refuse_one_shot_waits(project: Project, target: str) -> None:
@@ -775,6 +812,15 @@ def _url(
             )
         value = values[placeholder]
         encode = placeholder in ("user", "password", "database")
+        if isinstance(value, Interpolation):
+            # Compose completes it where the stack runs, and cannot URL-encode what it reads.
+            raise DeclarationError(
+                consumer,
+                field,
+                f"the URL in {env_var} needs {host}'s {placeholder}, which its env_vars leave to Compose (Env)",
+                f"give {host} the {placeholder} as Secret(...) (read from the environment or .env, URL-encoded), "
+                f"or set {env_var} yourself in env_vars",
+            )
         if isinstance(value, SecretRef):
             parts.append(SecretPart(value.variable, url_encoded=encode))
         else:

@@ -8,6 +8,7 @@ definition), with the same one-line errors.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._declarations import DockerResource, Secret
@@ -23,6 +24,7 @@ from ._model import (
     Resources,
     Var,
 )
+from ._model import Ipam as ModelIpam
 from ._model import Mount as ModelMount
 from ._model import Port as ModelPort
 
@@ -33,8 +35,31 @@ if TYPE_CHECKING:
 def interpolation(value: Env | EnvText) -> Interpolation:
     parts = value.parts if isinstance(value, EnvText) else (value,)
     return Interpolation(
-        tuple(p if isinstance(p, str) else Var(p.name, p.default, p.required) for p in parts if p != "")
+        tuple(p if isinstance(p, str) else Var(p.name, p.default, p.required, p.keep_empty) for p in parts if p != "")
     )
+
+
+def test_words(test: list[str | Env | EnvText] | str | EnvText) -> list[str | Interpolation] | str | Interpolation:
+    """A HealthCheck's ``test`` with its Env words as the Interpolations Compose completes."""
+    if isinstance(test, Env | EnvText):
+        return interpolation(test)
+    if isinstance(test, str):
+        return test
+    return [interpolation(w) if isinstance(w, Env | EnvText) else w for w in test]
+
+
+def joined(words: Sequence[str | Interpolation | Any]) -> Interpolation:
+    """Words joined by spaces into one interpolated text (a CMD-SHELL script)."""
+    parts: list[Any] = []
+    for i, word in enumerate(words):
+        parts.extend(([" "] if i else []) + (list(word.parts) if isinstance(word, Interpolation) else [word]))
+    merged: list[Any] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return Interpolation(tuple(p for p in merged if p != ""))
 
 
 def image(resource: DockerResource) -> str | None:
@@ -50,6 +75,31 @@ def image(resource: DockerResource) -> str | None:
 def image_text(resource: DockerResource) -> Interpolation | None:
     value = resource.image
     return interpolation(value) if isinstance(value, Env | EnvText) else None
+
+
+def interpolated_port(resource: str, spec: EnvText) -> ModelPort:
+    """``Env("BIND") + ":80/tcp"``: Compose's short syntax whose host part (a port, or an
+    address and a port) is completed where the stack runs."""
+    import re
+
+    tail = spec.parts[-1] if spec.parts and isinstance(spec.parts[-1], str) else ""
+    match = re.fullmatch(r":(\d{1,5})(?:/(tcp|udp|sctp))?", tail)
+    head = interpolation(EnvText(parts=spec.parts[:-1])) if match else None
+    if (
+        match is None
+        or head is None
+        or not any(isinstance(p, Var) for p in head.parts)
+        or ":" in "".join(p for p in head.parts if isinstance(p, str))
+    ):
+        raise DeclarationError(
+            resource,
+            "ports",
+            f"{shown(interpolation(spec))!r} is not a port mapping with an Env host part",
+            'write Env("BIND") + ":80" or Env("BIND") + ":53/udp", the variable holding "8080" or "127.0.0.1:8080"',
+        )
+    if not 1 <= int(match[1]) <= 65535:
+        raise DeclarationError(resource, "ports", f"{match[1]} is not a port", "give a container port 1-65535")
+    return ModelPort(int(match[1]), protocol=match[2] or "tcp", host_text=head)
 
 
 def port(resource: str, spec: Port) -> ModelPort:
@@ -71,13 +121,13 @@ def mount(resource: DockerResource, spec: Mount, ctx: Context, project: Project)
         return ModelMount("tmpfs", "", spec.target, spec.read_only)
     if kind == "bind" and isinstance(spec.source, Env | EnvText):
         text = interpolation(spec.source)
-        return ModelMount("bind", shown(text), spec.target, spec.read_only, text)
+        return ModelMount("bind", shown(text), spec.target, spec.read_only, text, spec.selinux)
     if kind == "bind":
         assert isinstance(spec.source, str)
         path = project_path(
             ctx, spec.source, resource.name, "volumes", kind="path", outside=resource.allow_outside_project
         )
-        return ModelMount("bind", path, spec.target, spec.read_only)
+        return ModelMount("bind", path, spec.target, spec.read_only, selinux=spec.selinux)
     if isinstance(spec.source, Volume):
         declare_volume(resource.name, spec.source, project)
         return ModelMount("volume", spec.source.name, spec.target, spec.read_only)
@@ -121,6 +171,7 @@ def declare_network(resource: str, network: Network, project: Project) -> str:
         _pairs(network.driver_opts),
         network.internal,
         _pairs(network.labels),
+        ModelIpam(**network.ipam.model_dump()) if network.ipam else None,
     )
     _once(resource, "networks", "Network", project.network_specs, network.name, spec)
     return network.name
@@ -207,6 +258,7 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
         secrets=files(r, r.secrets, ctx, project),
         configs=files(r, r.configs, ctx, project),
         aliases=tuple(sorted((n, tuple(a)) for n, a in r.network_aliases.items())),
+        ipv4_addresses=_pairs(r.ipv4_addresses),
         raw=tuple(sorted((k, raw_value(r.name, f"compose.{k}", v)) for k, v in r.compose.items())),
     )
 
@@ -265,16 +317,38 @@ def raw_value(resource: str, field: str, value: Any) -> object:
     )
 
 
-def engine_reads(resource: str, environment: dict[str, Any], credentials: tuple[object, ...]) -> None:
-    """Refuse an Env where a recognised engine reads its credentials: clockwork derives the
-    connection URL and the readiness probe from that value."""
-    for key, value in sorted(environment.items()):
-        if isinstance(value, Interpolation) and any(value is c for c in credentials):
+def _check_addresses(project: Project, service: Any) -> None:
+    """A fixed address is on a network the service is on, whose Ipam sets the subnet it is in
+    (the engine gives fixed addresses only there), and no two services share one."""
+    from ._fields import in_subnet
+
+    for network, address in service.options.ipv4_addresses:
+        spec = project.network_specs.get(network)
+        if network not in service.networks or spec is None or spec.ipam is None:
             raise DeclarationError(
-                resource,
-                f"env_vars.{key}",
-                "clockwork derives this database's URL and readiness probe from it, and Env leaves it to Compose",
-                f'use Secret("{key}") here: it is read from the environment or .env as well',
+                service.name,
+                "ipv4_addresses",
+                f"{address} is on network {network!r}, which {service.name} is not on with a declared subnet",
+                f"add Network({network!r}, ipam=Ipam(subnet=...)) to its networks, or remove the address",
+            )
+        if not in_subnet(address, spec.ipam.subnet):
+            raise DeclarationError(
+                service.name,
+                "ipv4_addresses",
+                f"{address} is not in {network}'s subnet {spec.ipam.subnet}",
+                "give an address of the subnet",
+            )
+        other = next(
+            (
+                s.name
+                for s in project.ordered()
+                if s.name < service.name and (network, address) in s.options.ipv4_addresses
+            ),
+            None,
+        )
+        if other is not None:
+            raise DeclarationError(
+                service.name, "ipv4_addresses", f"{other} has {address} on {network} already", "give another address"
             )
 
 
@@ -282,6 +356,7 @@ def check_references(project: Project) -> None:
     """What spans services: aliases on networks the service is on, a network or volume
     name that is both declared and used by a plain string the same way."""
     for service in project.ordered():
+        _check_addresses(project, service)
         for network, _ in service.options.aliases:
             if network not in service.networks:
                 raise DeclarationError(
@@ -313,6 +388,7 @@ _DECLARED_AS = {
     "logging_driver": "logging",
     "logging_options": "logging",
     "aliases": "network_aliases",
+    "ipv4_addresses": "ipv4_addresses",
     "raw": "compose",
 }
 

@@ -53,11 +53,13 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class Var:
-    """One variable Compose interpolates where the stack runs: ``${name}`` or ``${name:-default}``."""
+    """One variable Compose interpolates where the stack runs: ``${name}``, ``${name:-default}``
+    or, keeping an empty value, ``${name-default}``."""
 
     name: str
     default: str | None = None
     required: bool = False
+    keep_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ class Port:
     mode: str | None = None
     #: A published port that is not one number: a range ("8000-8010") or an interpolation.
     published: str | Interpolation | None = None
+    #: The whole host part, completed where the stack runs (a port, or an address and a
+    #: port): written in Compose's short syntax.
+    host_text: Interpolation | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,8 @@ class Mount:
     read_only: bool = False
     #: A bind mount's host path that Compose interpolates where it runs (``source`` is its text).
     source_text: Interpolation | None = None
+    #: A bind mount's SELinux relabelling: "z" (shared), "Z" (private) or None.
+    selinux: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,16 @@ class NamedVolume:
 
 
 @dataclass(frozen=True)
+class Ipam:
+    """A network's address pool (``ipam:``)."""
+
+    subnet: str
+    gateway: str | None = None
+    ip_range: str | None = None
+    driver: str | None = None
+
+
+@dataclass(frozen=True)
 class NamedNetwork:
     """A network the project declares (``Network``), or one named by a string (``fixed``:
     the engine's name is the key itself, as clockwork always wrote it)."""
@@ -173,6 +190,7 @@ class NamedNetwork:
     driver_opts: tuple[tuple[str, str], ...] = ()
     internal: bool = False
     labels: tuple[tuple[str, str], ...] = ()
+    ipam: Ipam | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +250,8 @@ class Options:
     configs: tuple[str, ...] = ()
     #: network -> the other names the service answers to there.
     aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: network -> the service's fixed IPv4 address there.
+    ipv4_addresses: tuple[tuple[str, str], ...] = ()
     #: The escape hatch: Compose service keys as the user gave them (strings literal,
     #: ``Interpolation`` where interpolated).
     raw: tuple[tuple[str, object], ...] = ()
@@ -258,9 +278,10 @@ class CommandCheck:
 
 @dataclass(frozen=True)
 class ShellCheck:
-    """Run a POSIX sh script inside the container: true when it exits 0."""
+    """Run a POSIX sh script inside the container: true when it exits 0 (an Interpolation:
+    Compose completes it where the stack runs)."""
 
-    script: str
+    script: str | Interpolation
 
 
 @dataclass(frozen=True)
@@ -306,6 +327,8 @@ class Dependency:
     target: str
     condition: Condition
     reasons: tuple[str, ...] = ()
+    #: Compose restarts the dependent service after it restarts the target.
+    restart: bool = False
 
 
 @dataclass
@@ -350,15 +373,15 @@ class Service:
     def __post_init__(self) -> None:
         self.container = self.container or self.container_name or self.name
 
-    def wait_for(self, target: str, condition: Condition, reason: str) -> None:
-        """Add a dependency edge, keeping the strongest condition and every reason."""
+    def wait_for(self, target: str, condition: Condition, reason: str, *, restart: bool = False) -> None:
+        """Add a dependency edge, keeping the strongest condition, every reason, and a restart."""
         current = self.depends_on.get(target)
         if current is None:
-            self.depends_on[target] = Dependency(target, condition, (reason,))
+            self.depends_on[target] = Dependency(target, condition, (reason,), restart)
             return
         strongest = max(current.condition, condition, key=lambda c: c.strength)
         reasons = current.reasons if reason in current.reasons else (*current.reasons, reason)
-        self.depends_on[target] = Dependency(target, strongest, reasons)
+        self.depends_on[target] = Dependency(target, strongest, reasons, current.restart or restart)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ def lines(value: Any, prefix: str, suffix: str, depth: int, *, explode: bool = F
     ``explode`` is not asked), else the value's brackets exploded."""
     pad = INDENT * depth
     one = f"{pad}{prefix}{flat(value)}{suffix}"
+    if isinstance(value, Plus) and len(one) > WIDTH and depth > 0:  # inside brackets, as in main.py
+        return _operands(value, prefix, suffix, depth)
     parts = _parts(value)
     if parts is None or (not explode and len(one) <= WIDTH) or not parts[1]:
         return [one]
@@ -100,6 +102,15 @@ def lines(value: Any, prefix: str, suffix: str, depth: int, *, explode: bool = F
     for element_prefix, element in elements:
         out.extend(lines(element, element_prefix, ",", depth + 1))
     out.append(f"{pad}{closing}{suffix}")
+    return out
+
+
+def _operands(value: Plus, prefix: str, suffix: str, depth: int) -> list[str]:
+    """``a + b`` that does not fit: one operand a line, each after the first led by ``+``."""
+    out: list[str] = []
+    last = len(value.parts) - 1
+    for i, part in enumerate(value.parts):
+        out.extend(lines(part, prefix if i == 0 else "+ ", suffix if i == last else "", depth))
     return out
 
 

@@ -99,12 +99,15 @@ def _service(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _same_meaning(service: dict[str, Any]) -> None:
-    """Write what Compose reads the same way one way: the list form of environment as a
-    mapping, numbers in it and in expose as the strings the container gets, ``$VAR`` as
+    """Write what Compose reads the same way one way: the list form of environment and of
+    sysctls as a mapping, numbers in it and in expose as the strings the container gets, ``$VAR`` as
     ``${VAR}``, Compose's defaults of a mount (``read_only: false``, an empty ``volume: {}``,
-    ``create_host_path``, which only matters for a missing source: build refuses one)."""
+    ``create_host_path``, which only matters for a missing source: Compose creates it on both
+    sides)."""
     if isinstance(service.get("environment"), list):
         service["environment"] = dict(e.split("=", 1) if "=" in e else (e, None) for e in service["environment"])
+    if isinstance(service.get("sysctls"), list):
+        service["sysctls"] = _mapping(service["sysctls"])
     if "environment" in service:
         service["environment"] = {k: _text(v) for k, v in service["environment"].items()}
     for name, limit in (service.get("ulimits") or {}).items():
@@ -133,6 +136,11 @@ def _same_meaning(service: dict[str, Any]) -> None:
         service["stop_grace_period"] = _seconds(service["stop_grace_period"])
     if isinstance(service.get("build"), dict) and "args" in service["build"]:
         service["build"]["args"] = _mapping(service["build"]["args"])
+    # A short-syntax port `config` cannot resolve (a variable in it) is kept as written:
+    # "/tcp" is its default protocol, said or not.
+    service["ports"] = [p.removesuffix("/tcp") if isinstance(p, str) else p for p in service.get("ports", [])]
+    if not service["ports"]:
+        del service["ports"]
     for port in service.get("ports", []):
         if isinstance(port, dict) and isinstance(port.get("published"), int):
             port["published"] = str(port["published"])  # Compose reads 8080 and "8080" alike

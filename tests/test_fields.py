@@ -76,6 +76,11 @@ COMPOSE = [
     ),
     ("env_vars={'TAG': Env('TAG'), 'LEVEL': Env('LEVEL', default='info'), 'X': 'a$b'}", {"environment": {"LEVEL": "${LEVEL:-info}", "TAG": "${TAG}", "X": "a$$b"}}),
     ("env_vars={'KEY': Env('APP_KEY', required=True)}", {"environment": {"KEY": "${APP_KEY:?APP_KEY is not set}"}}),
+    ("env_vars={'LEVEL': Env('LEVEL', default='info', keep_empty=True)}", {"environment": {"LEVEL": "${LEVEL-info}"}}),
+    (
+        "volumes=[Mount(source='./', target='/etc/app', read_only=True, selinux='z'), Mount(source='/srv/a', target='/a', selinux='Z')], allow_outside_project=True",
+        {"volumes": [{"type": "bind", "source": ".", "target": "/etc/app", "read_only": True, "bind": {"selinux": "z"}}, {"type": "bind", "source": "/srv/a", "target": "/a", "read_only": False, "bind": {"selinux": "Z"}}]},
+    ),
     ("compose={'oom_score_adj': -100, 'mem_swappiness': 0}", {"oom_score_adj": -100, "mem_swappiness": 0}),
     ("compose={'annotations': {'a': Env('A', default='x'), 'b': 'c$d'}}", {"annotations": {"a": "${A:-x}", "b": "c$$d"}}),
 ]  # fmt: skip
@@ -184,6 +189,22 @@ INVALID = [
     ("env_vars={'X': Env('1BAD')}", "Env", "is not a variable name"),
     ("env_vars={'X': Env('A', default='${B}')}", "field 'default'", "holds '$'"),
     ("env_vars={'X': Env('A', default='b', required=True)}", "resource \"Env('A')\"", "a required variable has no default"),
+    ("env_vars={'X': Env('A', keep_empty=True)}", "resource \"Env('A')\"", "give default= with it"),
+    ("volumes=[Mount(source='data', target='/d', selinux='z')]", "Mount", "selinux relabels a bind mount"),
+    ("volumes=[Mount(source='./', target='/d', selinux='x')]", "field 'selinux'", "input should be"),
+    ("volumes=['./missing:/d']", "field 'volumes'", "does not exist"),
+    ("volumes=['/srv/nowhere/x:/d']", "field 'volumes'", "is outside the project folder"),
+    ("volumes=['~/data:/d']", "field 'volumes'", "is outside the project folder"),
+    ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/33'))]", "field 'subnet'", "is not a subnet"),
+    ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24', gateway='10.0.1.1'))]", "Ipam", "is not in 10.0.0.0/24"),
+    ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24', ip_range='10.1.0.0/25'))]", "Ipam", "is not in 10.0.0.0/24"),
+    ("networks=[Network('n', external=True, ipam=Ipam(subnet='10.0.0.0/24'))]", "resource 'n'", "ipam do not apply"),
+    ("ipv4_addresses={'n': '10.0.0.300'}", "field 'ipv4_addresses'", "is not an IPv4 address"),
+    ("networks=['n'], ipv4_addresses={'n': '10.0.0.3'}", "field 'ipv4_addresses'", "with a declared subnet"),
+    ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24'))], ipv4_addresses={'n': '10.0.1.3'}", "field 'ipv4_addresses'", "is not in n's subnet 10.0.0.0/24"),
+    ("ports=[Env('BIND') + ':80:90']", "field 'ports'", "is not a port mapping with an Env host part"),
+    ("ports=[Env('BIND') + ':99999']", "field 'ports'", "99999 is not a port"),
+    ("ports=['80:' + Env('TARGET')]", "field 'ports'", "is not a port mapping with an Env host part"),
     ("compose={'cap_add': ['ALL']}", "field 'compose'", "use cap_add=... instead"),
     ("compose={'environment': {}}", "field 'compose'", "use env_vars=... instead"),
     ("compose={'deploy': {'replicas': 2}}", "field 'compose'", "use replicas instead"),
@@ -221,14 +242,116 @@ def test_external_volumes_take_no_driver():
         Volume("x", external=True, driver="local")
 
 
-def test_env_in_an_engine_credential_is_refused(make_project):
+def test_env_in_an_engine_credential_stays_interpolation_and_its_probe_reads_it(make_project):
+    """The user keeps the engine's credentials in .env and wrote ${VAR}: Compose completes
+    them where the stack runs (an empty value stays empty, as in the original), and so does
+    the readiness probe clockwork adds."""
+    extra = 'db = DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_USER": Env("PG_USER"), "POSTGRES_PASSWORD": Env("PW")})\n'
+    db = _doc(make_project, "", extra)["services"]["db"]
+    assert db["environment"] == {"POSTGRES_USER": "${PG_USER}", "POSTGRES_PASSWORD": "${PW}"}
+    assert db["healthcheck"]["test"][db["healthcheck"]["test"].index("-U") + 1] == "${PG_USER}"
+
+
+def test_a_url_from_env_credentials_is_refused_naming_the_fix(make_project):
+    """Compose cannot URL-encode what it interpolates: a derived URL needs Secret credentials."""
     extra = 'db = DockerResource(name="db", image="postgres:16", env_vars={"POSTGRES_PASSWORD": Env("PW")})\n'
-    root = make_project(_main("", extra), FILES)
+    root = make_project(extra + 'DockerResource(name="web", image="nginx:1.25").connect(db)\n', FILES)
     with pytest.raises(DeclarationError) as caught:
         _api.compile_project(root)
-    assert "field 'env_vars.POSTGRES_PASSWORD'" in str(caught.value) and 'Secret("POSTGRES_PASSWORD")' in str(
-        caught.value
+    message = str(caught.value)
+    assert "resource 'web'" in message and "needs db's password, which its env_vars leave to Compose" in message
+    assert "Secret(" in message and "\n" not in message
+
+
+def test_env_credentials_resolve_for_assert_as_compose_would():
+    from clockwork_compose._engines._engine import resolve
+    from clockwork_compose._model import Interpolation, Var
+
+    user = Interpolation((Var("PG_USER", default="app"),))
+    assert (
+        resolve(user, {}) == "app"
+        and resolve(user, {"PG_USER": ""}) == "app"
+        and resolve(user, {"PG_USER": "x"}) == "x"
     )
+    kept = Interpolation(("v", Var("TAG", default="1", keep_empty=True)))
+    assert resolve(kept, {"TAG": ""}) == "v" and resolve(kept, {}) == "v1"
+    with pytest.raises(LookupError, match="PW has no value"):
+        resolve(Interpolation((Var("PW", required=True),)), {})
+
+
+def test_env_in_a_healthcheck_test_is_completed_by_compose(make_project):
+    fields = "healthcheck=HealthCheck(test=['CMD-SHELL', 'pg_isready -U ' + Env('PG_USER', default='postgres')])"
+    assert _doc(make_project, fields)["services"]["web"]["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        "pg_isready -U ${PG_USER:-postgres}",
+    ]
+    argv = "healthcheck=HealthCheck(test=['CMD', 'check', Env('MODE'), '$x'])"
+    assert _doc(make_project, argv)["services"]["web"]["healthcheck"]["test"] == ["CMD", "check", "${MODE}", "$$x"]
+    shell = "healthcheck=HealthCheck(test='ping ' + Env('HOST'))"
+    assert _doc(make_project, shell)["services"]["web"]["healthcheck"]["test"] == ["CMD-SHELL", "ping ${HOST}"]
+
+
+def test_a_port_whose_host_part_is_an_env(make_project):
+    """Compose's "$BIND:80/tcp": the variable holds a port or an address and a port."""
+    web = _doc(make_project, "ports=[Env('BIND') + ':80', Env('DNS', default='53') + ':53/udp']")["services"]["web"]
+    assert web["ports"] == ["${BIND}:80", "${DNS:-53}:53/udp"]
+
+
+def test_connect_restart_is_compose_s_depends_on_restart(make_project):
+    extra = 'api = DockerResource(name="api", image="nginx:1.25")\n'
+    main = extra + 'DockerResource(name="web", image="nginx:1.25").connect(api, restart=True)\n'
+    root = make_project(main, FILES)
+    _, text, _ = _api.compile_project(root)
+    assert yaml.safe_load(text)["services"]["web"]["depends_on"] == {
+        "api": {"condition": "service_started", "restart": True}
+    }
+    for target in ("swarm", "kubernetes"):
+        with pytest.raises(DeclarationError) as caught:
+            _api.compile_project(root, target=target)
+        assert f"resource 'web', field 'connect': restarts after api (restart=True), which {target} cannot do" in str(
+            caught.value
+        )
+
+
+def test_a_missing_host_path_outside_the_project_is_warned_about_not_refused(make_project):
+    """Compose creates a missing bind source; one outside the project is the host's (kept as
+    written, warned about), one inside is a typo (refused, in INVALID), ~ is the home of
+    whoever runs Compose."""
+    fields = "volumes=['/srv/nowhere/config/:/config', '~/minecraft_data:/data'], allow_outside_project=True"
+    root = make_project(_main(fields), FILES)
+    project, text, _ = _api.compile_project(root)
+    web = yaml.safe_load(text)["services"]["web"]
+    assert [v["source"] for v in web["volumes"]] == ["/srv/nowhere/config/", "~/minecraft_data"]
+    assert any(
+        "'/srv/nowhere/config/' does not exist on this machine: Compose creates it" in w for w in project.warnings
+    )
+    assert not any("minecraft_data" in w for w in project.warnings)
+
+
+def test_a_network_with_a_fixed_subnet_and_fixed_addresses(make_project):
+    extra = "dns = Network('dns', ipam=Ipam(subnet='172.20.0.0/24', gateway='172.20.0.1', ip_range='172.20.0.128/25', driver='default'))\n"
+    fields = "networks=[dns], ipv4_addresses={'dns': '172.20.0.2'}"
+    doc = _doc(make_project, fields, extra)
+    assert doc["networks"]["dns"] == {
+        "ipam": {
+            "driver": "default",
+            "config": [{"subnet": "172.20.0.0/24", "ip_range": "172.20.0.128/25", "gateway": "172.20.0.1"}],
+        }
+    }
+    assert doc["services"]["web"]["networks"]["dns"] == {"ipv4_address": "172.20.0.2"}
+    swarm = _doc(make_project, "networks=[dns]", extra, target="swarm")
+    assert swarm["networks"]["dns"]["ipam"]["config"] == [
+        {"subnet": "172.20.0.0/24", "ip_range": "172.20.0.128/25", "gateway": "172.20.0.1"}
+    ]
+
+
+def test_two_services_cannot_share_a_fixed_address(make_project):
+    extra = "dns = Network('dns', ipam=Ipam(subnet='172.20.0.0/24'))\napi = DockerResource(name='api', image='nginx:1.25', networks=[dns], ipv4_addresses={'dns': '172.20.0.2'})\n"
+    root = make_project(_main("networks=[dns], ipv4_addresses={'dns': '172.20.0.2'}", extra), FILES)
+    with pytest.raises(
+        DeclarationError, match="resource 'web', field 'ipv4_addresses': api has 172.20.0.2 on dns already"
+    ):
+        _api.compile_project(root)
 
 
 def test_a_bad_field_exits_2_with_one_line(make_project):
@@ -287,6 +410,21 @@ def test_swarm_refuses_what_docker_stack_deploy_ignores(make_project, fields):
     assert f"resource 'web', field '{field}': is not supported on swarm" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("fields", "where", "problem"),
+    [
+        ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24'))], ipv4_addresses={'n': '10.0.0.2'}", "field 'ipv4_addresses'", "is not supported on swarm"),
+        ("volumes=[Mount(source='./', target='/c', selinux='z')]", "field 'volumes'", "SELinux label of the bind mount at /c is not supported on swarm"),
+        ("ports=[Env('BIND') + ':80']", "field 'ports'", "whose host part is an Env (it may hold an address) is not supported on swarm"),
+    ],
+)  # fmt: skip
+def test_swarm_refuses_fixed_addresses_selinux_labels_and_env_host_ports(make_project, fields, where, problem):
+    root = make_project(_main(fields), FILES)
+    with pytest.raises(DeclarationError) as caught:
+        _api.compile_project(root, target="swarm")
+    assert f"resource 'web', {where}" in str(caught.value) and problem in str(caught.value), str(caught.value)
+
+
 # -- Kubernetes: refused, naming resource, field and target ----------------------------------
 
 KUBERNETES_REFUSED = [
@@ -299,6 +437,9 @@ KUBERNETES_REFUSED = [
     ("volumes=['/cache']", "field 'volumes'"),
     ("ports=[Port(target=80, published=80, mode='host')]", "field 'ports'"),
     ("volumes=[Mount(source=Volume('v', external=True), target='/v')]", "field 'volumes'"),
+    ("networks=[Network('n', ipam=Ipam(subnet='10.0.0.0/24'))]", "field 'networks'"),
+    ("healthcheck=HealthCheck(test=['CMD', 'check', Env('MODE')])", "field 'healthcheck'"),
+    ("ports=[Env('BIND') + ':80']", "field 'ports'"),
 ]  # fmt: skip
 
 

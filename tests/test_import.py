@@ -15,7 +15,7 @@ from support import needs_compose
 
 from clockwork_compose import _api, _compose_file, _import
 from clockwork_compose._errors import DeclarationError
-from clockwork_compose._pysource import Call, statement, string
+from clockwork_compose._pysource import Call, Plus, statement, string
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -221,10 +221,12 @@ def test_what_no_typed_field_says_goes_through_the_escape_hatch(tmp_path: Path):
 
 
 def test_an_interpolation_env_cannot_write_is_refused_naming_it(tmp_path: Path):
-    with pytest.raises(DeclarationError, match=r"resource 'app', field 'image': holds '\$\{TAG-1\}'"):
-        _convert(tmp_path, "services: {app: {image: 'app:${TAG-1}'}}\n")
+    with pytest.raises(DeclarationError, match=r"resource 'app', field 'image': holds '\$\{TAG:\+1\}'"):
+        _convert(tmp_path, "services: {app: {image: 'app:${TAG:+1}'}}\n")
     required = _convert(tmp_path, "services: {app: {image: 'app:${TAG:?set TAG}'}}\n")
     assert _kwargs(required.text, "app")["image"] == "'app:' + Env('TAG', required=True)"
+    unset_only = _convert(tmp_path, "services: {app: {image: 'app:${TAG-1}'}}\n")
+    assert _kwargs(unset_only.text, "app")["image"] == "'app:' + Env('TAG', default='1', keep_empty=True)"
 
 
 def test_variables_are_named_after_services(tmp_path: Path):
@@ -241,11 +243,12 @@ def test_variables_are_named_after_services(tmp_path: Path):
 
 def test_source_is_laid_out_as_ruff_formats_it(tmp_path: Path):
     long = {f"VARIABLE_{i}": "x" * 10 for i in range(6)}
-    text = "from clockwork_compose import DockerResource\n\n" + statement(
-        "app",
-        Call("DockerResource", kwargs=(("name", "app"), ("env_vars", long), ("command", ["a", 'say "hi"']))),
-        explode=True,
+    image = Plus(("registry.example.com/some/long/path/app:", Call("Env", ("TAG",), (("default", "1.0.0-alpine"),))))
+    fields = (("name", "app"), ("image", image), ("env_vars", long), ("command", ["a", 'say "hi"']))
+    text = "from clockwork_compose import DockerResource, Env\n\n" + statement(
+        "app", Call("DockerResource", kwargs=fields), explode=True
     )
+    assert '    image="registry.example.com/some/long/path/app:"\n    + Env(' in text  # too long for one line
     path = _write(tmp_path, "main.py", text)
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "--isolated", "--diff", str(path)],
@@ -303,6 +306,44 @@ def test_an_imported_file_builds_to_the_same_stack(tmp_path: Path):
     assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
 
 
+@needs_compose
+def test_engine_credentials_subnets_labels_and_host_paths_round_trip(tmp_path: Path):
+    """What the corpus's pgadmin, pihole, netbox, minecraft and wireguard stacks need: Env
+    credentials stay ${VAR} (never ${VAR:?}), a fixed subnet and address, an SELinux label,
+    a bind in the home folder and a host path this machine lacks."""
+    source = _write(
+        tmp_path,
+        "stack.yml",
+        """
+        services:
+          db:
+            image: postgres:16
+            environment: {POSTGRES_USER: "${PG_USER}", POSTGRES_PASSWORD: "${PG_PW}"}
+          dns:
+            image: "nginx:${TAG-1.27}"
+            networks: {dns-net: {ipv4_address: 172.29.0.2}}
+            volumes:
+              - ./conf:/etc/app:z,ro
+              - ~/dns_data:/data
+              - /srv/clockwork-test-absent/config/:/config
+        networks:
+          dns-net:
+            ipam: {config: [{subnet: 172.29.0.0/24, gateway: 172.29.0.1}]}
+        """,
+    )
+    (tmp_path / "conf").mkdir()
+    imported = _import.import_file(source, tmp_path)
+    assert (
+        _kwargs(imported.text, "db")["env_vars"]
+        == "{'POSTGRES_USER': Env('PG_USER'), 'POSTGRES_PASSWORD': Env('PG_PW')}"
+    )
+    assert "Ipam(subnet='172.29.0.0/24', gateway='172.29.0.1')" in ast.unparse(ast.parse(imported.text))
+    assert _kwargs(imported.text, "dns")["ipv4_addresses"] == "{'dns-net': '172.29.0.2'}"
+    result = _api.build(tmp_path, environ={})
+    assert any("/srv/clockwork-test-absent/config/" in w for w in result.warnings)
+    assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
+
+
 def test_what_connect_cannot_say_is_listed_not_dropped_silently(tmp_path: Path):
     imported = _convert(
         tmp_path,
@@ -312,11 +353,42 @@ def test_what_connect_cannot_say_is_listed_not_dropped_silently(tmp_path: Path):
           worker:
             image: busybox
             depends_on:
-              web: {condition: service_started, restart: true}
+              web: {condition: service_started, required: false, restart: true}
         """,
     )
     lines = _import.summary(imported, tmp_path)
-    assert "  worker: depends_on web restart: true (Compose restarts worker after web)" in lines
+    assert "  worker: depends_on web required: false (the dependency is now required)" in lines
+    assert "worker.connect(web, restart=True)" in imported.text and not any("restart" in line for line in lines)
+
+
+@needs_compose
+def test_sentry_s_forms_round_trip_env_healthchecks_restarts_and_a_bind_variable(tmp_path: Path):
+    """What Sentry's self-hosted stack needs: ${VAR} in a healthcheck test, depends_on
+    restart: true, and a port whose host part is one variable (an address and a port)."""
+    source = _write(
+        tmp_path,
+        "stack.yml",
+        """
+        services:
+          db:
+            image: postgres:16
+            environment: {POSTGRES_HOST_AUTH_METHOD: trust}
+            healthcheck:
+              test: ["CMD-SHELL", "pg_isready -U ${POSTGRES_USER:-postgres}"]
+          web:
+            image: nginx:1.27
+            ports: ["$WEB_BIND:80/tcp"]
+            depends_on:
+              db: {condition: service_healthy, restart: true}
+        """,
+    )
+    _write(tmp_path, ".env", "WEB_BIND=127.0.0.1:18419\n")
+    imported = _import.import_file(source, tmp_path)
+    assert _kwargs(imported.text, "web")["ports"] == "[Env('WEB_BIND') + ':80/tcp']"
+    assert "web.connect(db, url=False, restart=True)" in imported.text
+    _api.build(tmp_path, environ={})
+    assert differences(config(tmp_path, "stack.yml"), config(tmp_path, "docker-compose.yml")) == []
+    assert (tmp_path / ".env").read_text() == "WEB_BIND=127.0.0.1:18419\n"  # the user's lines, byte for byte
 
 
 def test_a_volume_variable_never_takes_a_service_variable(tmp_path: Path):
@@ -422,7 +494,7 @@ def test_waiting_for_a_service_to_complete_is_refused_where_it_cannot_be(tmp_pat
         ('app.connect(job, condition="service_healthy")', "job has no healthcheck"),
         (
             'app.connect(DatabaseConnection(to_resource=cache), condition="service_started")',
-            "condition= and url= are for a plain connect",
+            "condition=, url= and restart= are for a plain connect",
         ),
     ],
 )

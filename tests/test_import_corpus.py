@@ -21,28 +21,11 @@ pytestmark = needs_compose
 CORPUS = Path(__file__).parent / "data" / "compose-corpus"
 FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.suffix in (".yml", ".yaml"))
 #: Files that do not round-trip yet, and why (each must still fail: strict).
-_SECRET_TEXT = (
-    "the engine's credentials come from ${VAR}: clockwork reads them as Secret, written ${VAR:?...}, "
-    "which stops Compose when one is unset where the original passed an empty value"
-)
 KNOWN: dict[str, str] = {
-    "docker+awesome-compose/minecraft/compose.yaml": "binds ~/minecraft_data, a path in the home folder of "
-    "whoever runs Compose, which main.py cannot say",
-    "docker+awesome-compose/pihole-cloudflared-DoH/compose.yaml": "its network dns-net sets ipam (a fixed "
-    "subnet): Network has no field for it (import refuses it, naming it)",
-    "docker+awesome-compose/postgresql-pgadmin/compose.yaml": _SECRET_TEXT,
-    "docker+awesome-compose/wireguard/compose.yaml": "binds /usr/share/appdata/wireguard/config, absent on "
-    "this machine: Compose creates a missing host path, clockwork build refuses one",
-    "getsentry+self-hosted/docker-compose.yml": "${VAR} in healthcheck tests (pg_isready -U ${POSTGRES_USER}): "
-    "HealthCheck.test takes no Env, and the escape hatch refuses a modelled key; then depends_on restart: true, "
-    'which connect() cannot say, and a port "$SENTRY_BIND:80/tcp" whose variable may hold an address too',
-    "netbox-community+netbox-docker/docker-compose.yml": "${VERSION-v4.1-3.0.2} (a default when unset, not "
-    "when empty): Env writes ${VAR:-default} only",
-    "temporalio+docker-compose/docker-compose-multirole.yaml": _SECRET_TEXT,
     "zulip+docker-zulip/compose.yaml": "its services use secrets no top-level secrets: declares (its users "
     "add them in an override file): there is no file for a FileSecret",
 }
-#: The goals of issue 18, not reached yet: what stands in the way is KNOWN above.
+#: The goals of issue 18.
 ROUND_TRIP_GOAL, ESCAPE_GOAL = 0.95, 0.05
 
 
@@ -73,7 +56,7 @@ def _round_trip(relative: str, tmp: Path) -> Trip:
 
 
 def _create_bind_sources(model: dict, folder: Path) -> None:
-    """Compose creates a missing bind-mount source; clockwork build refuses one (the corpus
+    """Compose creates a missing bind-mount source; clockwork build refuses one inside the project (the corpus
     holds only the compose files): make what the original mounts, empty."""
     for key in ("secrets", "configs"):
         for declared in (model.get(key) or {}).values():
@@ -136,7 +119,6 @@ def test_every_file_not_known_round_trips(trips: dict[str, Trip | Exception]):
     assert ok == len(FILES) - len(KNOWN)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{len(KNOWN)} files do not round-trip yet (KNOWN)")
 def test_at_least_95_percent_of_files_round_trip(trips: dict[str, Trip | Exception]):
     ok = _round_tripped(trips)
     assert ok >= ROUND_TRIP_GOAL * len(FILES), f"{ok} of {len(FILES)} files round-trip"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._model import DatabaseTarget, EnvValue, Project, SecretRef
+from .._model import DatabaseTarget, EnvValue, Interpolation, Project, SecretRef, Var
 
 if TYPE_CHECKING:
     from .._sql import Dialect
@@ -231,9 +231,23 @@ def resolve(value: EnvValue, env: Mapping[str, str]) -> str:
         if value.variable not in env:
             raise LookupError(f"secret {value.variable} has no value: export it or add it to .env")
         return env[value.variable]
+    if isinstance(value, Interpolation):
+        return "".join(p if isinstance(p, str) else _variable(p, env) for p in value.parts)
     return value
+
+
+def _variable(var: Var, env: Mapping[str, str]) -> str:
+    """What Compose makes of one variable with ``env`` as its environment and .env."""
+    value = env.get(var.name)
+    if var.required and not value:
+        raise LookupError(f"{var.name} has no value: export it or add it to .env")
+    if var.default is not None and (value is None or (value == "" and not var.keep_empty)):
+        return var.default
+    return value or ""
 
 
 def shown(value: EnvValue) -> str:
     """A value for a report line: a secret shows as its variable, never its value."""
+    if isinstance(value, Interpolation):
+        return "".join(p if isinstance(p, str) else f"${{{p.name}}}" for p in value.parts)
     return f"${{{value.variable}}}" if isinstance(value, SecretRef) else value

@@ -22,6 +22,7 @@ from ..._model import (
     EnvValue,
     Healthcheck,
     Interpolation,
+    Ipam,
     Mount,
     NamedNetwork,
     NamedVolume,
@@ -100,7 +101,16 @@ def network(spec: NamedNetwork | None, key: str) -> dict[str, Any]:
         out["internal"] = True
     if spec.labels:
         out["labels"] = {k: text(v) for k, v in spec.labels}
+    if spec.ipam:
+        out["ipam"] = ipam(spec.ipam)
     return out
+
+
+def ipam(spec: Ipam) -> dict[str, Any]:
+    pool = {
+        k: text(v) for k, v in (("subnet", spec.subnet), ("ip_range", spec.ip_range), ("gateway", spec.gateway)) if v
+    }
+    return {**({"driver": text(spec.driver)} if spec.driver else {}), "config": [pool]}
 
 
 def volume(spec: NamedVolume | None) -> dict[str, Any]:
@@ -158,7 +168,9 @@ def interpolated(value: Interpolation) -> str:
 def _variable(var: Var) -> str:
     if var.required:
         return f"${{{var.name}:?{var.name} is not set}}"
-    return f"${{{var.name}}}" if var.default is None else f"${{{var.name}:-{var.default}}}"
+    if var.default is None:
+        return f"${{{var.name}}}"
+    return f"${{{var.name}{'-' if var.keep_empty else ':-'}{var.default}}}"
 
 
 def env_text(value: EnvValue) -> str | None:
@@ -197,7 +209,8 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
         out["networks"] = service_networks(s)
     if s.depends_on:
         out["depends_on"] = {
-            name: {"condition": _CONDITIONS[dep.condition]} for name, dep in sorted(s.depends_on.items())
+            name: {"condition": _CONDITIONS[dep.condition], **({"restart": True} if dep.restart else {})}
+            for name, dep in sorted(s.depends_on.items())
         }
     if s.healthcheck:
         out["healthcheck"] = _healthcheck(s.healthcheck)
@@ -236,11 +249,18 @@ def _merged(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
 
 
 def service_networks(s: Service) -> list[str] | dict[str, Any]:
-    """The service's networks: a list, or a mapping when it has aliases on one."""
-    aliases = dict(s.options.aliases)
-    if not aliases:
+    """The service's networks: a list, or a mapping when it has aliases or an address on one."""
+    aliases, addresses = dict(s.options.aliases), dict(s.options.ipv4_addresses)
+    if not aliases and not addresses:
         return sorted(s.networks)
-    return {n: ({"aliases": [text(a) for a in aliases[n]]} if n in aliases else {}) for n in sorted(s.networks)}
+    out: dict[str, Any] = {}
+    for n in sorted(s.networks):
+        out[n] = {}
+        if n in aliases:
+            out[n]["aliases"] = [text(a) for a in aliases[n]]
+        if n in addresses:
+            out[n]["ipv4_address"] = addresses[n]
+    return out
 
 
 #: Options written as they are (strings escaped), under their Compose names.
@@ -364,6 +384,9 @@ def _build(build: Build, base: str = ".") -> dict[str, Any]:
 
 
 def _port(port: Port) -> str | dict[str, Any]:
+    if port.host_text is not None:
+        spec = f"{interpolated(port.host_text)}:{port.container}"
+        return spec if port.protocol == "tcp" else f"{spec}/{port.protocol}"
     if port.mode is not None or port.published is not None:
         return long_port(port)
     parts = [p for p in (port.host_ip, port.host) if p is not None]
@@ -389,13 +412,15 @@ def long_port(port: Port, mode: str | None = None) -> dict[str, Any]:
 def _mount(mount: Mount, base: str = ".") -> dict[str, Any] | str:
     if mount.kind == "volume" and not mount.source:
         return {"type": "volume", "target": text(mount.target)}
+    relabel = {"bind": {"selinux": mount.selinux}} if mount.selinux else {}
     if mount.source_text is not None:
         interpolated_bind = {"type": "bind", "source": interpolated(mount.source_text), "target": text(mount.target)}
-        return {**interpolated_bind, "read_only": mount.read_only}
+        return {**interpolated_bind, "read_only": mount.read_only, **relabel}
     if mount.kind == "volume":
         return text(f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}")
     source = place(mount.source, base)
-    return {"type": "bind", "source": text(source), "target": text(mount.target), "read_only": mount.read_only}
+    bind = {"type": "bind", "source": text(source), "target": text(mount.target), "read_only": mount.read_only}
+    return {**bind, **relabel}
 
 
 def _seconds(value: float | Interpolation) -> str:

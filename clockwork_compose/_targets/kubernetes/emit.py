@@ -172,7 +172,7 @@ def refuse_compose_only(project: Project) -> None:
                 raise DeclarationError(
                     None,
                     kind.lower() + "s",
-                    f"{kind}({name!r}) with external, a name, a driver, options, labels or internal "
+                    f"{kind}({name!r}) with external, a name, a driver, options, labels, internal or ipam "
                     "is not supported on kubernetes",
                     f"declare it as {kind}({name!r}), or build for compose or swarm",
                 )
@@ -193,15 +193,18 @@ def _compose_only(s: Service) -> tuple[str, str] | None:
         return "command", "an Env interpolation"
     hc = s.healthcheck
     if hc is not None and any(
-        isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)
+        isinstance(v, Interpolation)
+        for v in (hc.interval, hc.timeout, hc.retries, hc.start_period, getattr(hc.check, "script", None))
     ):
+        return "healthcheck", "an Env interpolation"
+    if hc is not None and any(isinstance(v, Interpolation) for v in getattr(hc.check, "argv", ())):
         return "healthcheck", "an Env interpolation"
     if s.options.limits is not None and s.options.limits.pids is not None:
         return "limits.pids", "a container's pids limit"
     if any(ip == "host-gateway" for _, ip in s.options.extra_hosts):
         return "extra_hosts", "host-gateway"
     for port in s.ports:
-        if port.mode is not None or port.published is not None:
+        if port.mode is not None or port.published is not None or port.host_text is not None:
             return "ports", f"Port(target={port.container}) with mode or a published range or Env"
     for mount in s.mounts:
         if mount.kind == "volume" and not mount.source:

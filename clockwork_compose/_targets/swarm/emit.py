@@ -36,6 +36,7 @@ from .. import place
 from ..compose.emit import (
     _healthcheck,
     interpolated,
+    ipam,
     labels,
     options,
     process,
@@ -150,6 +151,8 @@ def _network(spec: NamedNetwork | None) -> dict[str, Any]:
         out["internal"] = True
     if spec.labels:
         out["labels"] = {k: text(v) for k, v in spec.labels}
+    if spec.ipam:
+        out["ipam"] = ipam(spec.ipam)  # docker stack deploy gives the overlay network this subnet
     return out
 
 
@@ -183,9 +186,26 @@ def service(
     configs: dict[str, dict[str, str]],
     files: dict[tuple[str, str], tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
+    bound = next((p for p in s.ports if p.host_text is not None), None)
+    if bound is not None:
+        raise DeclarationError(
+            s.name,
+            "ports",
+            f"the port {bound.container} whose host part is an Env (it may hold an address) is not supported on swarm",
+            "use Port(target=..., published=Env(...)) there, or build for compose",
+        )
     out: dict[str, Any] = {"image": image_of(project, s), **process(s)}
     if s.ports:
         out["ports"] = [_port(p, mode) for p in s.ports]
+    relabelled = next((m for m in s.mounts if m.selinux), None)
+    if relabelled is not None:
+        raise DeclarationError(
+            s.name,
+            "volumes",
+            f"the SELinux label of the bind mount at {relabelled.target} is not supported on swarm "
+            "(docker stack deploy ignores it)",
+            "remove selinux, or build for compose",
+        )
     volumes = [_mount(m, base) for m in s.mounts if s.migrator is None or m.kind == "volume"]
     volumes += [{"type": "tmpfs", "target": text(path.split(":", 1)[0])} for path in s.tmpfs]
     if volumes:
@@ -226,6 +246,7 @@ def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
 
 
 def _port(port: Port, mode: str) -> dict[str, Any]:
+    assert port.host_text is None, port  # refused with the service's name, before
     out: dict[str, Any] = {"target": port.container}
     if port.published is not None:
         published = port.published
