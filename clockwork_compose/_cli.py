@@ -355,6 +355,15 @@ def apply(
     ] = None,
     target: TargetOption = Target.compose,
     stack: Stack = None,
+    registry: Annotated[
+        Optional[str],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option(
+            "--registry",
+            metavar="HOST:PORT",
+            help="Swarm: push each image built here to this registry and deploy it by digest, "
+            "so that every node runs the same bits (needed on more than one node).",
+        ),
+    ] = None,
 ) -> None:
     """Build, then start everything in dependency order and wait until it is healthy."""
     from ._targets.base import ApplyOptions
@@ -373,6 +382,7 @@ def apply(
         replace_data=replace_data,
         adopt_data=adopt_data,
         adopt_from=adopt_data_from.absolute() if adopt_data_from is not None else None,
+        registry=registry,
     )
     refused = runner.refuse(options)
     if refused is not None:

@@ -4,6 +4,8 @@
 #   bash scripts/swarm-lab.sh up [N]        N >= 3 nodes (default 3): one manager, N-1 workers
 #   bash scripts/swarm-lab.sh status        containers, swarm nodes, registry; exit 0 when healthy
 #   bash scripts/swarm-lab.sh push IMAGE... copy local images into the lab registry
+#   bash scripts/swarm-lab.sh mirror IMAGE... the same, as the nodes' Docker Hub mirror: the
+#                                           nodes then pull each under its own name
 #   bash scripts/swarm-lab.sh down [--keep-images]
 #
 # Each node is a container running its own dockerd (Debian bookworm's docker.io, in an
@@ -20,10 +22,16 @@
 # sides: the host engine pushes there (dockerd treats 127.0.0.0/8 registries as insecure by
 # default) and every node pulls it. Use that name in a stack file.
 #
-# Output of `up`: progress on stderr; on stdout exactly two lines, the last it prints:
+# The registry is also each node's mirror of Docker Hub (registry-mirrors): `mirror IMAGE`
+# pushes a local image as library/NAME:TAG (or NS/NAME:TAG), so a stack file that says
+# `image: postgres:15-alpine` runs on every node, offline.
+#
+# Output of `up`: progress on stderr; on stdout three lines, the last two being:
+#   CLOCKWORK_SWARM_TOOLS_IMAGE=127.0.0.1:REGISTRY_PORT/clockwork-lab-tools:1
+#                                              the docker CLI image clockwork's jobs run on nodes
 #   DOCKER_HOST=tcp://127.0.0.1:MANAGER_PORT   the manager's dockerd (plain TCP, 127.0.0.1 only)
 #   REGISTRY=127.0.0.1:REGISTRY_PORT
-# so `export $(bash scripts/swarm-lab.sh up 3)` points docker at the lab.
+# so `export $(bash scripts/swarm-lab.sh up 3)` points docker and clockwork at the lab.
 #
 # Everything it makes (containers, volumes, the network, image tags) is named clockwork-lab*
 # and labelled dev.clockwork.lab=1; `down` removes exactly that. `push` leaves no tag on the
@@ -45,6 +53,7 @@ REGISTRY=$PREFIX-registry
 BASE_TAG=$PREFIX-base:bookworm
 NODE_TAG=$PREFIX-node:bookworm
 REGISTRY_TAG=$PREFIX-registry:bookworm
+TOOLS_TAG=$PREFIX-tools:1
 BASE_PACKAGES=docker.io,docker-registry,tini,socat,iproute2,iptables,procps,ca-certificates,curl
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # What replaces --privileged (docker-engine.md 4b); the host uses cgroup v1.
@@ -134,6 +143,7 @@ ensure_images() {
     ensure_base
     ensure_layer "$NODE_TAG" "$lab/node"
     ensure_layer "$REGISTRY_TAG" "$lab/registry"
+    ensure_layer "$TOOLS_TAG" "$lab/tools"
     # Images a rebuild left untagged, unless a container still runs them.
     docker image prune -f --filter "label=$LABEL=1" >/dev/null 2>&1 || true
 }
@@ -351,7 +361,9 @@ cmd_up() {
     host_trusts_registry || log "WARNING: the host engine does not treat 127.0.0.1:$REGISTRY_PORT as insecure: add it to insecure-registries to push"
     extra=$(lab_nodes | awk -v n="$n" -v p="$PREFIX-node" '{ i = substr($0, length(p) + 1) + 0; if (i > n) print }' | tr '\n' ' ')
     [ -z "$extra" ] || log "left as they are: $extra(more nodes than $n; down removes the whole lab)"
+    push_one "$TOOLS_TAG" "127.0.0.1:$REGISTRY_PORT/$TOOLS_TAG" >/dev/null
     log "ready: $n nodes, 1 manager ($(( $(date +%s) - t0 )) s)"
+    printf 'CLOCKWORK_SWARM_TOOLS_IMAGE=127.0.0.1:%s/%s\n' "$REGISTRY_PORT" "$TOOLS_TAG"
     printf 'DOCKER_HOST=tcp://127.0.0.1:%s\n' "$MANAGER_PORT"
     printf 'REGISTRY=127.0.0.1:%s\n' "$REGISTRY_PORT"
 }
@@ -389,29 +401,44 @@ cmd_status() {
     [ "$healthy" = 1 ]
 }
 
+# push_one IMAGE REF: IMAGE into the registry as REF; the tag made for the push is removed
+# again unless it existed before. Prints REF.
+push_one() {
+    local image=$1 ref=$2 had=0
+    exists image "$image" || die "no local image $image"
+    exists image "$ref" && had=1
+    docker tag "$image" "$ref"
+    if ! quiet docker push "$ref"; then
+        [ "$had" = 1 ] || docker rmi "$ref" >/dev/null 2>&1 || true
+        die "push of $ref failed"
+    fi
+    [ "$had" = 1 ] || docker rmi "$ref" >/dev/null
+    log "pushed $ref"
+    printf '%s\n' "$ref"
+}
+
 # push IMAGE...: each local image goes to the registry as 127.0.0.1:PORT/IMAGE (the name
-# the nodes pull too); prints that reference per image. The tag made for the push is
-# removed again unless it existed before.
+# the nodes pull too); prints that reference per image.
+# mirror IMAGE...: each goes where a Docker Hub mirror keeps it (library/NAME:TAG for a
+# one-part name), so the nodes pull it as IMAGE itself; prints IMAGE per image.
 cmd_push() {
-    [ "$#" -gt 0 ] || die "push IMAGE...: name at least one local image"
+    local how=$1 image ref path
+    shift
+    [ "$#" -gt 0 ] || die "$how IMAGE...: name at least one local image"
     exists container "$REGISTRY" || die "no lab registry: run up first"
     read_ports
     registry_answers_here || die "the lab registry does not answer on 127.0.0.1:$REGISTRY_PORT: run up"
-    local image ref had
     for image in "$@"; do
-        exists image "$image" || die "no local image $image"
-        ref="127.0.0.1:$REGISTRY_PORT/$image"
-        case ${image##*/} in *:*) ;; *) ref="$ref:latest" ;; esac
-        had=0
-        exists image "$ref" && had=1
-        docker tag "$image" "$ref"
-        if ! quiet docker push "$ref"; then
-            [ "$had" = 1 ] || docker rmi "$ref" >/dev/null 2>&1 || true
-            die "push of $ref failed"
+        path=$image
+        case ${image##*/} in *:*) ;; *) path="$path:latest" ;; esac
+        if [ "$how" = mirror ]; then
+            case $path in */*) ;; *) path="library/$path" ;; esac
+            case ${path%%/*} in *.*|*:*|localhost) die "mirror $image: a Docker Hub name has no registry host" ;; esac
+            push_one "$image" "127.0.0.1:$REGISTRY_PORT/$path" >/dev/null
+            printf '%s\n' "$image"
+        else
+            push_one "$image" "127.0.0.1:$REGISTRY_PORT/$path"
         fi
-        [ "$had" = 1 ] || docker rmi "$ref" >/dev/null
-        log "pushed $ref"
-        printf '%s\n' "$ref"
     done
 }
 
@@ -447,13 +474,13 @@ cmd_down() {
 
 # Two runs at once (two shells, two test runs) take turns.
 case ${1:-} in
-    up|down|push) exec 9>>/tmp/clockwork-lab.lock; flock 9 ;;
+    up|down|push|mirror) exec 9>>/tmp/clockwork-lab.lock; flock 9 ;;
 esac
 
 case ${1:-} in
     up) shift; cmd_up "$@" ;;
     down) shift; cmd_down "$@" ;;
     status) shift; cmd_status ;;
-    push) shift; cmd_push "$@" ;;
-    *) die "usage: swarm-lab.sh up [N] | status | push IMAGE... | down [--keep-images]" ;;
+    push|mirror) cmd_push "$@" ;;
+    *) die "usage: swarm-lab.sh up [N] | status | push IMAGE... | mirror IMAGE... | down [--keep-images]" ;;
 esac

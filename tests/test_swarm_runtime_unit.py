@@ -167,6 +167,7 @@ def destroying(monkeypatch: pytest.MonkeyPatch) -> tuple[list[swarm_runtime.Made
     monkeypatch.setattr(swarm_runtime, "remove", lambda stack, keep, wait: removed.append(stack) or Removed(("x",)))
     monkeypatch.setattr(swarm_runtime, "_compose_volumes", lambda stack, folder: ())
     monkeypatch.setattr(swarm_runtime._docker, "project_lock", lambda name, action: contextlib.nullcontext())
+    monkeypatch.setattr(swarm_runtime._nodes, "nodes", lambda: [])
     return things, removed
 
 

@@ -89,6 +89,8 @@ class Postgres(Engine):
     def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
         if target.host_port is None:
             raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
+        if getattr(exec_in, "inside_only", False):  # the host cannot dial the port (a swarm node elsewhere)
+            return query_inside(target, env, sql, exec_in)
         return query_url(dsn(target, env), sql)
 
     def query_url(self, url: str, sql: str, project: Project, exec_in: ExecIn) -> list[Row]:
@@ -101,6 +103,14 @@ def dsn(target: DatabaseTarget, env: Mapping[str, str]) -> str:
     password = quote(resolve(target.password, env), safe="")
     database = quote(resolve(target.database, env), safe="")
     return f"postgresql://{user}:{password}@{HOST}:{target.host_port}/{database}"
+
+
+def query_inside(target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
+    """The image's psql, in the database's container, over its TCP port there."""
+    argv = ["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"]
+    argv += ["-p", str(target.container_port), "-U", resolve(target.user, env), "-d", resolve(target.database, env)]
+    out = exec_in(target.service, [*argv, "-c", sql], {"PGPASSWORD": resolve(target.password, env)})
+    return [tuple(line.split("\t")) for line in out.splitlines()]
 
 
 def query_url(url: str, sql: str) -> list[Row]:

@@ -67,6 +67,8 @@ class ApplyOptions:
     #: Compose: take over what a moved or renamed folder left (``adopt_from``: whose).
     adopt_data: bool = False
     adopt_from: Path | None = None
+    #: Swarm: where build-only images are pushed for every node to pull (``HOST[:PORT]``).
+    registry: str | None = None
 
 
 @dataclass(frozen=True)

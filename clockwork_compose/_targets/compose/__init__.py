@@ -17,6 +17,8 @@ class Compose:
     announces = True
 
     def refuse(self, options: ApplyOptions) -> str | None:
+        if options.registry:
+            return "--registry is for --target swarm: Compose runs the images this engine has"
         return None
 
     def apply(self, project_dir: Path, options: ApplyOptions, needs: Needs) -> ApplyReport:

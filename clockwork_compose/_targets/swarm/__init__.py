@@ -25,7 +25,14 @@ class Swarm:
     def apply(self, project_dir: Path, options: ApplyOptions, needs: Needs) -> ApplyReport:
         from . import runtime
 
-        return runtime.apply(project_dir, needs, options.stack, options.timeout, on_progress=options.on_progress)
+        return runtime.apply(
+            project_dir,
+            needs,
+            options.stack,
+            options.timeout,
+            on_progress=options.on_progress,
+            registry=options.registry,
+        )
 
     def check(self, project_dir: Path, timeout: float, needs: Needs, stack: str | None = None) -> AssertReport:
         from . import runtime

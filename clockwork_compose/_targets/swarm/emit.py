@@ -239,8 +239,16 @@ def _deploy(project: Project, s: Service, mode: str) -> dict[str, Any]:
     out["endpoint_mode"] = mode
     if s.options.limits or s.options.reservations:
         out["resources"] = resources(s.options)
+    host_ports = any(p.mode == "host" or (p.mode is None and mode == "dnsrr") for p in s.ports)
     if s.role is Role.DATABASE:
         out["placement"] = {"constraints": [f"node.labels.{placement_label(project, s)} == true"]}
+    elif host_ports and s.replicas > 1:
+        out["placement"] = {"max_replicas_per_node": 1}  # a node publishes a host port once
+    if s.role is not Role.MIGRATOR:
+        # One task at a time, each counted once healthy. Start the new one first where two
+        # can run side by side (no host port, no data directory): the service never stops.
+        first = "stop-first" if host_ports or s.role is Role.DATABASE else "start-first"
+        out["update_config"] = {"parallelism": 1, "order": first}
     out["labels"] = labels(s)
     return out
 

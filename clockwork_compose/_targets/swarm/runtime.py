@@ -51,6 +51,7 @@ from ..base import (
     ServiceReport,
     deadline_seconds,
 )
+from . import nodes as _nodes
 from .emit import placement_label
 
 SPEC_LABEL = "dev.clockwork.spec"
@@ -381,8 +382,12 @@ def apply(
     stack: str | None = None,
     timeout: float | None = None,
     on_progress: Progress | None = None,
+    registry: str | None = None,
 ) -> ApplyReport:
     """Build docker-stack.yml, then deploy it in dependency order and wait for each layer.
+
+    ``registry`` (``HOST[:PORT]``): where each build-only image is pushed, under a tag of its
+    content, and deployed from by digest; a swarm of more than one node needs one for them.
 
     ``needs``: how to build, the lock (``_docker.project_lock``: one apply or destroy of a
     stack at a time on this host, shared with the Compose project of that name), the clock
@@ -390,12 +395,18 @@ def apply(
     would mount) another folder made, or a Compose project of its name running, raise
     SwarmError and nothing is touched."""
     stack = valid_stack(stack) if stack is not None else _lower.project_name(project_dir)
+    registry = valid_registry(registry) if registry else None
     with needs.lock(stack, "apply"):
-        return _apply(project_dir, stack, timeout, on_progress, needs)
+        return _apply(project_dir, stack, timeout, on_progress, needs, registry)
 
 
 def _apply(
-    project_dir: Path, stack: str, timeout: float | None, on_progress: Progress | None, needs: Needs
+    project_dir: Path,
+    stack: str,
+    timeout: float | None,
+    on_progress: Progress | None,
+    needs: Needs,
+    registry: str | None = None,
 ) -> ApplyReport:
     import yaml
 
@@ -411,7 +422,9 @@ def _apply(
     notes += adopt(stack, existing, owner)
     env = _envfile.run_values(folder, needs.environ)
     doc = yaml.safe_load(built.text)
-    notes += ensure_images(project, doc, folder)
+    swarm = _nodes.nodes()
+    remote = len(swarm) > 1 or not _nodes.engine_is_here()
+    notes += ensure_images(project, doc, folder, registry, len(swarm))
     notes += ensure_data_nodes(project)
     budget = timeout if timeout is not None else deadline_seconds(project)
     for name in sorted(set(existing) - set(project.services)):
@@ -439,6 +452,8 @@ def _apply(
             deploy(subset(stamped, {n: hashes[n] for n in changes}), stack, {**needs.environ, **env}, folder)
             deploys += 1
         failure = _wait(project, stack, layer, hashes, (budget, started, clock), on_progress, services, changes)
+        if failure is None and remote:
+            failure = _answering(doc, stack, layer, env, started + budget, clock)
         if failure is not None:
             break
     return ApplyReport(
@@ -525,6 +540,87 @@ def _dependants(project: Project, name: str) -> list[str]:
     return sorted(out)
 
 
+def published(entry: Mapping[str, Any], env: Mapping[str, str]) -> list[int]:
+    """The TCP ports a service's tasks publish on the node that runs them (mode host)."""
+    out = []
+    for port in entry.get("ports") or []:
+        if not isinstance(port, dict) or port.get("mode") != "host" or port.get("protocol", "tcp") != "tcp":
+            continue
+        value = str(port.get("published", ""))
+        match = _VARIABLE.match(value)
+        if match:
+            value = env.get(match.group(1), value.split(":-", 1)[-1].rstrip("}") if ":-" in value else "")
+        if value.isdigit():
+            out.append(int(value))
+    return sorted(set(out))
+
+
+def running_on(stack: str, name: str) -> list[tuple[str, str]]:
+    """(task ID, node ID) of each running task of the stack's service ``name``."""
+    inspected = stack_services(stack).get(name)
+    if inspected is None:
+        return []
+    return [
+        (t["ID"], t["NodeID"])
+        for t in tasks(inspected["ID"])
+        if t["DesiredState"] == "running" and t["Status"]["State"] == "running"
+    ]
+
+
+def _port_outcome(node: _nodes.Node, ports: Sequence[int], stack: str) -> tuple[bool, str]:
+    """Whether every port in ``ports`` accepts TCP on ``node``: dialled from here when the
+    node is this machine, else by a job on the node (host network)."""
+    if _nodes.here(node):
+        for port in ports:
+            outcome = _assertions.tcp_open(_assertions.HOST, port)
+            if not outcome.passed:
+                return False, f"{port}: {outcome.detail}"
+        return True, ""
+    script = " && ".join(f"( {_nodes.port_script(p)} )" for p in ports)
+    try:
+        _nodes.one(stack, node.id, script, host_network=True, timeout=60, reap=True)
+    except _nodes.JobFailed as exc:
+        return False, f"{', '.join(map(str, ports))}: {exc.output or exc}"
+    return True, ""
+
+
+def _on_nodes(
+    placed: Sequence[str], swarm: Mapping[str, _nodes.Node], ports: Sequence[int], stack: str
+) -> list[tuple[str, tuple[bool, str]]]:
+    """``_port_outcome`` on each node of ``placed``, side by side (each may be a job)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(placed))) as pool:
+        outcomes = list(pool.map(lambda n: _port_outcome(swarm[n], ports, stack), placed))
+    return list(zip(placed, outcomes, strict=True))
+
+
+def _answering(
+    doc: Mapping[str, Any], stack: str, layer: Sequence[str], env: Mapping[str, str], deadline: float, clock: Clock
+) -> Failure | None:
+    """Wait until each service of ``layer`` answers on every node that runs one of its
+    tasks, on every host-mode port it publishes there (each node publishes only its own)."""
+    swarm = {n.id: n for n in _nodes.nodes()}
+    for name in layer:
+        ports = published(doc["services"][name], env)
+        if not ports:
+            continue
+        while True:
+            placed = sorted({node for _, node in running_on(stack, name)})
+            failing = [
+                f"{swarm[n].hostname} ({detail})"
+                for n, (ok, detail) in _on_nodes(placed, swarm, ports, stack)
+                if not ok
+            ]
+            if placed and not failing:
+                break
+            if clock.monotonic() > deadline:
+                where = "; ".join(failing) or "no running task"
+                return Failure(name, f"{name} does not answer on every node that runs it: {where}", "")
+            clock.sleep(1.0)
+    return None
+
+
 def _no_compose_twin(stack: str, doc_volumes: Sequence[str]) -> None:
     """Refuse while a Compose project of the stack's name runs here: its volumes have the
     same names (``<name>_<volume>``), and two databases must never share a data directory."""
@@ -560,32 +656,81 @@ def _ipvs_note(doc: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def ensure_images(project: Project, doc: Mapping[str, Any], folder: Path) -> list[str]:
-    """Build each build-only resource's image under its tag unless it is already there."""
+def ensure_images(
+    project: Project, doc: dict[str, Any], folder: Path, registry: str | None = None, node_count: int = 1
+) -> list[str]:
+    """Build each build-only resource's image under its tag unless it is already there; with
+    a ``registry``, push it there under a tag of its content and deploy that exact digest
+    (``doc`` is changed to say so). More than one node and no registry: SwarmError, before
+    anything is built or deployed (the other nodes could not pull it)."""
+    built_here = [
+        s for s in project.ordered() if s.image is None and s.build is not None and s.role is not Role.MIGRATOR
+    ]
+    if built_here and node_count > 1 and registry is None:
+        first = built_here[0]
+        raise SwarmError(
+            f"{first.name} is built from {first.build.context if first.build else '.'} on this node, and this swarm "
+            f"has {node_count} nodes: the others cannot pull {doc['services'][first.name]['image']}; nothing was "
+            "deployed. Give --registry HOST:PORT (clockwork pushes it there and deploys it by digest), "
+            "or push it yourself and set image= in main.py"
+        )
     notes = []
-    for service in project.ordered():
-        if service.image is not None or service.build is None or service.role is Role.MIGRATOR:
-            continue
+    for service in built_here:
         image = doc["services"][service.name]["image"]
         try:
             docker("image", "inspect", image)
-            continue
         except SwarmError:
-            pass
-        context = (folder / service.build.context).resolve()
-        args = ["build", "-t", image]
-        if service.build.dockerfile:
-            args += ["-f", str(context / service.build.dockerfile)]
-        for key, value in service.build.args:
-            args += ["--build-arg", f"{key}={value}"]
-        if service.build.target:
-            args += ["--target", service.build.target]
-        docker(*args, str(context))
-        notes.append(
-            f"built {image} on this node: a multi-node swarm needs it in a registry "
-            f"(docker push, then image= in main.py)"
-        )
+            _build(service, image, folder)
+            if registry is None:
+                notes.append(
+                    f"built {image} on this node: a multi-node swarm needs it in a registry "
+                    "(apply --registry HOST:PORT)"
+                )
+        if registry is not None:
+            reference = push(image, registry)
+            doc["services"][service.name]["image"] = reference
+            notes.append(f"pushed {image} as {reference}")
     return notes
+
+
+def _build(service: Service, image: str, folder: Path) -> None:
+    assert service.build is not None
+    context = (folder / service.build.context).resolve()
+    args = ["build", "-t", image]
+    if service.build.dockerfile:
+        args += ["-f", str(context / service.build.dockerfile)]
+    for key, value in service.build.args:
+        args += ["--build-arg", f"{key}={value}"]
+    if service.build.target:
+        args += ["--target", service.build.target]
+    docker(*args, str(context))
+
+
+def push(image: str, registry: str) -> str:
+    """Push ``image`` to ``registry`` as ``REGISTRY/NAME:<content>``; the reference every
+    node pulls, ``REGISTRY/NAME:<content>@sha256:<manifest>``: the same bits everywhere."""
+    content = docker("image", "inspect", "--format", "{{.Id}}", image).strip().removeprefix("sha256:")[:12]
+    name = image.rsplit("/", 1)
+    last = name[-1].split("@")[0].split(":")[0]
+    repository = "/".join([*name[:-1], last]) if len(name) > 1 and "." not in name[0] and ":" not in name[0] else last
+    tagged = f"{registry}/{repository}:{content}"
+    docker("tag", image, tagged)
+    digest = _nodes.digest_of(docker("push", tagged))
+    if digest is None:
+        raise SwarmError(f"docker push {tagged} printed no digest")
+    return f"{tagged}@{digest}"
+
+
+_REGISTRY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._/-]+)?")
+
+
+def valid_registry(value: str) -> str:
+    """``value`` when it names a registry (``HOST[:PORT][/PATH]``), else DeclarationError."""
+    if not _REGISTRY.fullmatch(value):
+        raise DeclarationError(
+            None, "--registry", f"{value!r} is not a registry", "write HOST:PORT, e.g. registry.example.com:5000"
+        )
+    return value.rstrip("/")
 
 
 def ensure_data_nodes(project: Project) -> list[str]:
@@ -624,11 +769,27 @@ def check(
     compose_checks = {f"migrator {s.name} exited 0" for s in project.ordered()} | {
         _assertions._running_name(s) for s in project.ordered()
     }
+    swarm = _nodes.nodes()
+    remote = len(swarm) > 1 or not _nodes.engine_is_here()
+    env = _envfile.run_values(path.parent)
+    if remote:  # each node publishes its own tasks' ports: checked there, below
+        compose_checks |= {
+            f"port {_assertions.HOST}:{p.host} ({s.name}) accepts TCP" for s in project.ordered() for p in s.ports
+        }
     probes = [
         p
-        for p in _assertions.probes(project, _envfile.run_values(path.parent), _exec_in(stack))
+        for p in _assertions.probes(project, env, _exec_in(stack, {n.id: n for n in swarm}))
         if p.name not in compose_checks  # the containers' checks: Swarm's tasks answer them here
     ]
+    if remote:
+        import yaml
+
+        doc = yaml.safe_load(path.read_text())
+        for s in project.ordered():
+            ports = published(doc["services"].get(s.name, {}), env)
+            if ports and s.role is not Role.MIGRATOR:
+                name = f"ports {', '.join(map(str, ports))} ({s.name}) accept TCP on every node that runs it"
+                probes.append(_assertions.Probe(name, lambda s=s, ports=ports: _ports_everywhere(stack, s.name, ports)))
     ours = [
         _assertions.Probe(
             f"migrator {s.name} completed" if s.role is Role.MIGRATOR else f"service {s.name} ready",
@@ -637,21 +798,51 @@ def check(
         for s in project.ordered()
     ]
     probes = ours + probes
-    checks = _assertions.run(probes, timeout)
+    try:
+        checks = _assertions.run(probes, timeout)
+    finally:
+        if remote:
+            _nodes.sweep(stack)  # the clients' jobs, once their output is read
     return AssertReport(stack, tuple(checks), time.monotonic() - started)
 
 
-def _exec_in(stack: str) -> Callable[[str, Sequence[str], Mapping[str, str]], str]:
-    """``docker exec`` in a running task of the stack's service (a database's client)."""
+def _exec_in(stack: str, swarm: Mapping[str, _nodes.Node]) -> Callable[[str, Sequence[str], Mapping[str, str]], str]:
+    """Run a client in a running task of the stack's service (a database's): ``docker exec``
+    through the manager when the task runs on the manager's node, else a job on its node
+    (the values of ``env`` are in the job's environment until it is removed)."""
 
     def run(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
-        label = f"label=com.docker.swarm.service.name={stack}_{name}"
-        ids = docker("ps", "-q", "--filter", label, "--filter", "status=running").split()
-        if not ids:
-            raise LookupError(f"no running task of {stack}_{name} on this node")
-        return _docker.exec_in(ids[0], argv, env)
+        placed = running_on(stack, name)
+        if not placed:
+            raise LookupError(f"no running task of {stack}_{name}")
+        task, node = placed[0]
+        if node in swarm and swarm[node].local:
+            label = f"label=com.docker.swarm.task.id={task}"
+            ids = docker("ps", "-q", "--filter", label).split()
+            if not ids:
+                raise LookupError(f"no container of task {task} of {stack}_{name}")
+            return _docker.exec_in(ids[0], argv, env)
+        try:
+            return _nodes.one(stack, node, _nodes.exec_script(task, argv, sorted(env)), env=env).removesuffix("\n")
+        except _nodes.JobFailed as exc:
+            raise RuntimeFailure(
+                f"{name} on node {swarm[node].hostname if node in swarm else node}: {exc.output or exc}"
+            ) from None
 
+    #: Clients run inside: the host may not reach a port published on another node.
+    run.inside_only = len(swarm) > 1 or not _nodes.engine_is_here()  # type: ignore[attr-defined]
     return run
+
+
+def _ports_everywhere(stack: str, name: str, ports: Sequence[int]) -> _assertions.Outcome:
+    swarm = {n.id: n for n in _nodes.nodes()}
+    placed = sorted({node for _, node in running_on(stack, name)})
+    if not placed:
+        return _assertions.Outcome(False, "no running task")
+    failing = [f"{swarm[n].hostname}: {detail}" for n, (ok, detail) in _on_nodes(placed, swarm, ports, stack) if not ok]
+    if failing:
+        return _assertions.Outcome(False, "; ".join(failing))
+    return _assertions.Outcome(True, "on " + ", ".join(swarm[n].hostname for n in placed))
 
 
 def _service_outcome(service: Service, stack: str) -> _assertions.Outcome:
@@ -697,7 +888,39 @@ def destroy(stack: str, folder: Path, keep_volumes: bool = False, wait: float = 
         if things and not any(t.owner for t in things):
             raise SwarmError(_unrecorded(stack, folder, things))
         removed = remove(stack, keep_volumes, wait)
+        swarm = _nodes.nodes()
+        if len(swarm) > 1:
+            removed = _remove_on_nodes(stack, folder, keep_volumes, removed, swarm)
         return dataclasses.replace(removed, compose_volumes=_compose_volumes(stack, folder))
+
+
+def _remove_on_nodes(
+    stack: str, folder: Path, keep_volumes: bool, removed: Removed, swarm: Sequence[_nodes.Node]
+) -> Removed:
+    """What the stack left on the other nodes (finished job containers, named volumes),
+    removed by a job on every node: only what carries the stack's label and this folder's
+    (a volume another folder made keeps its data). A node that is down keeps its copies:
+    SwarmError names it, after the rest is removed."""
+    try:
+        done = _nodes.run_job(stack, _nodes.cleanup_script(stack, str(folder), keep_volumes), timeout=120)
+    finally:
+        _nodes.sweep(stack)
+    found = _nodes.parse_removed(done)
+    names = {n.id: n.hostname for n in swarm}
+    failed = [
+        f"{names.get(d.node, d.node)}: {d.output.splitlines()[-1] if d.output else d.code}" for d in done if d.code != 0
+    ]
+    missing = sorted(n.hostname for n in swarm if n.id not in {d.node for d in done})
+    if failed or missing:
+        where = "; ".join(failed + [f"{m}: not ready, its copies are kept" for m in missing])
+        raise SwarmError(
+            f"stack {stack} is removed, but not everything it left on its nodes: {where}; run destroy again"
+        )
+    return dataclasses.replace(
+        removed,
+        containers=tuple(sorted(set(removed.containers) | set(found["container"]))),
+        volumes=tuple(sorted(set(removed.volumes) | set(found["volume"]))),
+    )
 
 
 def _compose_volumes(stack: str, folder: Path) -> tuple[str, ...]:

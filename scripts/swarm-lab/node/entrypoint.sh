@@ -4,7 +4,9 @@
 # Env (set by scripts/swarm-lab.sh):
 #   LAB_REGISTRY_PORT  the lab registry's port on 127.0.0.1 of the host; the same port on
 #                      127.0.0.1 of this node forwards to the registry on the lab network,
-#                      so that 127.0.0.1:PORT/IMAGE names one image on both sides
+#                      so that 127.0.0.1:PORT/IMAGE names one image on both sides. It is
+#                      also this node's mirror of Docker Hub: an image pushed there as
+#                      library/NAME:TAG (swarm-lab.sh mirror) is pulled as NAME:TAG
 #   LAB_REGISTRY_ADDR  the registry's (static) address on the lab network: an address, not
 #                      its name, because the host engine's embedded DNS for the lab network
 #                      stops answering while the host engine is in swarm mode (seen here)
@@ -23,6 +25,7 @@ mkdir -p /etc/docker
 cat >/etc/docker/daemon.json <<JSON
 {
   "insecure-registries": ["127.0.0.1:${LAB_REGISTRY_PORT}", "${LAB_REGISTRY_ADDR}:5000"],
+  "registry-mirrors": ["http://127.0.0.1:${LAB_REGISTRY_PORT}"],
   "cgroup-parent": "/${node}",
   "storage-driver": "overlay2",
   "log-opts": {"max-size": "10m", "max-file": "2"},
