@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -609,8 +610,19 @@ def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[No
     """One lock per project name on this host, held by every apply and destroy of it from
     start to end, on Compose and on Swarm (a stack and the Compose project of its name share
     volume names). Whoever comes second is refused at once (``Busy``), never queued: the
-    message names what runs ("another apply of shop", "a destroy of shop")."""
-    return host_lock(f"project-{name}", wait=False, what=f"an apply or destroy of {name}", doing=f"{action} of {name}")
+    message names what runs ("another apply of shop", "a destroy of shop"). The lock is the
+    engine's: one that ``DOCKER_HOST`` names elsewhere (a swarm's manager) has its own."""
+    return host_lock(
+        f"project-{name}{engine_key()}", wait=False, what=f"an apply or destroy of {name}", doing=f"{action} of {name}"
+    )
+
+
+def engine_key() -> str:
+    """"" for this machine's engine; for one ``DOCKER_HOST`` names, a suffix naming it."""
+    endpoint = os.environ.get("DOCKER_HOST", "")
+    if not endpoint or endpoint.startswith("unix://"):
+        return ""
+    return "@" + hashlib.sha256(endpoint.encode()).hexdigest()[:12]
 
 
 def busy_message(holder: str, what: str, doing: str = "") -> str:

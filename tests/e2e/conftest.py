@@ -9,6 +9,7 @@ stack starts by removing leftovers and is removed again afterwards, even when a 
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import engine_support
 import pytest
 from e2e_support import IMAGES, Stack, clean_slate, copy_example, example_lock
+from lab_support import LOCK, Lab, lab_script, parse_up
 
 from clockwork_compose import _docker
 from clockwork_compose._errors import EngineUnavailable
@@ -58,3 +60,20 @@ def applied_stack(fresh_stack: Stack) -> Stack:
     result = fresh_stack.apply()
     assert result.code == 0, result.text
     return fresh_stack
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """scripts/swarm-lab.sh's three nodes, made once for the session and removed at its
+    end (``down``), also on failure; a lab someone left up is reused, then removed
+    (CLOCKWORK_E2E_KEEP_LAB=1 leaves it up, for the next run to reuse)."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            up = lab_script("up", "3")
+            assert up.returncode == 0, up.stderr
+            yield parse_up(up.stdout)
+        finally:
+            if os.environ.get("CLOCKWORK_E2E_KEEP_LAB") != "1":
+                lab_script("down")
+            fcntl.flock(handle, fcntl.LOCK_UN)

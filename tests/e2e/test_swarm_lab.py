@@ -1,78 +1,20 @@
 """scripts/swarm-lab.sh on the real engine: three nodes, a registry, traffic across nodes, a
-node reboot, `up` again, and `down` leaving nothing.
-
-The lab is made once for the module (`up 3`) and removed in a finalizer (`down`), also on
-failure; a file lock makes two runs on one engine take turns. A lab someone left up is
-reused by `up` and removed by `down` at the end. The host engine is never put into swarm
-mode: the swarm lives in the nodes' own dockerd. The host talks to the lab only through
-127.0.0.1 (the manager's API, the registry) and `docker exec` into a node.
+node reboot, `up` again, and `down` leaving nothing (the ``lab`` fixture: tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from e2e_support import REPO, eventually
+from e2e_support import eventually
+from lab_support import LABEL, NODES, Lab, host, lab_script, parse_up
 
 pytestmark = pytest.mark.e2e
 
-SCRIPT = REPO / "scripts" / "swarm-lab.sh"
-LOCK = Path("/tmp/clockwork-e2e-swarm-lab.lock")
-LABEL = "dev.clockwork.lab"
-NODES = ("clockwork-lab-node1", "clockwork-lab-node2", "clockwork-lab-node3")
 STACK = "clockwork-lab-smoke"
 SERVICE = f"{STACK}_echo"
 IMAGE = "redis:7-alpine"  # a stand-in built on the host (scripts/build-test-images.sh)
-
-
-def host_env() -> dict[str, str]:
-    """This machine's engine, whatever DOCKER_HOST the caller's shell points at."""
-    return {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
-
-
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=env or host_env())
-
-
-def lab_script(*args: str) -> subprocess.CompletedProcess[str]:
-    return run("bash", str(SCRIPT), *args, timeout=900)
-
-
-def host(*args: str) -> subprocess.CompletedProcess[str]:
-    return run("docker", *args)
-
-
-@dataclass(frozen=True)
-class Lab:
-    docker_host: str
-    registry: str
-
-    def docker(self, *args: str, check: bool = True) -> str:
-        """`docker ARGS` against the lab's manager, from this machine."""
-        result = run("docker", *args, env={**host_env(), "DOCKER_HOST": self.docker_host})
-        if check:
-            assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr}"
-        return result.stdout
-
-    def in_node(self, node: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """`docker ARGS` against one node's own engine, through `docker exec` on this machine."""
-        return host("exec", node, "docker", *args)
-
-
-def parse_up(stdout: str) -> Lab:
-    lines = stdout.strip().splitlines()
-    assert len(lines) >= 2, stdout
-    first, second = lines[-2:]
-    assert first.startswith("DOCKER_HOST=tcp://127.0.0.1:"), stdout
-    assert second.startswith("REGISTRY=127.0.0.1:"), stdout
-    return Lab(first.removeprefix("DOCKER_HOST="), second.removeprefix("REGISTRY="))
 
 
 def labelled_on_host() -> dict[str, list[str]]:
@@ -96,19 +38,6 @@ def named_on_host() -> dict[str, list[str]]:
     }
     named = {kind: host(*args).stdout.split() for kind, args in listings.items()}
     return {kind: [n for n in names if n.startswith("clockwork-lab")] for kind, names in named.items()}
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            up = lab_script("up", "3")
-            assert up.returncode == 0, up.stderr
-            yield parse_up(up.stdout)
-        finally:
-            lab_script("down")
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,9 @@ CRASHES = 3
 #: Polls 0.5 s apart (each lists the stack's services); a failure shows 30 log lines.
 CLOCK = Clock(poll=0.5, log_lines=30)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+#: Seconds a port check on another node may take: a node that stopped answering is still
+#: listed ready for a while, and a job placed there never starts.
+PORT_JOB_TIMEOUT = 20.0
 
 
 class SwarmError(RuntimeFailure):
@@ -578,7 +581,7 @@ def _port_outcome(node: _nodes.Node, ports: Sequence[int], stack: str) -> tuple[
         return True, ""
     script = " && ".join(f"( {_nodes.port_script(p)} )" for p in ports)
     try:
-        _nodes.one(stack, node.id, script, host_network=True, timeout=60, reap=True)
+        _nodes.one(stack, node.id, script, host_network=True, timeout=PORT_JOB_TIMEOUT, reap=True)
     except _nodes.JobFailed as exc:
         return False, f"{', '.join(map(str, ports))}: {exc.output or exc}"
     return True, ""
@@ -842,7 +845,7 @@ def _ports_everywhere(stack: str, name: str, ports: Sequence[int]) -> _assertion
     failing = [f"{swarm[n].hostname}: {detail}" for n, (ok, detail) in _on_nodes(placed, swarm, ports, stack) if not ok]
     if failing:
         return _assertions.Outcome(False, "; ".join(failing))
-    return _assertions.Outcome(True, "on " + ", ".join(swarm[n].hostname for n in placed))
+    return _assertions.Outcome(True, "on " + ", ".join(sorted(swarm[n].hostname for n in placed)))
 
 
 def _service_outcome(service: Service, stack: str) -> _assertions.Outcome:
