@@ -618,7 +618,7 @@ def project_lock(name: str, action: str) -> contextlib.AbstractContextManager[No
 
 
 def engine_key() -> str:
-    """"" for this machine's engine; for one ``DOCKER_HOST`` names, a suffix naming it."""
+    """ "" for this machine's engine; for one ``DOCKER_HOST`` names, a suffix naming it."""
     endpoint = os.environ.get("DOCKER_HOST", "")
     if not endpoint or endpoint.startswith("unix://"):
         return ""

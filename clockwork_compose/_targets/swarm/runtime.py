@@ -809,10 +809,14 @@ def check(
     return AssertReport(stack, tuple(checks), time.monotonic() - started)
 
 
-def _exec_in(stack: str, swarm: Mapping[str, _nodes.Node]) -> Callable[[str, Sequence[str], Mapping[str, str]], str]:
+def _exec_in(
+    stack: str, swarm: Mapping[str, _nodes.Node] | None = None
+) -> Callable[[str, Sequence[str], Mapping[str, str]], str]:
     """Run a client in a running task of the stack's service (a database's): ``docker exec``
     through the manager when the task runs on the manager's node, else a job on its node
-    (the values of ``env`` are in the job's environment until it is removed)."""
+    (the values of ``env`` are in the job's environment until it is removed). ``swarm``:
+    the nodes by ID (None: as the manager lists them now)."""
+    swarm = swarm if swarm is not None else {n.id: n for n in _nodes.nodes()}
 
     def run(name: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
         placed = running_on(stack, name)
