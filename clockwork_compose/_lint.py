@@ -264,6 +264,7 @@ def _mariadb_alter(tokens: list[_Token], state: _State, report: Report) -> None:
     if found is None or found[0] in state.created:
         return
     table, clauses = found
+    chosen = "ALGORITHM" in _words(tokens)  # the server refuses a copy it was not allowed
     for clause in clauses:
         words = _words(clause)
         _common_action(table, clause, words, report, engine="mariadb")
@@ -277,7 +278,7 @@ def _mariadb_alter(tokens: list[_Token], state: _State, report: Report) -> None:
                     f"CHANGE {column} {clause[at + 1].name} renames a column the running app still uses",
                     RENAME_SAFER,
                 )
-            elif "ALGORITHM" not in words:
+            elif not chosen:
                 report.add(
                     clause[0],
                     f"{words[0]} COLUMN {column} may copy all of {table} and block writes while it does "
