@@ -26,6 +26,8 @@ class Build:
     unset_secrets: tuple[str, ...] = ()
     #: What the user should be told besides warnings, e.g. that .env was added to .gitignore.
     notes: tuple[str, ...] = field(default=())
+    #: Lint findings in the migrations new or changed since the file was last written.
+    lint: tuple[str, ...] = field(default=())
 
     @property
     def warnings(self) -> list[str]:
@@ -106,7 +108,30 @@ def build(
         write_atomic(path, text)
     if environ is None:
         os.environ.update(env.exports)
-    return Build(project, text, path, current != text, _unset_secrets(project, env), (*env.notes, *notes))
+    findings = _lint_new_migrations(project, project_dir, current)
+    return Build(project, text, path, current != text, _unset_secrets(project, env), (*env.notes, *notes), findings)
+
+
+def _lint_new_migrations(project: Project, project_dir: Path, previous: str | None) -> tuple[str, ...]:
+    """Lint findings in the migration files the previous output did not hold (by their
+    sha256, which the plan writes into it): files added or edited since the last build.
+    Build reads no database, so it cannot know what is applied; the file it replaces is
+    the last thing built. Unchanged files cost a substring test each, no scan."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for target in project.databases:
+        migrations = target.migrations
+        if migrations is None or migrations.plan is None or target.service in seen:
+            continue
+        seen.add(target.service)
+        new = [
+            s for s in migrations.plan.steps if s.kind != "schema" and (previous is None or s.sha256 not in previous)
+        ]
+        if new:
+            from . import _lint
+
+            found += [str(f) for f in _lint.lint_target(project_dir.resolve(), target, new)]
+    return tuple(found)
 
 
 def kubernetes_secret(project_dir: Path, environ: Mapping[str, str] | None = None) -> str:

@@ -597,7 +597,7 @@ def _say_removed(removed: Mapping[str, Sequence[str]], nothing: str) -> None:
 migrations_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Manage the migration history clockwork keeps in each database.",
+    help="See, create and lint migrations; manage the history clockwork keeps in each database.",
 )
 app.add_typer(migrations_app, name="migrations")
 
@@ -621,6 +621,68 @@ def clear_failed(
                 _say(f"{cleared.database}: cleared {names}: the next apply runs them again")
             else:
                 _say(f"{cleared.database}: no failed migration recorded")
+
+
+@migrations_app.command("status")
+def migrations_status(
+    project_dir: ProjectDir = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the files as JSON on stdout.")] = False,
+) -> None:
+    """List each migration file of each database: applied (and when), pending, changed since it was
+    applied, or applied but missing from the folder. Reads the running database; changes nothing."""
+    from . import _migtools
+
+    with _errors():
+        databases = _migtools.status(project_dir)
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(d) for d in databases], indent=2))
+        return
+    for database in databases:
+        counts = ", ".join(f"{database.count(s)} {s}" for s in ("applied", "pending", "changed", "missing"))
+        print(f"{database.database} ({database.convention}): {counts}")
+        for file in database.files:
+            when = f"  {file.applied_at}" if file.applied_at else ""
+            print(f"  {file.state:<8} {file.path or file.version}{when}")
+
+
+@migrations_app.command("new")
+def migrations_new(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="What the migration does, e.g. add_email.")],
+    project_dir: ProjectDir = Path("."),
+    database: Annotated[
+        Optional[str],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option("--database", metavar="NAME", help="The database resource [default: the only one migrated]."),
+    ] = None,
+) -> None:
+    """Create the next migration file in the folder's convention (plain 001_, golang-migrate up/down,
+    Flyway V<n>__, dbmate, goose, timestamp); never over an existing file."""
+    from . import _migtools
+
+    with _errors():
+        for path in _migtools.new(project_dir, name, database):
+            print(_shown(path))
+
+
+@migrations_app.command("lint")
+def migrations_lint(
+    project_dir: ProjectDir = Path("."),
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are findings.")] = False,
+) -> None:
+    """Flag pending statements that lock tables or lose data (file:line, why, the safer form)."""
+    from . import _migtools
+
+    with _errors():
+        report = _migtools.lint(project_dir)
+    for note in report.notes:
+        _say(note)
+    for finding in report.findings:
+        print(f"warning: {finding}")
+    _say(f"{len(report.findings)} finding{'' if len(report.findings) == 1 else 's'}")
+    if strict and report.findings:
+        raise typer.Exit(1)
 
 
 def _escape(text: str) -> str:

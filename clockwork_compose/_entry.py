@@ -95,6 +95,21 @@ def build(project_dir: Path, output: Path | None, target: str) -> None:
     counts = f"{len(services) - migrators} services, {migrators} migrator{'' if migrators == 1 else 's'}"
     _say(f"{verb} {shown(result.path)} ({counts})")
     report_secrets(result)
+    report_lint(result)
+
+
+#: Lint findings build prints at most; `clockwork migrations lint` lists them all.
+LINT_SHOWN = 10
+
+
+def report_lint(result: _api.Build) -> None:
+    """Findings in migrations new or changed since the last build, as warnings (stderr)."""
+    for finding in result.lint[:LINT_SHOWN]:
+        _say(f"warning: {finding}")
+    if result.lint:
+        more = len(result.lint) - LINT_SHOWN
+        also = f"{more} more; " if more > 0 else ""
+        _say(f"{also}these are new or changed since the last build: `clockwork migrations lint` lists what is pending")
 
 
 def report_secrets(result: _api.Build) -> None:

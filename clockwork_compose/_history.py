@@ -80,3 +80,47 @@ def _clear(target: DatabaseTarget, env: dict[str, str], docker: _docker.Containe
     if rows:
         run(clear)
     return Cleared(target.service, tuple((str(r[0]), str(r[1]) if len(r) > 1 else "") for r in rows))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One applied migration, as the migrator recorded it."""
+
+    checksum: str
+    applied_at: str
+
+
+def records(target: DatabaseTarget, env: dict[str, str], docker: _docker.Containers) -> dict[str, Record]:
+    """The applied records in the target's history table (none before its first migration).
+    Reads only. RuntimeFailure when its database is not running or cannot be read."""
+    engine = engine_named(target.engine)
+    migrator = engine.migrator if engine is not None else None
+    if engine is None or migrator is None:
+        return {}
+    state = docker.container(target.service)
+    if state is None or state.status != "running":
+        raise RuntimeFailure(f"{target.service} is not running: start the stack with `clockwork apply`")
+    try:
+        rows = engine.query(
+            target, env, migrator.history_sql(), lambda name, argv, extra: docker.exec_in(name, argv, env=extra)
+        )
+    except LookupError as exc:
+        raise RuntimeFailure(f"{target.service}: clockwork cannot read its migrations: {exc}") from None
+    except Exception as exc:  # psycopg's errors, the client's: one line
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if migrator.history_table in said and ("does not exist" in said or "doesn't exist" in said):
+            return {}  # never migrated
+        raise RuntimeFailure(f"{target.service}: reading {migrator.history_table} failed: {said}") from None
+    return {str(row[0]): Record(str(row[1]), _when(row[2])) for row in rows}
+
+
+def _when(value: object) -> str:
+    """A record's time as one word: ``2026-12-03T05:18:10Z`` (UTC)."""
+    import datetime
+
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value.replace(microsecond=0).isoformat() + "Z"
+    text = str(value).strip()
+    return text.replace(" ", "T")[:19] + "Z" if text and text != "NULL" else ""

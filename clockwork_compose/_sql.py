@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 class Statement:
     line: int  # where its first word is, 1-based
     words: tuple[str, ...]  # its first words, upper case (at most 8)
+    #: Every token the server gets, as (line, text), outside comments: only when the scan
+    #: was asked for them (``Scanner.read(text, tokens=True)``; lint reads them).
+    tokens: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ class Scanner:
     (tokens; a blank only where dropping it would join two tokens), and what it found. A
     lexer subclasses it with its ``run`` and its :meth:`joins`."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tokens: bool = False) -> None:
         self.text = text
+        self.keep_tokens = tokens
         self.pos = 0
         self.line = 1
         self.out: list[str] = []
@@ -92,12 +96,19 @@ class Scanner:
         self.start_line = 0
         self.start_pos = 0
         self.parens = 0
+        self.tokens: list[tuple[int, str]] = []
+
+    def statement(self) -> Statement:
+        """The statement that ends here."""
+        return Statement(self.start_line, tuple(self.words), tuple(self.tokens))
 
     def emit(self, token: str) -> None:
         if self.space and self.out and self.joins(self.out[-1][-1], token[0]):
             self.out.append(" ")
         self.space = False
         self.out.append(token)
+        if self.keep_tokens:
+            self.tokens.append((self.line, token))
 
     def advance(self, end: int) -> str:
         chunk = self.text[self.pos : end]
@@ -110,9 +121,10 @@ class Scanner:
             self.start_line, self.start_pos = self.line, self.pos
 
     @classmethod
-    def read(cls, text: str) -> Script:
-        """Scan a script's text (a whole file, or the up section of one)."""
-        scanner = cls(text.removeprefix("\ufeff"))
+    def read(cls, text: str, tokens: bool = False) -> Script:
+        """Scan a script's text (a whole file, or the up section of one); with ``tokens``,
+        each statement keeps its tokens."""
+        scanner = cls(text.removeprefix("\ufeff"), tokens)
         scanner.run()
         return scanner.script()
 
@@ -162,3 +174,7 @@ class Dialect:
     legacy_checksums: Callable[[str], tuple[str, ...]] = field(default=lambda text: ())
     #: How a message writes a client command: psql's ``\\c``, the mysql client's ``USE``.
     show: Callable[[str], str] = lambda command: "\\" + command
+    #: The scan that keeps each statement's tokens (``clockwork migrations lint``).
+    scan_tokens: Callable[[str], Script] | None = None
+    #: Which of ``_lint``'s rule sets reads this client's statements.
+    lint_rules: str = ""

@@ -74,6 +74,11 @@ class Migrator:
         where = f" WHERE {self.applied_where}" if self.applied_where else ""
         return f"SELECT version FROM {self.history_table}{where} ORDER BY version"
 
+    def history_sql(self) -> str:
+        """The query `migrations status` runs: each applied record's name, checksum and time."""
+        where = f" WHERE {self.applied_where}" if self.applied_where else ""
+        return f"SELECT version, checksum, applied_at FROM {self.history_table}{where} ORDER BY version"
+
     def unfinished_sql(self) -> str | None:
         """The records of steps that started and did not finish (failed, or cut off while
         applying); None when the driver never leaves one (each step is one transaction)."""

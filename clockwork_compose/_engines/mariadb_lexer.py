@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from .._sql import Dialect, Meta, Scanner, Script, Statement
+from .._sql import Dialect, Meta, Scanner, Script
 
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
 #: A word: a letter, ``_`` or non-ASCII first, then those, digits and ``$``.
@@ -99,8 +99,8 @@ class _Scanner(Scanner):
     wordish = _WORDISH
     operators = _OPERATOR
 
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
+    def __init__(self, text: str, tokens: bool = False) -> None:
+        super().__init__(text, tokens)
         self.delimiter = ";"
         #: The line of the open executable comment (``/*! ... */``), or 0.
         self.executable = 0
@@ -113,7 +113,7 @@ class _Scanner(Scanner):
                 argument = self.text[self.start_pos + len(first) : end].strip()
                 self.metas.append(Meta(self.start_line, first, argument))
             else:
-                self.statements.append(Statement(self.start_line, tuple(self.words)))
+                self.statements.append(self.statement())
         self.new_statement()
 
     # -- the scan ------------------------------------------------------------------------
@@ -290,6 +290,11 @@ def scan(text: str) -> Script:
     return _Scanner.read(text)
 
 
+def scan_tokens(text: str) -> Script:
+    """Scan a script's text, each statement with its tokens (for lint)."""
+    return _Scanner.read(text, tokens=True)
+
+
 def checksum(text: str) -> str:
     """Hex sha256 of the normalised text: comments dropped, whitespace outside literals one blank."""
     return scan(text).checksum
@@ -308,6 +313,8 @@ def legacy_checksums(text: str) -> tuple[str, ...]:
 
 
 DIALECT = Dialect(
+    scan_tokens=scan_tokens,
+    lint_rules="mariadb",
     client="mysql",
     scan=scan,
     includes={"source": False},

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .._sql import Dialect, Meta, Scanner, Script, Statement, Variable
+from .._sql import Dialect, Meta, Scanner, Script, Variable
 
 #: psql's own variables, always defined in a session.
 BUILTIN_VARIABLES = frozenset(
@@ -83,7 +83,7 @@ class _Scanner(Scanner):
 
     def _end_statement(self) -> None:
         if self.start_line:
-            self.statements.append(Statement(self.start_line, tuple(self.words)))
+            self.statements.append(self.statement())
         self.new_statement()
 
     def _word(self, word: str) -> None:
@@ -349,6 +349,11 @@ def scan(text: str) -> Script:
     return _Scanner.read(text)
 
 
+def scan_tokens(text: str) -> Script:
+    """Scan a script's text, each statement with its tokens (for lint)."""
+    return _Scanner.read(text, tokens=True)
+
+
 def checksum(text: str) -> str:
     """Hex sha256 of the normalised text: comments dropped, whitespace outside literals one blank."""
     return scan(text).checksum
@@ -365,6 +370,8 @@ def outside_transaction(words: tuple[str, ...]) -> bool:
 
 
 DIALECT = Dialect(
+    scan_tokens=scan_tokens,
+    lint_rules="postgres",
     client="psql",
     scan=scan,
     includes={"i": False, "include": False, "ir": True, "include_relative": True},
