@@ -747,7 +747,8 @@ class SwarmService:
     replicas: int | None
     #: Whether its containers have a healthcheck (Swarm counts a task running once it passed).
     healthcheck: bool
-    #: Published ports, as `docker service ls` shows them (``*:8000->80/tcp``).
+    #: Published ports: ``*:8000->80/tcp`` through the routing mesh (every node), as `docker
+    #: service ls` shows them; ``8000->80/tcp`` in host mode (the node that runs the task).
     ports: tuple[str, ...]
     tasks: tuple[SwarmTask, ...]
 
@@ -826,7 +827,7 @@ def _service(service: Mapping[str, Any], tasks: Sequence[SwarmTask]) -> SwarmSer
         replicas=int(replicas) if replicas is not None else None,
         healthcheck=bool(health.get("Test")) and health.get("Test") != ["NONE"],
         ports=tuple(
-            f"{'*' if mode_ == 'ingress' else 'host'}:{published}->{target}/{protocol}"
+            f"{'*:' if mode_ == 'ingress' else ''}{published}->{target}/{protocol}"
             for published, target, protocol, mode_ in sorted(ports)
         ),
         tasks=tuple(sorted(tasks, key=lambda t: (t.slot, t.node, t.since or _NEVER))),
