@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
@@ -410,7 +411,7 @@ def apply(
 
 
 def _runner(target: Target, stack: str | None) -> _base.Target:
-    """The target apply, assert and destroy dispatch to: refused (exit 2) when clockwork does
+    """The target apply, assert, destroy, ps and logs dispatch to: refused (exit 2) when clockwork does
     not run it, or when --stack is given to a target without stacks."""
     from . import _targets
 
@@ -583,6 +584,97 @@ def destroy(
             _say(line)
         if keep_volumes:
             _say("kept volumes (--keep-volumes)")
+
+
+@app.command()
+def logs(
+    services: Annotated[
+        Optional[list[str]],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Argument(metavar="[SERVICE]...", help="Only these services [default: every one].", show_default=False),
+    ] = None,
+    project_dir: ProjectDir = Path("."),
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+    tail: Annotated[
+        Optional[str],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option("--tail", metavar="N", help="Only the last N lines of each service [default: all]."),
+    ] = None,
+    since: Annotated[
+        Optional[str],  # noqa: UP007, UP045 (typer reads the annotation at run time)
+        typer.Option("--since", metavar="T", help="Only lines since T: a duration (10m, 1h30m), a date or time."),
+    ] = None,
+    target: TargetOption = Target.compose,
+    stack: Stack = None,
+) -> None:
+    """Print the logs of this folder's services, each line after its service's name."""
+    from ._docker import LogOptions
+    from ._targets.base import since_value, tail_value
+
+    runner = _runner(target, stack)
+    with _errors():
+        options = LogOptions(follow, tail_value(tail), since_value(since))
+        stream = runner.logs(project_dir, tuple(services or ()), options, stack)
+        for note in stream.notes:
+            _say(note)
+        if stream.nothing:
+            _say(stream.nothing)
+            return
+        width = max(len(name) for name in stream.services)
+        try:
+            for line in stream.lines:
+                print(f"{line.source:<{width}} | {line.text}", flush=follow)
+        except KeyboardInterrupt:  # --follow ends with Ctrl-C: that is no error
+            raise typer.Exit(INTERRUPTED) from None
+
+
+#: The columns of `clockwork ps`, and the keys of each row of `ps --json`.
+_PS_COLUMNS = ("service", "role", "state", "health", "ports", "image", "started", "nodes")
+
+
+@app.command()
+def ps(
+    project_dir: ProjectDir = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the services as a JSON list on stdout.")] = False,
+    target: TargetOption = Target.compose,
+    stack: Stack = None,
+) -> None:
+    """List this folder's services: role, state, health, published ports, image, start time (and node on Swarm)."""
+    import json
+
+    runner = _runner(target, stack)
+    with _errors():
+        report = runner.ps(project_dir, stack)
+        for note in report.notes:
+            _say(note)
+        rows = [_ps_row(s) for s in report.services]
+        if as_json:
+            print(json.dumps(rows, indent=2))
+        elif rows:
+            columns = [c for c in _PS_COLUMNS if c != "nodes" or any(r["nodes"] for r in rows)]
+            print(_table([c.upper() for c in columns], [[_cell(r[c]) for c in columns] for r in rows]))
+        if report.nothing:
+            _say(report.nothing)
+
+
+def _ps_row(s: _base.ServiceStatus) -> dict[str, object]:
+    """A row of `ps --json`: every key of ``_PS_COLUMNS``, always, in that order."""
+    started = s.started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if s.started is not None else None
+    values = (s.service, s.role, s.state, s.health, list(s.ports), s.image, started, list(s.nodes))
+    return dict(zip(_PS_COLUMNS, values, strict=True))
+
+
+def _cell(value: object) -> str:
+    if value is None or value == "" or value == []:
+        return "-"
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns left-aligned, two spaces apart, the last one not padded."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
 
 
 def _say_removed(removed: Mapping[str, Sequence[str]], nothing: str) -> None:

@@ -2,7 +2,8 @@
 
 One rule for how: `compose up` goes through python-on-whales; every other call runs the
 docker CLI itself (``_Call``/``_docker`` here; ``run`` for Swarm's runtime and the tests'
-helpers, which read its exit code and output themselves) and reads its JSON. `compose up` is the one
+helpers, which read its exit code and output themselves; ``_merged`` for the log streams of
+`clockwork logs`, one process per container or service, read side by side) and reads its JSON. `compose up` is the one
 long, streaming Compose operation, where python-on-whales' handling of Compose's flags and
 output is worth its import (done on another core while apply builds, see ``EngineCheck``).
 The other calls are short questions and changes about single objects (the engine, images,
@@ -18,7 +19,7 @@ engine's stderr text (and ``from`` python-on-whales' error when it raised one).
 
 What comes back is plain data (``EngineInfo``, ``ContainerState``, ``Removed``), so callers
 and tests never see python-on-whales objects, and never build docker command lines.
-apply, assert and destroy take the engine as a parameter, typed by the small interface
+apply, assert, destroy, ps and logs take the engine as a parameter, typed by the small interface
 they need (``Containers``, ``Storage`` for volumes and networks, ``Compose``, ``Swarm``;
 ``Engine`` is all four; the real one is ``DOCKER``), so their unit tests pass the fakes of
 ``tests/fakes.py``. Helpers only tests need (clean-up, a container's environment) live in
@@ -32,6 +33,7 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -127,6 +129,9 @@ class ContainerState:
     restart_count: int = 0
     #: What the last healthcheck attempt printed ("" without one).
     health_output: str = ""
+    #: Ports published on the host, as `docker ps` shows them (``127.0.0.1:8000->80/tcp``;
+    #: ``8000->80/tcp`` on every address), sorted; none while it is not running.
+    ports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -505,7 +510,25 @@ def _state(c: dict[str, Any]) -> ContainerState:
         ),
         restart_count=int(c.get("RestartCount") or 0),
         health_output=str(((state.get("Health") or {}).get("Log") or [{}])[-1].get("Output") or "").strip(),
+        ports=published((c.get("NetworkSettings") or {}).get("Ports") or {}),
     )
+
+
+#: Host addresses that mean every address: a port published there is shown without one.
+_EVERY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def published(ports: Mapping[str, Any]) -> tuple[str, ...]:
+    """A container's ``NetworkSettings.Ports`` as `docker ps` shows them, one per host port
+    (its IPv4 and IPv6 bindings of every address are one), by container port."""
+    found: set[tuple[int, str, str]] = set()
+    for port, bindings in ports.items():
+        number, _, protocol = port.partition("/")
+        for binding in bindings or ():
+            host = str(binding.get("HostIp") or "")
+            where = "" if host in _EVERY_ADDRESS else f"[{host}]:" if ":" in host else f"{host}:"
+            found.add((int(number), f"{where}{binding.get('HostPort')}", protocol or "tcp"))
+    return tuple(f"{host}->{number}/{protocol}" for number, host, protocol in sorted(found))
 
 
 def _time(value: str | None) -> datetime | None:
@@ -571,6 +594,245 @@ def exec_in(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
     deadline: a client's query takes what it takes."""
     options = [arg for key, value in (env or {}).items() for arg in ("--env", f"{key}={value}")]
     return _docker(["exec", *options, name, *argv], f"exec in {name}", timeout=None).removesuffix("\n")
+
+
+# -- logs and ps ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """What `clockwork logs` asks for: follow until Ctrl-C; the last ``tail`` lines of each
+    (None: all); since ``since``, as docker takes it (a duration ``10m``, a date, a Unix time)."""
+
+    follow: bool = False
+    tail: int | None = None
+    since: str | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A line a container or a service wrote: ``source`` names whose (as the caller named it),
+    ``time`` is the engine's RFC 3339 timestamp ("" when it gave none)."""
+
+    source: str
+    text: str
+    time: str = ""
+
+
+def container_logs(containers: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]:
+    """The lines of each container (``source`` -> name or id), stdout and stderr: without
+    ``follow``, all of them, in the order they were written; with it, as they come, until
+    every container stops or the caller stops reading (its processes end with the iterator)."""
+    return _merged({source: ["container", "logs", *_log_flags(options), name] for source, name in containers.items()})
+
+
+def service_logs(services: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]:
+    """As ``container_logs``, for Swarm services (``source`` -> name or id), every task on
+    every node (`docker service logs`, through the manager)."""
+    return _merged(
+        {source: ["service", "logs", "--raw", *_log_flags(options), name] for source, name in services.items()}
+    )
+
+
+def _log_flags(options: LogOptions) -> list[str]:
+    flags = ["--timestamps", "--tail", "all" if options.tail is None else str(options.tail)]
+    if options.since:
+        flags += ["--since", options.since]
+    return flags + (["--follow"] if options.follow else [])
+
+
+def _merged(sources: Mapping[str, Sequence[str]]) -> Iterator[LogLine]:
+    """One docker process per source, read side by side; see ``container_logs``. A line on a
+    process's stderr without a timestamp is the docker CLI's own (not the container's): a
+    process that fails raises RuntimeFailure with it once the others are read."""
+    follow = any("--follow" in argv for argv in sources.values())
+    lines: queue.Queue[tuple[str, bool, str | None]] = queue.Queue()
+    procs: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for source, argv in sources.items():
+            proc = subprocess.Popen(
+                [shutil.which("docker") or "docker", *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+            procs[source] = proc
+            for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
+                threading.Thread(target=_pump, args=(source, stream, is_err, lines), daemon=True).start()
+    except FileNotFoundError as exc:
+        _end(procs)
+        raise EngineUnavailable(f"reading logs: the docker CLI is not installed; {PROVISION_HINT}") from exc
+    return _read(procs, lines, follow)
+
+
+def _pump(source: str, stream: Any, is_err: bool, lines: queue.Queue[tuple[str, bool, str | None]]) -> None:
+    for line in stream:
+        lines.put((source, is_err, line.rstrip("\n")))
+    lines.put((source, is_err, None))
+
+
+def _read(
+    procs: Mapping[str, subprocess.Popen[str]], lines: queue.Queue[tuple[str, bool, str | None]], follow: bool
+) -> Iterator[LogLine]:
+    said: dict[str, list[str]] = {source: [] for source in procs}
+    kept: list[LogLine] = []
+    try:
+        open_streams = 2 * len(procs)
+        while open_streams:
+            source, is_err, line = lines.get()
+            if line is None:
+                open_streams -= 1
+                continue
+            stamp, _, text = line.partition(" ")
+            if not (stamp[:4].isdigit() and "T" in stamp):
+                stamp, text = "", line
+                if is_err:
+                    said[source].append(line)
+                    continue
+            item = LogLine(source, text, stamp)
+            if follow:
+                yield item
+            else:
+                kept.append(item)
+        yield from sorted(kept, key=lambda item: _log_time(item.time))
+        failed = [(s, p.wait()) for s, p in procs.items() if p.wait() != 0]
+        if failed:
+            source, code = failed[0]
+            words = " / ".join(line.strip() for line in said[source] if line.strip()) or f"exit code {code}"
+            raise RuntimeFailure(f"reading the logs of {source} failed: {words}")
+    finally:
+        _end(procs)
+
+
+def _end(procs: Mapping[str, subprocess.Popen[str]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class SwarmTask:
+    """One task of a Swarm service, as the manager sees it."""
+
+    slot: int
+    #: The node it was given to, by host name ("" before it is scheduled).
+    node: str
+    #: Where it is (new, starting, running, complete, failed, shutdown...) and where it should be.
+    state: str
+    desired: str
+    #: When it got to ``state``.
+    since: datetime | None
+    exit_code: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SwarmService:
+    """A service of a Swarm stack and its tasks."""
+
+    id: str
+    #: Its full name (``<stack>_<service>``).
+    name: str
+    labels: dict[str, str]
+    image: str
+    #: replicated, global, replicated-job or global-job; ``replicas`` for replicated ones.
+    mode: str
+    replicas: int | None
+    #: Whether its containers have a healthcheck (Swarm counts a task running once it passed).
+    healthcheck: bool
+    #: Published ports: ``*:8000->80/tcp`` through the routing mesh (every node), as `docker
+    #: service ls` shows them; ``8000->80/tcp`` in host mode (the node that runs the task).
+    ports: tuple[str, ...]
+    tasks: tuple[SwarmTask, ...]
+
+
+def swarm_services(stack: str) -> list[SwarmService]:
+    """The services of the Swarm stack ``stack`` and their tasks on every node, by name;
+    RuntimeFailure, with the fix, when the engine is not a swarm manager."""
+    done = _Call(["service", "ls", "--quiet", "--filter", f"label={STACK_LABEL}={stack}"], "listing services").done()
+    if done.code != 0:
+        if "not a swarm manager" in done.err:
+            raise RuntimeFailure(
+                "this Docker engine is not a swarm manager: point DOCKER_HOST at a manager of the swarm "
+                "that runs the stack (or run `docker swarm init` before --target swarm)"
+            )
+        raise _failed(f"listing the services of stack {stack}", done)
+    ids = done.out.split()
+    if not ids:
+        return []
+    services = _inspect_any(["service", "inspect", *ids], f"inspecting the services of {stack}")
+    task_ids = _docker(["service", "ps", "--quiet", "--no-trunc", *ids], f"listing the tasks of {stack}").split()
+    tasks = _inspect_any(["inspect", *task_ids], f"inspecting the tasks of {stack}") if task_ids else []
+    nodes = _node_names() if tasks else {}
+    by_service: dict[str, list[SwarmTask]] = {}
+    for task in tasks:
+        by_service.setdefault(task.get("ServiceID", ""), []).append(_task(task, nodes))
+    return sorted((_service(s, by_service.get(s["ID"], [])) for s in services), key=lambda s: s.name)
+
+
+def _inspect_any(argv: Sequence[str], action: str) -> list[dict[str, Any]]:
+    """What ``docker ... inspect`` says of the objects still there (one may go meanwhile)."""
+    done = _Call(argv, action).done()
+    if done.code != 0 and not (_only_missing(done.err) and done.out.lstrip().startswith("[")):
+        raise _failed(action, done)
+    return list(json.loads(done.out)) if done.out.strip() else []
+
+
+def _node_names() -> dict[str, str]:
+    out = _docker(["node", "ls", "--format", "{{json .}}"], "listing the nodes of the swarm")
+    nodes = (json.loads(line) for line in out.splitlines() if line.strip())
+    return {node["ID"]: node.get("Hostname", "") for node in nodes}
+
+
+def _task(task: Mapping[str, Any], nodes: Mapping[str, str]) -> SwarmTask:
+    status = task.get("Status") or {}
+    node = str(task.get("NodeID") or "")
+    code = (status.get("ContainerStatus") or {}).get("ExitCode")
+    return SwarmTask(
+        slot=int(task.get("Slot") or 0),
+        node=nodes.get(node, node[:12]),
+        state=str(status.get("State") or ""),
+        desired=str(task.get("DesiredState") or ""),
+        since=_time(status.get("Timestamp")),
+        exit_code=int(code) if code is not None else None,
+        error=str(status.get("Err") or ""),
+    )
+
+
+def _service(service: Mapping[str, Any], tasks: Sequence[SwarmTask]) -> SwarmService:
+    spec = service.get("Spec") or {}
+    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    mode = spec.get("Mode") or {}
+    kind = next((k for k in ("Replicated", "Global", "ReplicatedJob", "GlobalJob") if k in mode), "Replicated")
+    replicas = (mode.get("Replicated") or {}).get("Replicas", 1) if kind == "Replicated" else None
+    health = container.get("Healthcheck") or {}
+    ports = [
+        (p.get("PublishedPort"), p.get("TargetPort"), p.get("Protocol") or "tcp", p.get("PublishMode") or "ingress")
+        for p in ((service.get("Endpoint") or {}).get("Ports") or [])
+        if p.get("PublishedPort")
+    ]
+    return SwarmService(
+        id=str(service.get("ID", "")),
+        name=str(spec.get("Name", "")),
+        labels=dict(spec.get("Labels") or {}),
+        image=str(container.get("Image", "")).split("@", 1)[0],
+        mode=re.sub(r"(?<!^)(?=[A-Z])", "-", kind).lower(),
+        replicas=int(replicas) if replicas is not None else None,
+        healthcheck=bool(health.get("Test")) and health.get("Test") != ["NONE"],
+        ports=tuple(
+            f"{'*:' if mode_ == 'ingress' else ''}{published}->{target}/{protocol}"
+            for published, target, protocol, mode_ in sorted(ports)
+        ),
+        tasks=tuple(sorted(tasks, key=lambda t: (t.slot, t.node, t.since or _NEVER))),
+    )
 
 
 # -- locks, the shared network, ownership ---------------------------------------------------
@@ -961,6 +1223,8 @@ class Containers(Protocol):
 
     def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str: ...
 
+    def container_logs(self, containers: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]: ...
+
     def last_exit(self, container: str, since: datetime | None = None) -> int | None: ...
 
     def exec_in(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str: ...
@@ -1001,10 +1265,15 @@ class Compose(Protocol):
 
 
 class Swarm(Protocol):
-    """What Compose's apply asks of Swarm: a stack of the project's name (Swarm's own runtime
-    runs ``docker stack``/``docker service`` through ``run``)."""
+    """What Compose's apply asks of Swarm (a stack of the project's name), and what `clockwork
+    ps` and `logs` read of a stack (Swarm's apply and destroy run ``docker stack``/``docker
+    service`` through ``run``)."""
 
     def swarm_stack(self, stack: str) -> SwarmStack: ...
+
+    def swarm_services(self, stack: str) -> list[SwarmService]: ...
+
+    def service_logs(self, services: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]: ...
 
 
 class Engine(Containers, Storage, Compose, Swarm, Protocol):
@@ -1030,6 +1299,7 @@ class DockerEngine:
     image_ids = staticmethod(image_ids)
     compose_up = staticmethod(compose_up)
     logs = staticmethod(logs)
+    container_logs = staticmethod(container_logs)
     last_exit = staticmethod(last_exit)
     exec_in = staticmethod(exec_in)
     ensure_network = staticmethod(ensure_network)
@@ -1038,6 +1308,8 @@ class DockerEngine:
     volumes = staticmethod(volumes)
     create_volume = staticmethod(create_volume)
     swarm_stack = staticmethod(swarm_stack)
+    swarm_services = staticmethod(swarm_services)
+    service_logs = staticmethod(service_logs)
     remove_volumes = staticmethod(remove_volumes)
     remove_containers = staticmethod(remove_containers)
     clockwork_volumes = staticmethod(clockwork_volumes)

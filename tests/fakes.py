@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from clockwork_compose import _docker
@@ -21,7 +21,10 @@ from clockwork_compose._docker import (
     ComposeProject,
     ContainerState,
     EngineInfo,
+    LogLine,
+    LogOptions,
     Network,
+    SwarmService,
     SwarmStack,
     Volume,
     VolumeUsage,
@@ -50,7 +53,8 @@ class FakeContainers(_Changes):
     """The containers on the engine (``running``: every one, whatever its status). apply's
     polls of ``containers()`` see ``polls`` one snapshot a poll, the last one staying (none
     given: ``running``); the poll numbered ``interrupt_at`` is a Ctrl-C. ``log_text``: every
-    container's logs (None: "last lines of NAME"); ``exit_events``: ``last_exit`` by id."""
+    container's logs (None: "last lines of NAME"); ``exit_events``: ``last_exit`` by id.
+    ``log_lines``: what `clockwork logs` reads (``container_logs``), by source."""
 
     def __init__(
         self,
@@ -60,8 +64,11 @@ class FakeContainers(_Changes):
         log_text: str | None = None,
         exit_events: Mapping[str, int] | None = None,
         interrupt_at: int | None = None,
+        log_lines: Sequence[LogLine] = (),
     ) -> None:
         self.running = list(running)
+        self.log_lines = list(log_lines)
+        self.logs_asked: list[tuple[dict[str, str], LogOptions]] = []
         self.polls = polls
         self.log_text = log_text
         self.exit_events = dict(exit_events or {})
@@ -103,6 +110,10 @@ class FakeContainers(_Changes):
 
     def logs(self, name: str, tail: int = 20, since: datetime | None = None) -> str:
         return self.log_text if self.log_text is not None else f"last lines of {name}"
+
+    def container_logs(self, containers: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]:
+        self.logs_asked.append((dict(containers), options))
+        return _log_stream(self.log_lines, containers, options)
 
     def last_exit(self, container: str, since: datetime | None = None) -> int | None:
         return self.exit_events.get(container)
@@ -237,14 +248,41 @@ class FakeCompose:
         return ""
 
 
-class FakeSwarm:
-    """Swarm stacks: ``stacks`` maps a stack's name to what it has (none: no stack)."""
+def _log_stream(lines: Sequence[LogLine], sources: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]:
+    """The lines of ``sources``, the last ``options.tail`` of each; a follow ends with Ctrl-C,
+    as only a user ends one."""
+    for source in sources:
+        mine = [line for line in lines if line.source == source]
+        yield from mine[len(mine) - options.tail :] if options.tail is not None else mine
+    if options.follow:
+        raise KeyboardInterrupt
 
-    def __init__(self, stacks: Mapping[str, SwarmStack] | None = None) -> None:
+
+class FakeSwarm:
+    """Swarm stacks: ``stacks`` maps a stack's name to what it has (none: no stack);
+    ``services``, a stack's name to its services and their tasks (`clockwork ps`), and
+    ``log_lines`` what `clockwork logs` reads of them (``service_logs``), by source."""
+
+    def __init__(
+        self,
+        stacks: Mapping[str, SwarmStack] | None = None,
+        services: Mapping[str, Sequence[SwarmService]] | None = None,
+        log_lines: Sequence[LogLine] = (),
+    ) -> None:
         self.stacks = dict(stacks or {})
+        self.services = {name: list(found) for name, found in (services or {}).items()}
+        self.service_log_lines = list(log_lines)
+        self.service_logs_asked: list[tuple[dict[str, str], LogOptions]] = []
 
     def swarm_stack(self, stack: str) -> SwarmStack:
         return self.stacks.get(stack, SwarmStack({}))
+
+    def swarm_services(self, stack: str) -> list[SwarmService]:
+        return sorted(self.services.get(stack, []), key=lambda s: s.name)
+
+    def service_logs(self, services: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]:
+        self.service_logs_asked.append((dict(services), options))
+        return _log_stream(self.service_log_lines, services, options)
 
 
 class FakeEngine(FakeContainers, FakeStorage, FakeCompose, FakeSwarm):
@@ -266,13 +304,21 @@ class FakeEngine(FakeContainers, FakeStorage, FakeCompose, FakeSwarm):
         up_error: Exception | None = None,
         up_seconds: float = 0.0,
         stacks: Mapping[str, SwarmStack] | None = None,
+        services: Mapping[str, Sequence[SwarmService]] | None = None,
+        log_lines: Sequence[LogLine] = (),
     ) -> None:
         FakeContainers.__init__(
-            self, running, polls=polls, log_text=log_text, exit_events=exit_events, interrupt_at=interrupt_at
+            self,
+            running,
+            polls=polls,
+            log_text=log_text,
+            exit_events=exit_events,
+            interrupt_at=interrupt_at,
+            log_lines=log_lines,
         )
         FakeStorage.__init__(self, volumes, files, networks)
         FakeCompose.__init__(self, hashes, up_error, up_seconds)
-        FakeSwarm.__init__(self, stacks)
+        FakeSwarm.__init__(self, stacks, services, log_lines)
 
 
 def _conforms() -> None:

@@ -1,5 +1,5 @@
 """What every target that clockwork runs shares: the ``Target`` interface the CLI dispatches
-to once, the reports apply, assert and destroy return, and what an apply is given from
+to once, the reports apply, assert, destroy and ps return (and logs' stream), and what an apply is given from
 outside (``Needs``: how to build, the lock it holds, its clock, the environment), so a runtime
 imports neither ``_api`` nor the CLI and a test passes its own instead of patching.
 
@@ -9,10 +9,12 @@ runtime module is imported only when a command runs it.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -21,7 +23,7 @@ from .._model import seconds
 
 if TYPE_CHECKING:
     from .._assertions import Check
-    from .._docker import ContainerState, EngineInfo
+    from .._docker import ContainerState, EngineInfo, LogLine, LogOptions
     from .._model import Project
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
@@ -153,6 +155,104 @@ class DestroyReport:
     left_alone: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One row of `clockwork ps`: a service of this folder and how it is now."""
+
+    service: str
+    #: clockwork's role label: app, database, migrator ("" on what clockwork did not label).
+    role: str
+    #: Compose: the container's status (``running``, ``exited (0)``); Swarm: its tasks'
+    #: (``running``, ``running 2/3``, ``complete``, ``failed (exit 1)``).
+    state: str
+    #: healthy, unhealthy, starting; None without a healthcheck.
+    health: str | None
+    #: Published ports, as docker shows them.
+    ports: tuple[str, ...]
+    image: str
+    #: When it last started (Swarm: its newest running task); None when it never has.
+    started: datetime | None
+    #: Swarm: the node of each current task, by slot; Compose: none (this engine).
+    nodes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PsReport:
+    #: The project (Compose) or "stack NAME" (Swarm).
+    project: str
+    #: By service name.
+    services: tuple[ServiceStatus, ...]
+    #: What to say when there are no services ("" when there are).
+    nothing: str = ""
+    #: What was left out, and why (another folder made it).
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogStream:
+    """What `clockwork logs` prints: the lines of ``services`` (each ``LogLine.source`` is
+    one of them), or ``nothing`` to say when this folder has no service to read."""
+
+    project: str
+    services: tuple[str, ...]
+    lines: Iterator[LogLine]
+    nothing: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def chosen(asked: tuple[str, ...], present: Sequence[str], project: str) -> tuple[str, ...]:
+    """The services `clockwork logs SERVICE...` asks for, or all of ``present`` when none is
+    named; a name that is not among them is an error naming it and those that are."""
+    unknown = [name for name in asked if name not in present]
+    if unknown:
+        from .._errors import DeclarationError
+
+        which = ", ".join(repr(name) for name in unknown)
+        raise DeclarationError(
+            None,
+            None,
+            f"no service {which} of this folder on {project}",
+            f"its services: {', '.join(sorted(present))}",
+        )
+    return tuple(dict.fromkeys(asked)) or tuple(sorted(present))
+
+
+#: What docker's --since takes: a duration (10m, 1h30m), a date or time (RFC 3339, a date
+#: alone), or Unix seconds.
+_SINCE = re.compile(
+    r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+"
+    r"|\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d+(\.\d+)?"
+)
+
+
+def since_value(text: str | None) -> str | None:
+    """``--since`` as docker takes it, or an error that says what it takes."""
+    if text is None or _SINCE.fullmatch(text.strip()):
+        return None if text is None else text.strip()
+    from .._errors import DeclarationError
+
+    raise DeclarationError(
+        None,
+        "--since",
+        f"{text!r} is not a time",
+        "give a duration (--since 10m, 1h30m), a date or time (2026-12-03, 2026-12-03T10:00:00Z) or Unix seconds",
+    )
+
+
+def tail_value(text: str | None) -> int | None:
+    """``--tail`` as a count of lines (None: all of them), or an error that says what it takes."""
+    if text is None or text.strip().lower() == "all":
+        return None
+    if text.strip().isdigit():
+        return int(text.strip())
+    from .._errors import DeclarationError
+
+    raise DeclarationError(
+        None, "--tail", f"{text!r} is not a number of lines", "give a whole number (--tail 50) or all"
+    )
+
+
 def deadline_seconds(project: Project) -> int:
     """How long apply waits by default: the longest readiness budget of any healthcheck (the
     largest DatabaseConnection timeout, as lowering turns it into retries), plus MARGIN."""
@@ -196,6 +296,16 @@ class Target(Protocol):
 
     def destroy(self, project_dir: Path, keep_volumes: bool, stack: str | None = None) -> DestroyReport: ...
 
+    def ps(self, project_dir: Path, stack: str | None = None) -> PsReport:
+        """The services this folder made that are on the engine (or the swarm), by name."""
+        ...
+
+    def logs(
+        self, project_dir: Path, services: tuple[str, ...], options: LogOptions, stack: str | None = None
+    ) -> LogStream:
+        """The lines of ``services`` of this folder (all of them when none is named)."""
+        ...
+
 
 class NotRunHere:
     """A target whose file another tool runs: apply, assert and destroy refuse."""
@@ -222,4 +332,12 @@ class NotRunHere:
         self._refused()
 
     def destroy(self, project_dir: Path, keep_volumes: bool, stack: str | None = None) -> DestroyReport:
+        self._refused()
+
+    def ps(self, project_dir: Path, stack: str | None = None) -> PsReport:
+        self._refused()
+
+    def logs(
+        self, project_dir: Path, services: tuple[str, ...], options: LogOptions, stack: str | None = None
+    ) -> LogStream:
         self._refused()

@@ -1,13 +1,18 @@
 """The Compose target (the default): ``emit`` writes docker-compose.yml from the model;
 ``runtime`` applies, asserts and destroys it through ``docker compose`` and the engine door
-(``_docker``). ``TARGET`` is what the CLI dispatches to; the runtime is imported only when
-a command runs it, never by ``clockwork build``."""
+(``_docker``); ``observe`` lists its services and reads their logs (`clockwork ps`, `logs`).
+``TARGET`` is what the CLI dispatches to; the runtime is imported only when a command runs
+it, never by ``clockwork build``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, Needs
+from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, LogStream, Needs, PsReport
+
+if TYPE_CHECKING:
+    from ..._docker import LogOptions
 
 
 class Compose:
@@ -44,6 +49,20 @@ class Compose:
         from . import runtime
 
         return runtime.destroy(project_dir, keep_volumes)
+
+    def ps(self, project_dir: Path, stack: str | None = None) -> PsReport:
+        from ... import _docker
+        from . import observe
+
+        return observe.ps(project_dir, _docker.DOCKER)
+
+    def logs(
+        self, project_dir: Path, services: tuple[str, ...], options: LogOptions, stack: str | None = None
+    ) -> LogStream:
+        from ... import _docker
+        from . import observe
+
+        return observe.logs(project_dir, services, options, _docker.DOCKER)
 
 
 TARGET = Compose()

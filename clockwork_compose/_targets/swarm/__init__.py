@@ -1,12 +1,17 @@
 """The Swarm target (``--target swarm``): ``emit`` writes docker-stack.yml from the model;
-``runtime`` deploys it layer by layer, asserts and destroys it. ``TARGET`` is what the CLI
+``runtime`` deploys it layer by layer, asserts and destroys it; ``observe`` lists its services
+and reads their logs on every node (`clockwork ps`, `logs`). ``TARGET`` is what the CLI
 dispatches to; the runtime is imported only when a command runs it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, Needs
+from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, LogStream, Needs, PsReport
+
+if TYPE_CHECKING:
+    from ..._docker import LogOptions
 
 
 class Swarm:
@@ -46,6 +51,20 @@ class Swarm:
 
         name = stack or _lower.project_name(project_dir)
         return runtime.destroy_report(name, runtime.destroy(name, project_dir.resolve(), keep_volumes), keep_volumes)
+
+    def ps(self, project_dir: Path, stack: str | None = None) -> PsReport:
+        from ... import _docker
+        from . import observe
+
+        return observe.ps(project_dir, stack, _docker.DOCKER)
+
+    def logs(
+        self, project_dir: Path, services: tuple[str, ...], options: LogOptions, stack: str | None = None
+    ) -> LogStream:
+        from ... import _docker
+        from . import observe
+
+        return observe.logs(project_dir, services, options, stack, _docker.DOCKER)
 
 
 TARGET = Swarm()
