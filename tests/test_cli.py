@@ -256,13 +256,13 @@ def test_every_option_of_every_command_is_used():
     from clockwork_compose import _cli
 
     group = typer.main.get_command(_cli.app)
-    commands = [("", group)]
+    commands = [("", "", group)]
     for name, command in group.commands.items():  # a group's commands (clockwork migrations ...)
-        commands += list(getattr(command, "commands", {name: command}).items())
-    for name, command in commands:
-        function = getattr(
-            _cli, {"": "main", "assert": "assert_", "import": "import_"}.get(name, name.replace("-", "_"))
-        )
+        inner = getattr(command, "commands", None)
+        commands += [(name, n, c) for n, c in inner.items()] if inner else [("", name, command)]
+    for prefix, name, command in commands:
+        plain = {"": "main", "assert": "assert_", "import": "import_"}.get(name, name.replace("-", "_"))
+        function = getattr(_cli, f"{prefix}_{plain}", None) or getattr(_cli, plain)
         source = inspect.getsource(function)
         body = source.split(") -> None:", 1)[1]
         for param in command.params:
