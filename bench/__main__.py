@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build_latency, import_file, migrator, migrator_mariadb, ready, scale, swarm
+from . import build_latency, import_file, migrator, migrator_mariadb, ready, scale, swarm, swarm_lab
 from ._proc import REPO, BenchError, compile_bytecode, run
 from ._report import Row, markdown, table, write_json
 from ._settings import Settings
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[Settings], list[Row]]] = {
     "migrator": migrator.run_benchmark,
     "migrator-mariadb": migrator_mariadb.run_benchmark,
     "swarm": swarm.run_benchmark,
+    "swarm-lab": swarm_lab.run_benchmark,
     "import": import_file.run_benchmark,
 }
 
