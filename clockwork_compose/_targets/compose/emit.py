@@ -88,21 +88,32 @@ def network(spec: NamedNetwork | None, key: str) -> dict[str, Any]:
     """A top-level network: a plain string's is named after its key, as clockwork always wrote it."""
     if spec is None or spec.fixed:
         return {"name": text(key)}
+    out = named(spec)
+    if spec.driver:
+        out["driver"] = text(spec.driver)
+    return driver_settings(spec, out)
+
+
+def named(spec: NamedNetwork | NamedVolume) -> dict[str, Any]:
+    """The engine's name of a declared network or volume, and whether it is made elsewhere."""
     out: dict[str, Any] = {}
     if spec.engine_name:
         out["name"] = text(spec.engine_name)
     if spec.external:
         out["external"] = True
-    if spec.driver:
-        out["driver"] = text(spec.driver)
+    return out
+
+
+def driver_settings(spec: NamedNetwork | NamedVolume, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with the driver's options, internal, labels and ipam the spec has, in that order."""
     if spec.driver_opts:
         out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
-    if spec.internal:
+    if getattr(spec, "internal", False):
         out["internal"] = True
     if spec.labels:
         out["labels"] = {k: text(v) for k, v in spec.labels}
-    if spec.ipam:
-        out["ipam"] = ipam(spec.ipam)
+    if getattr(spec, "ipam", None):
+        out["ipam"] = ipam(spec.ipam)  # type: ignore[union-attr]
     return out
 
 
@@ -114,9 +125,12 @@ def ipam(spec: Ipam) -> dict[str, Any]:
 
 
 def volume(spec: NamedVolume | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
     if spec is None:
-        return out
+        return {}
+    out = named(spec)
+    if spec.driver:
+        out["driver"] = text(spec.driver)
+    return driver_settings(spec, out)
     if spec.engine_name:
         out["name"] = text(spec.engine_name)
     if spec.external:

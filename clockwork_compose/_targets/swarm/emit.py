@@ -35,9 +35,10 @@ from ..._probes import docker_test
 from .. import place
 from ..compose.emit import (
     _healthcheck,
+    driver_settings,
     interpolated,
-    ipam,
     labels,
+    named,
     options,
     process,
     raw,
@@ -137,23 +138,12 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
 def _network(spec: NamedNetwork | None) -> dict[str, Any]:
     if spec is None or spec.fixed:
         return {"driver": "overlay", "attachable": True}
-    out: dict[str, Any] = {}
-    if spec.engine_name:
-        out["name"] = text(spec.engine_name)
+    out = named(spec)
     if spec.external:
-        out["external"] = True
         return out
     out["driver"] = text(spec.driver or "overlay")
     out["attachable"] = True
-    if spec.driver_opts:
-        out["driver_opts"] = {k: text(v) for k, v in spec.driver_opts}
-    if spec.internal:
-        out["internal"] = True
-    if spec.labels:
-        out["labels"] = {k: text(v) for k, v in spec.labels}
-    if spec.ipam:
-        out["ipam"] = ipam(spec.ipam)  # docker stack deploy gives the overlay network this subnet
-    return out
+    return driver_settings(spec, out)  # an ipam gives the overlay network this subnet
 
 
 def _files(project: Project, base: str, root: Path | None) -> dict[tuple[str, str], tuple[str, str]]:
