@@ -204,6 +204,18 @@ class _Done:
     err: str
 
 
+def _started(argv: Sequence[str]) -> subprocess.Popen[str]:
+    """``docker ARGV`` started, its output to be read (FileNotFoundError: no docker CLI)."""
+    return subprocess.Popen(
+        [shutil.which("docker") or "docker", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
+
+
 class _Call:
     """A docker CLI process, started at once and read later: several can run side by side
     (and while Python does other work), each costing one process start on another core."""
@@ -213,14 +225,7 @@ class _Call:
         self._missing: FileNotFoundError | None = None
         self._proc: subprocess.Popen[str] | None = None
         try:
-            self._proc = subprocess.Popen(
-                [shutil.which("docker") or "docker", *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-            )
+            self._proc = _started(argv)
         except FileNotFoundError as exc:
             self._missing = exc
 
@@ -246,7 +251,7 @@ def run(
     cwd: Path | None = None,
     timeout: float | None = CALL_TIMEOUT,
 ) -> _Done:
-    """``docker ARGV``, run to its end, whatever its exit code: the one place (with ``_Call``)
+    """``docker ARGV``, run to its end, whatever its exit code: the one place (with ``_started``)
     where clockwork and its tests start a docker process. ``stdin``: text piped to it;
     ``env``: its whole environment. FileNotFoundError when the docker CLI is not installed
     (each caller says what it needs it for); RuntimeFailure when it does not answer in time."""
@@ -650,14 +655,7 @@ def _merged(sources: Mapping[str, Sequence[str]]) -> Iterator[LogLine]:
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
         for source, argv in sources.items():
-            proc = subprocess.Popen(
-                [shutil.which("docker") or "docker", *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-            )
+            proc = _started(argv)
             procs[source] = proc
             for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
                 threading.Thread(target=_pump, args=(source, stream, is_err, lines), daemon=True).start()
