@@ -35,7 +35,10 @@ from ._fields import (
     Network,
     Port,
     ProjectSettings,
+    Rebuild,
     Resources,
+    Sync,
+    SyncRestart,
     Volume,
 )
 
@@ -66,9 +69,12 @@ __all__ = [
     "Network",
     "Port",
     "ProjectSettings",
+    "Rebuild",
     "Resources",
     "RuntimeFailure",
     "Secret",
+    "Sync",
+    "SyncRestart",
     "TcpPort",
     "TcpProbe",
     "Volume",

@@ -626,8 +626,77 @@ def logs(
             raise typer.Exit(INTERRUPTED) from None
 
 
+def _terminated(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
 #: The columns of `clockwork ps`, and the keys of each row of `ps --json`.
 _PS_COLUMNS = ("service", "role", "state", "health", "ports", "image", "started", "nodes")
+
+
+@app.command()
+def dev(project_dir: ProjectDir = Path("."), timeout: Timeout = None) -> None:
+    """Apply, then until Ctrl-C: every service's logs, file changes synced into the running
+    containers (the watch rules, through `docker compose watch`), and migrations re-applied
+    when one is added or changed. Ctrl-C leaves the stack running (exit 130)."""
+    import threading
+    import time
+
+    from . import _api
+    from ._docker import LogOptions
+    from ._targets.base import ApplyOptions
+    from ._targets.compose import dev as _dev
+
+    err = _console()
+    runner = _runner(Target.compose, None)
+    options = ApplyOptions(
+        timeout=timeout,
+        on_progress=lambda service, phase, seconds: err.print(
+            f"  {seconds:5.1f}s  {service:<24} [{_PHASE_STYLE.get(phase, 'yellow')}]{phase}[/]"
+        ),
+    )
+    applying = threading.Lock()
+
+    def applied(report: _base.ApplyReport) -> bool:
+        for note in report.notes:
+            _say(note)
+        _apply_summary(err, report)
+        _apply_removals(report)
+        return report.ok
+
+    def reapply() -> None:  # a migration or schema file changed
+        with applying:
+            err.print("migrations changed: applying")
+            try:
+                applied(runner.apply(project_dir, ApplyOptions(timeout=timeout), _needs()))
+            except ClockworkError as exc:
+                _say(f"error: {exc}" if exc.exit_code == 2 else str(exc))
+            err.print("watching (Ctrl-C stops watching; the stack keeps running)")
+
+    session = None
+    signal.signal(signal.SIGTERM, _terminated)  # stop the watchers on `kill` too, not only on Ctrl-C
+    since = str(int(time.time()))  # the logs of what this apply starts, not of earlier runs
+    with _errors():
+        try:
+            err.print(f"applying {_shown(project_dir.resolve()) if project_dir != Path('.') else Path.cwd().name}")
+            report = runner.apply(project_dir, options, _needs())
+            if not applied(report):
+                raise typer.Exit(INTERRUPTED if report.failure is not None and report.failure.interrupted else 1)
+            project, _, file = _api.compile_project(project_dir)
+            session = _dev.Session(
+                project, project_dir.resolve(), file, reapply, lambda line: err.print(f"watch | {line}", markup=False)
+            )
+            err.print("watching (Ctrl-C stops watching; the stack keeps running)")
+            stream = runner.logs(project_dir, (), LogOptions(follow=True, since=since), None)
+            width = max([0, *(len(name) for name in stream.services)])
+            for line in stream.lines:
+                print(f"{line.source:<{width}} | {line.text}", flush=True)
+            threading.Event().wait()  # every container stopped: keep watching files
+        except KeyboardInterrupt:
+            raise typer.Exit(INTERRUPTED) from None
+        finally:
+            if session is not None:
+                session.stop()
 
 
 @app.command()

@@ -91,6 +91,7 @@ _UNION_TAGS = frozenset(
     | {"HttpProbe", "TcpProbe", "CommandProbe"}
     | {"Env", "EnvText", "Port", "Mount", "Volume", "Network", "float", "tuple[int, int]"}
     | {"constrained-float", "constrained-int"}
+    | {"Sync", "SyncRestart", "Rebuild"}
 )
 _MAPPINGS = frozenset(
     {"env_vars", "labels", "args", "sysctls", "ulimits", "extra_hosts", "compose", "network_aliases", "ipv4_addresses"}
@@ -407,6 +408,9 @@ class DockerResource(_Model):
     #: The escape hatch: Compose service keys clockwork does not model, written as given
     #: (checked against the Compose schema; refused on Kubernetes).
     compose: dict[str, Any] = Field(default_factory=dict)
+    #: What ``clockwork dev`` (and ``docker compose watch``) does when a project file
+    #: changes: Sync, SyncRestart or Rebuild rules (Compose's ``develop.watch``).
+    watch: list[Sync | SyncRestart | Rebuild] = Field(default_factory=list)
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
     _connect_options: dict[int, tuple[str | None, bool, bool]] = PrivateAttr(default_factory=dict)
@@ -502,6 +506,17 @@ class DockerResource(_Model):
                 f"{value!r} is not a readiness probe",
                 'give HttpProbe("/health"), TcpProbe(5432) or CommandProbe([...])',
             )
+        return value
+
+    @field_validator("watch", mode="before")
+    @classmethod
+    def _watch_rules(cls, value: object) -> object:
+        for rule in value if isinstance(value, list | tuple) else ():
+            if not isinstance(rule, Sync | SyncRestart | Rebuild):
+                raise _invalid(
+                    f"{rule!r} is not a watch rule",
+                    'give Sync("./src", "/app/src"), SyncRestart("./conf", "/etc/app") or Rebuild("requirements.txt")',
+                )
         return value
 
     @model_validator(mode="after")
@@ -656,7 +671,20 @@ class DatabaseConnection(_Model):
         return value
 
 
-from ._fields import Config, Env, EnvText, FileSecret, Logging, Mount, Network, Port, Resources  # noqa: E402
+from ._fields import (  # noqa: E402
+    Config,
+    Env,
+    EnvText,
+    FileSecret,
+    Logging,
+    Mount,
+    Network,
+    Port,
+    Rebuild,
+    Resources,
+    Sync,
+    SyncRestart,
+)
 
 DockerResource.model_rebuild()
 DatabaseConnection.model_rebuild()

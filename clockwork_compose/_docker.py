@@ -307,6 +307,52 @@ def _client(project: ComposeProject) -> Any:
     )
 
 
+class ComposeWatch:
+    """`docker compose watch --no-up` of a project, running until ``stop()``: Compose syncs,
+    restarts and rebuilds as the file's ``develop.watch`` says. Its own process group, so
+    that the Ctrl-C of a terminal reaches clockwork, which stops it; ``lines()`` yields what
+    it prints (stdout and stderr), without the terminal's line-clearing codes."""
+
+    def __init__(self, project: ComposeProject) -> None:
+        try:
+            self._proc = subprocess.Popen(
+                [shutil.which("docker") or "docker", *compose_args(project), "watch", "--no-up", "--quiet"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise EngineUnavailable(
+                f"watching {project.name}: the docker CLI is not installed; {PROVISION_HINT}"
+            ) from exc
+
+    def lines(self) -> Iterator[str]:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).strip()
+            if text:
+                yield text
+
+    def exit_code(self) -> int | None:
+        return self._proc.poll()
+
+    def stop(self) -> None:
+        """End it and what it started (the docker CLI runs Compose as a plugin process)."""
+        import signal
+
+        for sent in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, sent)
+            try:
+                self._proc.wait(timeout=5)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
 # -- the engine -----------------------------------------------------------------------------
 
 

@@ -398,6 +398,79 @@ class Config(_FileObject):
     _kind: ClassVar[str] = "Config"
 
 
+class _WatchRule(_Model):
+    """A rule of ``clockwork dev`` (Compose's ``develop.watch``): what to do when a file
+    under ``path`` (relative to the project folder) changes; ``ignore``: patterns, relative
+    to ``path``, whose changes do not count."""
+
+    model_config = _LAZY_FROZEN
+    #: Compose's name for the action.
+    action: ClassVar[str] = ""
+
+    path: str
+    ignore: tuple[str, ...] = ()
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value or _CONTROL.search(value):
+            raise _invalid(f"{value!r} is not a path", 'write a path relative to the project folder, e.g. "./src"')
+        return value
+
+    @field_validator("ignore")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if not pattern or _CONTROL.search(pattern):
+                raise _invalid(f"{pattern!r} is not an ignore pattern", 'write e.g. "__pycache__/" or "*.pyc"')
+        return value
+
+
+class _CopyRule(_WatchRule):
+    #: Where the files go in the container.
+    target: str
+
+    def __init__(self, path: str, target: str, /, **data: Any) -> None:
+        try:
+            BaseModel.__init__(self, path=path, target=target, **data)
+        except ValidationError as exc:  # named as written, not as a resource
+            raise _declaration_error(self._kind, f"{self._kind}({path!r}, {target!r})", exc, type(self)) from None
+
+    @field_validator("target")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or _CONTROL.search(value):
+            raise _invalid(f"{value!r} is not an absolute container path", 'write e.g. "/app/src"')
+        return value
+
+
+class Sync(_CopyRule):
+    """``Sync("./src", "/app/src")``: copy a changed file into the running container."""
+
+    _kind: ClassVar[str] = "Sync"
+    action: ClassVar[str] = "sync"
+
+
+class SyncRestart(_CopyRule):
+    """``SyncRestart("./conf", "/etc/app")``: copy a changed file in, then restart the container."""
+
+    _kind: ClassVar[str] = "SyncRestart"
+    action: ClassVar[str] = "sync+restart"
+
+
+class Rebuild(_WatchRule):
+    """``Rebuild("requirements.txt")``: rebuild the image and recreate the container."""
+
+    _kind: ClassVar[str] = "Rebuild"
+    action: ClassVar[str] = "rebuild"
+
+    def __init__(self, path: str, /, **data: Any) -> None:
+        try:
+            BaseModel.__init__(self, path=path, **data)
+        except ValidationError as exc:  # named as written, not as a resource
+            raise _declaration_error("Rebuild", f"Rebuild({path!r})", exc, Rebuild) from None
+
+
 class Logging(_Model):
     """Where a container's output goes: a logging driver and its options."""
 

@@ -212,6 +212,7 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
         options=_lower_fields.options(resource, ctx, project),
     )
     _check_query_urls(resource)
+    _check_watch(resource, service)
     service.tmpfs = [*resource.tmpfs, *(m.target for m in service.mounts if m.kind == "tmpfs")]
     service.mounts = [m for m in service.mounts if m.kind != "tmpfs"]
     if engine is not None:
@@ -433,6 +434,26 @@ def _env_value(value: str | Secret | Env | EnvText | None, project: Project) -> 
         project.env_file[value.name] = EnvEntry((SecretPart(value.name),))
         return SecretRef(value.name)
     return value
+
+
+def _check_watch(resource: DockerResource, service: Service) -> None:
+    """Watch rules need an image clockwork builds: Compose (2.26) watches only the services
+    it builds, and a rebuild needs something to build."""
+    if not service.options.watch or service.build is not None:
+        return
+    rule = service.options.watch[0]
+    why = (
+        "rebuilds the image, and this resource builds none"
+        if rule.action == "rebuild"
+        else "needs an image Compose builds (docker compose watch skips services it does not build)"
+    )
+    base = f" FROM {service.image}" if service.image else ""
+    raise DeclarationError(
+        resource.name,
+        "watch",
+        f"{rule.action} of {rule.path!r} {why}",
+        f'add build="./{resource.name}" with a Dockerfile (e.g. a one-line{base or " FROM <image>"}), or remove watch',
+    )
 
 
 def _build(resource: DockerResource, ctx: Context) -> Build | None:

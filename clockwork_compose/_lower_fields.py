@@ -13,7 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from ._declarations import DockerResource, Secret
 from ._errors import DeclarationError
-from ._fields import Config, Env, EnvText, FileSecret, Mount, Network, Port, Volume, size_bytes
+from ._fields import (
+    Config,
+    Env,
+    EnvText,
+    FileSecret,
+    Mount,
+    Network,
+    Port,
+    Rebuild,
+    Sync,
+    SyncRestart,
+    Volume,
+    size_bytes,
+)
 from ._model import (
     FileObject,
     Interpolation,
@@ -23,6 +36,7 @@ from ._model import (
     Project,
     Resources,
     Var,
+    WatchRule,
 )
 from ._model import Ipam as ModelIpam
 from ._model import Mount as ModelMount
@@ -260,7 +274,21 @@ def options(resource: DockerResource, ctx: Context, project: Project) -> Options
         aliases=tuple(sorted((n, tuple(a)) for n, a in r.network_aliases.items())),
         ipv4_addresses=_pairs(r.ipv4_addresses),
         raw=tuple(sorted((k, raw_value(r.name, f"compose.{k}", v)) for k, v in r.compose.items())),
+        watch=tuple(watch_rule(r, rule, ctx) for rule in r.watch),
     )
+
+
+def watch_rule(resource: DockerResource, rule: Sync | SyncRestart | Rebuild, ctx: Context) -> WatchRule:
+    """A watch rule with its path checked (it exists, inside the project folder) and spelled
+    relative to the project folder."""
+    from ._lower import project_path
+
+    if rule.path == "~" or rule.path.startswith("~/"):
+        raise DeclarationError(
+            resource.name, "watch", f"{rule.path!r} is not a path of the project", 'write it relative, e.g. "./src"'
+        )
+    path = project_path(ctx, rule.path, resource.name, "watch", kind="path", outside=resource.allow_outside_project)
+    return WatchRule(rule.action, path, getattr(rule, "target", ""), rule.ignore)
 
 
 def as_model(value: Any) -> Any:
@@ -393,12 +421,22 @@ _DECLARED_AS = {
 }
 
 
+#: Options only `clockwork dev` uses: another target leaves them out, with a warning.
+DEV_ONLY = frozenset({"watch"})
+
+
 def refuse(project: Project, target: str, mapped: frozenset[str], why: str) -> None:
     """A DeclarationError naming the resource and field of the first Compose field that
-    ``target`` does not map (``mapped``: the Options fields it takes)."""
+    ``target`` does not map (``mapped``: the Options fields it takes); a ``DEV_ONLY`` field
+    is left out with a warning instead (main.py keeps its dev rules when it deploys)."""
     for service in project.ordered():
         for name in service.options.set_fields():
-            if name not in mapped:
+            if name in DEV_ONLY:
+                project.warnings.append(
+                    f"{service.name}: {target} ignores {name} (it is for `clockwork dev` and `docker compose watch` "
+                    "on the Compose target)"
+                )
+            elif name not in mapped:
                 field = _DECLARED_AS.get(name, name)
                 raise DeclarationError(
                     service.name,

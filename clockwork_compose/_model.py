@@ -213,6 +213,18 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class WatchRule:
+    """What to do when a project file under ``path`` changes (Compose's ``develop.watch``):
+    ``action`` "sync", "sync+restart" or "rebuild"; ``path`` relative to the project folder;
+    ``target`` the container path of a sync ("" for a rebuild)."""
+
+    action: str
+    path: str
+    target: str = ""
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Options:
     """The Compose service fields beyond what every target models, with Compose's meaning.
     Each target emits those it can and refuses the others (``set_fields`` names them)."""
@@ -255,6 +267,8 @@ class Options:
     #: The escape hatch: Compose service keys as the user gave them (strings literal,
     #: ``Interpolation`` where interpolated).
     raw: tuple[tuple[str, object], ...] = ()
+    #: What `clockwork dev` does when a project file changes, in the order declared.
+    watch: tuple[WatchRule, ...] = ()
 
     def set_fields(self) -> list[str]:
         """The names of the fields set (not at their default), in declaration order."""

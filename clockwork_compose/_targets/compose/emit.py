@@ -34,6 +34,7 @@ from ..._model import (
     SecretRef,
     Service,
     Var,
+    WatchRule,
 )
 from ..._probes import docker_test
 from .. import place
@@ -308,6 +309,17 @@ def options(o: Options, base: str = ".", only: frozenset[str] | None = None) -> 
                 out["logging"]["options"] = {k: text(v) for k, v in o.logging_options}
         elif name in ("secrets", "configs"):
             out[name] = [text(v) for v in value]
+        elif name == "watch":
+            out["develop"] = {"watch": [_watch_rule(rule, base) for rule in value]}
+    return out
+
+
+def _watch_rule(rule: WatchRule, base: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"action": rule.action, "path": text(place(rule.path, base))}
+    if rule.target:
+        out["target"] = text(rule.target)
+    if rule.ignore:
+        out["ignore"] = [text(pattern) for pattern in rule.ignore]
     return out
 
 
