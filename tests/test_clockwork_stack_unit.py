@@ -17,6 +17,7 @@ from support import EXAMPLE, REPO
 from clockwork_compose import RuntimeFailure, _api, _testing
 from clockwork_compose._docker import PROJECT_LABEL, ContainerState, Volume
 from clockwork_compose._isolation import Isolation
+from clockwork_compose._targets.base import ApplyReport, Failure
 
 
 class Recording(FakeEngine):
@@ -176,3 +177,42 @@ def test_without_an_engine_a_stack_is_a_skip_and_a_failure_when_required(tmp_pat
     env["CLOCKWORK_E2E"] = "required"
     failed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert failed.returncode == 1 and "1 failed" in failed.stdout, failed.stdout
+
+
+def _report(failure: Failure | None) -> ApplyReport:
+    return ApplyReport(project="connected-services-t0", file=Path("x"), services=(), seconds=1.0, failure=failure)
+
+
+TAKEN = Failure("api-server", "Bind for 0.0.0.0:41234 failed: port is already allocated")
+
+
+@pytest.mark.parametrize(
+    ("reports", "raised", "destroyed"),
+    [
+        ([TAKEN, None], None, 1),  # someone took a port in between: new ports, once
+        ([TAKEN, TAKEN], "port is already allocated", 1),
+        ([Failure("postgres-db", "unhealthy", "FATAL: no space\n")], "(?s)postgres-db: unhealthy\n.*  \\| FATAL", 0),
+        ([Failure(None, "interrupted (Ctrl-C) while waiting", interrupted=True)], "KeyboardInterrupt", 0),
+    ],
+)
+def test_apply_copy_tries_new_ports_once_and_says_why_a_copy_failed(monkeypatch, reports, raised, destroyed) -> None:
+    applied: list[Isolation] = []
+    destroys: list[Path] = []
+
+    def apply(folder: Path, isolation: Isolation, timeout: float | None) -> ApplyReport:
+        applied.append(isolation)
+        return _report(reports[len(applied) - 1])
+
+    monkeypatch.setattr(_testing, "_apply", apply)
+    monkeypatch.setattr(_testing, "destroy_copy", destroys.append)
+    if raised is None:
+        stack = _testing.apply_copy(EXAMPLE, EXAMPLE)
+        assert stack.port("api-server", 80) == applied[-1].host_port("api-server", 80, "tcp")
+    elif raised == "KeyboardInterrupt":
+        with pytest.raises(KeyboardInterrupt):
+            _testing.apply_copy(EXAMPLE, EXAMPLE)
+    else:
+        with pytest.raises(_testing.StackFailed, match=raised):
+            _testing.apply_copy(EXAMPLE, EXAMPLE)
+    assert len(applied) == len(reports) and len(destroys) == destroyed
+    assert all(i.source_project == "connected-services" for i in applied)
