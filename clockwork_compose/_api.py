@@ -9,10 +9,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import _envfile, _graph, _loader, _lower
+from . import _envfile, _graph, _isolation, _loader, _lower
 from . import _targets as targets
 from ._envfile import write_atomic
 from ._errors import CheckFailed, UnusableFile
+from ._isolation import Isolation
 from ._model import Project
 
 
@@ -35,10 +36,16 @@ class Build:
 
 
 def compile_project(
-    project_dir: Path, output: Path | None = None, target: str = targets.DEFAULT
+    project_dir: Path,
+    output: Path | None = None,
+    target: str = targets.DEFAULT,
+    isolation: Isolation | None = None,
 ) -> tuple[Project, str, Path]:
     """Load main.py and compile it for ``target`` (see ``_targets``): the model, the file's
-    text, and where it belongs (the target's file next to main.py unless ``output``)."""
+    text, and where it belongs (the target's file next to main.py unless ``output``).
+
+    ``isolation``: the model rewritten to run beside other copies of the project
+    (``_isolation``; the ``clockwork_stack`` fixture's copies); Compose only."""
     emitter = targets.emitter(target)
     project_dir = project_dir.resolve()
     path = (output if output is not None else project_dir / emitter.FILE).resolve()
@@ -46,6 +53,10 @@ def compile_project(
     with _collector_paused():
         ctx = _lower.Context(project_dir=project_dir)
         project = _lower.lower(resources, ctx, _lower.project_name(project_dir))
+        if isolation is not None:
+            if target != targets.DEFAULT:
+                raise ValueError(f"an isolated copy runs on Compose, not {target}")
+            project = _isolation.isolate(project, isolation)
         if target != targets.DEFAULT:
             _lower.refuse_one_shot_waits(project, target)
             _lower.refuse_restarts(project, target)
@@ -75,6 +86,7 @@ def build(
     output: Path | None = None,
     environ: Mapping[str, str] | None = None,
     target: str = targets.DEFAULT,
+    isolation: Isolation | None = None,
 ) -> Build:
     """Compile, then write .env (secrets, 0600) and the compose file, each atomically.
 
@@ -86,8 +98,8 @@ def build(
     When it is this process's, the values derived from a secret the environment overrides
     are set there too (``_envfile.EnvFile.exports``): Compose and ``docker stack deploy``,
     which clockwork runs as child processes, read the environment before .env, so they see
-    the values this run uses."""
-    project, text, path = compile_project(project_dir, output, target)
+    the values this run uses. ``isolation``: see ``compile_project``."""
+    project, text, path = compile_project(project_dir, output, target, isolation)
     current = existing_text(path)
     may_write(path, current, project, project_dir)
     not_shadowed(path)

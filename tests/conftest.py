@@ -11,6 +11,9 @@ from support import HEADER
 
 MakeProject = Callable[..., Path]
 
+#: The clockwork_stack fixture, from the worktree (the installed entry point may be older).
+pytest_plugins = ("clockwork_compose._pytest_plugin",)
+
 
 @pytest.fixture
 def make_project(tmp_path: Path) -> MakeProject:

@@ -396,7 +396,7 @@ def _apply(
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
     watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before, clock=clock)
-    if why:  # Compose would create the network when missing: two at once make two of it
+    if why and joins_shared_network(project):  # Compose would create it when missing: two at once make two
         engine.ensure_network(_lower.NETWORK)
         own_volumes(project, folder, volumes, engine)
     up = _Up(engine, compose, services) if why else None
@@ -419,6 +419,13 @@ def _apply(
         stranded=taken.stranded,
         notes=built.notes,
     )
+
+
+def joins_shared_network(project: Project) -> bool:
+    """Whether the project joins the engine-wide ``app_network`` (not one of its own, as an
+    isolated copy's, nor none, under ``ProjectSettings(shared_network=False)``)."""
+    spec = project.network_specs.get(_lower.NETWORK)
+    return _lower.NETWORK in project.networks and (spec is None or spec.fixed)
 
 
 # -- ownership, the data guard, orphans -------------------------------------------------------
