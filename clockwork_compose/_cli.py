@@ -581,9 +581,11 @@ def assert_(
 
 
 def _bytes(size: int) -> str:
-    from ._targets.base import human_size
-
-    return human_size(size // 1024) if size >= 1024 else f"{size} bytes"
+    """Bytes in decimal units, as ``human_size`` writes them: ``13.3 MB``."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
 
 
 @app.command("snapshots")
