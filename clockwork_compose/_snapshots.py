@@ -194,7 +194,8 @@ def listed(project: Project, engine: _docker.Engine) -> list[Snapshot]:
         volume = volume_of(project.name, service)
         if volume not in volumes:
             continue
-        image = project.services[service].image or ""
+        state = engine.container(project.services[service].container)  # its image, also when built here
+        image = state.image if state is not None and state.image else project.services[service].image or ""
         out = engine.run_with_volume(image, volume, _LIST, readonly=True, action=f"listing {volume}")
         suffix = _spec(target).suffix
         for line in out.splitlines():

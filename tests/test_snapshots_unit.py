@@ -173,3 +173,19 @@ def test_restore_stops_the_apps_of_the_database_and_starts_them_again(tmp_path: 
     assert fake.stopped == ["shop-api"] and fake.started == ["shop-api"]
     (run,) = fake.runs
     assert run["readonly"] is True and "pg_restore" in str(run["script"]) and run["args"] == ["n.pgdump"]
+
+
+def test_listing_keeps_the_dumps_of_the_engine_and_reads_time_and_migration_from_the_name(tmp_path: Path) -> None:
+    project = compile_dir(project_dir(tmp_path, 'migrations_dir="migrations"'))[0]
+    fake = FakeEngine(volumes_present=["shop_shop-db_snapshots"])
+    fake.run_with_volume = lambda *a, **kw: (  # type: ignore[method-assign]
+        "2696 1764742348 20261203T061228Z-before-002_b.sql.pgdump\n"
+        "10 1764742349 20261203T061229Z-before-003_c.sql.pgdump.part\n"
+        "7 1764742350 mine.pgdump\n"
+    )
+    found = _snapshots.listed(project, fake)  # type: ignore[arg-type]
+    assert [(s.name, s.size, s.taken_at, s.before) for s in found] == [
+        ("20261203T061228Z-before-002_b.sql.pgdump", 2696, "2026-12-03T06:12:28Z", "002_b.sql"),
+        ("mine.pgdump", 7, "2025-12-03T06:12:30Z", ""),
+    ]
+    assert _snapshots.listed(project, FakeEngine()) == []  # type: ignore[arg-type]  # no volume: none, none created
