@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import build_latency, devloop, import_file, migrator, migrator_mariadb, ready, scale, swarm, swarm_lab
+from . import build_latency, devloop, import_file, migrator, migrator_mariadb, ready, scale, snapshot, swarm, swarm_lab
 from ._proc import REPO, BenchError, compile_bytecode, run
 from ._report import Row, markdown, table, write_json
 from ._settings import Settings
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Settings], list[Row]]] = {
     "swarm-lab": swarm_lab.run_benchmark,
     "import": import_file.run_benchmark,
     "devloop": devloop.run_benchmark,
+    "snapshot": snapshot.run_benchmark,
 }
 
 

@@ -354,6 +354,14 @@ def apply(
             help="--adopt-data, taking the data FOLDER left where several old folders left some.",
         ),
     ] = None,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot",
+            help="Dump each migrated database that holds applied migrations before its migrator applies "
+            "pending files (into volume <database>_snapshots; see `clockwork snapshots`).",
+        ),
+    ] = False,
     target: TargetOption = Target.compose,
     stack: Stack = None,
     registry: Annotated[
@@ -384,6 +392,7 @@ def apply(
         adopt_data=adopt_data,
         adopt_from=adopt_data_from.absolute() if adopt_data_from is not None else None,
         registry=registry,
+        snapshot=snapshot,
     )
     refused = runner.refuse(options)
     if refused is not None:
@@ -402,6 +411,9 @@ def apply(
             raise typer.Exit(130) from None
         for note in report.notes:
             _say(note)
+        for taken in report.snapshots:
+            size = _bytes(taken.size)
+            _say(f"snapshot of {taken.database} before {taken.before}: {taken.name} ({size}, {taken.seconds:.1f}s)")
         _apply_summary(err, report)
         _apply_removals(report)
         if report.failure is not None and report.failure.interrupted:
@@ -566,6 +578,72 @@ def assert_(
             out.print(summary)
         if failed:
             raise typer.Exit(1)
+
+
+def _bytes(size: int) -> str:
+    """Bytes in decimal units, as ``human_size`` writes them: ``13.3 MB``."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+@app.command("snapshots")
+def snapshots(
+    project_dir: ProjectDir = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the snapshots as JSON on stdout.")] = False,
+) -> None:
+    """List the snapshots taken before migrations ran: database, size, time, the migration each precedes."""
+    from . import _snapshots
+
+    with _errors():
+        found = _snapshots.snapshots(project_dir)
+    if as_json:
+        import dataclasses
+        import json
+
+        fields = ("name", "database", "size", "taken_at", "before", "volume")
+        print(json.dumps([{k: dataclasses.asdict(s)[k] for k in fields} for s in found], indent=2))
+        return
+    if not found:
+        _say("no snapshots (take one with `clockwork apply --snapshot`, or declare snapshot=True)")
+        return
+    rows = [(s.name, s.database, _bytes(s.size), s.taken_at) for s in found]
+    print(_table(("SNAPSHOT", "DATABASE", "SIZE", "TAKEN (UTC)"), rows))
+
+
+@app.command()
+def restore(
+    snapshot: Annotated[
+        str, typer.Argument(metavar="SNAPSHOT", help="A name `clockwork snapshots` lists (DATABASE/NAME also works).")
+    ],
+    project_dir: ProjectDir = Path("."),
+    discard_newer: Annotated[
+        bool,
+        typer.Option("--discard-newer", help="Go ahead although what was written since the snapshot is lost."),
+    ] = False,
+    timeout: Timeout = None,
+) -> None:
+    """Put a database back as it was at a snapshot: stop its apps, drop and recreate it, load the dump
+    (its migration history included), start the apps, then run the checks of `clockwork assert`."""
+    from . import _snapshots
+
+    with _errors():
+        done = _snapshots.restore(project_dir, snapshot, discard_newer, 60.0 if timeout is None else timeout)
+    shot = done.snapshot
+    _say(f"restored {shot.database} from {shot.name} (taken {shot.taken_at}) in {done.seconds:.1f}s")
+    if done.discarded:
+        _say(f"no longer recorded: {', '.join(done.discarded)} (the next apply runs those still in the folder again)")
+    if done.restarted:
+        _say(f"stopped and started again: {', '.join(done.restarted)}")
+    out = _console(stderr=False)
+    failed = sum(1 for c in done.checks.checks if not c.passed)
+    for c in done.checks.checks:
+        mark = "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]"
+        out.print(f"{mark}  {c.name}  {_escape(c.detail)}  ({c.seconds:.1f}s)")
+    out.print(f"{len(done.checks.checks) - failed} passed, {failed} failed in {done.checks.seconds:.1f}s")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -611,6 +611,9 @@ class DatabaseConnection(_Model):
     #: Variables the schema and migrations use: psql's :name, :'name' or :"name"; the
     #: mysql client's user variables @name. (Was ``psql_variables``, which still works.)
     variables: dict[str, Text] = Field(default_factory=dict)
+    #: Dump the database into the volume ``<resource>_snapshots`` before its migrator applies
+    #: pending files to a database that holds applied migrations (`clockwork restore`).
+    snapshot: bool = False
     #: The deprecated field names this connection was declared with (a note at build).
     _deprecated: tuple[str, ...] = PrivateAttr(default=())
 

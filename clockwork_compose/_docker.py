@@ -1218,6 +1218,44 @@ def remove_volumes(names: Sequence[str]) -> None:
         _gone_is_fine(["volume", "rm", *names], f"removing volumes {', '.join(names)}")
 
 
+#: Where a snapshot helper mounts the snapshots volume.
+SNAPSHOTS = "/snapshots"
+
+
+def run_with_volume(
+    image: str,
+    volume: str,
+    script: str,
+    args: Sequence[str] = (),
+    *,
+    beside: str | None = None,
+    env: Mapping[str, str] | None = None,
+    readonly: bool = False,
+    action: str = "",
+) -> str:
+    """``sh -c SCRIPT ARGS`` in a throwaway container of ``image`` (present here: nothing is
+    pulled) with ``volume`` at ``SNAPSHOTS``; its stdout. ``beside``: a running container whose
+    network it shares (its server on 127.0.0.1), else no network. The volume must exist
+    (a mount creates a missing one). No deadline: a dump takes what it takes."""
+    network = f"container:{beside}" if beside else "none"
+    argv = ["run", "--rm", "--pull", "never", "--network", network, "--entrypoint", "sh"]
+    argv += ["--label", f"{HELPER_LABEL}=snapshot", "--workdir", SNAPSHOTS]
+    argv += ["--mount", f"type=volume,src={volume},dst={SNAPSHOTS},volume-nocopy{',readonly' if readonly else ''}"]
+    argv += [arg for key, value in (env or {}).items() for arg in ("--env", f"{key}={value}")]
+    return _docker([*argv, image, "-c", script, "clockwork-snapshot", *args], action or f"in {volume}", timeout=None)
+
+
+def stop_containers(names: Sequence[str]) -> None:
+    """Stop the containers (`docker stop`), leaving them to be started again."""
+    if names:
+        _docker(["container", "stop", *names], f"stopping {', '.join(names)}")
+
+
+def start_containers(names: Sequence[str]) -> None:
+    if names:
+        _docker(["container", "start", *names], f"starting {', '.join(names)}")
+
+
 def project_containers(project: str) -> list[ContainerState]:
     """Every container labelled with the Compose project, one-offs included."""
     return sorted(_project_states(project), key=lambda s: s.name)
@@ -1300,6 +1338,27 @@ class Storage(Protocol):
     def containers_using(self, volume: str) -> list[ContainerState]: ...
 
 
+class Snapshots(Protocol):
+    """Dumps of a database in a volume, and the apps stopped while one is restored."""
+
+    def run_with_volume(
+        self,
+        image: str,
+        volume: str,
+        script: str,
+        args: Sequence[str] = (),
+        *,
+        beside: str | None = None,
+        env: Mapping[str, str] | None = None,
+        readonly: bool = False,
+        action: str = "",
+    ) -> str: ...
+
+    def stop_containers(self, names: Sequence[str]) -> None: ...
+
+    def start_containers(self, names: Sequence[str]) -> None: ...
+
+
 class Compose(Protocol):
     """Compose itself: the config hashes of a project's services, and `compose up`."""
 
@@ -1320,7 +1379,7 @@ class Swarm(Protocol):
     def service_logs(self, services: Mapping[str, str], options: LogOptions) -> Iterator[LogLine]: ...
 
 
-class Engine(Containers, Storage, Compose, Swarm, Protocol):
+class Engine(Containers, Storage, Compose, Swarm, Snapshots, Protocol):
     """Everything Compose's apply and destroy ask of the engine. ``DOCKER`` is the real one
     (this module's functions); a unit test passes a fake (tests/fakes.py) instead, and a
     function that needs less takes the small interface it needs (``Containers``...)."""
@@ -1360,6 +1419,9 @@ class DockerEngine:
     volume_usage = staticmethod(volume_usage)
     copy_volume = staticmethod(copy_volume)
     containers_using = staticmethod(containers_using)
+    run_with_volume = staticmethod(run_with_volume)
+    stop_containers = staticmethod(stop_containers)
+    start_containers = staticmethod(start_containers)
 
 
 #: The engine apply, assert and destroy use unless they are given another.

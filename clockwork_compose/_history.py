@@ -9,6 +9,7 @@ whose driver never leaves an unfinished record (postgres) have nothing to clear.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +91,25 @@ class Record:
     applied_at: str
 
 
-def records(target: DatabaseTarget, env: dict[str, str], docker: _docker.Containers) -> dict[str, Record]:
+class _Inside:
+    """Runs the engine's client in the database's container (``inside_only``: never through a
+    host port, which the database may not publish)."""
+
+    inside_only = True
+
+    def __init__(self, docker: _docker.Containers) -> None:
+        self.docker = docker
+
+    def __call__(self, name: str, argv: Sequence[str], extra: Mapping[str, str]) -> str:
+        return self.docker.exec_in(name, argv, env=extra)
+
+
+def records(
+    target: DatabaseTarget, env: dict[str, str], docker: _docker.Containers, inside: bool = False
+) -> dict[str, Record]:
     """The applied records in the target's history table (none before its first migration).
-    Reads only. RuntimeFailure when its database is not running or cannot be read."""
+    Reads only. RuntimeFailure when its database is not running or cannot be read.
+    ``inside``: query with the client in the database's container, whatever the engine's way."""
     engine = engine_named(target.engine)
     migrator = engine.migrator if engine is not None else None
     if engine is None or migrator is None:
@@ -101,9 +118,8 @@ def records(target: DatabaseTarget, env: dict[str, str], docker: _docker.Contain
     if state is None or state.status != "running":
         raise RuntimeFailure(f"{target.service} is not running: start the stack with `clockwork apply`")
     try:
-        rows = engine.query(
-            target, env, migrator.history_sql(), lambda name, argv, extra: docker.exec_in(name, argv, env=extra)
-        )
+        through = _Inside(docker) if inside else lambda name, argv, extra: docker.exec_in(name, argv, env=extra)
+        rows = engine.query(target, env, migrator.history_sql(), through)
     except LookupError as exc:
         raise RuntimeFailure(f"{target.service}: clockwork cannot read its migrations: {exc}") from None
     except Exception as exc:  # psycopg's errors, the client's: one line

@@ -29,6 +29,7 @@ from ._engines import (
     Refusal,
     engine_for_image,
     engine_for_url,
+    engine_named,
     unknown_scheme,
     with_migrations,
 )
@@ -126,9 +127,11 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
         for target in resource.connections:
             _connect(resource, target, ctx, project)
     _migrators(resources, by_name, ctx, project)
+    _snapshot_volumes(project)
     project.networks = sorted({n for s in project.services.values() for n in s.networks})
     project.volumes = sorted(
         {m.source for s in project.services.values() for m in s.mounts if m.kind == "volume" and m.source}
+        | {snapshot_volume(t.service) for t in project.databases if t.snapshot}
     )
     _lower_fields.check_references(project)
     project.databases.sort(key=lambda d: (d.consumer, d.env_var))
@@ -797,6 +800,7 @@ def _database_connection(consumer: DockerResource, conn: DatabaseConnection, pro
             container_port=port,
             host_port=_host_port(resource, port),
             migrations=None,
+            snapshot=conn.snapshot,
         )
     )
 
@@ -899,6 +903,35 @@ def _migrators(
             consumers.setdefault(dependency, []).append(service.name)
     for database, (consumer, conn) in sorted(plans.items()):
         _migrator(by_name[database], consumer, conn, ctx, project, targets[database], consumers[database])
+
+
+def snapshot_volume(database: str) -> str:
+    """The volume (before Compose's project prefix) that holds a database's snapshots."""
+    return f"{database}_snapshots"
+
+
+def _snapshot_volumes(project: Project) -> None:
+    """``snapshot=True`` asks for a dump before migrations run: refused where there are none,
+    or where the engine has no dump; the volume is declared so that Compose owns it."""
+    for target in project.databases:
+        if not target.snapshot:
+            continue
+        engine = engine_named(target.engine)
+        if engine is None or engine.snapshots is None:
+            raise DeclarationError(
+                target.consumer,
+                "snapshot",
+                f"clockwork cannot dump {target.service} ({target.engine}): snapshots are for PostgreSQL and "
+                "MariaDB/MySQL",
+                "remove snapshot=True",
+            )
+        if target.migrations is None:
+            raise DeclarationError(
+                target.consumer,
+                "snapshot",
+                f"a snapshot is taken before migrations run, and this connection to {target.service} declares none",
+                "add migrations_dir=... or remove snapshot=True",
+            )
 
 
 def _same_migrations(

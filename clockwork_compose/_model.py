@@ -438,6 +438,8 @@ class DatabaseTarget:
     container_port: int
     host_port: int | None
     migrations: Migrations | None
+    #: Dump the database before its migrator applies pending files (``snapshot=True``).
+    snapshot: bool = False
 
 
 @dataclass

@@ -16,7 +16,7 @@ a plain container.
 from __future__ import annotations
 
 from . import mariadb, postgres, rabbitmq, redis
-from ._engine import Credentials, Engine, ExecIn, Migrator, Refusal, repository_name
+from ._engine import Credentials, Engine, ExecIn, Migrator, Refusal, Snapshots, repository_name
 
 CATALOG: tuple[Engine, ...] = (postgres.ENGINE, redis.ENGINE, mariadb.ENGINE, rabbitmq.ENGINE)
 #: The engine of a migration plan or driver that names none (``plan_for(folder)``).
@@ -30,6 +30,7 @@ __all__ = [
     "ExecIn",
     "Migrator",
     "Refusal",
+    "Snapshots",
     "engine_for_image",
     "engine_for_url",
     "engine_named",

@@ -93,6 +93,23 @@ class Migrator:
         return f"DELETE FROM {self.history_table} WHERE NOT ({self.applied_where})"
 
 
+@dataclass(frozen=True)
+class Snapshots:
+    """How an engine dumps a database and loads it back (`clockwork restore`): POSIX sh
+    scripts run by the image's own clients in a throwaway container that shares the
+    database's network, so its server is on 127.0.0.1. Each takes the dump's path as ``$1``;
+    the login comes from :attr:`environment`, never the script's text."""
+
+    #: The dump's file name ends with this (what makes it a snapshot in the volume).
+    suffix: str
+    #: Writes the dump to ``$1``: to ``$1.part`` first, renamed once complete.
+    dump: str
+    #: Drops and recreates the database, then loads the dump at ``$1`` into it.
+    restore: str
+    #: (target, the run's values) -> the clients' environment: login, port, database.
+    environment: Callable[[DatabaseTarget, Mapping[str, str]], dict[str, str]]
+
+
 class Refusal(Exception):
     """A declaration an engine cannot carry out as written: what is wrong, and the fix."""
 
@@ -132,6 +149,8 @@ class Engine:
     probe_timeout: float | None = None
     #: Schema files and migrations; None: this engine has none.
     migrator: Migrator | None = None
+    #: Dumps and restores (`snapshot=True`, `clockwork restore`); None: this engine has none.
+    snapshots: Snapshots | None = None
     #: Words the engine writes when a login fails, and what to do: apply adds the advice to
     #: a failure whose logs hold them (the images apply passwords only to a fresh volume).
     log_hints: tuple[tuple[str, str], ...] = ()

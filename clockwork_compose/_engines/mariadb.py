@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .._model import DatabaseTarget, EnvValue, Project
-from ._engine import Credentials, Engine, ExecIn, Migrator, Row, repository_name, resolve, shown
+from ._engine import Credentials, Engine, ExecIn, Migrator, Row, Snapshots, repository_name, resolve, shown
 
 #: The history table: postgres's shape (version, checksum, applied_at, note) plus ``state``.
 HISTORY_TABLE = "clockwork_migrations"
@@ -54,6 +54,31 @@ def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue
     }
 
 
+#: The login every snapshot client shares; ``MYSQL_PWD`` carries the password.
+_LOGIN = '--protocol=tcp --host=127.0.0.1 --port="$CW_PORT" --user="$CW_USER"'
+#: A plain SQL dump (mariadb-dump, else mysqldump): one consistent read of InnoDB tables.
+_DUMP = (
+    "set -e; if command -v mariadb-dump >/dev/null 2>&1; then d=mariadb-dump; else d=mysqldump; fi; "
+    f'"$d" {_LOGIN} --single-transaction --triggers --hex-blob "$CW_DATABASE" >"$1.part"; mv "$1.part" "$1"'
+)
+#: The name is quoted as an identifier (backticks doubled) inside the script, never spliced.
+_RESTORE = (
+    "set -e; if command -v mariadb >/dev/null 2>&1; then c=mariadb; else c=mysql; fi; "
+    "q=$(printf '%s' \"$CW_DATABASE\" | sed 's/`/``/g'); "
+    f'"$c" {_LOGIN} -e "DROP DATABASE IF EXISTS \\`$q\\`; CREATE DATABASE \\`$q\\`"; '
+    f'"$c" {_LOGIN} --database="$CW_DATABASE" <"$1"'
+)
+
+
+def _snapshot_environment(target: DatabaseTarget, env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "CW_PORT": str(target.container_port),
+        "CW_USER": resolve(target.user, env),
+        "MYSQL_PWD": resolve(target.password, env),
+        "CW_DATABASE": resolve(target.database, env),
+    }
+
+
 class MariaDB(Engine):
     name = "mariadb"
     images = ("mariadb", "mysql")
@@ -86,6 +111,7 @@ class MariaDB(Engine):
     data_dir = "/var/lib/mysql"
     #: A '-' no database directory has (the server writes it as @002d): never a database.
     data_subdir = "mysql-data"
+    snapshots = Snapshots(suffix=".sql", dump=_DUMP, restore=_RESTORE, environment=_snapshot_environment)
     migrator = Migrator(
         client="mariadb",
         lexer="mariadb_lexer",

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from .._model import DatabaseTarget, EnvValue, Project
-from ._engine import Credentials, Engine, ExecIn, Migrator, Row, resolve, shown
+from ._engine import Credentials, Engine, ExecIn, Migrator, Row, Snapshots, resolve, shown
 
 HOST = "127.0.0.1"
 CONNECT_TIMEOUT = 2
@@ -30,6 +30,27 @@ def _environment(host: str, port: int, creds: Credentials) -> dict[str, EnvValue
         "PGUSER": creds.user,
         "PGPASSWORD": creds.password,
         "PGDATABASE": creds.database,
+    }
+
+
+#: pg_dump's custom format: compressed, and pg_restore loads it into a fresh database.
+_DUMP = 'set -e; pg_dump -w --format=custom --file="$1.part"; mv "$1.part" "$1"'
+#: From template1 (the database itself is dropped): ``WITH (FORCE)`` ends the sessions
+#: still on it (PostgreSQL 13 and later); then one transaction loads the dump.
+_RESTORE = (
+    "set -e; printf '%s\\n' 'DROP DATABASE IF EXISTS :\"db\" WITH (FORCE);' 'CREATE DATABASE :\"db\";' "
+    '| psql -X -q -w -v ON_ERROR_STOP=1 -v db="$PGDATABASE" -d template1; '
+    'pg_restore -w --exit-on-error --single-transaction -d "$PGDATABASE" "$1"'
+)
+
+
+def _snapshot_environment(target: DatabaseTarget, env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "PGHOST": HOST,
+        "PGPORT": str(target.container_port),
+        "PGUSER": resolve(target.user, env),
+        "PGPASSWORD": resolve(target.password, env),
+        "PGDATABASE": resolve(target.database, env),
     }
 
 
@@ -70,6 +91,8 @@ class Postgres(Engine):
         run_file=_run_file,
     )
 
+    snapshots = Snapshots(suffix=".pgdump", dump=_DUMP, restore=_RESTORE, environment=_snapshot_environment)
+
     def credentials(self, env: Mapping[str, EnvValue], command: Sequence[str] | str | None = None) -> Credentials:
         user = env.get("POSTGRES_USER", "postgres")
         return Credentials(user, env.get("POSTGRES_PASSWORD", ""), env.get("POSTGRES_DB", user))
@@ -87,10 +110,10 @@ class Postgres(Engine):
         return f"{target.service}/{shown(target.database)} on {HOST}:{target.host_port}"
 
     def query(self, target: DatabaseTarget, env: Mapping[str, str], sql: str, exec_in: ExecIn) -> list[Row]:
-        if target.host_port is None:
-            raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
         if getattr(exec_in, "inside_only", False):  # the host cannot dial the port (a swarm node elsewhere)
             return query_inside(target, env, sql, exec_in)
+        if target.host_port is None:
+            raise LookupError(f"{target.service} publishes no host port: give the assertion a url")
         return query_url(dsn(target, env), sql)
 
     def query_url(self, url: str, sql: str, project: Project, exec_in: ExecIn) -> list[Row]:

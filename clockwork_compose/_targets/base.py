@@ -71,6 +71,8 @@ class ApplyOptions:
     adopt_from: Path | None = None
     #: Swarm: where build-only images are pushed for every node to pull (``HOST[:PORT]``).
     registry: str | None = None
+    #: Compose: dump each migrated database before its migrator applies pending files.
+    snapshot: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class ApplyReport:
     stranded: tuple[ContainerState, ...] = ()
     #: Swarm: how many `docker stack deploy` calls apply made (0: nothing changed).
     deploys: int = 0
+    #: Compose: the snapshots taken before migrations ran (``_snapshots.Snapshot``).
+    snapshots: tuple[Any, ...] = ()
 
     @property
     def ok(self) -> bool:

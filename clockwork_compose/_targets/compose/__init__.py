@@ -37,6 +37,7 @@ class Compose:
             replace_data=options.replace_data,
             adopt_data=options.adopt_data,
             adopt_from=options.adopt_from,
+            snapshot=options.snapshot,
         )
 
     def check(self, project_dir: Path, timeout: float, needs: Needs, stack: str | None = None) -> AssertReport:

@@ -333,6 +333,7 @@ def apply(
     engine: _docker.Engine = _docker.DOCKER,
     adopt_data: bool = False,
     adopt_from: Path | None = None,
+    snapshot: bool = False,
 ) -> ApplyReport:
     """Build, bring the project up and wait until it is healthy, or say what failed.
 
@@ -344,11 +345,12 @@ def apply(
     RuntimeFailure and nothing is touched. So do volumes and containers a folder that is
     gone left for this project (it moved or was renamed), unless ``adopt_data`` (take them
     over; ``adopt_from``: the folder whose data to take where several left some) or, for a
-    renamed project, ``replace_data`` (start empty). ``engine``: the real one unless a test
-    passes a fake."""
+    renamed project, ``replace_data`` (start empty). ``snapshot``: dump every migrated
+    database with applied and pending migrations before its migrator runs (``snapshot=True``
+    asks it of one; see ``_snapshots``). ``engine``: the real one unless a test passes a fake."""
     adopting = _Adopting(adopt_data or adopt_from is not None, str(adopt_from) if adopt_from else None, replace_data)
     with needs.lock(_lower.project_name(project_dir), "apply"):
-        return _apply(engine, project_dir, needs, timeout, on_progress, replace_data, adopting)
+        return _apply(engine, project_dir, needs, timeout, on_progress, replace_data, adopting, snapshot)
 
 
 def _apply(
@@ -359,6 +361,7 @@ def _apply(
     on_progress: Progress | None,
     replace_data: bool,
     adopting: _Adopting | None = None,
+    snapshot: bool = False,
 ) -> ApplyReport:
     clock = needs.clock or CLOCK
     started = clock.monotonic()
@@ -396,6 +399,13 @@ def _apply(
     why = why_up(project, before, compose, engine)
     services = up_services(project, why)
     watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before, clock=clock)
+    snapshots: tuple[Any, ...] = ()
+    if why and (snapshot or any(t.snapshot for t in project.databases)):
+        from ... import _snapshots
+
+        env = _envfile.run_values(built.path.parent, needs.environ)
+        snapshots = _snapshots.take(project, folder, env, engine, requested=snapshot)
+        volumes = engine.volumes(project.name) if snapshots else volumes
     if why and joins_shared_network(project):  # Compose would create it when missing: two at once make two
         engine.ensure_network(_lower.NETWORK)
         own_volumes(project, folder, volumes, engine)
@@ -418,6 +428,7 @@ def _apply(
         adopted=taken.adopted,
         stranded=taken.stranded,
         notes=built.notes,
+        snapshots=snapshots,
     )
 
 

@@ -25,6 +25,8 @@ class Swarm:
             return "--replace-data is for Compose: on Swarm a database's volume follows its service name"
         if options.adopt_data or options.adopt_from is not None:
             return "--adopt-data is for Compose: clockwork does not move a stack's data between folders"
+        if options.snapshot:
+            return "--snapshot is for Compose: clockwork does not dump a stack's databases"
         return None
 
     def apply(self, project_dir: Path, options: ApplyOptions, needs: Needs) -> ApplyReport:
