@@ -36,6 +36,7 @@ PSQL = ("psql", "-X", "-At", "-U", "admin", "-d", "appdb", "-c")
 class Done:
     code: int
     text: str
+    out: str = ""
 
 
 def clockwork(lab: Lab, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Done:
@@ -48,7 +49,7 @@ def clockwork(lab: Lab, *args: str, cwd: Path, env: dict[str, str] | None = None
         timeout=600,
         env={**lab.env, **(env or {})},
     )
-    return Done(proc.returncode, proc.stdout + proc.stderr)
+    return Done(proc.returncode, proc.stdout + proc.stderr, proc.stdout)
 
 
 def node_ids(lab: Lab) -> dict[str, str]:
@@ -164,11 +165,24 @@ def test_assert_checks_what_runs_on_the_workers(lab: Lab, project: Path) -> None
     done = clockwork(lab, "assert", "--target", "swarm", cwd=project)
     assert done.code == 0, done.text
     assert "migrations of postgres-db recorded in clockwork_migrations  4 of 4 recorded" in done.text
+    assert "database postgres-db/appdb (from inside its container) reachable" in done.text  # on node2, not here
     assert f"ports 5432 (postgres-db) accept TCP on every node that runs it  on {NODES[1]}" in done.text
     api = ", ".join(nodes_of(lab, f"{STACK}_api-server"))
     assert f"ports 8000 (api-server) accept TCP on every node that runs it  on {api}" in done.text
     # The jobs' containers are gone (the last removes its own a moment after it ends).
     eventually(lambda: on_nodes("container", "clockwork-job") == {node: [] for node in NODES}, timeout=20)
+
+
+def test_ps_and_logs_cover_every_node(lab: Lab, project: Path) -> None:
+    done = clockwork(lab, "ps", "--target", "swarm", "--json", cwd=project)
+    assert done.code == 0, done.text
+    rows = {row["service"]: row for row in json.loads(done.out)}
+    assert rows["postgres-db"]["nodes"] == [NODES[1]]
+    assert sorted(rows["api-server"]["nodes"]) == nodes_of(lab, f"{STACK}_api-server")
+    assert len(rows["api-server"]["nodes"]) == 2
+    logs = clockwork(lab, "logs", "--target", "swarm", "postgres-db", "--tail", "5", cwd=project)
+    assert logs.code == 0, logs.text
+    assert logs.out.strip() and all(line.startswith("postgres-db") for line in logs.out.splitlines())
 
 
 def test_the_database_keeps_its_rows_through_reapply_update_and_reboot(lab: Lab, project: Path) -> None:

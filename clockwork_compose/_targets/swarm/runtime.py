@@ -784,7 +784,15 @@ def check(
         for p in _assertions.probes(project, env, _exec_in(stack, {n.id: n for n in swarm}))
         if p.name not in compose_checks  # the containers' checks: Swarm's tasks answer them here
     ]
-    if remote:
+    if remote:  # a database is queried inside its container there, not through this machine's port
+        probes = [
+            dataclasses.replace(
+                p, name=re.sub(rf" on {re.escape(_assertions.HOST)}:\d+ ", " (from inside its container) ", p.name)
+            )
+            if p.name.startswith("database ")
+            else p
+            for p in probes
+        ]
         import yaml
 
         doc = yaml.safe_load(path.read_text())
