@@ -182,7 +182,7 @@ _NO_ENGINE = ("cannot connect to the docker daemon", "is the docker daemon runni
 @contextlib.contextmanager
 def _translated(action: str) -> Iterator[None]:
     """Map python-on-whales' errors to the project's, keeping the engine's stderr."""
-    from python_on_whales.exceptions import DockerException
+    DockerException = _python_on_whales().exceptions.DockerException  # noqa: N806
 
     try:
         yield
@@ -298,9 +298,7 @@ def compose_args(project: ComposeProject) -> list[str]:
 
 
 def _client(project: ComposeProject) -> Any:
-    from python_on_whales import DockerClient
-
-    return DockerClient(
+    return _python_on_whales().DockerClient(
         compose_files=list(project.files),
         compose_project_directory=project.directory,
         compose_project_name=project.name,
@@ -429,10 +427,24 @@ def compose_up(project: ComposeProject, services: Sequence[str] | None = None) -
     return "\n".join(lines)
 
 
+_IMPORTING = threading.Lock()
+
+
+def _python_on_whales() -> Any:
+    """python-on-whales, imported under one lock: its submodules import each other, and a
+    thread importing it while another does can see it half-initialised (seen in CI as
+    "partially initialized module 'python_on_whales' has no attribute 'components'")."""
+    with _IMPORTING:
+        import python_on_whales
+        import python_on_whales.exceptions
+
+    return python_on_whales
+
+
 def _preload_python_on_whales() -> None:
     """Import python-on-whales on another core while apply builds (it costs 0.1-0.3 s)."""
     with contextlib.suppress(ImportError):
-        import python_on_whales  # noqa: F401
+        _python_on_whales()
 
 
 def config_hashes(project: ComposeProject) -> dict[str, str]:

@@ -65,3 +65,30 @@ def test_the_swarm_runtime_does_not_reach_into_compose_s() -> None:
         if file == "_targets/swarm/runtime.py" and module.startswith("clockwork_compose._targets.compose")
     ]
     assert sideways == []
+
+
+def test_python_on_whales_is_imported_only_under_the_import_lock() -> None:
+    """apply imports python-on-whales on a second thread while it builds. Two threads importing
+    its mutually importing submodules can see a half-initialised module (CI saw "partially
+    initialized module 'python_on_whales' has no attribute 'components'"), so every import of
+    it goes through ``_docker._python_on_whales``, which holds a lock."""
+    outside = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        allowed = {
+            id(node)
+            for fn in ast.walk(tree)
+            if isinstance(fn, ast.FunctionDef) and fn.name == "_python_on_whales" and path.name == "_docker.py"
+            for node in ast.walk(fn)
+        }
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n.split(".")[0] == "python_on_whales" for n in names) and id(node) not in allowed:
+                outside.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert outside == []
