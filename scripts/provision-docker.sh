@@ -3,10 +3,13 @@
 #
 # Idempotent: on a machine where everything is present and dockerd runs, this
 # takes a second or two. On a fresh machine it installs:
-#   - docker.io (Docker Engine 20.10) and mmdebstrap from bookworm,
+#   - Docker Engine 26 (Debian trixie's docker.io and containerd; bookworm's 20.10
+#     with CLOCKWORK_ENGINE=bookworm) and mmdebstrap from bookworm,
 #   - Compose v2 (the docker CLI plugin) from Debian trixie's `docker-compose`
-#     package, fetched through a private, temporary apt sources list so that
-#     nothing else from trixie is mixed into the system,
+#     package,
+# trixie's packages fetched through a private, temporary apt sources list so that
+# nothing else from trixie is mixed into the system; every other dependency comes
+# from bookworm. An engine older than 25 is stopped, upgraded and started again.
 # then starts dockerd detached and waits until `docker info` answers.
 # See docs: /work/shared/docs/docker-engine.md (engine notes).
 set -euo pipefail
@@ -35,11 +38,76 @@ apt_install() {
 
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-# ---------------------------------------------------------------- packages
-if command -v dockerd >/dev/null 2>&1; then
-    log "dockerd present: $(dockerd --version 2>/dev/null || echo '?')"
+# ---------------------------------------------------------------- trixie
+# Debian trixie's packages, fetched through a private, temporary apt sources list so that
+# nothing else from trixie is mixed into the system: `trixie_download DIR PKG...` leaves
+# the .deb files in DIR.
+trixie_download() {
+    local dir=$1 mirror work
+    shift
+    mirror=$(debian_mirror_uri)
+    work=$(mktemp -d /tmp/provision-trixie.XXXXXX)
+    chmod 755 "$work" "$dir"  # apt downloads as the _apt user
+    mkdir -p "$work/lists/partial" "$work/archives/partial"
+    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' \
+        "$mirror" >"$work/trixie.list"
+    local apt_opts=(-o "Dir::Etc::SourceList=$work/trixie.list"
+                    -o "Dir::Etc::SourceParts=/dev/null"
+                    -o "Dir::State::Lists=$work/lists"
+                    -o "Dir::Cache::Archives=$work/archives"
+                    -o "APT::Get::List-Cleanup=0")
+    log "apt-get update (private trixie list, temporary)"
+    apt-get "${apt_opts[@]}" update -qq </dev/null
+    (cd "$dir" && apt-get "${apt_opts[@]}" download "$@" </dev/null >/dev/null 2>&1)
+    rm -rf "$work"
+}
+
+# Install local .deb files, their other dependencies from the machine's own sources.
+# (dpkg has no lock wait of its own: install through apt, which waits for the lock.)
+install_debs() {
+    apt_update_once
+    log "installing$(printf ' %s' "${@##*/}")"
+    apt-get "${APT_LOCK_OPTS[@]}" install -y -qq --no-install-recommends "$@" </dev/null >/dev/null
+}
+
+# ---------------------------------------------------------------- engine
+# Docker Engine 25 or later: the files clockwork writes by default probe every second only
+# while a service starts (healthcheck start_interval, API 1.44). Bookworm's docker.io is
+# 20.10, so the engine is trixie's docker.io 26.1 (with its docker-cli and containerd 1.7); every other
+# dependency comes from bookworm. CLOCKWORK_ENGINE=bookworm keeps bookworm's 20.10 (then
+# declare ProjectSettings(min_engine="20.10") in main.py).
+ENGINE_MIN_MAJOR=25
+engine_major() { dockerd --version 2>/dev/null | sed -nE 's/^Docker version ([0-9]+)\..*/\1/p'; }
+
+# A live (not zombie) dockerd process.
+dockerd_alive() { ps -C dockerd -o stat= 2>/dev/null | grep -qv '^Z'; }
+
+stop_dockerd() {
+    local pid
+    pid=$(cat /var/run/docker.pid 2>/dev/null || pgrep -o -x dockerd || true)
+    [ -n "$pid" ] || return 0
+    log "stopping dockerd $(engine_major).x (pid $pid) to upgrade it"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do dockerd_alive || break; sleep 0.5; done
+    dockerd_alive && die "dockerd (pid $pid) did not stop within 30 s"
+    rm -f /var/run/docker.pid
+}
+
+if [ "${CLOCKWORK_ENGINE:-}" = bookworm ]; then
+    command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+elif [ "$(engine_major)" -ge "$ENGINE_MIN_MAJOR" ] 2>/dev/null; then
+    log "dockerd present: $(dockerd --version)"
 else
-    apt_install docker.io
+    debs=$(mktemp -d /tmp/provision-engine.XXXXXX)
+    trap 'rm -rf "$debs"' EXIT
+    log "installing Docker Engine 26 from Debian trixie's docker.io (was: $(dockerd --version 2>/dev/null || echo none))"
+    trixie_download "$debs" docker.io docker-cli containerd
+    ls "$debs"/docker.io_*.deb >/dev/null 2>&1 || die "apt-get download docker.io (trixie) produced no .deb"
+    stop_dockerd
+    install_debs "$debs"/*.deb
+    rm -rf "$debs"
+    trap - EXIT
+    [ "$(engine_major)" -ge "$ENGINE_MIN_MAJOR" ] || die "dockerd reports $(dockerd --version) after the upgrade"
 fi
 if ! command -v docker >/dev/null 2>&1; then
     die "no docker CLI on PATH after installing docker.io"
@@ -81,27 +149,12 @@ if compose_is_v2; then
 else
     if ! link_compose_plugin; then
         log "installing Compose v2 from Debian trixie's docker-compose package"
-        mirror=$(debian_mirror_uri)
-        work=$(mktemp -d /tmp/provision-compose.XXXXXX)
-        chmod 755 "$work"  # apt downloads as the _apt user
-        trap 'rm -rf "$work"' EXIT
-        mkdir -p "$work/lists/partial" "$work/archives/partial"
-        printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' \
-            "$mirror" >"$work/trixie.list"
-        apt_opts=(-o "Dir::Etc::SourceList=$work/trixie.list"
-                  -o "Dir::Etc::SourceParts=/dev/null"
-                  -o "Dir::State::Lists=$work/lists"
-                  -o "Dir::Cache::Archives=$work/archives"
-                  -o "APT::Get::List-Cleanup=0")
-        log "apt-get update (private trixie list, temporary)"
-        apt-get "${apt_opts[@]}" update -qq </dev/null
-        (cd "$work" && apt-get "${apt_opts[@]}" download docker-compose </dev/null >/dev/null)
-        deb=$(ls "$work"/docker-compose_*.deb 2>/dev/null | head -n1)
-        [ -n "$deb" ] || die "apt-get download docker-compose produced no .deb"
-        log "dpkg -i $(basename "$deb")"
-        # dpkg has no lock wait of its own: wait for the frontend lock through apt.
-        apt-get "${APT_LOCK_OPTS[@]}" install -y -qq --no-install-recommends "$deb" </dev/null >/dev/null 2>&1 || dpkg -i "$deb" >/dev/null
-        rm -rf "$work"
+        debs=$(mktemp -d /tmp/provision-compose.XXXXXX)
+        trap 'rm -rf "$debs"' EXIT
+        trixie_download "$debs" docker-compose
+        ls "$debs"/docker-compose_*.deb >/dev/null 2>&1 || die "apt-get download docker-compose produced no .deb"
+        install_debs "$debs"/docker-compose_*.deb
+        rm -rf "$debs"
         trap - EXIT
         link_compose_plugin || true
     fi
@@ -110,8 +163,6 @@ else
 fi
 
 # ---------------------------------------------------------------- daemon
-# A live (not zombie) dockerd process.
-dockerd_alive() { ps -C dockerd -o stat= 2>/dev/null | grep -qv '^Z'; }
 
 STARTED=0
 start_dockerd() {

@@ -8,8 +8,9 @@
 #                                           nodes then pull each under its own name
 #   bash scripts/swarm-lab.sh down [--keep-images]
 #
-# Each node is a container running its own dockerd (Debian bookworm's docker.io, in an
-# mmdebstrap rootfs that is `docker import`ed), with /var/lib/docker on a named volume, so
+# Each node is a container running its own dockerd (Docker Engine 26: Debian trixie's docker.io
+# and containerd, everything else from bookworm, in an mmdebstrap rootfs that is `docker
+# import`ed), with /var/lib/docker on a named volume, so
 # that `docker stop/start clockwork-lab-nodeK` is a reboot: the node's swarm state survives
 # and it rejoins. The host engine is never put into swarm mode. --privileged is refused on
 # these machines: the capabilities and mounts below replace it (shared/docs/docker-engine.md
@@ -54,10 +55,13 @@ BASE_TAG=$PREFIX-base:bookworm
 NODE_TAG=$PREFIX-node:bookworm
 REGISTRY_TAG=$PREFIX-registry:bookworm
 TOOLS_TAG=$PREFIX-tools:1
-BASE_PACKAGES=docker.io,docker-registry,tini,socat,iproute2,iptables,procps,ca-certificates,curl
+BASE_PACKAGES=docker.io/trixie,docker-cli/trixie,containerd/trixie,docker-registry,tini,socat,iproute2,iptables,procps,ca-certificates,curl
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # What replaces --privileged (docker-engine.md 4b); the host uses cgroup v1.
-NODE_RUN_OPTS=(--cap-add ALL --cap-drop SYS_RESOURCE
+# Engine 20.10 grants ALL literally and fails on what this machine's bounding set lacks
+# (CAP_SYS_RESOURCE); later engines grant ALL of the bounding set and refuse to drop what is
+# not in it.
+NODE_RUN_OPTS=(--cap-add ALL
                --security-opt seccomp=unconfined --security-opt apparmor=unconfined
                --security-opt systempaths=unconfined --device /dev/net/tun
                --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw
@@ -77,6 +81,9 @@ if [ -n "${DOCKER_HOST:-}" ] && docker info --format '{{.Name}}' 2>/dev/null | g
     log "DOCKER_HOST=$DOCKER_HOST is the lab's own manager: using this machine's engine instead"
     unset DOCKER_HOST
 fi
+
+engine_major=$(docker version --format '{{.Server.Version}}' 2>/dev/null | cut -d. -f1)
+if [ "${engine_major:-0}" -lt 23 ] 2>/dev/null; then NODE_RUN_OPTS+=(--cap-drop SYS_RESOURCE); fi
 
 node_name() { printf '%s-node%s' "$PREFIX" "$1"; }
 exists() { docker "$1" inspect "$2" >/dev/null 2>&1; }  # KIND NAME
@@ -114,9 +121,10 @@ ensure_base() {
     tmp=$(mktemp -d /tmp/clockwork-lab-base.XXXXXX)
     log "$BASE_TAG: building the rootfs with mmdebstrap (a minute or two)"
     mmdebstrap --quiet --variant=apt --include="$BASE_PACKAGES" \
+        --aptopt='APT::Default-Release "bookworm"' \
         --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/man/* "$1"/var/lib/docker "$1"/var/lib/docker-registry/*' \
         bookworm "$tmp/rootfs.tar" \
-        "deb $mirror bookworm main" "deb $mirror bookworm-updates main" </dev/null \
+        "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $mirror trixie main" </dev/null \
         || { rm -rf "$tmp"; die "mmdebstrap failed"; }
     docker import \
         --change "ENV PATH=$BASE_PATH" \
