@@ -22,6 +22,7 @@ from ._errors import ClockworkError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ._assertions import Check
     from ._targets import base as _base
 
 app = typer.Typer(
@@ -565,19 +566,26 @@ def assert_(
     runner = _runner(target, stack)
     with _errors():
         report = runner.check(project_dir, 15.0 if timeout is None else timeout, _needs(), stack)
-        failed = sum(1 for c in report.checks if not c.passed)
-        summary = f"{len(report.checks) - failed} passed, {failed} failed in {report.seconds:.1f}s"
         if as_json:
             print(json.dumps([dataclasses.asdict(c) for c in report.checks], indent=2))
-            _say(summary)
-        else:
-            out = _console(stderr=False)
-            for c in report.checks:
-                mark = "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]"
-                out.print(f"{mark}  {c.name}  {_escape(c.detail)}  ({c.seconds:.1f}s)")
-            out.print(summary)
-        if failed:
-            raise typer.Exit(1)
+        _print_checks(report.checks, report.seconds, summary_only=as_json)
+
+
+def _print_checks(checks: Sequence[Check], seconds: float, summary_only: bool = False) -> None:
+    """One PASS/FAIL line per check on stdout, then the count (on stderr when the checks went
+    out as JSON); exit 1 when one failed."""
+    failed = sum(1 for c in checks if not c.passed)
+    summary = f"{len(checks) - failed} passed, {failed} failed in {seconds:.1f}s"
+    if summary_only:
+        _say(summary)
+    else:
+        out = _console(stderr=False)
+        for c in checks:
+            mark = "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]"
+            out.print(f"{mark}  {c.name}  {_escape(c.detail)}  ({c.seconds:.1f}s)")
+        out.print(summary)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _bytes(size: int) -> str:
@@ -636,14 +644,7 @@ def restore(
         _say(f"no longer recorded: {', '.join(done.discarded)} (the next apply runs those still in the folder again)")
     if done.restarted:
         _say(f"stopped and started again: {', '.join(done.restarted)}")
-    out = _console(stderr=False)
-    failed = sum(1 for c in done.checks.checks if not c.passed)
-    for c in done.checks.checks:
-        mark = "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]"
-        out.print(f"{mark}  {c.name}  {_escape(c.detail)}  ({c.seconds:.1f}s)")
-    out.print(f"{len(done.checks.checks) - failed} passed, {failed} failed in {done.checks.seconds:.1f}s")
-    if failed:
-        raise typer.Exit(1)
+    _print_checks(done.checks.checks, done.checks.seconds)
 
 
 @app.command()

@@ -353,7 +353,6 @@ def lint_text(
     text: str, path: str, dialect: _sql.Dialect, state: _State | None = None, offset: int = 0
 ) -> list[Finding]:
     """The findings in one script's text (``offset``: lines before it in its file)."""
-    assert dialect.scan_tokens is not None
     state = state if state is not None else _State()
     report = Report(path, offset)
     rules = RULES[dialect.lint_rules]

@@ -148,7 +148,8 @@ class Dialect:
 
     #: The client that runs the files (for messages): ``psql``, ``mysql``.
     client: str
-    scan: Callable[[str], Script]
+    #: The client's lexer.
+    scanner: type[Scanner]
     #: Client commands that run another file in the session: command -> True when the path
     #: is relative to the including file, False when to the client's working folder.
     includes: Mapping[str, bool]
@@ -174,7 +175,17 @@ class Dialect:
     legacy_checksums: Callable[[str], tuple[str, ...]] = field(default=lambda text: ())
     #: How a message writes a client command: psql's ``\\c``, the mysql client's ``USE``.
     show: Callable[[str], str] = lambda command: "\\" + command
-    #: The scan that keeps each statement's tokens (``clockwork migrations lint``).
-    scan_tokens: Callable[[str], Script] | None = None
     #: Which of ``_lint``'s rule sets reads this client's statements.
     lint_rules: str = ""
+
+    def scan(self, text: str) -> Script:
+        """Scan a script's text (a whole file, or the up section of one)."""
+        return self.scanner.read(text)
+
+    def scan_tokens(self, text: str) -> Script:
+        """Scan a script's text, each statement with its tokens (``clockwork migrations lint``)."""
+        return self.scanner.read(text, tokens=True)
+
+    def checksum(self, text: str) -> str:
+        """Hex sha256 of the normalised text: comments dropped, whitespace outside literals one blank."""
+        return self.scan(text).checksum

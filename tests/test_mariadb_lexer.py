@@ -11,9 +11,11 @@ import pytest
 from _compile import compile_dir
 
 from clockwork_compose._engines import mariadb, postgres
-from clockwork_compose._engines.mariadb_lexer import checksum, legacy_checksums, scan
+from clockwork_compose._engines.mariadb_lexer import DIALECT, legacy_checksums
 from clockwork_compose._errors import DeclarationError
 from clockwork_compose._migrations import MigrationError, plan_for
+
+scan, checksum = DIALECT.scan, DIALECT.checksum
 
 DATA = Path(__file__).parent / "data" / "mariadb"
 
@@ -117,7 +119,9 @@ def test_an_unterminated_literal_is_reported_with_its_line(text: str, unterminat
 def test_legacy_checksum_is_the_one_psql_s_lexer_recorded_when_it_differs() -> None:
     """Before MariaDB had its own lexer, psql's read its files: a file applied then keeps
     counting as the same file."""
-    from clockwork_compose._engines.postgres_lexer import checksum as psql_checksum
+    from clockwork_compose._engines.postgres_lexer import DIALECT as PSQL
+
+    psql_checksum = PSQL.checksum
 
     plain = "CREATE TABLE t (id INT);\n"
     assert legacy_checksums(plain) == ()  # both lexers agree

@@ -24,7 +24,7 @@ pytest.register_assert_rewrite("mariadb_server")
 from mariadb_server import Database, MariaDBServer  # noqa: E402
 
 from clockwork_compose import _api  # noqa: E402
-from clockwork_compose._engines.postgres_lexer import checksum as psql_checksum  # noqa: E402
+from clockwork_compose._engines.postgres_lexer import DIALECT as PSQL  # noqa: E402
 from clockwork_compose._migrations import plan_for  # noqa: E402
 from clockwork_compose._migrator import LOG_PREFIX, ROOT_ENV, render_migrator_script  # noqa: E402
 from clockwork_compose._targets.kubernetes import emit as kubernetes  # noqa: E402
@@ -202,7 +202,7 @@ def test_a_file_applied_when_psql_s_lexer_read_it_stays_applied(
         f"CREATE TABLE {TABLE} (version VARCHAR(255) NOT NULL PRIMARY KEY, checksum VARCHAR(128) NOT NULL,"
         " applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), note TEXT NULL,"
         " state VARCHAR(16) NOT NULL DEFAULT 'applied');"
-        f"INSERT INTO {TABLE} (version, checksum) VALUES ('001_old.sql', '{psql_checksum(text)}');",
+        f"INSERT INTO {TABLE} (version, checksum) VALUES ('001_old.sql', '{PSQL.checksum(text)}');",
         mariadb_database.name,
     )
     arguments = planned(root, schema=False)

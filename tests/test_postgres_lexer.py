@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clockwork_compose._engines.postgres_lexer import checksum, scan
+from clockwork_compose._engines.postgres_lexer import DIALECT
+
+scan, checksum = DIALECT.scan, DIALECT.checksum
 
 
 def firsts(text: str) -> list[tuple[int, str]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from .._sql import Dialect, Meta, Scanner, Script
+from .._sql import Dialect, Meta, Scanner
 
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
 #: A word: a letter, ``_`` or non-ASCII first, then those, digits and ``$``.
@@ -285,38 +285,22 @@ class _Scanner(Scanner):
             return
 
 
-def scan(text: str) -> Script:
-    """Scan a script's text (a whole file, or the up section of one)."""
-    return _Scanner.read(text)
-
-
-def scan_tokens(text: str) -> Script:
-    """Scan a script's text, each statement with its tokens (for lint)."""
-    return _Scanner.read(text, tokens=True)
-
-
-def checksum(text: str) -> str:
-    """Hex sha256 of the normalised text: comments dropped, whitespace outside literals one blank."""
-    return scan(text).checksum
-
-
 def legacy_checksums(text: str) -> tuple[str, ...]:
     """The checksum clockwork recorded for this text before MariaDB had a lexer of its own
     (psql's lexer read every engine's files), when it differs from today's: a file applied
     then is not "changed after it was applied"."""
     from . import postgres_lexer
 
-    old = postgres_lexer.scan(text)
-    if old.unterminated is not None or old.checksum == checksum(text):
+    old = postgres_lexer.DIALECT.scan(text)
+    if old.unterminated is not None or old.checksum == DIALECT.checksum(text):
         return ()
     return (old.checksum,)
 
 
 DIALECT = Dialect(
-    scan_tokens=scan_tokens,
     lint_rules="mariadb",
     client="mysql",
-    scan=scan,
+    scanner=_Scanner,
     includes={"source": False},
     switches=frozenset({"use", "connect"}),
     switch_phrase="switches to another database",

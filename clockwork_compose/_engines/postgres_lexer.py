@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .._sql import Dialect, Meta, Scanner, Script, Variable
+from .._sql import Dialect, Meta, Scanner, Variable
 
 #: psql's own variables, always defined in a session.
 BUILTIN_VARIABLES = frozenset(
@@ -344,21 +344,6 @@ def _copy_from_stdin(words: list[str]) -> bool:
     return bool(words) and words[0] == "COPY" and "FROM" in words and "STDIN" in words
 
 
-def scan(text: str) -> Script:
-    """Scan a script's text (a whole file, or the up section of one)."""
-    return _Scanner.read(text)
-
-
-def scan_tokens(text: str) -> Script:
-    """Scan a script's text, each statement with its tokens (for lint)."""
-    return _Scanner.read(text, tokens=True)
-
-
-def checksum(text: str) -> str:
-    """Hex sha256 of the normalised text: comments dropped, whitespace outside literals one blank."""
-    return scan(text).checksum
-
-
 def outside_transaction(words: tuple[str, ...]) -> bool:
     """Statements PostgreSQL refuses inside a transaction block."""
     head = words[:4]
@@ -370,10 +355,9 @@ def outside_transaction(words: tuple[str, ...]) -> bool:
 
 
 DIALECT = Dialect(
-    scan_tokens=scan_tokens,
     lint_rules="postgres",
     client="psql",
-    scan=scan,
+    scanner=_Scanner,
     includes={"i": False, "include": False, "ir": True, "include_relative": True},
     switches=frozenset({"c", "connect"}),
     switch_phrase="connects to another database or as another user",
