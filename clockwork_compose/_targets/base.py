@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from .._lower import DEFAULT_READY_TIMEOUT
-from .._model import seconds
 
 if TYPE_CHECKING:
     from .._assertions import Check
@@ -260,11 +259,7 @@ def tail_value(text: str | None) -> int | None:
 def deadline_seconds(project: Project) -> int:
     """How long apply waits by default: the longest readiness budget of any healthcheck (the
     largest DatabaseConnection timeout, as lowering turns it into retries), plus MARGIN."""
-    budgets = [
-        seconds(hc.start_period) + seconds(hc.retries) * seconds(hc.interval)
-        for hc in (s.healthcheck for s in project.services.values())
-        if hc is not None
-    ]
+    budgets = [s.healthcheck.start_budget for s in project.services.values() if s.healthcheck is not None]
     return int(max(budgets, default=DEFAULT_READY_TIMEOUT)) + MARGIN
 
 

@@ -16,6 +16,8 @@ from ..._errors import DeclarationError
 from ..._model import (
     MIGRATIONS_LABEL,
     PASSED,
+    REST_ENGINE,
+    REST_RETRIES,
     ROLE_LABEL,
     Build,
     Condition,
@@ -73,7 +75,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     project folder itself, is not needed here (bind mounts stay paths)."""
     doc: dict[str, Any] = {
         "name": project.name,
-        "services": {s.name: service(s, base) for s in project.ordered()},
+        "services": {s.name: service(s, base, rests(project)) for s in project.ordered()},
     }
     if project.networks or project.shared_network:
         doc["networks"] = {n: network(project.network_specs.get(n), n) for n in project.networks}
@@ -205,7 +207,8 @@ def validate(doc: dict[str, Any]) -> None:
     _schema.validate(doc)
 
 
-def service(s: Service, base: str = ".") -> dict[str, Any]:
+def service(s: Service, base: str, rest: bool) -> dict[str, Any]:
+    """The service's entry; ``rest``: its healthcheck slows down once ready (``rests``)."""
     out: dict[str, Any] = {"container_name": s.container_name} if s.container_name else {}
     if s.image_text:
         out["image"] = interpolated(s.image_text)
@@ -228,7 +231,7 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
             for name, dep in sorted(s.depends_on.items())
         }
     if s.healthcheck:
-        out["healthcheck"] = _healthcheck(s.healthcheck)
+        out["healthcheck"] = _healthcheck(s.healthcheck, rest)
     out["restart"] = s.restart.value
     out.update(options(s.options, base))
     if s.options.limits or s.options.reservations:
@@ -453,7 +456,42 @@ def _seconds(value: float | Interpolation) -> str:
     return interpolated(value) if isinstance(value, Interpolation) else f"{value:g}s"
 
 
-def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
+def rests(project: Project) -> bool:
+    """Whether the file's healthchecks slow down once their service is ready: the engines
+    it targets (``ProjectSettings(min_engine=...)``) read ``start_interval``."""
+    return project.min_engine >= REST_ENGINE
+
+
+def resting(project: Project) -> list[Service]:
+    """The services whose healthcheck the file writes to slow down once ready (what needs
+    ``REST_ENGINE``)."""
+    if not rests(project):
+        return []
+    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
+
+
+def never_resting(project: Project) -> list[Service]:
+    """The services whose healthcheck would slow down once ready on ``REST_ENGINE`` and which
+    the file, for an older engine, checks every ``interval`` for as long as they run."""
+    if rests(project):
+        return []
+    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
+
+
+def _healthcheck(hc: Healthcheck, rest: bool) -> dict[str, Any]:
+    """Docker's healthcheck. One that rests once ready (``rest``, and ``rest_interval`` set)
+    runs every ``interval`` during a start period as long as its whole readiness budget:
+    Docker counts no failure then, and the first success makes it healthy at once; then
+    every ``rest_interval``, ``REST_RETRIES`` failures in a row making it unhealthy."""
+    if rest and hc.rest_interval is not None:
+        return {
+            "test": [env_text(part) for part in docker_test(hc)],
+            "interval": _seconds(hc.rest_interval),
+            "timeout": _seconds(hc.timeout),
+            "retries": REST_RETRIES,
+            "start_period": _duration(hc.start_budget),
+            "start_interval": _seconds(hc.interval),
+        }
     out: dict[str, Any] = {
         "test": [env_text(part) for part in docker_test(hc)],
         "interval": _seconds(hc.interval),
@@ -463,3 +501,8 @@ def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
     if hc.start_period:
         out["start_period"] = _seconds(hc.start_period)
     return out
+
+
+def _duration(value: float) -> str:
+    """Seconds as a Compose duration to the millisecond, whatever their size (never "1e+06s")."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") + "s"

@@ -43,6 +43,7 @@ from ..compose.emit import (
     process,
     raw,
     resources,
+    rests,
     service_networks,
     share_scripts,
     text,
@@ -205,7 +206,7 @@ def service(
     if s.networks:
         out["networks"] = service_networks(s)
     if s.healthcheck:
-        out["healthcheck"] = _healthcheck(s.healthcheck)
+        out["healthcheck"] = _healthcheck(s.healthcheck, rests(project))
     out.update(options(s.options, base, frozenset(MAPPED - {"secrets", "configs"})))
     for kind, target in (("secrets", "{}"), ("configs", "/{}")):
         names = getattr(s.options, kind)
