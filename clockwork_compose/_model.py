@@ -355,6 +355,7 @@ REST_RETRIES = 3
 #: The first Docker Engine that reads a healthcheck's ``start_interval`` (API 1.44): the
 #: one a healthcheck that rests once ready needs.
 REST_ENGINE = (25,)
+REST_API = (1, 44)
 
 
 @dataclass(frozen=True)

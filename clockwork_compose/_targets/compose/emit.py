@@ -7,15 +7,17 @@ Compose resolves from the project's .env.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ... import _yaml
 from ..._errors import DeclarationError
+from ..._fields import engine_version
 from ..._model import (
     MIGRATIONS_LABEL,
     PASSED,
+    REST_API,
     REST_ENGINE,
     REST_RETRIES,
     ROLE_LABEL,
@@ -37,6 +39,7 @@ from ..._model import (
     Service,
     Var,
     WatchRule,
+    seconds,
 )
 from ..._probes import docker_test
 from .. import place
@@ -476,6 +479,50 @@ def never_resting(project: Project) -> list[Service]:
     if rests(project):
         return []
     return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
+
+
+def engine_note(project: Project) -> str | None:
+    """What a file for engines older than ``REST_ENGINE`` costs, once per build (None: nothing)."""
+    found = never_resting(project)
+    if not found:
+        return None
+    checks = [s.healthcheck for s in found if s.healthcheck is not None]
+    every = _spread(seconds(hc.interval) for hc in checks)
+    rest = _spread(hc.rest_interval or 0 for hc in checks)
+    return (
+        f"{len(found)} healthcheck{'' if len(found) == 1 else 's'} run every {every} for as long as the stack "
+        f'is up: ProjectSettings(min_engine="{_version(project.min_engine)}") targets engines that cannot slow '
+        f"them down once ready; on Docker Engine {_version(REST_ENGINE)}+, declare ProjectSettings(min_engine="
+        f'"{_version(REST_ENGINE)}") and they run every {rest} once ready'
+    )
+
+
+def engine_refusal(project: Project, file: str, server_version: str, api_version: str) -> str | None:
+    """Why an engine cannot run the file (its healthcheck needs ``start_interval``), with the
+    fix; None when it can. The version is compared as numbers ("20.10.24+dfsg1" < 25); an
+    engine whose version does not read as one is judged by its API (1.44 came with 25)."""
+    if not resting(project):
+        return None
+    version = engine_version(server_version)
+    if version >= REST_ENGINE if version else engine_version(api_version) >= REST_API:
+        return None
+    this = f"{server_version or 'unknown'} (API {api_version or 'unknown'})"
+    return (
+        f"{file} needs Docker Engine {_version(REST_ENGINE)} or newer (its healthchecks set start_interval, "
+        f"which older engines reject) and this engine is {this}; nothing was changed: upgrade the engine, or "
+        f'declare ProjectSettings(min_engine="{_version(version[:2]) if version else "20.10"}") in main.py '
+        "and run clockwork build (its healthchecks then run every second for as long as the stack is up)"
+    )
+
+
+def _version(numbers: tuple[int, ...]) -> str:
+    return ".".join(str(n) for n in numbers)
+
+
+def _spread(values: Iterable[float]) -> str:
+    """ "1 s", or "1-5 s" when they differ."""
+    found = sorted(set(values))
+    return f"{found[0]:g} s" if len(found) == 1 else f"{found[0]:g}-{found[-1]:g} s"
 
 
 def _healthcheck(hc: Healthcheck, rest: bool) -> dict[str, Any]:

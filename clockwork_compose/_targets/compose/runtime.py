@@ -61,6 +61,7 @@ from ..base import (
     deadline_seconds,
     human_size,
 )
+from .emit import engine_refusal
 
 #: Polls 0.2 s apart (one `docker container inspect` each, about 30 ms here); 5 s to let
 #: Compose finish its own error message once a service is seen failing; 20 log lines.
@@ -370,6 +371,9 @@ def _apply(
         built = needs.build(project_dir, target="compose")
     finally:
         info = engine_checked()  # no engine says so first, even when the build fails
+    too_old = engine_refusal(built.project, built.path.name, info.server_version, info.api_version)
+    if too_old:
+        raise RuntimeFailure(too_old)
     project = built.project.running(_envfile.run_values(built.path.parent, needs.environ).get("COMPOSE_PROFILES", ""))
     _envfile.require(project, built.path.parent, needs.environ)
     folder = project_dir.resolve()

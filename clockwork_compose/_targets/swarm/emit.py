@@ -50,6 +50,7 @@ from ..compose.emit import (
     volume,
     with_raw,
 )
+from ..compose.emit import engine_note as engine_note  # build's note: the same healthchecks
 
 #: The deploy keys clockwork writes on Swarm: the escape hatch may not set them.
 _OWNED = frozenset({"mode", "replicas", "restart_policy", "endpoint_mode", "placement", "labels"})
