@@ -13,11 +13,9 @@ from typing import Any
 
 from ... import _yaml
 from ..._errors import DeclarationError
-from ..._fields import engine_version
 from ..._model import (
     MIGRATIONS_LABEL,
     PASSED,
-    REST_API,
     REST_ENGINE,
     REST_RETRIES,
     ROLE_LABEL,
@@ -43,6 +41,7 @@ from ..._model import (
 )
 from ..._probes import docker_test
 from .. import place
+from ..base import never_resting, rests, version_text
 
 #: The file this target writes, next to main.py unless told otherwise.
 FILE = "docker-compose.yml"
@@ -459,28 +458,6 @@ def _seconds(value: float | Interpolation) -> str:
     return interpolated(value) if isinstance(value, Interpolation) else f"{value:g}s"
 
 
-def rests(project: Project) -> bool:
-    """Whether the file's healthchecks slow down once their service is ready: the engines
-    it targets (``ProjectSettings(min_engine=...)``) read ``start_interval``."""
-    return project.min_engine >= REST_ENGINE
-
-
-def resting(project: Project) -> list[Service]:
-    """The services whose healthcheck the file writes to slow down once ready (what needs
-    ``REST_ENGINE``)."""
-    if not rests(project):
-        return []
-    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
-
-
-def never_resting(project: Project) -> list[Service]:
-    """The services whose healthcheck would slow down once ready on ``REST_ENGINE`` and which
-    the file, for an older engine, checks every ``interval`` for as long as they run."""
-    if rests(project):
-        return []
-    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
-
-
 def engine_note(project: Project) -> str | None:
     """What a file for engines older than ``REST_ENGINE`` costs, once per build (None: nothing)."""
     found = never_resting(project)
@@ -491,32 +468,10 @@ def engine_note(project: Project) -> str | None:
     rest = _spread(hc.rest_interval or 0 for hc in checks)
     return (
         f"{len(found)} healthcheck{'' if len(found) == 1 else 's'} run every {every} for as long as the stack "
-        f'is up: ProjectSettings(min_engine="{_version(project.min_engine)}") targets engines that cannot slow '
-        f"them down once ready; on Docker Engine {_version(REST_ENGINE)}+, declare ProjectSettings(min_engine="
-        f'"{_version(REST_ENGINE)}") and they run every {rest} once ready'
+        f'is up: ProjectSettings(min_engine="{version_text(project.min_engine)}") targets engines that cannot slow '
+        f"them down once ready; on Docker Engine {version_text(REST_ENGINE)}+, declare ProjectSettings(min_engine="
+        f'"{version_text(REST_ENGINE)}") and they run every {rest} once ready'
     )
-
-
-def engine_refusal(project: Project, file: str, server_version: str, api_version: str) -> str | None:
-    """Why an engine cannot run the file (its healthcheck needs ``start_interval``), with the
-    fix; None when it can. The version is compared as numbers ("20.10.24+dfsg1" < 25); an
-    engine whose version does not read as one is judged by its API (1.44 came with 25)."""
-    if not resting(project):
-        return None
-    version = engine_version(server_version)
-    if version >= REST_ENGINE if version else engine_version(api_version) >= REST_API:
-        return None
-    this = f"{server_version or 'unknown'} (API {api_version or 'unknown'})"
-    return (
-        f"{file} needs Docker Engine {_version(REST_ENGINE)} or newer (its healthchecks set start_interval, "
-        f"which older engines reject) and this engine is {this}; nothing was changed: upgrade the engine, or "
-        f'declare ProjectSettings(min_engine="{_version(version[:2]) if version else "20.10"}") in main.py '
-        "and run clockwork build (its healthchecks then run every second for as long as the stack is up)"
-    )
-
-
-def _version(numbers: tuple[int, ...]) -> str:
-    return ".".join(str(n) for n in numbers)
 
 
 def _spread(values: Iterable[float]) -> str:

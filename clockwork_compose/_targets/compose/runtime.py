@@ -59,9 +59,9 @@ from ..base import (
     Progress,
     ServiceReport,
     deadline_seconds,
+    engine_refusal,
     human_size,
 )
-from .emit import engine_refusal
 
 #: Polls 0.2 s apart (one `docker container inspect` each, about 30 ms here); 5 s to let
 #: Compose finish its own error message once a service is seen failing; 20 log lines.

@@ -33,6 +33,7 @@ from ..._errors import DeclarationError
 from ..._model import Interpolation, Mount, NamedNetwork, Port, Project, Restart, Role, Service
 from ..._probes import docker_test
 from .. import place
+from ..base import rests
 from ..compose.emit import (
     _healthcheck,
     driver_settings,
@@ -43,7 +44,6 @@ from ..compose.emit import (
     process,
     raw,
     resources,
-    rests,
     service_networks,
     share_scripts,
     text,

@@ -50,8 +50,8 @@ from ..base import (
     Progress,
     ServiceReport,
     deadline_seconds,
+    engine_refusal,
 )
-from ..compose.emit import engine_refusal
 from . import nodes as _nodes
 from .emit import placement_label
 
