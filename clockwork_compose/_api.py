@@ -121,6 +121,9 @@ def build(
     if environ is None:
         os.environ.update(env.exports)
     findings = _lint_new_migrations(project, project_dir, current)
+    engine_note = getattr(targets.emitter(target), "engine_note", None)  # the Docker targets'
+    if engine_note is not None and (note := engine_note(project)):
+        notes.append(note)
     return Build(project, text, path, current != text, _unset_secrets(project, env), (*env.notes, *notes), findings)
 
 

@@ -196,6 +196,13 @@ class BuildSpec(_Model):
     target: str | None = None
 
 
+#: What ``rest_interval`` means, on a probe and on HealthCheck.
+REST_INTERVAL = (
+    "seconds between attempts once the service is ready (needs Docker Engine 25+); "
+    "None: ProjectSettings(health_interval=...), 30 by default"
+)
+
+
 class HealthCheck(_Model):
     """A readiness probe; ``test`` in Compose's forms (a list starting CMD or CMD-SHELL, or a
     shell string). Its words may hold ``Env``, which Compose completes where the stack runs."""
@@ -204,10 +211,22 @@ class HealthCheck(_Model):
 
     test: list[str | Env | EnvText] | str | EnvText
     #: Seconds, or an ``Env`` holding a Compose duration ("30s"), resolved where the stack runs.
+    #: Left out, the timing is clockwork's (as for a probe): every second while the service
+    #: starts, for up to ``retries`` x ``interval`` after ``start_period``, then every
+    #: ``rest_interval``. Set any of ``interval``, ``retries`` or ``start_period`` and the
+    #: healthcheck is Docker's, written as given (every ``interval``, for as long as it runs),
+    #: unless ``rest_interval`` is set too.
     interval: Annotated[float, Field(gt=0)] | Env = Field(default=1.0, description="seconds")
     timeout: Annotated[float, Field(gt=0)] | Env = Field(default=3.0, description="seconds")
     retries: Annotated[int, Field(ge=1)] | Env = 30
     start_period: Annotated[float, Field(ge=0)] | Env = Field(default=0.0, description="seconds")
+    rest_interval: float | None = Field(default=None, gt=0, description=REST_INTERVAL)
+
+    @property
+    def timed_by_hand(self) -> bool:
+        """The user set its start timing, and not ``rest_interval``: Docker's healthcheck as written."""
+        fields = self.model_fields_set
+        return "rest_interval" not in fields and bool(fields & {"interval", "retries", "start_period"})
 
 
 #: What an HTTP probe's path may hold: URL characters that need no quoting in a shell or
@@ -216,14 +235,18 @@ _URL_PATH = re.compile(r"/[A-Za-z0-9._~%!*+,;=:@?&/-]*")
 
 
 class _Probe(_Model):
-    """How a service says it is ready; the timing is Docker's healthcheck timing."""
+    """How a service says it is ready. While it starts, the probe runs every ``interval`` and
+    the service may take ``start_period`` + ``retries`` x ``interval`` seconds to be ready (how
+    long apply waits); once ready, it runs every ``rest_interval`` and three failures in a row
+    make the service unhealthy."""
 
     _kind: ClassVar[str] = "readiness probe"
 
-    interval: float = Field(default=1.0, gt=0, description="seconds between attempts")
+    interval: float = Field(default=1.0, gt=0, description="seconds between attempts while the service starts")
     timeout: float = Field(default=3.0, gt=0, description="seconds one attempt may take")
-    retries: int = Field(default=60, ge=1, description="failed attempts in a row before unhealthy")
+    retries: int = Field(default=60, ge=1, description="failed attempts while starting before unhealthy")
     start_period: float = Field(default=0.0, ge=0, description="seconds of failures that do not count")
+    rest_interval: float | None = Field(default=None, gt=0, description=REST_INTERVAL)
 
 
 class HttpProbe(_Probe):

@@ -504,13 +504,44 @@ class ProjectSettings(_Model):
     ``shared_network=False``: no ``app_network``; services share exactly the networks they
     declare, as in Compose (one that declares none is on Compose's ``default``).
     ``container_names="compose"``: Compose names the containers (``<project>-<service>-1``),
-    so two projects may each have a ``db``."""
+    so two projects may each have a ``db``.
+    ``health_interval``: seconds between healthchecks once a service is ready (a probe's
+    ``rest_interval`` overrides it); while it starts, its probe runs every second.
+    ``min_engine``: the oldest Docker Engine the generated files must run on ("20.10", "25",
+    "26.1"). Below 25 (which reads a healthcheck's ``start_interval``), healthchecks keep
+    their start interval for as long as the stack runs."""
 
     model_config = _LAZY
     _kind: ClassVar[str] = "ProjectSettings"
 
     shared_network: bool = True
     container_names: Literal["fixed", "compose"] = "fixed"
+    health_interval: float = Field(default=30.0, gt=0, description="seconds between healthchecks once ready")
+    min_engine: str = Field(default="25", description="the oldest Docker Engine the files target")
+
+    def __init__(self, **data: Any) -> None:
+        from ._errors import DeclarationError
+
+        try:
+            super().__init__(**data)
+        except DeclarationError as exc:  # named after the settings, which have no name
+            raise DeclarationError("ProjectSettings", exc.field, exc.problem, exc.fix) from None
+
+    @field_validator("min_engine", mode="before")
+    @classmethod
+    def _engine_version(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # min_engine=25 reads as "25"; a float would lose "20.10"'s zero
+        if not isinstance(value, str) or not ENGINE_VERSION.fullmatch(value):
+            raise _invalid(
+                f"{value!r} is not a Docker Engine version",
+                'give the oldest engine the stack runs on as "MAJOR[.MINOR[.PATCH]]", e.g. "25" or "20.10"',
+            )
+        return value
+
+    @property
+    def engine(self) -> tuple[int, ...]:
+        return engine_version(self.min_engine)
 
     def model_post_init(self, context: Any, /) -> None:
         from ._declarations import _collectors
@@ -519,6 +550,17 @@ class ProjectSettings(_Model):
             if getattr(found, "settings", None) is not None:
                 raise _settings_twice()
             found.settings = self  # type: ignore[attr-defined]
+
+
+#: A Docker Engine version as ProjectSettings(min_engine=...) takes it.
+ENGINE_VERSION = re.compile(r"\d{1,4}(\.\d{1,4}){0,2}")
+
+
+def engine_version(text: str) -> tuple[int, ...]:
+    """A Docker Engine version as numbers, compared as numbers: "20.10.24+dfsg1" -> (20, 10, 24),
+    "26.1.0-rc.1" -> (26, 1, 0); () when it starts with no number."""
+    match = re.match(r"v?(\d+(?:\.\d+)*)", text.strip())
+    return tuple(int(part) for part in match[1].split(".")) if match else ()
 
 
 def _settings_twice() -> Exception:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from . import _graph, _lower_fields, _probes
-from ._declarations import BuildSpec, DatabaseConnection, DockerResource, Secret
+from ._declarations import BuildSpec, DatabaseConnection, DockerResource, HealthCheck, Secret
 from ._engines import (
     CATALOG,
     Credentials,
@@ -71,6 +71,8 @@ NETWORK = "app_network"
 PLACEHOLDERS = ("user", "password", "host", "port", "database")
 #: Probe timing: readiness is seen within about a second of the engine serving.
 PROBE_INTERVAL = 1.0
+#: Seconds between healthchecks once a service is ready (``ProjectSettings(health_interval=)``).
+REST_INTERVAL = 30.0
 PROBE_TIMEOUT = 3.0
 DEFAULT_READY_TIMEOUT = 30
 
@@ -115,14 +117,17 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     settings = getattr(resources, "settings", None)
     resources = _closure(resources)
     project = Project(name=name, services={}, networks=[NETWORK], volumes=[])
+    rest = REST_INTERVAL
     if settings is not None:
         project.shared_network = settings.shared_network
         project.fixed_names = settings.container_names == "fixed"
+        project.min_engine = settings.engine
+        rest = settings.health_interval
     for resource in sorted(resources, key=lambda r: r.name):
-        project.services[resource.name] = _service(resource, ctx, project)
+        project.services[resource.name] = _service(resource, ctx, project, rest)
     by_name = {r.name: r for r in resources}
     _data_volumes(project)
-    _readiness(resources, project)
+    _readiness(resources, project, rest)
     for resource in sorted(resources, key=lambda r: r.name):
         for target in resource.connections:
             _connect(resource, target, ctx, project)
@@ -169,7 +174,9 @@ def _closure(resources: Sequence[DockerResource]) -> list[DockerResource]:
 # -- services -------------------------------------------------------------------------------
 
 
-def _service(resource: DockerResource, ctx: Context, project: Project) -> Service:
+def _service(resource: DockerResource, ctx: Context, project: Project, rest: float) -> Service:
+    """The resource as a service; ``rest``: seconds between its healthchecks once it is ready,
+    unless it says otherwise."""
     engine = _engine(resource)
     names = [
         _lower_fields.declare_network(resource.name, n, project) if isinstance(n, Network) else n
@@ -236,21 +243,37 @@ def _service(resource: DockerResource, ctx: Context, project: Project) -> Servic
             "remove replicas from this resource",
         )
     if resource.healthcheck is not None:
-        hc = resource.healthcheck
-        timing = [_lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.interval, hc.timeout)]
-        retries, start = (
-            _lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.retries, hc.start_period)
-        )
-        service.healthcheck = Healthcheck(_check(_lower_fields.test_words(hc.test)), *timing, retries, start)
+        service.healthcheck = _healthcheck(resource.name, resource.healthcheck, rest)
     if resource.readiness is not None:
         service.healthcheck = _probes.healthcheck(
-            resource.readiness, resource.name, [p.container for p in service.ports]
+            resource.readiness, resource.name, [p.container for p in service.ports], rest
         )
         dockerfile = _dockerfile(service.build, ctx)
         unknown = _probes.no_shell(resource.readiness, _lower_fields.image(resource), dockerfile)
         if unknown:
             project.warnings.append(f"{resource.name}: {unknown}")
     return service
+
+
+def _healthcheck(resource: str, hc: HealthCheck, rest: float) -> Healthcheck:
+    """A HealthCheck as the model's: timed as the user wrote it (every ``interval`` for as
+    long as it runs) when they set its start timing, else resting every ``rest`` seconds
+    (or its own ``rest_interval``) once ready."""
+    timing = [_lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.interval, hc.timeout)]
+    retries, start = (
+        _lower_fields.interpolation(v) if isinstance(v, Env) else v for v in (hc.retries, hc.start_period)
+    )
+    check = _check(_lower_fields.test_words(hc.test))
+    if hc.timed_by_hand:
+        return Healthcheck(check, *timing, retries, start)
+    if any(isinstance(v, Env) for v in (hc.interval, hc.retries, hc.start_period)):
+        raise DeclarationError(
+            resource,
+            "healthcheck.rest_interval",
+            "resting once ready needs the start timing as numbers (the start period grows by retries x interval)",
+            "give interval, retries and start_period as numbers, or remove rest_interval",
+        )
+    return Healthcheck(check, *timing, retries, start, hc.rest_interval or rest)
 
 
 def _container(resource: DockerResource, project: Project) -> str:
@@ -610,10 +633,11 @@ def _credentials(resource: DockerResource, engine: Engine, project: Project) -> 
     return engine.credentials(service.environment, _lower_fields.as_text(service.command))
 
 
-def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
+def _readiness(resources: Iterable[DockerResource], project: Project, rest: float) -> None:
     """Give every known engine a healthcheck that is true only once it serves over TCP.
 
-    Retries add up to the longest `timeout` any connection to it asks for."""
+    Retries add up to the longest `timeout` any connection to it asks for; once ready, it
+    is checked every ``rest`` seconds."""
     timeouts: dict[str, int] = {}
     for resource in resources:
         for target in resource.connections:
@@ -630,7 +654,7 @@ def _readiness(resources: Iterable[DockerResource], project: Project) -> None:
         test = engine.readiness(creds, _container_port(resource, engine), _lower_fields.image(resource))
         retries = max(1, math.ceil(timeout / PROBE_INTERVAL))
         probe_timeout = engine.probe_timeout or PROBE_TIMEOUT
-        service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, probe_timeout, retries)
+        service.healthcheck = Healthcheck(_check(test), PROBE_INTERVAL, probe_timeout, retries, rest_interval=rest)
 
 
 def _container_port(resource: DockerResource, engine: Engine | None) -> int:
@@ -1145,7 +1169,7 @@ def _check_durations(resources: Sequence[DockerResource]) -> None:
             probe = getattr(resource, field, None)
             if probe is None:
                 continue
-            for name in ("interval", "timeout", "start_period"):
+            for name in ("interval", "timeout", "start_period", "rest_interval"):
                 value = getattr(probe, name, None)
                 if value is None or isinstance(value, Env) or (name == "start_period" and value == 0):
                     continue

@@ -328,12 +328,34 @@ class Restart(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Healthcheck:
+    """A check and its timing. While the service starts, the check runs every ``interval``:
+    failures in ``start_period`` do not count, then ``retries`` of them in a row make it
+    unhealthy, so ``start_period`` + ``retries`` x ``interval`` is how long it may take to be
+    ready (``start_budget``). Once ready, it runs every ``rest_interval`` (None: every
+    ``interval`` still, as a hand-written Docker healthcheck does) and ``REST_RETRIES``
+    failures in a row make it unhealthy."""
+
     check: Check
     #: Seconds; an Interpolation (a HealthCheck's ``Env``) is a duration Compose reads where it runs.
     interval: float | Interpolation
     timeout: float | Interpolation
     retries: int | Interpolation
     start_period: float | Interpolation = 0.0
+    rest_interval: float | None = None
+
+    @property
+    def start_budget(self) -> float:
+        """Seconds the service may take to be ready: what apply waits for."""
+        return seconds(self.start_period) + seconds(self.retries) * seconds(self.interval)
+
+
+#: Failures in a row that make a ready service unhealthy, once it is checked every
+#: ``rest_interval`` (Compose's default): 90 s at the default 30 s.
+REST_RETRIES = 3
+#: The first Docker Engine that reads a healthcheck's ``start_interval`` (API 1.44): the
+#: one a healthcheck that rests once ready needs.
+REST_ENGINE = (25,)
+REST_API = (1, 44)
 
 
 @dataclass(frozen=True)
@@ -461,6 +483,8 @@ class Project:
     shared_network: bool = True
     #: Containers named after their services (False: the target's own naming).
     fixed_names: bool = True
+    #: The oldest Docker Engine the files must run on (``ProjectSettings(min_engine=...)``).
+    min_engine: tuple[int, ...] = REST_ENGINE
 
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]

@@ -24,15 +24,17 @@ HOST = "127.0.0.1"
 MISSING = "clockwork readiness probe: the image has none of {tools}; use CommandProbe with a program it has"
 
 
-def healthcheck(probe: Probe, resource: str, container_ports: Sequence[int]) -> Healthcheck:
-    """The probe as the model's typed healthcheck; ``container_ports`` give the default port."""
+def healthcheck(probe: Probe, resource: str, container_ports: Sequence[int], rest: float) -> Healthcheck:
+    """The probe as the model's typed healthcheck; ``container_ports`` give the default port;
+    once ready it runs every ``rest`` seconds, unless the probe has its own ``rest_interval``."""
     check: Check
     if isinstance(probe, CommandProbe):
         check = ShellCheck(probe.command) if isinstance(probe.command, str) else CommandCheck(tuple(probe.command))
     else:
         port = probe.port if probe.port is not None else _first_port(probe, resource, container_ports)
         check = HttpCheck(port, probe.path, probe.status) if isinstance(probe, HttpProbe) else TcpCheck(port)
-    return Healthcheck(check, probe.interval, probe.timeout, probe.retries, probe.start_period)
+    rest_interval = probe.rest_interval or rest
+    return Healthcheck(check, probe.interval, probe.timeout, probe.retries, probe.start_period, rest_interval)
 
 
 def docker_test(hc: Healthcheck) -> tuple[EnvValue, ...]:

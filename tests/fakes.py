@@ -30,7 +30,9 @@ from clockwork_compose._docker import (
     VolumeUsage,
 )
 
-ENGINE_INFO = EngineInfo("20.10", "1.41", "2.26")
+#: The engine a fake is (``info=`` says another): one that runs files for the default
+#: ``ProjectSettings(min_engine="25")``.
+ENGINE_INFO = EngineInfo("26.1.4", "1.45", "2.26")
 
 
 class Stop(KeyboardInterrupt):
@@ -54,7 +56,8 @@ class FakeContainers(_Changes):
     polls of ``containers()`` see ``polls`` one snapshot a poll, the last one staying (none
     given: ``running``); the poll numbered ``interrupt_at`` is a Ctrl-C. ``log_text``: every
     container's logs (None: "last lines of NAME"); ``exit_events``: ``last_exit`` by id.
-    ``log_lines``: what `clockwork logs` reads (``container_logs``), by source."""
+    ``log_lines``: what `clockwork logs` reads (``container_logs``), by source. ``info``:
+    what the engine check says (its version)."""
 
     def __init__(
         self,
@@ -65,7 +68,9 @@ class FakeContainers(_Changes):
         exit_events: Mapping[str, int] | None = None,
         interrupt_at: int | None = None,
         log_lines: Sequence[LogLine] = (),
+        info: EngineInfo = ENGINE_INFO,
     ) -> None:
+        self.info = info
         self.running = list(running)
         self.log_lines = list(log_lines)
         self.logs_asked: list[tuple[dict[str, str], LogOptions]] = []
@@ -78,10 +83,10 @@ class FakeContainers(_Changes):
         self._lock = threading.Lock()
 
     def start_engine_check(self) -> Callable[[], EngineInfo]:
-        return lambda: ENGINE_INFO
+        return lambda: self.info
 
     def engine_info(self) -> EngineInfo:
-        return ENGINE_INFO
+        return self.info
 
     def containers(
         self, project_name: str, names: Sequence[str] | None = None, include_oneoff: bool = False
@@ -306,6 +311,7 @@ class FakeEngine(FakeContainers, FakeStorage, FakeCompose, FakeSwarm):
         stacks: Mapping[str, SwarmStack] | None = None,
         services: Mapping[str, Sequence[SwarmService]] | None = None,
         log_lines: Sequence[LogLine] = (),
+        info: EngineInfo = ENGINE_INFO,
     ) -> None:
         FakeContainers.__init__(
             self,
@@ -315,6 +321,7 @@ class FakeEngine(FakeContainers, FakeStorage, FakeCompose, FakeSwarm):
             exit_events=exit_events,
             interrupt_at=interrupt_at,
             log_lines=log_lines,
+            info=info,
         )
         FakeStorage.__init__(self, volumes, files, networks)
         FakeCompose.__init__(self, hashes, up_error, up_seconds)

@@ -11,6 +11,7 @@ from _compile import compile_dir
 from support import EXAMPLE
 
 from clockwork_compose import _api
+from clockwork_compose._targets.base import MARGIN, deadline_seconds
 
 POSTGRES = """
 postgres = DockerResource(
@@ -73,12 +74,11 @@ def test_readiness_probes_are_tcp_and_add_up_to_the_timeout(example):
     pg = doc["services"]["postgres-db"]["healthcheck"]
     assert pg["test"][:2] == ["CMD", "pg_isready"]
     assert pg["test"][2:] == ["-h", "127.0.0.1", "-p", "5432", "-U", "admin", "-d", "appdb"]
-    assert pg["interval"] == "1s"
-    assert pg["retries"] * 1 == 30  # retries x interval = the connection's timeout
+    # Every second while it starts, for as long as the connection's timeout; then at rest.
+    assert (pg["start_interval"], pg["start_period"]) == ("1s", "30s")
+    assert (pg["interval"], pg["retries"]) == ("30s", 3)
     redis = doc["services"]["redis-cache"]["healthcheck"]
     assert redis["test"][0] == "CMD-SHELL" and "grep -q PONG" in redis["test"][1]
-    for service in doc["services"].values():
-        assert "start_interval" not in service.get("healthcheck", {})  # Engine 20.10 rejects it
 
 
 def test_the_migrator_is_one_shot_on_the_database_image(example):
@@ -202,10 +202,12 @@ def test_wait_for_ready_false_waits_for_start_only(make_project):
     assert doc["services"]["api-server"]["depends_on"] == {"postgres-db": {"condition": "service_started"}}
 
 
-def test_timeout_sets_the_retries(make_project):
+def test_timeout_sets_the_start_budget(make_project):
     root = make_project(POSTGRES + API + "api.connect(DatabaseConnection(to_resource=postgres, timeout=60))\n")
-    _, _, doc = compile_dir(root)
-    assert doc["services"]["postgres-db"]["healthcheck"]["retries"] == 60
+    project, _, doc = compile_dir(root)
+    assert doc["services"]["postgres-db"]["healthcheck"]["start_period"] == "60s"
+    assert project.services["postgres-db"].healthcheck.retries == 60  # 60 probes, 1 s apart
+    assert deadline_seconds(project) == 60 + MARGIN  # apply waits for the start, not the rest
 
 
 def test_plain_dependency_without_healthcheck_waits_for_start(make_project):

@@ -563,6 +563,34 @@ def test_unhealthy_shows_what_the_probe_said(fake_apply, tmp_path: Path) -> None
     assert "db is unhealthy; its readiness probe said: curl: (7) Failed to connect" in report.failure.reason
 
 
+def test_a_resting_probe_still_starting_past_its_budget_is_unhealthy() -> None:
+    """A healthcheck that rests once ready starts with a period as long as its budget: Docker
+    says "starting" until REST_RETRIES checks at rest fail (90 s later). Past the budget and
+    one more check, clockwork calls it unhealthy; a hand-timed check is left to Docker."""
+    resting = Healthcheck(CommandCheck(("true",)), 1.0, 3.0, 30, rest_interval=30.0)
+    db = dataclasses.replace(DB, healthcheck=resting)
+    booting = dataclasses.replace(state("db", health="starting"), started=NOW)
+    assert resting.start_budget == 30
+    assert _deploy.phase(db, booting, None, NOW + timedelta(seconds=33)) == "starting"
+    assert _deploy.phase(db, booting, None, NOW + timedelta(seconds=35)) == "unhealthy"
+    assert _deploy.phase(DB, booting, None, NOW + timedelta(seconds=300)) == "starting"
+
+
+def test_compose_up_waiting_on_a_probe_past_its_budget_does_not_hold_apply(fake_apply, tmp_path: Path) -> None:
+    """Compose waits for Docker's "unhealthy", which a resting probe reaches 90 s after its
+    budget: apply reports the probe's failure after its grace, not a timeout."""
+    quick = Healthcheck(CommandCheck(("true",)), 0.01, 0.01, 2, rest_interval=30.0)
+    db = dataclasses.replace(DB, healthcheck=quick)
+    booting = dataclasses.replace(
+        state("db", health="starting"), started=NOW - timedelta(seconds=10), health_output="refused\n"
+    )
+    built = Project("demo", {s.name: s for s in (db, MIGRATOR, APP)}, ["app_network"], [])
+    engine = fake_apply(scripted([{"db": booting}], up_seconds=5))
+    report = _deploy.apply(tmp_path, needs(tmp_path, built), engine=engine, timeout=1.0)
+    assert report.failure is not None and report.failure.service == "db"
+    assert "db is unhealthy; its readiness probe said: refused" in report.failure.reason
+
+
 def test_ctrl_c_while_waiting_says_what_was_left_running(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(scripted([{"db": state("db", health="starting")}], up_seconds=5, hashes={}, interrupt_at=3))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)

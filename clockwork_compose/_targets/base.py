@@ -18,13 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from .._fields import engine_version
 from .._lower import DEFAULT_READY_TIMEOUT
-from .._model import seconds
+from .._model import REST_API, REST_ENGINE
 
 if TYPE_CHECKING:
     from .._assertions import Check
     from .._docker import ContainerState, EngineInfo, LogLine, LogOptions
-    from .._model import Project
+    from .._model import Project, Service
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
 MARGIN = 60
@@ -260,12 +261,52 @@ def tail_value(text: str | None) -> int | None:
 def deadline_seconds(project: Project) -> int:
     """How long apply waits by default: the longest readiness budget of any healthcheck (the
     largest DatabaseConnection timeout, as lowering turns it into retries), plus MARGIN."""
-    budgets = [
-        seconds(hc.start_period) + seconds(hc.retries) * seconds(hc.interval)
-        for hc in (s.healthcheck for s in project.services.values())
-        if hc is not None
-    ]
+    budgets = [s.healthcheck.start_budget for s in project.services.values() if s.healthcheck is not None]
     return int(max(budgets, default=DEFAULT_READY_TIMEOUT)) + MARGIN
+
+
+def rests(project: Project) -> bool:
+    """Whether the file's healthchecks slow down once their service is ready: the engines
+    it targets (``ProjectSettings(min_engine=...)``) read ``start_interval``."""
+    return project.min_engine >= REST_ENGINE
+
+
+def resting(project: Project) -> list[Service]:
+    """The services whose healthcheck the file writes to slow down once ready (what needs
+    ``REST_ENGINE``)."""
+    if not rests(project):
+        return []
+    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
+
+
+def never_resting(project: Project) -> list[Service]:
+    """The services whose healthcheck would slow down once ready on ``REST_ENGINE`` and which
+    the file, for an older engine, checks every ``interval`` for as long as they run."""
+    if rests(project):
+        return []
+    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
+
+
+def engine_refusal(project: Project, file: str, server_version: str, api_version: str) -> str | None:
+    """Why an engine cannot run the file (its healthcheck needs ``start_interval``), with the
+    fix; None when it can. The version is compared as numbers ("20.10.24+dfsg1" < 25); an
+    engine whose version does not read as one is judged by its API (1.44 came with 25)."""
+    if not resting(project):
+        return None
+    version = engine_version(server_version)
+    if version >= REST_ENGINE if version else engine_version(api_version) >= REST_API:
+        return None
+    this = f"{server_version or 'unknown'} (API {api_version or 'unknown'})"
+    return (
+        f"{file} needs Docker Engine {version_text(REST_ENGINE)} or newer (its healthchecks set start_interval, "
+        f"which older engines reject) and this engine is {this}; nothing was changed: upgrade the engine, or "
+        f'declare ProjectSettings(min_engine="{version_text(version[:2]) if version else "20.10"}") in main.py '
+        "and run clockwork build (its healthchecks then run every second for as long as the stack is up)"
+    )
+
+
+def version_text(numbers: tuple[int, ...]) -> str:
+    return ".".join(str(n) for n in numbers)
 
 
 def human_size(kib: int) -> str:

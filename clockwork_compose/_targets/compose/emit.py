@@ -7,7 +7,7 @@ Compose resolves from the project's .env.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from ..._errors import DeclarationError
 from ..._model import (
     MIGRATIONS_LABEL,
     PASSED,
+    REST_ENGINE,
+    REST_RETRIES,
     ROLE_LABEL,
     Build,
     Condition,
@@ -35,9 +37,11 @@ from ..._model import (
     Service,
     Var,
     WatchRule,
+    seconds,
 )
 from ..._probes import docker_test
 from .. import place
+from ..base import never_resting, rests, version_text
 
 #: The file this target writes, next to main.py unless told otherwise.
 FILE = "docker-compose.yml"
@@ -73,7 +77,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     project folder itself, is not needed here (bind mounts stay paths)."""
     doc: dict[str, Any] = {
         "name": project.name,
-        "services": {s.name: service(s, base) for s in project.ordered()},
+        "services": {s.name: service(s, base, rests(project)) for s in project.ordered()},
     }
     if project.networks or project.shared_network:
         doc["networks"] = {n: network(project.network_specs.get(n), n) for n in project.networks}
@@ -205,7 +209,8 @@ def validate(doc: dict[str, Any]) -> None:
     _schema.validate(doc)
 
 
-def service(s: Service, base: str = ".") -> dict[str, Any]:
+def service(s: Service, base: str, rest: bool) -> dict[str, Any]:
+    """The service's entry; ``rest``: its healthcheck slows down once ready (``rests``)."""
     out: dict[str, Any] = {"container_name": s.container_name} if s.container_name else {}
     if s.image_text:
         out["image"] = interpolated(s.image_text)
@@ -228,7 +233,7 @@ def service(s: Service, base: str = ".") -> dict[str, Any]:
             for name, dep in sorted(s.depends_on.items())
         }
     if s.healthcheck:
-        out["healthcheck"] = _healthcheck(s.healthcheck)
+        out["healthcheck"] = _healthcheck(s.healthcheck, rest)
     out["restart"] = s.restart.value
     out.update(options(s.options, base))
     if s.options.limits or s.options.reservations:
@@ -453,7 +458,42 @@ def _seconds(value: float | Interpolation) -> str:
     return interpolated(value) if isinstance(value, Interpolation) else f"{value:g}s"
 
 
-def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
+def engine_note(project: Project) -> str | None:
+    """What a file for engines older than ``REST_ENGINE`` costs, once per build (None: nothing)."""
+    found = never_resting(project)
+    if not found:
+        return None
+    checks = [s.healthcheck for s in found if s.healthcheck is not None]
+    every = _spread(seconds(hc.interval) for hc in checks)
+    rest = _spread(hc.rest_interval or 0 for hc in checks)
+    return (
+        f"{len(found)} healthcheck{'' if len(found) == 1 else 's'} run every {every} for as long as the stack "
+        f'is up: ProjectSettings(min_engine="{version_text(project.min_engine)}") targets engines that cannot slow '
+        f"them down once ready; on Docker Engine {version_text(REST_ENGINE)}+, declare ProjectSettings(min_engine="
+        f'"{version_text(REST_ENGINE)}") and they run every {rest} once ready'
+    )
+
+
+def _spread(values: Iterable[float]) -> str:
+    """ "1 s", or "1-5 s" when they differ."""
+    found = sorted(set(values))
+    return f"{found[0]:g} s" if len(found) == 1 else f"{found[0]:g}-{found[-1]:g} s"
+
+
+def _healthcheck(hc: Healthcheck, rest: bool) -> dict[str, Any]:
+    """Docker's healthcheck. One that rests once ready (``rest``, and ``rest_interval`` set)
+    runs every ``interval`` during a start period as long as its whole readiness budget:
+    Docker counts no failure then, and the first success makes it healthy at once; then
+    every ``rest_interval``, ``REST_RETRIES`` failures in a row making it unhealthy."""
+    if rest and hc.rest_interval is not None:
+        return {
+            "test": [env_text(part) for part in docker_test(hc)],
+            "interval": _seconds(hc.rest_interval),
+            "timeout": _seconds(hc.timeout),
+            "retries": REST_RETRIES,
+            "start_period": _duration(hc.start_budget),
+            "start_interval": _seconds(hc.interval),
+        }
     out: dict[str, Any] = {
         "test": [env_text(part) for part in docker_test(hc)],
         "interval": _seconds(hc.interval),
@@ -463,3 +503,8 @@ def _healthcheck(hc: Healthcheck) -> dict[str, Any]:
     if hc.start_period:
         out["start_period"] = _seconds(hc.start_period)
     return out
+
+
+def _duration(value: float) -> str:
+    """Seconds as a Compose duration to the millisecond, whatever their size (never "1e+06s")."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") + "s"

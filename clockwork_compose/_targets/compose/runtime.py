@@ -48,7 +48,7 @@ from ... import _assertions, _docker, _envfile, _graph, _lower
 from ..._docker import ContainerState
 from ..._engines import CATALOG
 from ..._errors import RuntimeFailure
-from ..._model import Condition, Project, Role, Service
+from ..._model import Condition, Interpolation, Project, Role, Service
 from ..base import (
     ApplyReport,
     AssertReport,
@@ -59,6 +59,7 @@ from ..base import (
     Progress,
     ServiceReport,
     deadline_seconds,
+    engine_refusal,
     human_size,
 )
 
@@ -110,6 +111,20 @@ class LeftBehind:
 # -- phases ---------------------------------------------------------------------------------
 
 
+def _overdue(service: Service, state: ContainerState, now: datetime | None) -> bool:
+    """Whether a service still starting has had its whole start budget. A healthcheck that
+    rests once ready has a start period as long as that budget, so Docker would call it
+    unhealthy only REST_RETRIES checks at rest later (90 s at the default 30 s): past the
+    budget, and one more check, clockwork calls it unhealthy itself."""
+    hc = service.healthcheck
+    if hc is None or hc.rest_interval is None or now is None or state.started is None:
+        return False
+    if any(isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)):
+        return False
+    last_check = float(hc.interval) + float(hc.timeout)  # type: ignore[arg-type]
+    return (now - state.started).total_seconds() > hc.start_budget + last_check
+
+
 def phase(
     service: Service,
     state: ContainerState | None,
@@ -132,7 +147,8 @@ def phase(
         if service.role is Role.MIGRATOR:
             return "migrating"
         if service.healthcheck is not None or state.health:
-            return state.health or "starting"
+            health = state.health or "starting"
+            return "unhealthy" if health == "starting" and _overdue(service, state, now) else health
         settled = now is None or state.started is None or (now - state.started).total_seconds() >= SETTLE
         return UNPROBED if settled else "started"
     if state.status == "restarting":
@@ -300,9 +316,15 @@ class _Watch:
 
     def holds_up(self, failed: Sequence[str]) -> bool:
         """Whether `compose up` waits for a failed service that will not get ready: one in
-        a crash loop that another service waits for (Compose fails by itself on one that is
-        unhealthy or exited, and waits for nothing else)."""
-        return any(self.phases.get(name) == "restarting" and name in self.waited_for for name in failed)
+        a crash loop, or one past its start budget that Docker still calls starting, that
+        another service waits for (Compose fails by itself on one that is unhealthy or
+        exited, and waits for nothing else)."""
+        return any(name in self.waited_for and self._stuck(name) for name in failed)
+
+    def _stuck(self, name: str) -> bool:
+        state = self.states.get(name)
+        overdue = self.phases.get(name) == "unhealthy" and state is not None and state.health != "unhealthy"
+        return self.phases.get(name) == "restarting" or overdue
 
     def all_good(self) -> bool:
         return all(self.phases.get(name) in GOOD for name in self.project.services)
@@ -370,6 +392,9 @@ def _apply(
         built = needs.build(project_dir, target="compose")
     finally:
         info = engine_checked()  # no engine says so first, even when the build fails
+    too_old = engine_refusal(built.project, built.path.name, info.server_version, info.api_version)
+    if too_old:
+        raise RuntimeFailure(too_old)
     project = built.project.running(_envfile.run_values(built.path.parent, needs.environ).get("COMPOSE_PROFILES", ""))
     _envfile.require(project, built.path.parent, needs.environ)
     folder = project_dir.resolve()

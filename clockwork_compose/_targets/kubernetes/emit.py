@@ -433,15 +433,24 @@ def _probe_action(hc: Healthcheck) -> dict[str, Any]:
     return {"exec": {"command": ["/bin/sh", "-c", _check_script(hc)]}}
 
 
+#: Seconds between readiness probes once a pod has started, when its probe rests once ready
+#: (Kubernetes's default): faster than the healthcheck's rest, as a failing pod leaves the
+#: Service only after three in a row.
+READINESS_PERIOD = 10
+
+
 def _probes(hc: Healthcheck) -> dict[str, Any]:
     """Readiness (out of the Service while failing) and startup (the time the probe allows
-    a start: retries, plus the start period) from one typed probe."""
+    a start: retries, plus the start period, every ``interval``) from one typed probe. The
+    readiness probe runs only once the startup probe passed: every ``READINESS_PERIOD``
+    seconds (or ``rest_interval``, when shorter) when the probe rests once ready."""
     period = max(1, math.ceil(hc.interval))
     timeout = max(1, math.ceil(hc.timeout))
     action = _probe_action(hc)
     start = hc.retries + math.ceil(hc.start_period / period)
+    ready = period if hc.rest_interval is None else max(1, math.ceil(min(hc.rest_interval, READINESS_PERIOD)))
     return {
-        "readinessProbe": {**action, "periodSeconds": period, "timeoutSeconds": timeout, "failureThreshold": 3},
+        "readinessProbe": {**action, "periodSeconds": ready, "timeoutSeconds": timeout, "failureThreshold": 3},
         "startupProbe": {**action, "periodSeconds": period, "timeoutSeconds": timeout, "failureThreshold": start},
     }
 

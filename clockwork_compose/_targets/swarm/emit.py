@@ -33,6 +33,7 @@ from ..._errors import DeclarationError
 from ..._model import Interpolation, Mount, NamedNetwork, Port, Project, Restart, Role, Service
 from ..._probes import docker_test
 from .. import place
+from ..base import rests
 from ..compose.emit import (
     _healthcheck,
     driver_settings,
@@ -49,6 +50,7 @@ from ..compose.emit import (
     volume,
     with_raw,
 )
+from ..compose.emit import engine_note as engine_note  # build's note: the same healthchecks
 
 #: The deploy keys clockwork writes on Swarm: the escape hatch may not set them.
 _OWNED = frozenset({"mode", "replicas", "restart_policy", "endpoint_mode", "placement", "labels"})
@@ -205,7 +207,7 @@ def service(
     if s.networks:
         out["networks"] = service_networks(s)
     if s.healthcheck:
-        out["healthcheck"] = _healthcheck(s.healthcheck)
+        out["healthcheck"] = _healthcheck(s.healthcheck, rests(project))
     out.update(options(s.options, base, frozenset(MAPPED - {"secrets", "configs"})))
     for kind, target in (("secrets", "{}"), ("configs", "/{}")):
         names = getattr(s.options, kind)

@@ -50,6 +50,7 @@ from ..base import (
     Progress,
     ServiceReport,
     deadline_seconds,
+    engine_refusal,
 )
 from . import nodes as _nodes
 from .emit import placement_label
@@ -116,6 +117,13 @@ def require_manager() -> None:
             "this Docker engine is not a swarm manager: run `docker swarm init` "
             "(or point DOCKER_HOST at a manager) before --target swarm"
         )
+
+
+def engine_version() -> tuple[str, str]:
+    """The manager's Docker Engine version and API version (`docker stack deploy` hands the
+    file to it)."""
+    server = _json("version", "--format", "{{json .Server}}") or {}
+    return str(server.get("Version") or ""), str(server.get("ApiVersion") or "")
 
 
 def stack_services(stack: str) -> dict[str, dict[str, Any]]:
@@ -416,6 +424,9 @@ def _apply(
     clock = needs.clock or CLOCK
     require_manager()
     built = needs.build(project_dir, target="swarm")
+    too_old = engine_refusal(built.project, built.path.name, *engine_version())
+    if too_old:
+        raise SwarmError(too_old)
     project, folder, owner = built.project, built.path.parent, project_dir.resolve()
     notes, services, deploys = list(built.notes), list[ServiceReport](), 0
     _no_compose_twin(stack, doc_volumes=sorted(project.volumes))
