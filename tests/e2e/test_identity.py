@@ -8,7 +8,6 @@ removed by label afterwards, also when a test fails."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
