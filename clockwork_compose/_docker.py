@@ -491,12 +491,44 @@ def containers(
     With ``names`` (container names, which clockwork sets to the service names), one
     `docker container inspect` call: what ``apply`` polls. Without, a listing first."""
     states = _inspect(names, project_name) if names is not None else _project_states(project_name)
+    return by_service(states, include_oneoff=include_oneoff)
+
+
+def by_service(states: Iterable[ContainerState], include_oneoff: bool = False) -> dict[str, ContainerState]:
+    """Containers by service, the newest of a service winning (one-offs left out, or by name)."""
     out: dict[str, ContainerState] = {}
     for state in sorted(states, key=lambda s: s.created or _NEVER):
         if state.oneoff and not include_oneoff:
             continue
         out[state.service if not state.oneoff else state.name] = state
     return out
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A container as the engine lists it: no state, only who it is."""
+
+    id: str
+    name: str
+    #: The Compose project it belongs to ("" when none).
+    project: str
+
+
+def container_list() -> list[Listed]:
+    """Every container on the engine, any project, in one `docker container ls` (one request
+    to the engine, however many there are; inspecting costs one request per container)."""
+    template = f'{{{{.ID}}}}\t{{{{.Names}}}}\t{{{{.Label "{PROJECT_LABEL}"}}}}'
+    out = _docker(["container", "ls", "--all", "--no-trunc", "--format", template], "listing containers")
+    found = [(line.split("\t") + ["", ""])[:3] for line in out.splitlines() if line.strip()]
+    # --no-trunc lists the names other containers link it by (OTHER/ALIAS) too: not its own.
+    own = (next((n for n in names.split(",") if "/" not in n), "") for _, names, _ in found)
+    return [Listed(cid, name, project) for (cid, _, project), name in zip(found, own, strict=True)]
+
+
+def inspect_containers(ids: Sequence[str]) -> list[ContainerState]:
+    """The containers with these ids (or names), in one `docker container inspect`; one
+    removed meanwhile is left out."""
+    return [_state(c) for c in _inspect_json(ids, "inspecting containers")]
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -1311,6 +1343,10 @@ class Containers(Protocol):
 
     def containers_named(self, names: Sequence[str]) -> list[ContainerState]: ...
 
+    def container_list(self) -> list[Listed]: ...
+
+    def inspect_containers(self, ids: Sequence[str]) -> list[ContainerState]: ...
+
     def container(self, name: str) -> ContainerState | None: ...
 
     def image_ids(self, references: Iterable[str]) -> dict[str, str]: ...
@@ -1409,6 +1445,8 @@ class DockerEngine:
     containers = staticmethod(containers)
     project_containers = staticmethod(project_containers)
     containers_named = staticmethod(containers_named)
+    container_list = staticmethod(container_list)
+    inspect_containers = staticmethod(inspect_containers)
     container = staticmethod(container)
     config_hashes = staticmethod(config_hashes)
     image_ids = staticmethod(image_ids)
