@@ -5,7 +5,8 @@ docker CLI itself (``_Call``/``_docker`` here; ``run`` for Swarm's runtime and t
 helpers, which read its exit code and output themselves; ``_merged`` for the log streams of
 `clockwork logs`, one process per container or service, read side by side) and reads its JSON. `compose up` is the one
 long, streaming Compose operation, where python-on-whales' handling of Compose's flags and
-output is worth its import (done on another core while apply builds, see ``EngineCheck``).
+output is worth its import (started in a thread as soon as apply knows `compose up` will
+run, see ``preload_compose_up``; never by a re-apply with nothing to do, nor by destroy).
 The other calls are short questions and changes about single objects (the engine, images,
 containers, logs, exec, networks, volumes, Compose's config hashes): through
 python-on-whales each cost an import (0.1-0.3 s) and pydantic models for every container
@@ -360,7 +361,6 @@ class EngineCheck:
     first, do other work (the build), then ask for the result."""
 
     def __init__(self) -> None:
-        threading.Thread(target=_preload_python_on_whales, daemon=True).start()
         self._engine = _Call(["version", "--format", "{{json .}}"], "checking the Docker engine")
         self._compose = _Call(["compose", "version"], "checking Docker Compose")
 
@@ -442,9 +442,22 @@ def _python_on_whales() -> Any:
 
 
 def _preload_python_on_whales() -> None:
-    """Import python-on-whales on another core while apply builds (it costs 0.1-0.3 s)."""
     with contextlib.suppress(ImportError):
         _python_on_whales()
+
+
+_PRELOADING: list[threading.Thread] = []
+
+
+def preload_compose_up() -> None:
+    """Import python-on-whales in a thread, while apply asks the engine what it needs (it
+    costs 0.1-0.3 s of CPU, under the interpreter's lock: not while apply builds, and not
+    at all when `compose up` does not run). Once per process."""
+    with _IMPORTING:
+        if _PRELOADING:
+            return
+        _PRELOADING.append(threading.Thread(target=_preload_python_on_whales, daemon=True))
+    _PRELOADING[0].start()
 
 
 def config_hashes(project: ComposeProject) -> dict[str, str]:

@@ -379,9 +379,12 @@ def _apply(
         listed_volumes = pool.submit(engine.volumes, project.name)
         stack = pool.submit(engine.swarm_stack, project.name)
         listing = engine.container_list()
+        applied = any(c.project == project.name for c in listing)
+        if not applied:  # a first apply: `compose up` will run
+            _docker.preload_compose_up()
         # Compose's hashes, only where there are containers to compare them with: its
         # `config` reads the whole file (about as long as inspecting 80 containers).
-        hashes = pool.submit(engine.config_hashes, compose) if any(c.project == project.name for c in listing) else None
+        hashes = pool.submit(engine.config_hashes, compose) if applied else None
         existing, holders = project_and_named(engine, project, listing)
         volumes = listed_volumes.result()
     check_no_stack(project, folder, stack.result())
@@ -402,6 +405,8 @@ def _apply(
     before = containers_before(project, existing, {o.container for o in orphans})
     why = why_up(project, before, compose, engine, hashes.result if hashes is not None else None)
     services = up_services(project, why)
+    if why:
+        _docker.preload_compose_up()
     watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before, clock=clock)
     if not why and not any(state.restart_count for state in before.values()):
         # Nothing to change, nothing ever restarted: the containers are as just inspected
