@@ -1067,8 +1067,8 @@ def why_up(
     ``hashes``: Compose's, from where the caller asked for them already (None: ask now)."""
     if not before:  # a first apply: no need to ask Compose for hashes
         return {name: "no container" for name in dependency_order(project)}
+    images = engine.image_ids(state.image for state in before.values())  # while Compose hashes, if it does
     found = hashes() if hashes is not None else engine.config_hashes(compose)
-    images = engine.image_ids(state.image for state in before.values())
     return stale(project, before, found, images)
 
 
