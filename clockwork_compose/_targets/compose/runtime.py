@@ -38,7 +38,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,7 +384,7 @@ def _apply(
             _docker.preload_compose_up()
         # Compose's hashes, only where there are containers to compare them with: its
         # `config` reads the whole file (about as long as inspecting 80 containers).
-        hashes = pool.submit(engine.config_hashes, compose) if applied else None
+        hashes = _in_background(engine.config_hashes, compose) if applied else None
         existing, holders = project_and_named(engine, project, listing)
         volumes = listed_volumes.result()
     check_no_stack(project, folder, stack.result())
@@ -444,6 +444,15 @@ def _apply(
         notes=built.notes,
         snapshots=snapshots,
     )
+
+
+def _in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``fn(*args)`` started in a thread of its own; nothing waits for it but its result."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def project_and_named(
