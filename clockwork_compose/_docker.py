@@ -5,7 +5,8 @@ docker CLI itself (``_Call``/``_docker`` here; ``run`` for Swarm's runtime and t
 helpers, which read its exit code and output themselves; ``_merged`` for the log streams of
 `clockwork logs`, one process per container or service, read side by side) and reads its JSON. `compose up` is the one
 long, streaming Compose operation, where python-on-whales' handling of Compose's flags and
-output is worth its import (done on another core while apply builds, see ``EngineCheck``).
+output is worth its import (started in a thread as soon as apply knows `compose up` will
+run, see ``preload_compose_up``; never by a re-apply with nothing to do, nor by destroy).
 The other calls are short questions and changes about single objects (the engine, images,
 containers, logs, exec, networks, volumes, Compose's config hashes): through
 python-on-whales each cost an import (0.1-0.3 s) and pydantic models for every container
@@ -360,7 +361,6 @@ class EngineCheck:
     first, do other work (the build), then ask for the result."""
 
     def __init__(self) -> None:
-        threading.Thread(target=_preload_python_on_whales, daemon=True).start()
         self._engine = _Call(["version", "--format", "{{json .}}"], "checking the Docker engine")
         self._compose = _Call(["compose", "version"], "checking Docker Compose")
 
@@ -442,9 +442,22 @@ def _python_on_whales() -> Any:
 
 
 def _preload_python_on_whales() -> None:
-    """Import python-on-whales on another core while apply builds (it costs 0.1-0.3 s)."""
     with contextlib.suppress(ImportError):
         _python_on_whales()
+
+
+_PRELOADING: list[threading.Thread] = []
+
+
+def preload_compose_up() -> None:
+    """Import python-on-whales in a thread, while apply asks the engine what it needs (it
+    costs 0.1-0.3 s of CPU, under the interpreter's lock: not while apply builds, and not
+    at all when `compose up` does not run). Once per process."""
+    with _IMPORTING:
+        if _PRELOADING:
+            return
+        _PRELOADING.append(threading.Thread(target=_preload_python_on_whales, daemon=True))
+    _PRELOADING[0].start()
 
 
 def config_hashes(project: ComposeProject) -> dict[str, str]:
@@ -491,12 +504,44 @@ def containers(
     With ``names`` (container names, which clockwork sets to the service names), one
     `docker container inspect` call: what ``apply`` polls. Without, a listing first."""
     states = _inspect(names, project_name) if names is not None else _project_states(project_name)
+    return by_service(states, include_oneoff=include_oneoff)
+
+
+def by_service(states: Iterable[ContainerState], include_oneoff: bool = False) -> dict[str, ContainerState]:
+    """Containers by service, the newest of a service winning (one-offs left out, or by name)."""
     out: dict[str, ContainerState] = {}
     for state in sorted(states, key=lambda s: s.created or _NEVER):
         if state.oneoff and not include_oneoff:
             continue
         out[state.service if not state.oneoff else state.name] = state
     return out
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A container as the engine lists it: no state, only who it is."""
+
+    id: str
+    name: str
+    #: The Compose project it belongs to ("" when none).
+    project: str
+
+
+def container_list() -> list[Listed]:
+    """Every container on the engine, any project, in one `docker container ls` (one request
+    to the engine, however many there are; inspecting costs one request per container)."""
+    template = f'{{{{.ID}}}}\t{{{{.Names}}}}\t{{{{.Label "{PROJECT_LABEL}"}}}}'
+    out = _docker(["container", "ls", "--all", "--no-trunc", "--format", template], "listing containers")
+    found = [(line.split("\t") + ["", ""])[:3] for line in out.splitlines() if line.strip()]
+    # --no-trunc lists the names other containers link it by (OTHER/ALIAS) too: not its own.
+    own = (next((n for n in names.split(",") if "/" not in n), "") for _, names, _ in found)
+    return [Listed(cid, name, project) for (cid, _, project), name in zip(found, own, strict=True)]
+
+
+def inspect_containers(ids: Sequence[str]) -> list[ContainerState]:
+    """The containers with these ids (or names), in one `docker container inspect`; one
+    removed meanwhile is left out."""
+    return [_state(c) for c in _inspect_json(ids, "inspecting containers")]
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -1311,6 +1356,10 @@ class Containers(Protocol):
 
     def containers_named(self, names: Sequence[str]) -> list[ContainerState]: ...
 
+    def container_list(self) -> list[Listed]: ...
+
+    def inspect_containers(self, ids: Sequence[str]) -> list[ContainerState]: ...
+
     def container(self, name: str) -> ContainerState | None: ...
 
     def image_ids(self, references: Iterable[str]) -> dict[str, str]: ...
@@ -1409,6 +1458,8 @@ class DockerEngine:
     containers = staticmethod(containers)
     project_containers = staticmethod(project_containers)
     containers_named = staticmethod(containers_named)
+    container_list = staticmethod(container_list)
+    inspect_containers = staticmethod(inspect_containers)
     container = staticmethod(container)
     config_hashes = staticmethod(config_hashes)
     image_ids = staticmethod(image_ids)

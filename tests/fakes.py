@@ -21,6 +21,7 @@ from clockwork_compose._docker import (
     ComposeProject,
     ContainerState,
     EngineInfo,
+    Listed,
     LogLine,
     LogOptions,
     Network,
@@ -52,12 +53,13 @@ class _Changes:
 
 
 class FakeContainers(_Changes):
-    """The containers on the engine (``running``: every one, whatever its status). apply's
-    polls of ``containers()`` see ``polls`` one snapshot a poll, the last one staying (none
-    given: ``running``); the poll numbered ``interrupt_at`` is a Ctrl-C. ``log_text``: every
-    container's logs (None: "last lines of NAME"); ``exit_events``: ``last_exit`` by id.
-    ``log_lines``: what `clockwork logs` reads (``container_logs``), by source. ``info``:
-    what the engine check says (its version)."""
+    """The containers on the engine (``running``: every one, whatever its status). Each look
+    at their states (apply's inspection before it polls, then its polls of ``containers()``)
+    sees the next of ``polls``, the last one staying (none given: ``running``); the look
+    numbered ``interrupt_at`` is a Ctrl-C. ``log_text``: every container's logs (None: "last
+    lines of NAME"); ``exit_events``: ``last_exit`` by id. ``log_lines``: what `clockwork
+    logs` reads (``container_logs``), by source. ``info``: what the engine check says (its
+    version)."""
 
     def __init__(
         self,
@@ -79,6 +81,9 @@ class FakeContainers(_Changes):
         self.exit_events = dict(exit_events or {})
         self.interrupt_at = interrupt_at
         self.calls = 0
+        #: `container_list` calls, and what each `inspect_containers` call was given.
+        self.listings = 0
+        self.inspected: list[list[str]] = []
         self.removed_groups: list[list[str]] = []
         self._lock = threading.Lock()
 
@@ -91,9 +96,14 @@ class FakeContainers(_Changes):
     def containers(
         self, project_name: str, names: Sequence[str] | None = None, include_oneoff: bool = False
     ) -> dict[str, ContainerState]:
+        if self.polls is None:
+            return {c.name: c for c in self.running if c.project == project_name}
+        return self._look()
+
+    def _look(self) -> dict[str, ContainerState]:
+        """The next of ``polls``: every look at the containers' states sees the next one."""
         with self._lock:
-            if self.polls is None:
-                return {c.name: c for c in self.running if c.project == project_name}
+            assert self.polls is not None
             if self.calls == self.interrupt_at:
                 self.calls += 1
                 raise KeyboardInterrupt
@@ -106,6 +116,15 @@ class FakeContainers(_Changes):
 
     def containers_named(self, names: Sequence[str]) -> list[ContainerState]:
         return [c for c in self.running if c.name in names]
+
+    def container_list(self) -> list[Listed]:
+        self.listings += 1
+        return [Listed(c.id, c.name, c.project) for c in self.running]
+
+    def inspect_containers(self, ids: Sequence[str]) -> list[ContainerState]:
+        self.inspected.append(list(ids))
+        found = self.running if self.polls is None else [*self._look().values()]
+        return [c for c in found if c.id in ids or c.name in ids]
 
     def container(self, name: str) -> ContainerState | None:
         return next((c for c in self.running if c.name == name), None)

@@ -342,6 +342,68 @@ def test_nothing_changed_runs_no_compose_up(fake_apply, tmp_path: Path) -> None:
     assert ("db-migrator", "migrated") in seen  # its run of an earlier apply counts
 
 
+class Counted:
+    """An engine that records the name of every call made to it, then makes it on ``engine``."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.asked: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.engine, name)
+        if not callable(found):
+            return found
+
+        def call(*args: Any, **kw: Any) -> Any:
+            self.asked.append(name)
+            return found(*args, **kw)
+
+        return call
+
+
+def _pairs(count: int) -> tuple[Project, dict[str, ContainerState]]:
+    """``count`` databases and ``count`` apps each waiting for its own, all up since long ago."""
+    services, running = {}, {}
+    for i in range(count):
+        db, app = f"db-{i}", f"app-{i}"
+        services[db] = Service(db, role=Role.DATABASE, healthcheck=DB.healthcheck)
+        services[app] = Service(app, depends_on={db: Dependency(db, Condition.HEALTHY)}, healthcheck=DB.healthcheck)
+        long_ago = NOW - timedelta(hours=1)
+        running[db] = state(db, health="healthy", created=long_ago)
+        running[app] = state(app, health="healthy", created=long_ago)
+    return Project("demo", services, [], []), running
+
+
+def test_a_re_apply_with_nothing_changed_asks_the_engine_the_same_whatever_the_size(tmp_path: Path) -> None:
+    """Each container inspected once, in one call, and no poll after it: the engine calls of a
+    re-apply are as many for 80 services as for 2 (each one a process; an inspection costs the
+    engine one request per container)."""
+    asked = {}
+    for pairs in (1, 40):
+        built, running = _pairs(pairs)
+        fake = FakeEngine(running.values())
+        engine = Counted(fake)
+        report = _deploy.apply(tmp_path, needs(tmp_path, built), engine=engine)  # type: ignore[arg-type]
+        assert report.ok and report.why_up == {} and fake.ups == 0
+        assert {s.phase for s in report.services} == {"healthy"}
+        assert [sorted(ids) for ids in fake.inspected] == [sorted(s.id for s in running.values())]
+        assert "containers" not in engine.asked, "polled the containers again after inspecting them"
+        asked[pairs] = sorted(engine.asked)
+    assert asked[1] == asked[40]
+    assert asked[40].count("inspect_containers") == 1 and asked[40].count("config_hashes") == 1
+
+
+def test_a_container_that_restarted_is_looked_at_again(tmp_path: Path) -> None:
+    """A re-apply that finds a container restarted by its policy polls once more: a crash
+    loop is caught even when nothing changes."""
+    built, running = _pairs(1)
+    running["app-0"] = dataclasses.replace(running["app-0"], restart_count=1)
+    fake = FakeEngine(running.values())
+    engine = Counted(fake)
+    report = _deploy.apply(tmp_path, needs(tmp_path, built), engine=engine)  # type: ignore[arg-type]
+    assert report.ok and engine.asked.count("containers") == 1
+
+
 def test_only_a_changed_migrator_is_given_to_compose_up(fake_apply, tmp_path: Path) -> None:
     engine = fake_apply(scripted([healthy()], hashes={"db": "", "db-migrator": "new", "app": ""}))
     report = _deploy.apply(tmp_path, needs(tmp_path), engine=engine)

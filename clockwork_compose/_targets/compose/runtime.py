@@ -38,7 +38,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,12 +241,13 @@ class _Watch:
             if dep.condition is not Condition.COMPLETED
         }
 
-    def poll(self, composing: bool = False) -> None:
-        """Read every container's state and update each service's phase, in dependency
-        order (a service's dependencies are judged first). ``composing``: `compose up`
-        is still running."""
-        # Container names are the service names (the compose target sets container_name).
-        self.states = self.engine.containers(self.project.name, [s.container for s in self.project.ordered()])
+    def poll(self, composing: bool = False, states: dict[str, ContainerState] | None = None) -> None:
+        """Read every container's state (``states``: just read) and update each service's
+        phase, in dependency order (a service's dependencies are judged first).
+        ``composing``: `compose up` is still running."""
+        if states is None:
+            states = self.engine.containers(self.project.name, [s.container for s in self.project.ordered()])
+        self.states = states
         clock = datetime.now(UTC)
         for name in self.order:
             now = self._phase(name, self.states.get(name), clock, composing)
@@ -399,12 +400,18 @@ def _apply(
     _envfile.require(project, built.path.parent, needs.environ)
     folder = project_dir.resolve()
     compose = _docker.ComposeProject(project.name, folder, (built.path,))
-    with ThreadPoolExecutor(4) as pool:  # four listings, side by side
-        listed = pool.submit(engine.project_containers, project.name)
-        named = pool.submit(engine.containers_named, sorted(s.container for s in project.services.values()))
+    with ThreadPoolExecutor(3) as pool:  # the listings, side by side
         listed_volumes = pool.submit(engine.volumes, project.name)
         stack = pool.submit(engine.swarm_stack, project.name)
-        existing, holders, volumes = listed.result(), named.result(), listed_volumes.result()
+        listing = engine.container_list()
+        applied = any(c.project == project.name for c in listing)
+        if not applied:  # a first apply: `compose up` will run
+            _docker.preload_compose_up()
+        # Compose's hashes, only where there are containers to compare them with: its
+        # `config` reads the whole file (about as long as inspecting 80 containers).
+        hashes = _in_background(engine.config_hashes, compose) if applied else None
+        existing, holders = project_and_named(engine, project, listing)
+        volumes = listed_volumes.result()
     check_no_stack(project, folder, stack.result())
     check_owner(project.name, folder, existing)
     check_names(project.name, holders)
@@ -420,10 +427,16 @@ def _apply(
     orphans = orphans_of(built.project, existing)  # a service of an inactive profile is no orphan
     if orphans:
         engine.remove_containers(stop_order([o for o in existing if o.service not in built.project.services]))
-    before = engine.containers(project.name, [s.container for s in project.ordered()])
-    why = why_up(project, before, compose, engine)
+    before = containers_before(project, existing, {o.container for o in orphans})
+    why = why_up(project, before, compose, engine, hashes.result if hashes is not None else None)
     services = up_services(project, why)
+    if why:
+        _docker.preload_compose_up()
     watch = _Watch(engine, project, _engine_now() if why else None, started, on_progress, why, before, clock=clock)
+    if not why and not any(state.restart_count for state in before.values()):
+        # Nothing to change, nothing ever restarted: the containers are as just inspected
+        # (a container that restarts is looked at again: it may be in a crash loop).
+        watch.poll(states=before)
     snapshots: tuple[Any, ...] = ()
     if why and (snapshot or any(t.snapshot for t in project.databases)):
         from ... import _snapshots
@@ -437,7 +450,8 @@ def _apply(
     up = _Up(engine, compose, services) if why else None
     if up is not None:
         up.start()
-    failure = _wait(watch, up, started + (timeout if timeout is not None else deadline_seconds(project)))
+    deadline = started + (timeout if timeout is not None else deadline_seconds(project))
+    failure = None if up is None and watch.all_good() else _wait(watch, up, deadline)
     return ApplyReport(
         project=project.name,
         file=built.path,
@@ -455,6 +469,37 @@ def _apply(
         notes=built.notes,
         snapshots=snapshots,
     )
+
+
+def _in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``fn(*args)`` started in a thread of its own; nothing waits for it but its result."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def project_and_named(
+    engine: _docker.Engine, project: Project, listing: Sequence[_docker.Listed]
+) -> tuple[list[ContainerState], list[ContainerState]]:
+    """The containers of the project (any name) and those with the names of its services (any
+    project), from the engine's ``listing``: each inspected once, in one call."""
+    names = {s.container for s in project.services.values()}
+    ids = [c.id for c in listing if c.project == project.name or c.name in names]
+    states = engine.inspect_containers(ids) if ids else []
+    existing = sorted((c for c in states if c.project == project.name), key=lambda c: c.name)
+    holders = sorted((c for c in states if c.name in names), key=lambda c: c.name)
+    return existing, holders
+
+
+def containers_before(
+    project: Project, existing: Sequence[ContainerState], removed: set[str]
+) -> dict[str, ContainerState]:
+    """The containers of the services that run, by service, as ``existing`` lists them
+    (``removed``: the orphans removed since)."""
+    names = {s.container for s in project.ordered()}
+    return _docker.by_service(c for c in existing if c.name in names and c.name not in removed)
 
 
 def joins_shared_network(project: Project) -> bool:
@@ -1050,13 +1095,15 @@ def why_up(
     before: dict[str, ContainerState],
     compose: _docker.ComposeProject,
     engine: _docker.Engine = _docker.DOCKER,
+    hashes: Callable[[], dict[str, str]] | None = None,
 ) -> dict[str, str]:
-    """Each service `compose up` must change, and why; empty when there is nothing to do."""
+    """Each service `compose up` must change, and why; empty when there is nothing to do.
+    ``hashes``: Compose's, from where the caller asked for them already (None: ask now)."""
     if not before:  # a first apply: no need to ask Compose for hashes
         return {name: "no container" for name in dependency_order(project)}
-    hashes = engine.config_hashes(compose)
-    images = engine.image_ids(state.image for state in before.values())
-    return stale(project, before, hashes, images)
+    images = engine.image_ids(state.image for state in before.values())  # while Compose hashes, if it does
+    found = hashes() if hashes is not None else engine.config_hashes(compose)
+    return stale(project, before, found, images)
 
 
 def up_services(project: Project, why: dict[str, str]) -> list[str] | None:
