@@ -276,6 +276,12 @@ def test_an_unhealthy_http_probe_says_what_it_printed(tmp_path: Path, own: list[
     assert said is not None, result.err
     # The image has curl: its own one line, naming the port nothing listens on.
     assert "Failed to connect to 127.0.0.1 port 8080" in said.group(1), said.group(1)
+    # Left running as it is. Its probe rests once ready, so its start period is its whole
+    # budget: Docker still says "starting" (it would say "unhealthy" three checks at rest
+    # later); apply called it unhealthy once the budget and one more check had passed.
     state = _docker.container("up-sick-app")
-    assert state is not None and (state.status, state.health) == ("running", "unhealthy")
+    assert state is not None and (state.status, state.health) == ("running", "starting")
     assert "port 8080" in state.health_output
+    # Not at apply's deadline (its 2 s budget plus a minute's margin).
+    failed_after = re.search(r"apply failed after ([0-9.]+)s", result.err)
+    assert failed_after is not None and float(failed_after.group(1)) < 30, result.err
