@@ -598,9 +598,9 @@ def _state(c: dict[str, Any]) -> ContainerState:
         status=state.get("Status") or "",
         health=(state.get("Health") or {}).get("Status"),
         exit_code=state.get("ExitCode") or 0,
-        created=_time(c.get("Created")),
-        finished=_time(state.get("FinishedAt")),
-        started=_time(state.get("StartedAt")),
+        created=engine_time(c.get("Created")),
+        finished=engine_time(state.get("FinishedAt")),
+        started=engine_time(state.get("StartedAt")),
         networks=tuple(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),
         oneoff=labels.get(ONEOFF_LABEL, "False").lower() == "true",
         config_hash=labels.get(CONFIG_HASH_LABEL, ""),
@@ -639,7 +639,7 @@ def published(ports: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(f"{host}->{number}/{protocol}" for number, host, protocol in sorted(found))
 
 
-def _time(value: str | None) -> datetime | None:
+def engine_time(value: str | None) -> datetime | None:
     """An engine timestamp (RFC 3339, nanoseconds); None for the engine's 0001-01-01 "never"."""
     if not value or value.startswith("0001-"):
         return None
@@ -902,7 +902,7 @@ def _task(task: Mapping[str, Any], nodes: Mapping[str, str]) -> SwarmTask:
         node=nodes.get(node, node[:12]),
         state=str(status.get("State") or ""),
         desired=str(task.get("DesiredState") or ""),
-        since=_time(status.get("Timestamp")),
+        since=engine_time(status.get("Timestamp")),
         exit_code=int(code) if code is not None else None,
         error=str(status.get("Err") or ""),
     )

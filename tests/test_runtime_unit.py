@@ -180,7 +180,7 @@ def test_state_from_inspect_json() -> None:
 
 
 def test_never_is_none() -> None:
-    assert _docker._time("0001-01-01T00:00:00Z") is None
+    assert _docker.engine_time("0001-01-01T00:00:00Z") is None
 
 
 def test_logs_are_sorted_by_time_with_trimmed_fractions() -> None:

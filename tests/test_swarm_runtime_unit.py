@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,20 @@ def test_a_crash_loop_fails_after_some_attempts(tasks: list[dict]):
     tasks.append(task("failed", desired="shutdown", stamp="9", code=3))
     now = state(DB, INSPECTED, "h")
     assert now.failed and now.exit_code == 3 and now.task == "t9"
+
+
+def test_a_task_still_starting_past_its_resting_probes_budget_fails(tasks: list[dict]):
+    """Docker keeps a resting probe's task "starting" for 90 s past its budget (its start
+    period is the budget): past the budget and one more check, apply calls it unhealthy."""
+    resting = dataclasses.replace(DB, healthcheck=Healthcheck(CommandCheck(("true",)), 1, 3, 3, rest_interval=30.0))
+    began = datetime(2026, 12, 3, 10, 0, 0, tzinfo=UTC)
+    tasks += [task("starting", stamp="2026-12-03T10:00:00.123456789Z")]
+    assert not state(resting, INSPECTED, "h", now=began + timedelta(seconds=6)).failed
+    late = state(resting, INSPECTED, "h", now=began + timedelta(seconds=8))
+    assert late.failed and late.phase == "unhealthy" and late.task == "t2026-12-03T10:00:00.123456789Z"
+    assert "not healthy 3s after it started" in late.detail
+    # A hand-timed healthcheck is Docker's to judge.
+    assert not state(DB, INSPECTED, "h", now=began + timedelta(seconds=300)).failed
 
 
 def test_a_job_completes_or_fails_in_its_current_iteration(tasks: list[dict]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -232,3 +233,26 @@ def test_a_build_only_resource_is_built_under_its_tag_once(tmp_path: Path):
         assert swarm_runtime.ensure_images(project, doc, folder) == []  # present: used, not rebuilt
     finally:
         docker("image", "rm", "swm-build-app:latest", check=False)
+
+
+def test_a_service_that_never_gets_healthy_fails_within_its_budget(swarm: None, tmp_path: Path):
+    """Its probe rests once ready, so Docker keeps the task "starting" for 90 s past its
+    budget: apply calls it unhealthy once the budget and one more check have passed, well
+    before its deadline (the budget plus a minute)."""
+    folder = tmp_path / "swm-sick"
+    folder.mkdir()
+    (folder / "main.py").write_text(
+        "from clockwork_compose import DockerResource, TcpProbe\n"
+        "DockerResource(name='sick', image='connected-services-worker-service',\n"
+        "               command=['sleep', 'infinity'], readiness=TcpProbe(8080, retries=2))\n"
+    )
+    stack = "swm-e2e-sick"
+    try:
+        result = clockwork("apply", "--target", "swarm", "--stack", stack, cwd=folder)
+        assert result.returncode == 1, result.stderr
+        assert "service sick failed (not healthy 2s after it started: its healthcheck still fails)" in result.stderr
+        failed_after = re.search(r"apply failed after ([0-9.]+)s", result.stderr)
+        assert failed_after is not None and float(failed_after.group(1)) < 45, result.stderr
+    finally:
+        clockwork("destroy", "--target", "swarm", "--stack", stack, cwd=folder)
+    assert swarm_runtime.stack_services(stack) == {}

@@ -33,13 +33,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ... import _assertions, _docker, _envfile, _graph, _lower
 from ..._docker import OWNER_LABEL, PROJECT_LABEL, STACK_LABEL
 from ..._errors import DeclarationError, EngineUnavailable, RuntimeFailure
-from ..._model import Project, Role, Service
+from ..._model import Interpolation, Project, Role, Service
 from ..base import (
     ApplyReport,
     AssertReport,
@@ -233,8 +234,9 @@ class State:
     task: str | None = None
 
 
-def state(service: Service, inspected: Mapping[str, Any], spec: str | None) -> State:
-    """The state of the current version of a service from its tasks."""
+def state(service: Service, inspected: Mapping[str, Any], spec: str | None, now: datetime | None = None) -> State:
+    """The state of the current version of a service from its tasks (``now``: the time, by
+    default this machine's clock)."""
     all_tasks = tasks(inspected["ID"])
     current = [t for t in all_tasks if spec is None or _labels(t).get(SPEC_LABEL) == spec]
     if service.role is Role.MIGRATOR:
@@ -252,12 +254,38 @@ def state(service: Service, inspected: Mapping[str, Any], spec: str | None) -> S
     running = [t for t in current if t["DesiredState"] == "running" and t["Status"]["State"] == "running"]
     if len(running) >= replicas:
         return State("healthy" if service.healthcheck else "running", ready=True)
+    stuck = _past_start_budget(service, current, now or datetime.now(UTC))
+    if stuck is not None:
+        budget = service.healthcheck.start_budget if service.healthcheck else 0
+        detail = f"not healthy {budget:g}s after it started: its healthcheck still fails"
+        return State("unhealthy", failed=True, detail=detail, task=stuck["ID"])
     failed = [t for t in current if t["Status"]["State"] in ("failed", "rejected")]
     if len(failed) >= CRASHES:
         task = max(failed, key=lambda t: t["Status"]["Timestamp"])
         code = (task["Status"].get("ContainerStatus") or {}).get("ExitCode")
         return State("failed", failed=True, detail=task["Status"].get("Err", ""), exit_code=code, task=task["ID"])
     return State(_latest(current))
+
+
+def _past_start_budget(
+    service: Service, current: Sequence[Mapping[str, Any]], now: datetime
+) -> Mapping[str, Any] | None:
+    """A task still starting (its healthcheck has not passed) past its start budget and one
+    more check. A healthcheck that rests once ready has a start period as long as that budget,
+    so Docker would call it unhealthy (and Swarm replace it) only after REST_RETRIES checks at
+    rest: 90 s later at the default 30 s."""
+    hc = service.healthcheck
+    if hc is None or hc.rest_interval is None:
+        return None
+    if any(isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)):
+        return None
+    allowed = hc.start_budget + float(hc.interval) + float(hc.timeout)  # type: ignore[arg-type]
+    for task in current:
+        since = _docker.engine_time(task["Status"].get("Timestamp"))
+        starting = task["DesiredState"] == "running" and task["Status"]["State"] == "starting"
+        if starting and since is not None and (now - since).total_seconds() > allowed:
+            return task
+    return None
 
 
 def _labels(task: Mapping[str, Any]) -> dict[str, str]:
