@@ -348,6 +348,18 @@ class Healthcheck:
         """Seconds the service may take to be ready: what apply waits for."""
         return seconds(self.start_period) + seconds(self.retries) * seconds(self.interval)
 
+    @property
+    def starting_for_at_most(self) -> float | None:
+        """Seconds after which a service this check still calls starting is unhealthy: its
+        start budget and one more check. None unless it rests once ready with its timing
+        known here: a check that rests has a start period as long as its budget, so Docker
+        says "unhealthy" only REST_RETRIES checks at rest later (90 s at the default 30 s),
+        and apply says it itself."""
+        timing = (self.interval, self.timeout, self.retries, self.start_period)
+        if self.rest_interval is None or any(isinstance(v, Interpolation) for v in timing):
+            return None
+        return self.start_budget + seconds(self.interval) + seconds(self.timeout)
+
 
 #: Failures in a row that make a ready service unhealthy, once it is checked every
 #: ``rest_interval`` (Compose's default): 90 s at the default 30 s.

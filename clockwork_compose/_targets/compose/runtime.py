@@ -48,7 +48,7 @@ from ... import _assertions, _docker, _envfile, _graph, _lower
 from ..._docker import ContainerState
 from ..._engines import CATALOG
 from ..._errors import RuntimeFailure
-from ..._model import Condition, Interpolation, Project, Role, Service
+from ..._model import Condition, Project, Role, Service
 from ..base import (
     ApplyReport,
     AssertReport,
@@ -112,17 +112,12 @@ class LeftBehind:
 
 
 def _overdue(service: Service, state: ContainerState, now: datetime | None) -> bool:
-    """Whether a service still starting has had its whole start budget. A healthcheck that
-    rests once ready has a start period as long as that budget, so Docker would call it
-    unhealthy only REST_RETRIES checks at rest later (90 s at the default 30 s): past the
-    budget, and one more check, clockwork calls it unhealthy itself."""
-    hc = service.healthcheck
-    if hc is None or hc.rest_interval is None or now is None or state.started is None:
+    """Whether a service still starting has had its whole start budget and one more check
+    (``Healthcheck.starting_for_at_most``)."""
+    limit = service.healthcheck.starting_for_at_most if service.healthcheck is not None else None
+    if limit is None or now is None or state.started is None:
         return False
-    if any(isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)):
-        return False
-    last_check = float(hc.interval) + float(hc.timeout)  # type: ignore[arg-type]
-    return (now - state.started).total_seconds() > hc.start_budget + last_check
+    return (now - state.started).total_seconds() > limit
 
 
 def phase(

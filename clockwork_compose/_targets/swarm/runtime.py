@@ -40,7 +40,7 @@ from typing import Any
 from ... import _assertions, _docker, _envfile, _graph, _lower
 from ..._docker import OWNER_LABEL, PROJECT_LABEL, STACK_LABEL
 from ..._errors import DeclarationError, EngineUnavailable, RuntimeFailure
-from ..._model import Interpolation, Project, Role, Service
+from ..._model import Project, Role, Service
 from ..base import (
     ApplyReport,
     AssertReport,
@@ -271,19 +271,15 @@ def _past_start_budget(
     service: Service, current: Sequence[Mapping[str, Any]], now: datetime
 ) -> Mapping[str, Any] | None:
     """A task still starting (its healthcheck has not passed) past its start budget and one
-    more check. A healthcheck that rests once ready has a start period as long as that budget,
-    so Docker would call it unhealthy (and Swarm replace it) only after REST_RETRIES checks at
-    rest: 90 s later at the default 30 s."""
-    hc = service.healthcheck
-    if hc is None or hc.rest_interval is None:
+    more check (``Healthcheck.starting_for_at_most``): Docker would call it unhealthy, and
+    Swarm replace it, only REST_RETRIES checks at rest later."""
+    limit = service.healthcheck.starting_for_at_most if service.healthcheck is not None else None
+    if limit is None:
         return None
-    if any(isinstance(v, Interpolation) for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)):
-        return None
-    allowed = hc.start_budget + float(hc.interval) + float(hc.timeout)  # type: ignore[arg-type]
     for task in current:
         since = _docker.engine_time(task["Status"].get("Timestamp"))
         starting = task["DesiredState"] == "running" and task["Status"]["State"] == "starting"
-        if starting and since is not None and (now - since).total_seconds() > allowed:
+        if starting and since is not None and (now - since).total_seconds() > limit:
             return task
     return None
 
