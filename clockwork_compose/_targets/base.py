@@ -274,16 +274,16 @@ def rests(project: Project) -> bool:
 def resting(project: Project) -> list[Service]:
     """The services whose healthcheck the file writes to slow down once ready (what needs
     ``REST_ENGINE``)."""
-    if not rests(project):
-        return []
-    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
+    return _would_rest(project) if rests(project) else []
 
 
 def never_resting(project: Project) -> list[Service]:
     """The services whose healthcheck would slow down once ready on ``REST_ENGINE`` and which
     the file, for an older engine, checks every ``interval`` for as long as they run."""
-    if rests(project):
-        return []
+    return [] if rests(project) else _would_rest(project)
+
+
+def _would_rest(project: Project) -> list[Service]:
     return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
 
 
