@@ -370,6 +370,11 @@ REST_ENGINE = (25,)
 REST_API = (1, 44)
 
 
+def version_text(numbers: tuple[int, ...]) -> str:
+    """An engine version as people write it: ``(20, 10)`` -> ``20.10``."""
+    return ".".join(str(n) for n in numbers)
+
+
 @dataclass(frozen=True)
 class Dependency:
     target: str
@@ -500,6 +505,25 @@ class Project:
 
     def ordered(self) -> list[Service]:
         return [self.services[name] for name in sorted(self.services)]
+
+    @property
+    def rests(self) -> bool:
+        """Whether the file's healthchecks slow down once their service is ready: the engines
+        it targets (``ProjectSettings(min_engine=...)``) read ``start_interval``."""
+        return self.min_engine >= REST_ENGINE
+
+    def resting(self) -> list[Service]:
+        """The services whose healthcheck the file writes to slow down once ready (what needs
+        ``REST_ENGINE``)."""
+        return self._would_rest() if self.rests else []
+
+    def never_resting(self) -> list[Service]:
+        """The services whose healthcheck would slow down once ready on ``REST_ENGINE`` and which
+        the file, for an older engine, checks every ``interval`` for as long as they run."""
+        return [] if self.rests else self._would_rest()
+
+    def _would_rest(self) -> list[Service]:
+        return [s for s in self.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
 
     def running(self, profiles: str) -> Project:
         """The project as ``docker compose up`` runs it with ``COMPOSE_PROFILES=profiles``:

@@ -112,7 +112,7 @@ def test_a_build_run_without_typer_says_and_writes_what_the_typer_command_does(t
     assert (code == 0) == (case not in {"output over main.py", "no folder", "bad declaration", "main.py raises"})
 
 
-def test_a_build_with_a_migrator_imports_neither_typer_nor_jinja2(tmp_path):
+def test_a_build_with_a_migrator_imports_neither_typer_nor_jinja2_nor_what_runs_a_stack(tmp_path):
     project = tmp_path / "demo"
     project.mkdir()
     main = PROJECT.replace('database_name="d"', 'database_name="d", migrations_dir="m"')
@@ -123,10 +123,12 @@ def test_a_build_with_a_migrator_imports_neither_typer_nor_jinja2(tmp_path):
         f"sys.argv = ['clockwork', 'build', '-C', {str(project)!r}]\n"
         "runpy.run_module('clockwork_compose', run_name='__main__')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich', 'jinja2'}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('clockwork_compose.') and m.rsplit('.', 1)[-1]"
+        " in {'base', 'runtime', 'observe', '_docker', '_assertions', '_history'}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    assert proc.stdout.split("\n")[:2] == ["[]", "[]"]  # the runtime's modules, reports included
     assert "1 migrator)" in proc.stderr and "clockwork-migrate" in (project / "docker-compose.yml").read_text()
 
 

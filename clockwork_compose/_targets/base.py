@@ -3,8 +3,9 @@ to once, the reports apply, assert, destroy and ps return (and logs' stream), an
 outside (``Needs``: how to build, the lock it holds, its clock, the environment), so a runtime
 imports neither ``_api`` nor the CLI and a test passes its own instead of patching.
 
-Light on purpose: a target package's ``__init__`` imports this on the build path; a
-runtime module is imported only when a command runs it.
+Not on the build path: ``clockwork build`` reads only a target's ``emit`` (and its
+package's ``__init__``, which names these types for typing alone); a runtime, and this
+module, are imported when a command runs them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from .._fields import engine_version
 from .._lower import DEFAULT_READY_TIMEOUT
-from .._model import REST_API, REST_ENGINE
+from .._model import REST_API, REST_ENGINE, version_text
 
 if TYPE_CHECKING:
     from .._assertions import Check
     from .._docker import ContainerState, EngineInfo, LogLine, LogOptions
-    from .._model import Project, Service
+    from .._model import Project
 
 #: Seconds on top of the longest readiness budget: container start, migrations, app start.
 MARGIN = 60
@@ -265,33 +266,11 @@ def deadline_seconds(project: Project) -> int:
     return int(max(budgets, default=DEFAULT_READY_TIMEOUT)) + MARGIN
 
 
-def rests(project: Project) -> bool:
-    """Whether the file's healthchecks slow down once their service is ready: the engines
-    it targets (``ProjectSettings(min_engine=...)``) read ``start_interval``."""
-    return project.min_engine >= REST_ENGINE
-
-
-def resting(project: Project) -> list[Service]:
-    """The services whose healthcheck the file writes to slow down once ready (what needs
-    ``REST_ENGINE``)."""
-    return _would_rest(project) if rests(project) else []
-
-
-def never_resting(project: Project) -> list[Service]:
-    """The services whose healthcheck would slow down once ready on ``REST_ENGINE`` and which
-    the file, for an older engine, checks every ``interval`` for as long as they run."""
-    return [] if rests(project) else _would_rest(project)
-
-
-def _would_rest(project: Project) -> list[Service]:
-    return [s for s in project.ordered() if s.healthcheck is not None and s.healthcheck.rest_interval is not None]
-
-
 def engine_refusal(project: Project, file: str, server_version: str, api_version: str) -> str | None:
     """Why an engine cannot run the file (its healthcheck needs ``start_interval``), with the
     fix; None when it can. The version is compared as numbers ("20.10.24+dfsg1" < 25); an
     engine whose version does not read as one is judged by its API (1.44 came with 25)."""
-    if not resting(project):
+    if not project.resting():
         return None
     version = engine_version(server_version)
     if version >= REST_ENGINE if version else engine_version(api_version) >= REST_API:
@@ -303,10 +282,6 @@ def engine_refusal(project: Project, file: str, server_version: str, api_version
         f'declare ProjectSettings(min_engine="{version_text(version[:2]) if version else "20.10"}") in main.py '
         "and run clockwork build (its healthchecks then run every second for as long as the stack is up)"
     )
-
-
-def version_text(numbers: tuple[int, ...]) -> str:
-    return ".".join(str(n) for n in numbers)
 
 
 def human_size(kib: int) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, LogStream, Needs, PsReport
-
 if TYPE_CHECKING:
     from ..._docker import LogOptions
+    from ..base import ApplyOptions, ApplyReport, AssertReport, DestroyReport, LogStream, Needs, PsReport
 
 
 class Compose:

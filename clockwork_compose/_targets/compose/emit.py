@@ -38,10 +38,10 @@ from ..._model import (
     Var,
     WatchRule,
     seconds,
+    version_text,
 )
 from ..._probes import docker_test
 from .. import place
-from ..base import never_resting, rests, version_text
 
 #: The file this target writes, next to main.py unless told otherwise.
 FILE = "docker-compose.yml"
@@ -77,7 +77,7 @@ def document(project: Project, base: str = ".", root: Path | None = None) -> dic
     project folder itself, is not needed here (bind mounts stay paths)."""
     doc: dict[str, Any] = {
         "name": project.name,
-        "services": {s.name: service(s, base, rests(project)) for s in project.ordered()},
+        "services": {s.name: service(s, base, project.rests) for s in project.ordered()},
     }
     if project.networks or project.shared_network:
         doc["networks"] = {n: network(project.network_specs.get(n), n) for n in project.networks}
@@ -460,7 +460,7 @@ def _seconds(value: float | Interpolation) -> str:
 
 def engine_note(project: Project) -> str | None:
     """What a file for engines older than ``REST_ENGINE`` costs, once per build (None: nothing)."""
-    found = never_resting(project)
+    found = project.never_resting()
     if not found:
         return None
     checks = [s.healthcheck for s in found if s.healthcheck is not None]

@@ -33,7 +33,6 @@ from ..._errors import DeclarationError
 from ..._model import Interpolation, Mount, NamedNetwork, Port, Project, Restart, Role, Service
 from ..._probes import docker_test
 from .. import place
-from ..base import rests
 from ..compose.emit import (
     _healthcheck,
     driver_settings,
@@ -207,7 +206,7 @@ def service(
     if s.networks:
         out["networks"] = service_networks(s)
     if s.healthcheck:
-        out["healthcheck"] = _healthcheck(s.healthcheck, rests(project))
+        out["healthcheck"] = _healthcheck(s.healthcheck, project.rests)
     out.update(options(s.options, base, frozenset(MAPPED - {"secrets", "configs"})))
     for kind, target in (("secrets", "{}"), ("configs", "/{}")):
         names = getattr(s.options, kind)
