@@ -8,13 +8,16 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import _envfile, _graph, _isolation, _loader, _lower
+from . import _envfile, _graph, _loader, _lower
 from . import _targets as targets
 from ._envfile import write_atomic
 from ._errors import CheckFailed, UnusableFile
-from ._isolation import Isolation
 from ._model import Project
+
+if TYPE_CHECKING:
+    from ._isolation import Isolation
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,10 @@ def compile_project(
     isolation: Isolation | None = None,
 ) -> tuple[Project, str, Path]:
     """Load main.py and compile it for ``target`` (see ``_targets``): the model, the file's
-    text, and where it belongs (the target's file next to main.py unless ``output``).
+    text, and where it belongs (the target's file next to main.py unless ``output``). The
+    text is checked against the target's schema, unless the file at that path already holds
+    exactly these bytes: they were checked when they were written, and the everyday rebuild
+    with nothing changed then loads no schema.
 
     ``isolation``: the model rewritten to run beside other copies of the project
     (``_isolation``; the ``clockwork_stack`` fixture's copies); Compose only."""
@@ -56,14 +62,27 @@ def compile_project(
         if isolation is not None:
             if target != targets.DEFAULT:
                 raise ValueError(f"an isolated copy runs on Compose, not {target}")
+            from . import _isolation
+
             project = _isolation.isolate(project, isolation)
         if target != targets.DEFAULT:
             _lower.refuse_one_shot_waits(project, target)
             _lower.refuse_restarts(project, target)
         base = Path(os.path.relpath(project_dir, path.parent)).as_posix()
         doc = emitter.document(project, base, project_dir)
-        emitter.validate(doc)
-        return project, emitter.render(project, doc), path
+        text = emitter.render(project, doc)
+        if text != _on_disk(path):  # the same bytes were checked when they were written
+            emitter.validate(doc)
+        return project, text, path
+
+
+def _on_disk(path: Path) -> str | None:
+    """The text of the regular file at ``path``, or None (absent, unreadable, not UTF-8): what
+    compile_project compares its output with. ``existing_text`` says why a file is unusable."""
+    try:
+        return path.read_bytes().decode("utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @contextlib.contextmanager

@@ -192,7 +192,7 @@ class BuildSpec(_Model):
     context: str = "."
     dockerfile: str | None = None
     #: None: Compose's bare ``KEY``, the value of that variable where Compose builds.
-    args: dict[str, str | Env | EnvText | None] = Field(default_factory=dict)
+    args: dict[str, str | Env | EnvText | None] = {}
     target: str | None = None
 
 
@@ -364,11 +364,11 @@ class DockerResource(_Model):
     build: str | BuildSpec | None = None
     #: "HOST:CONTAINER" strings, Port(...), or Env("BIND") + ":80/tcp": a host part (a port,
     #: or an address and a port) Compose reads from the environment where the stack runs.
-    ports: list[str | Port | EnvText] = Field(default_factory=list)
+    ports: list[str | Port | EnvText] = []
     #: None: Compose's bare ``KEY``, the value of that variable where Compose runs (none when unset).
-    env_vars: dict[str, str | Secret | Env | EnvText | None] = Field(default_factory=dict)
-    volumes: list[str | Mount] = Field(default_factory=list)
-    networks: list[str | Network] = Field(default_factory=list)
+    env_vars: dict[str, str | Secret | Env | EnvText | None] = {}
+    volumes: list[str | Mount] = []
+    networks: list[str | Network] = []
     command: str | EnvText | list[str | Env | EnvText] | None = None
     entrypoint: str | list[str] | None = None
     #: The server's password, for engines configured on the command line (Redis, Valkey,
@@ -387,53 +387,53 @@ class DockerResource(_Model):
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
     #: Copies of an app on an orchestrator (``--target swarm``); Compose runs one.
     replicas: int = Field(default=1, ge=1, le=1000)
-    labels: dict[str, str | Env | EnvText] = Field(default_factory=dict)
-    assertions: list[Assertion] = Field(default_factory=list)
+    labels: dict[str, str | Env | EnvText] = {}
+    assertions: list[Assertion] = []
     #: Opt-in: let build contexts and bind mounts point outside the project folder.
     allow_outside_project: bool = False
     # -- Compose's service fields, by their Compose names (see README, "Compose fields") --
-    expose: list[int | str | Env] = Field(default_factory=list)
-    env_file: list[str] = Field(default_factory=list)
-    profiles: list[str] = Field(default_factory=list)
+    expose: list[int | str | Env] = []
+    env_file: list[str] = []
+    profiles: list[str] = []
     stop_signal: str | Env | None = None
     stop_grace_period: float | None = Field(default=None, ge=0, description="seconds")
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
-    sysctls: dict[str, str | int] = Field(default_factory=dict)
+    cap_add: list[str] = []
+    cap_drop: list[str] = []
+    sysctls: dict[str, str | int] = {}
     hostname: str | None = None
     domainname: str | Env | EnvText | None = None
     platform: str | Env | EnvText | None = None
     runtime: str | Env | None = None
     network_mode: str | None = None
     init: bool = False
-    ulimits: dict[str, int | tuple[int, int]] = Field(default_factory=dict)
+    ulimits: dict[str, int | tuple[int, int]] = {}
     read_only: bool = False
-    tmpfs: list[str] = Field(default_factory=list)
-    security_opt: list[str] = Field(default_factory=list)
+    tmpfs: list[str] = []
+    security_opt: list[str] = []
     pids_limit: int | None = Field(default=None, ge=-1)
     shm_size: int | str | None = None
     pull_policy: Literal["always", "never", "missing", "build", "if_not_present"] | None = None
-    extra_hosts: dict[str, str] = Field(default_factory=dict)
-    devices: list[str] = Field(default_factory=list)
-    dns: list[str] = Field(default_factory=list)
+    extra_hosts: dict[str, str] = {}
+    devices: list[str] = []
+    dns: list[str] = []
     privileged: bool = False
     tty: bool = False
     stdin_open: bool = False
     logging: Logging | None = None
     limits: Resources | None = None
     reservations: Resources | None = None
-    secrets: list[FileSecret] = Field(default_factory=list)
-    configs: list[Config] = Field(default_factory=list)
+    secrets: list[FileSecret] = []
+    configs: list[Config] = []
     #: Other names the service answers to on a network: network name -> aliases.
-    network_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    network_aliases: dict[str, list[str]] = {}
     #: A fixed address on a network whose Ipam sets a subnet: network name -> IPv4 address.
-    ipv4_addresses: dict[str, str] = Field(default_factory=dict)
+    ipv4_addresses: dict[str, str] = {}
     #: The escape hatch: Compose service keys clockwork does not model, written as given
     #: (checked against the Compose schema; refused on Kubernetes).
-    compose: dict[str, Any] = Field(default_factory=dict)
+    compose: dict[str, Any] = {}
     #: What ``clockwork dev`` (and ``docker compose watch``) does when a project file
     #: changes: Sync, SyncRestart or Rebuild rules (Compose's ``develop.watch``).
-    watch: list[Sync | SyncRestart | Rebuild] = Field(default_factory=list)
+    watch: list[Sync | SyncRestart | Rebuild] = []
 
     _connections: list[DockerResource | DatabaseConnection] = PrivateAttr(default_factory=list)
     _connect_options: dict[int, tuple[str | None, bool, bool]] = PrivateAttr(default_factory=dict)
@@ -633,7 +633,7 @@ class DatabaseConnection(_Model):
     ) = None
     #: Variables the schema and migrations use: psql's :name, :'name' or :"name"; the
     #: mysql client's user variables @name. (Was ``psql_variables``, which still works.)
-    variables: dict[str, Text] = Field(default_factory=dict)
+    variables: dict[str, Text] = {}
     #: Dump the database into the volume ``<resource>_snapshots`` before its migrator applies
     #: pending files to a database that holds applied migrations (`clockwork restore`).
     snapshot: bool = False

@@ -26,7 +26,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -329,6 +328,8 @@ def _refuse_tracked(path: Path) -> None:
     """DeclarationError when git tracks ``path``: secrets written into it would be committed.
 
     One `git ls-files` call; no git, or no repository, means not tracked."""
+    import subprocess  # here: a build that writes no .env starts without it
+
     try:
         done = subprocess.run(
             ["git", "-C", str(path.parent), "ls-files", "--error-unmatch", "--", path.name],

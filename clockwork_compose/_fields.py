@@ -192,8 +192,8 @@ class Volume(_Model):
     #: The engine's name for it (Compose's ``name:``); by default ``<project>_<name>``.
     volume_name: str | None = None
     driver: str | None = None
-    driver_opts: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
+    driver_opts: dict[str, str] = {}
+    labels: dict[str, str] = {}
 
     def __init__(self, name: str, /, **data: Any) -> None:
         super().__init__(name=name, **data)
@@ -289,10 +289,10 @@ class Network(_Model):
     #: The engine's name for it (Compose's ``name:``); by default ``<project>_<name>``.
     network_name: str | None = None
     driver: str | None = None
-    driver_opts: dict[str, str] = Field(default_factory=dict)
+    driver_opts: dict[str, str] = {}
     #: No route out of the network: its services reach each other only.
     internal: bool = False
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = {}
     #: Its addresses (a fixed subnet); by default the engine picks a free one.
     ipam: Ipam | None = None
 
@@ -478,7 +478,7 @@ class Logging(_Model):
     _kind: ClassVar[str] = "Logging"
 
     driver: str = "json-file"
-    options: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, str] = {}
 
 
 class Resources(_Model):

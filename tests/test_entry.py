@@ -150,3 +150,40 @@ def test_a_bug_in_a_build_run_without_typer_is_reported_as_the_typer_command_rep
     assert results["fast"] == results["typer"]
     code, _, err = results["fast"]
     assert code == 70 and err.startswith("internal error: KeyError: 'no such key' (")
+
+
+def _build_loads_schema(project: Path) -> tuple[int, str, bool]:
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['clockwork', 'build', '-C', {str(project)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('clockwork_compose', run_name='__main__')\n"
+        "finally:\n"
+        "    print('jsonschema_rs' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stderr, proc.stdout.split()[-1] == "True"
+
+
+def test_the_schema_checks_what_build_writes_and_not_the_same_bytes_again(tmp_path):
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "main.py").write_text(HEADER + textwrap.dedent(PROJECT), encoding="utf-8")
+    written = project / "docker-compose.yml"
+
+    assert _build_loads_schema(project)[::2] == (0, True)  # new: checked, then written
+    text = written.read_bytes()
+    assert _build_loads_schema(project)[::2] == (0, False)  # the same bytes: checked when written
+
+    written.write_bytes(text.replace(b"nginx:1.25", b"nginx:1.24"))  # as an older main.py left it
+    assert _build_loads_schema(project)[::2] == (0, True)
+    assert written.read_bytes() == text
+
+    (project / "main.py").write_text(
+        HEADER + textwrap.dedent(PROJECT) + "DockerResource(name='odd', image='nginx', compose={'no_such_key': 1})\n",
+        encoding="utf-8",
+    )
+    code, err, loaded = _build_loads_schema(project)
+    assert (code, loaded) == (2, True)
+    assert "the Compose specification rejects it" in err and "no_such_key" in err
+    assert written.read_bytes() == text  # nothing written
