@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Build:
+    """What ``build`` did: the model, the text it wrote (or found unchanged) and what to tell."""
+
     project: Project
     text: str
     path: Path
@@ -346,6 +348,8 @@ def _short_diff(old: str, new: str, path: Path, command: str = "clockwork build"
 
 @dataclass(frozen=True)
 class Step:
+    """One service in ``plan``'s deployment order: what it waits for and why."""
+
     service: str
     role: str
     waits_for: tuple[tuple[str, str, tuple[str, ...]], ...]  # (target, condition, reasons)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import math
 import os
 import runpy
@@ -250,6 +251,13 @@ class _Handler:
         self.function, self.args, self.kwargs = function, args, kwargs
 
 
+@functools.cache
+def _libraries() -> frozenset[Path]:
+    """Where installed code lives: a virtual environment may sit inside the project folder,
+    and what is installed there is a library, not the project's own code."""
+    return frozenset(Path(sysconfig.get_path(name)).resolve() for name in ("stdlib", "purelib", "platlib"))
+
+
 @contextlib.contextmanager
 def _exit_handlers_kept(project_dir: Path) -> Iterator[list[_Handler]]:
     """While main.py loads, the exit handlers its own code (main.py and modules in its folder)
@@ -257,13 +265,11 @@ def _exit_handlers_kept(project_dir: Path) -> Iterator[list[_Handler]]:
     imports register theirs with atexit as usual: they belong to the whole process."""
     kept: list[_Handler] = []
     real_register, real_unregister = atexit.register, atexit.unregister
-    # A virtual environment may sit inside the project folder: what is installed is a library.
-    libraries = {Path(sysconfig.get_path(name)).resolve() for name in ("stdlib", "purelib", "platlib")}
 
     def register(function: Callable[..., object], *args: object, **kwargs: object) -> Callable[..., object]:
         with contextlib.suppress(OSError, ValueError):
             caller = Path(sys._getframe(1).f_code.co_filename).resolve()
-            if caller.is_relative_to(project_dir) and not any(caller.is_relative_to(lib) for lib in libraries):
+            if caller.is_relative_to(project_dir) and not any(caller.is_relative_to(lib) for lib in _libraries()):
                 kept.append(_Handler(function, args, kwargs))
                 return function
         return real_register(function, *args, **kwargs)

@@ -117,6 +117,8 @@ class MigrationError(Exception):
 
 @dataclass(frozen=True)
 class Step:
+    """One file (or section of one) the migrator applies, with the checksum it records."""
+
     kind: str  # schema | versioned | repeatable
     tx: str  # tx | own | none
     version: str
@@ -145,6 +147,8 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Plan:
+    """What the migrator applies, in order, under one convention, and what it skips."""
+
     convention: str
     steps: tuple[Step, ...]
     skipped: tuple[Skipped, ...] = ()
@@ -265,6 +269,8 @@ def _dialect(engine: Engine | str | None) -> _sql.Dialect:
 
 @dataclass
 class _Listing:
+    """A migrations folder's top level, read once."""
+
     files: dict[str, Path]  # top-level regular *.sql files, by name
     skipped: list[Skipped]
     subfolders: list[str]
@@ -377,6 +383,8 @@ def _detect(folder: Path, listing: _Listing) -> str:
 
 @dataclass(frozen=True)
 class _Migration:
+    """A migration file as its convention names it: its version, and how it runs."""
+
     rel: str  # relative to the migrations folder
     kind: str
     version: str
@@ -387,6 +395,8 @@ class _Migration:
 
 @dataclass
 class _Found:
+    """A convention's reading of a folder: the migrations it runs and the files it skips."""
+
     migrations: list[_Migration]
     skipped: list[Skipped]
     cwd: str | None = None

@@ -128,6 +128,8 @@ class EnvEntry:
 
 @dataclass(frozen=True)
 class Port:
+    """A published or exposed port: ``container``, and where the host reaches it."""
+
     container: int
     host: int | None = None
     host_ip: str | None = None
@@ -143,6 +145,8 @@ class Port:
 
 @dataclass(frozen=True)
 class Mount:
+    """A volume, bind mount or tmpfs in a service's container."""
+
     kind: str  # "volume", "bind" or "tmpfs"
     #: A volume name ("" for an anonymous volume, and for tmpfs), or a path relative to the
     #: project folder ("./x", "." or "../x"): each target places it relative to the file it writes.
@@ -206,6 +210,8 @@ class FileObject:
 
 @dataclass(frozen=True)
 class Resources:
+    """A service's limits: CPUs, memory and process count (None: none)."""
+
     cpus: float | None = None
     #: Bytes, or a size as Docker reads it ("512m").
     memory: str | None = None
@@ -277,6 +283,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Build:
+    """How to build a service's image: its context folder, Dockerfile, build args and stage."""
+
     context: str
     dockerfile: str | None = None
     args: tuple[tuple[str, str | Interpolation], ...] = ()
@@ -377,6 +385,8 @@ def version_text(numbers: tuple[int, ...]) -> str:
 
 @dataclass(frozen=True)
 class Dependency:
+    """What a service waits for before it starts: ``target`` reaching ``condition``, and why."""
+
     target: str
     condition: Condition
     reasons: tuple[str, ...] = ()
@@ -386,6 +396,8 @@ class Dependency:
 
 @dataclass
 class Service:
+    """One container the target runs (an app, a database, or a generated migrator), target-neutral."""
+
     name: str
     role: Role = Role.APP
     description: str = ""
@@ -483,6 +495,8 @@ class DatabaseTarget:
 
 @dataclass
 class Project:
+    """What ``lower`` makes of main.py: the services, their volumes, networks and databases."""
+
     name: str
     services: dict[str, Service]
     networks: list[str]

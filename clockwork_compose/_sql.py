@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Statement:
+    """A statement the server runs: where it starts and its first words."""
+
     line: int  # where its first word is, 1-based
     words: tuple[str, ...]  # its first words, upper case (at most 8)
     #: Every token the server gets, as (line, text), outside comments: only when the scan
@@ -42,12 +44,16 @@ class Meta:
 
 @dataclass(frozen=True)
 class Variable:
+    """A reference to a client variable (psql's ``:name``) at ``line``."""
+
     line: int
     name: str
 
 
 @dataclass(frozen=True)
 class Script:
+    """What a scan found in a file's text: its statements, client commands and variables."""
+
     statements: tuple[Statement, ...]
     metas: tuple[Meta, ...]
     variables: tuple[Variable, ...]  # references to client variables, in client commands too
