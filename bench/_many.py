@@ -19,15 +19,17 @@ APP_PORT = 8080
 SERVE = f"import socket,time;s=socket.socket();s.bind(('0.0.0.0',{APP_PORT}));s.listen();time.sleep(1e9)"
 
 
-def generate(folder: Path, pairs: int = PAIRS, prefix: str | None = None) -> Path:
-    """Write ``folder``/main.py for ``pairs`` Redis servers and ``pairs`` apps; the folder."""
+def generate(folder: Path, pairs: int = PAIRS, prefix: str | None = None, health_interval: float | None = None) -> Path:
+    """Write ``folder``/main.py for ``pairs`` Redis servers and ``pairs`` apps; the folder.
+    ``health_interval``: seconds between healthchecks once ready (None: clockwork's default)."""
     prefix = prefix or folder.name
     folder.mkdir(parents=True, exist_ok=True)
+    interval = "" if health_interval is None else f", health_interval={health_interval:g}"
     text = f'''"""{2 * pairs} services: {pairs} Redis servers, {pairs} apps each waiting for its own."""
 
 from clockwork_compose import DockerResource, ProjectSettings, TcpProbe
 
-ProjectSettings(shared_network=False)
+ProjectSettings(shared_network=False{interval})
 
 for i in range({pairs}):
     redis = DockerResource(name=f"{prefix}-redis-{{i:02d}}", description="cache", image="{REDIS_IMAGE}")

@@ -44,6 +44,10 @@ REAPPLIES = 3
 TIMEOUT = 600
 #: The example's services built from a Dockerfile, and the images those builds made here.
 BUILT = {"api-server": "connected-services-api-server", "worker-service": "connected-services-worker-service"}
+#: Rest intervals (seconds between healthchecks once ready) at which to measure the 80
+#: services at rest again, e.g. ``CLOCKWORK_BENCH_REST_SWEEP=60,90,120``: the data for
+#: choosing the default (``ProjectSettings(health_interval=)``). None by default.
+REST_SWEEP = tuple(float(s) for s in os.environ.get("CLOCKWORK_BENCH_REST_SWEEP", "").split(",") if s.strip())
 
 
 def run_benchmark(settings: Settings) -> list[Row]:
@@ -55,6 +59,7 @@ def run_benchmark(settings: Settings) -> list[Row]:
     rows = [Row(NAME, f"CPU at rest: the machine before ({SAMPLE:g} s)", idle, unit="% of a core")]
     rows += _example(settings, idle)
     rows += _many(settings, idle)
+    rows += [_many_resting(settings, idle, seconds) for seconds in REST_SWEEP]
     return rows
 
 
@@ -122,6 +127,21 @@ def _many(settings: Settings, idle: float) -> list[Row]:
         ),
         Row(NAME, f"CPU at rest: {services} services", at_rest, idle, unit="% of a core", note=_vs_idle()),
     ]
+
+
+def _many_resting(settings: Settings, idle: float, seconds: float) -> Row:
+    """The 80 services at rest with ``ProjectSettings(health_interval=seconds)``."""
+    project = generate(settings.scratch / "at-rest" / f"{PREFIX}-rest{seconds:g}", health_interval=seconds)
+    run(clockwork("build", "-C", str(project)))
+    stack = ready.Stack(project, project / "docker-compose.yml")
+    try:
+        stack.down()
+        _until_ready(stack, clockwork("apply", "-C", str(project)))
+        at_rest = _settled_cpu()
+    finally:
+        stack.down()
+    measurement = f"CPU at rest: {len(stack.services)} services, healthchecks every {seconds:g} s once ready"
+    return Row(NAME, measurement, at_rest, idle, unit="% of a core", note=_vs_idle())
 
 
 def _until_ready(stack: ready.Stack, argv: list[str]) -> float:
