@@ -6,6 +6,7 @@ refusal of a file its engine cannot read. No engine: the engine's version is fak
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from clockwork_compose import _api
 from clockwork_compose._docker import EngineInfo
 from clockwork_compose._errors import DeclarationError, RuntimeFailure
 from clockwork_compose._fields import engine_version
+from clockwork_compose._targets import base
 from clockwork_compose._targets.base import MARGIN, Needs, deadline_seconds
 from clockwork_compose._targets.compose import runtime as compose_runtime
 from clockwork_compose._targets.swarm import runtime as swarm_runtime
@@ -229,3 +231,58 @@ def test_swarm_apply_refuses_a_file_the_manager_cannot_read_before_changing_anyt
     assert message.startswith("docker-stack.yml needs Docker Engine 25 or newer")
     assert "this engine is 24.0.7 (API 1.43)" in message and 'ProjectSettings(min_engine="24.0")' in message
     assert calls == [("version", "--format", "{{json .Server}}")]
+
+
+def test_swarm_apply_refuses_a_file_an_older_node_would_run_slowly_before_changing_anything(make_project, monkeypatch):
+    root = make_project(MAIN.format(settings="", probe=""))
+    calls: list[tuple[str, ...]] = []
+    swarm = [
+        {"ID": "m1", "Description": {"Hostname": "manager", "Engine": {"EngineVersion": "26.1.5"}}},
+        {"ID": "w1", "Description": {"Hostname": "worker-1", "Engine": {"EngineVersion": "20.10.24+dfsg1"}}},
+        {"ID": "w2", "Description": {"Hostname": "worker-2", "Engine": {"EngineVersion": "24.0.7"}}},
+        {"ID": "w3", "Description": {"Hostname": "drained", "Engine": {"EngineVersion": "19.03.1"}}},
+    ]
+    for node in swarm:
+        node.update(Status={"State": "ready"}, Spec={"Availability": "drain" if node["ID"] == "w3" else "active"})
+
+    def docker(*args: str, **kwargs: Any) -> str:
+        calls.append(args)
+        if args[:1] == ("version",):
+            return '{"Version": "26.1.5", "ApiVersion": "1.45"}'
+        if args[:1] == ("info",):
+            return "m1\n"
+        if args[:2] == ("node", "ls"):
+            return "m1\nw1\nw2\nw3\n"
+        if args[:2] == ("node", "inspect"):
+            return json.dumps(swarm)
+        raise AssertionError(f"apply went on to `docker {' '.join(args)}`")
+
+    monkeypatch.setattr(swarm_runtime, "require_manager", lambda: None)
+    monkeypatch.setattr(swarm_runtime, "docker", docker)
+    with pytest.raises(RuntimeFailure) as caught:
+        swarm_runtime.apply(root, needs_for(root, "swarm"))
+    message = str(caught.value)
+    assert message.startswith("docker-stack.yml needs Docker Engine 25 or newer on every node that runs its services")
+    assert "node worker-1 runs 20.10.24+dfsg1, node worker-2 runs 24.0.7; nothing was changed" in message
+    assert "drained" not in message  # it runs no task
+    assert "docker node update --availability drain worker-1 worker-2" in message
+    assert 'ProjectSettings(min_engine="20.10")' in message and "\n" not in message
+    assert [c[:2] for c in calls] == [
+        ("version", "--format"),
+        ("info", "--format"),
+        ("node", "ls"),
+        ("node", "inspect"),
+    ]
+
+
+def test_an_older_node_is_no_concern_of_a_file_written_for_it(make_project):
+    mains = {
+        "older": MAIN.format(settings='ProjectSettings(min_engine="20.10")', probe=""),
+        "nocheck": 'DockerResource(name="aa", image="x:1")\n',
+        "resting": MAIN.format(settings="", probe=""),
+    }
+    projects = {name: _api.compile_project(make_project(main, name=name))[0] for name, main in mains.items()}
+    for name in ("older", "nocheck"):
+        assert base.nodes_refusal(projects[name], "docker-stack.yml", {"old": "20.10.24", "odd": "dev"}) is None
+    assert base.nodes_refusal(projects["resting"], "f", {"new": "26.1.5", "odd": "dev", "unknown": ""}) is None
+    assert base.nodes_refusal(projects["resting"], "f", {"new": "26.1.5", "old": "20.10.24"}) is not None

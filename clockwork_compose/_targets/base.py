@@ -284,6 +284,28 @@ def engine_refusal(project: Project, file: str, server_version: str, api_version
     )
 
 
+def nodes_refusal(project: Project, file: str, engines: Mapping[str, str]) -> str | None:
+    """Why some nodes of a swarm cannot run the file as written, with the fix; None when every
+    one can. ``engines``: each node that may run its tasks (hostname -> engine version). An
+    engine before ``REST_ENGINE`` does not run ``start_interval``: a service placed there
+    would be checked every ``interval`` from the start, not every second. A version that
+    does not read as one is not judged (the manager's API was, by ``engine_refusal``)."""
+    if not project.resting():
+        return None
+    old = {name: engine for name, engine in sorted(engines.items()) if () < engine_version(engine) < REST_ENGINE}
+    if not old:
+        return None
+    oldest = min(engine_version(engine) for engine in old.values())
+    which = ", ".join(f"node {name} runs {engine}" for name, engine in old.items())
+    return (
+        f"{file} needs Docker Engine {version_text(REST_ENGINE)} or newer on every node that runs its services "
+        f"(its healthchecks set start_interval, which older engines do not run) and {which}; nothing was "
+        f"changed: upgrade {'it' if len(old) == 1 else 'them'}, drain {'it' if len(old) == 1 else 'them'} "
+        f"(docker node update --availability drain {' '.join(old)}), or declare "
+        f'ProjectSettings(min_engine="{version_text(oldest[:2])}") in main.py and run clockwork build'
+    )
+
+
 def human_size(kib: int) -> str:
     """KiB as `du -sk` counts them, in decimal units: ``39.2 MB``."""
     size = kib * 1024

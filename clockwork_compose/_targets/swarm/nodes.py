@@ -53,6 +53,8 @@ class Node:
     labels: Mapping[str, str]
     #: This is the node the engine docker talks to is (the manager clockwork uses).
     local: bool = False
+    #: Its Docker Engine's version (Description.Engine.EngineVersion; "" when not told).
+    engine: str = ""
 
     @property
     def usable(self) -> bool:
@@ -74,6 +76,7 @@ def nodes() -> list[Node]:
                 n["Spec"].get("Availability", "active"),
                 n["Spec"].get("Labels") or {},
                 n["ID"] == local,
+                str(n["Description"].get("Engine", {}).get("EngineVersion") or ""),
             )
             for n in found
         ),

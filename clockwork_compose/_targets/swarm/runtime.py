@@ -52,6 +52,7 @@ from ..base import (
     ServiceReport,
     deadline_seconds,
     engine_refusal,
+    nodes_refusal,
 )
 from . import nodes as _nodes
 from .emit import placement_label
@@ -451,6 +452,10 @@ def _apply(
     too_old = engine_refusal(built.project, built.path.name, *engine_version())
     if too_old:
         raise SwarmError(too_old)
+    swarm = _nodes.nodes()
+    too_old = nodes_refusal(built.project, built.path.name, {n.hostname: n.engine for n in swarm if n.usable})
+    if too_old:
+        raise SwarmError(too_old)
     project, folder, owner = built.project, built.path.parent, project_dir.resolve()
     notes, services, deploys = list(built.notes), list[ServiceReport](), 0
     _no_compose_twin(stack, doc_volumes=sorted(project.volumes))
@@ -460,7 +465,6 @@ def _apply(
     notes += adopt(stack, existing, owner)
     env = _envfile.run_values(folder, needs.environ)
     doc = yaml.safe_load(built.text)
-    swarm = _nodes.nodes()
     remote = len(swarm) > 1 or not _nodes.engine_is_here()
     notes += ensure_images(project, doc, folder, registry, len(swarm))
     notes += ensure_data_nodes(project)
