@@ -18,9 +18,13 @@ example: install
 	$(BIN)/clockwork build -C examples/connected-services
 	$(BIN)/clockwork plan -C examples/connected-services
 
-## Lint, then every test (end-to-end tests skip themselves when no Docker engine answers).
+## Lint, then every test (end-to-end tests skip themselves when no Docker engine answers):
+## the unit tests on two processes, then the end-to-end tests one at a time (they share the
+## engine). Both always run; the target fails if either did.
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not e2e" -n 2; unit=$$?; \
+	$(BIN)/python -m pytest -m e2e; e2e=$$?; \
+	exit $$((unit || e2e))
 
 unit: install
 	$(BIN)/python -m pytest -m "not e2e"
