@@ -213,21 +213,30 @@ def test_an_older_engine_runs_a_file_for_it_and_one_without_healthchecks(make_pr
     assert checked == ["past the engine check"] * 2
 
 
-def test_swarm_apply_refuses_a_file_the_manager_cannot_read_before_changing_anything(make_project, monkeypatch):
-    root = make_project(MAIN.format(settings="", probe=""))
+def swarm_refusal(root: Path, monkeypatch, answers: dict[tuple[str, ...], str]) -> tuple[str, list[tuple[str, ...]]]:
+    """What swarm apply refuses with when docker answers ``answers`` (by the command's first
+    words), and every docker command it ran: any other fails the test, as one that changes
+    something would."""
     calls: list[tuple[str, ...]] = []
 
     def docker(*args: str, **kwargs: Any) -> str:
         calls.append(args)
-        if args[:1] == ("version",):
-            return '{"Version": "24.0.7", "ApiVersion": "1.43"}'
-        raise AssertionError(f"apply went on to `docker {' '.join(args)}`")
+        answer = next((out for words, out in answers.items() if args[: len(words)] == words), None)
+        if answer is None:
+            raise AssertionError(f"apply went on to `docker {' '.join(args)}`")
+        return answer
 
     monkeypatch.setattr(swarm_runtime, "require_manager", lambda: None)
     monkeypatch.setattr(swarm_runtime, "docker", docker)
     with pytest.raises(RuntimeFailure) as caught:
         swarm_runtime.apply(root, needs_for(root, "swarm"))
-    message = str(caught.value)
+    assert "\n" not in str(caught.value) and caught.value.exit_code != 0
+    return str(caught.value), calls
+
+
+def test_swarm_apply_refuses_a_file_the_manager_cannot_read_before_changing_anything(make_project, monkeypatch):
+    root = make_project(MAIN.format(settings="", probe=""))
+    message, calls = swarm_refusal(root, monkeypatch, {("version",): '{"Version": "24.0.7", "ApiVersion": "1.43"}'})
     assert message.startswith("docker-stack.yml needs Docker Engine 25 or newer")
     assert "this engine is 24.0.7 (API 1.43)" in message and 'ProjectSettings(min_engine="24.0")' in message
     assert calls == [("version", "--format", "{{json .Server}}")]
@@ -235,7 +244,6 @@ def test_swarm_apply_refuses_a_file_the_manager_cannot_read_before_changing_anyt
 
 def test_swarm_apply_refuses_a_file_an_older_node_would_run_slowly_before_changing_anything(make_project, monkeypatch):
     root = make_project(MAIN.format(settings="", probe=""))
-    calls: list[tuple[str, ...]] = []
     swarm = [
         {"ID": "m1", "Description": {"Hostname": "manager", "Engine": {"EngineVersion": "26.1.5"}}},
         {"ID": "w1", "Description": {"Hostname": "worker-1", "Engine": {"EngineVersion": "20.10.24+dfsg1"}}},
@@ -244,35 +252,20 @@ def test_swarm_apply_refuses_a_file_an_older_node_would_run_slowly_before_changi
     ]
     for node in swarm:
         node.update(Status={"State": "ready"}, Spec={"Availability": "drain" if node["ID"] == "w3" else "active"})
-
-    def docker(*args: str, **kwargs: Any) -> str:
-        calls.append(args)
-        if args[:1] == ("version",):
-            return '{"Version": "26.1.5", "ApiVersion": "1.45"}'
-        if args[:1] == ("info",):
-            return "m1\n"
-        if args[:2] == ("node", "ls"):
-            return "m1\nw1\nw2\nw3\n"
-        if args[:2] == ("node", "inspect"):
-            return json.dumps(swarm)
-        raise AssertionError(f"apply went on to `docker {' '.join(args)}`")
-
-    monkeypatch.setattr(swarm_runtime, "require_manager", lambda: None)
-    monkeypatch.setattr(swarm_runtime, "docker", docker)
-    with pytest.raises(RuntimeFailure) as caught:
-        swarm_runtime.apply(root, needs_for(root, "swarm"))
-    message = str(caught.value)
+    answers = {
+        ("version",): '{"Version": "26.1.5", "ApiVersion": "1.45"}',
+        ("info",): "m1\n",
+        ("node", "ls"): "m1\nw1\nw2\nw3\n",
+        ("node", "inspect"): json.dumps(swarm),
+    }
+    message, calls = swarm_refusal(root, monkeypatch, answers)
     assert message.startswith("docker-stack.yml needs Docker Engine 25 or newer on every node that runs its services")
     assert "node worker-1 runs 20.10.24+dfsg1, node worker-2 runs 24.0.7; nothing was changed" in message
     assert "drained" not in message  # it runs no task
     assert "docker node update --availability drain worker-1 worker-2" in message
-    assert 'ProjectSettings(min_engine="20.10")' in message and "\n" not in message
-    assert [c[:2] for c in calls] == [
-        ("version", "--format"),
-        ("info", "--format"),
-        ("node", "ls"),
-        ("node", "inspect"),
-    ]
+    assert 'ProjectSettings(min_engine="20.10")' in message
+    looked = [("version", "--format"), ("info", "--format"), ("node", "ls"), ("node", "inspect")]
+    assert [c[:2] for c in calls] == looked  # and nothing else
 
 
 def test_an_older_node_is_no_concern_of_a_file_written_for_it(make_project):
