@@ -282,7 +282,7 @@ def test_the_pre_commit_hook_runs_build_check_when_the_inputs_change():
     assert hook["entry"] == "clockwork build --check" and hook["language"] == "python"
     assert hook["pass_filenames"] is False  # the command takes no file names
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["clockwork"] == "clockwork_compose._entry:main"  # what `entry` runs once pre-commit installs us
+    assert scripts["clockwork"] == "clockwork_compose._entry:run"  # what `entry` runs once pre-commit installs us
     files = re.compile(hook["files"])
     for path in (
         "main.py",

@@ -187,3 +187,64 @@ def test_the_schema_checks_what_build_writes_and_not_the_same_bytes_again(tmp_pa
     assert (code, loaded) == (2, True)
     assert "the Compose specification rejects it" in err and "no_such_key" in err
     assert written.read_bytes() == text  # nothing written
+
+
+#: A main.py that leaves a file open, unflushed, and kept alive by a reference cycle (its
+#: function refers to its globals): only a garbage collection closes it before exit.
+LEFT_OPEN = """
+    log = open("left-open.txt", "w")
+    log.write("written by main.py")
+    def cycle():
+        return log
+    DockerResource(name="web", image="nginx:1.25")
+"""
+
+
+@pytest.mark.parametrize(
+    ("main", "argv", "code"),
+    [
+        (LEFT_OPEN, ["build"], 0),
+        (LEFT_OPEN, ["build", "--check"], 1),  # typer's path, and a status other than 0
+        (BAD, ["build"], 2),
+        (LEFT_OPEN, ["plan", "--no-such-option"], 2),  # click's usage error
+    ],
+    ids=["build", "check", "bad declaration", "usage error"],
+)
+def test_the_command_ends_as_python_would_without_its_teardown(tmp_path, main, argv, code):
+    """`clockwork` skips the teardown at exit (run): the status, the output and what main.py
+    wrote are what Python's own exit gives them (the typer app run as before)."""
+    results = []
+    commands = {"run": [sys.executable, "-m", "clockwork_compose"], "typer": [sys.executable, "-c", TYPER]}
+    for name, command in commands.items():
+        root = tmp_path / name
+        (root / "demo").mkdir(parents=True)
+        (root / "demo" / "main.py").write_text(HEADER + textwrap.dedent(main), encoding="utf-8")
+        results.append(_outcome(root, command, "demo", argv))
+    ran, typer = results
+    assert ran == typer
+    assert ran[0] == code
+    if main is LEFT_OPEN and "--no-such-option" not in argv:
+        assert ran[3]["demo/left-open.txt"] == b"written by main.py"
+
+
+def test_nothing_registers_an_exit_handler_before_the_command_does():
+    """run's handler ends the process, so it must run last: registered first, as atexit runs
+    the last registered first. Importing the entry point registers none before it."""
+    probe = "import atexit, clockwork_compose._entry; print(atexit._ncallbacks())"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "0", proc.stderr
+
+
+def test_output_printed_after_the_command_still_reaches_the_reader(tmp_path):
+    """What is printed after the command (by an exit handler registered later) is flushed."""
+    (tmp_path / "main.py").write_text(HEADER + 'DockerResource(name="web", image="nginx:1.25")\n', encoding="utf-8")
+    probe = (
+        "import atexit, runpy, sys\n"
+        f"sys.argv = ['clockwork', 'build', '-C', {str(tmp_path)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('clockwork_compose', run_name='__main__')\n"
+        "finally:\n"
+        "    atexit.register(print, 'after', end='')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, "after")
