@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import io
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -76,9 +77,9 @@ def run() -> None:
     Freeing every module and object at exit takes 30-40 ms once pydantic is loaded, more than
     a build's own work. The process ends as Python's exit does up to the teardown: threads
     that are not daemons are joined and every exit handler runs (the one registered here,
-    first, runs last); then what the command itself made and no longer uses is collected, so
-    that a file main.py left open is closed and flushed as the teardown would, the standard
-    streams are flushed, and the process exits with the same status.
+    first, runs last); then what the command itself made and no longer uses is collected, the
+    files it left open are flushed (as the teardown would close them), the standard streams
+    are flushed, and the process exits with the same status.
     """
     gc.freeze()  # what is loaded so far lives as long as the process: the last collection skips it
     ending = _Ending()
@@ -101,6 +102,11 @@ class _Ending:
 
     def __call__(self) -> None:
         gc.collect()
+        for made in gc.get_objects():  # what the command made (the rest is frozen): files flushed
+            if isinstance(made, io.IOBase):
+                with contextlib.suppress(Exception):
+                    if not made.closed:
+                        made.flush()
         code = self.code if isinstance(self.code, int) else (0 if self.code is None else 1)
         for stream in (sys.stdout, sys.stderr):
             try:

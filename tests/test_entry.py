@@ -189,13 +189,12 @@ def test_the_schema_checks_what_build_writes_and_not_the_same_bytes_again(tmp_pa
     assert written.read_bytes() == text  # nothing written
 
 
-#: A main.py that leaves a file open, unflushed, and kept alive by a reference cycle (its
-#: function refers to its globals): only a garbage collection closes it before exit.
+#: A main.py that leaves a file open and unflushed where it lives until the process ends:
+#: Python's teardown closes it, and so must an exit without the teardown.
 LEFT_OPEN = """
-    log = open("left-open.txt", "w")
-    log.write("written by main.py")
-    def cycle():
-        return log
+    import builtins
+    builtins.clockwork_left_open = open("left-open.txt", "w")
+    builtins.clockwork_left_open.write("written by main.py")
     DockerResource(name="web", image="nginx:1.25")
 """
 
