@@ -77,8 +77,8 @@ def run() -> None:
     Freeing every module and object at exit takes 30-40 ms once pydantic is loaded, more than
     a build's own work. The process ends as Python's exit does up to the teardown: threads
     that are not daemons are joined and every exit handler runs (the one registered here,
-    first, runs last); then what the command itself made and no longer uses is collected, the
-    files it left open are flushed (as the teardown would close them), the standard streams
+    first, runs last); then the files the command left open are flushed (as the teardown
+    would close them), what it made and no longer uses is collected, the standard streams
     are flushed, and the process exits with the same status.
     """
     gc.freeze()  # what is loaded so far lives as long as the process: the last collection skips it
@@ -101,12 +101,12 @@ class _Ending:
         self.code: object = None
 
     def __call__(self) -> None:
-        gc.collect()
         for made in gc.get_objects():  # what the command made (the rest is frozen): files flushed
             if isinstance(made, io.IOBase):
                 with contextlib.suppress(Exception):
                     if not made.closed:
                         made.flush()
+        gc.collect()  # after: CPython closes a file collected with its buffer in one pass unflushed
         code = self.code if isinstance(self.code, int) else (0 if self.code is None else 1)
         for stream in (sys.stdout, sys.stderr):
             try:
