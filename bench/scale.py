@@ -14,7 +14,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from ._proc import clockwork, run
+from ._proc import Run, clockwork, run
 from ._report import Row
 from ._settings import Settings
 
@@ -82,21 +82,31 @@ def run_benchmark(settings: Settings) -> list[Row]:
     memory: dict[int, float] = {}
     samples: dict[int, dict[str, list[float]]] = {}
     sizes_mb: dict[int, float] = {}
-    for size in sizes:
-        project = generate(settings.scratch / "scale" / f"s{size}", size)
-        build = clockwork("build", "-C", str(project))
+    projects = {size: generate(settings.scratch / "scale" / f"s{size}", size) for size in sizes}
+    builds = {size: clockwork("build", "-C", str(project)) for size, project in projects.items()}
+    warm_compiles = {size: [sys.executable, "-c", _WARM_COMPILE, str(project)] for size, project in projects.items()}
+    for build in builds.values():
         run(build)  # first write; the timed runs rebuild with nothing changed
-        reps = 1 if settings.quick else 3 if size >= 5000 else 5
-        runs = [run(build) for _ in range(reps)]
-        whole[size] = statistics.median(r.seconds for r in runs)
-        memory[size] = max(r.peak_rss_mb for r in runs)
-        warm_compile = [sys.executable, "-c", _WARM_COMPILE, str(project)]
-        compiles = [float(run(warm_compile).stdout) for _ in range(1 if settings.quick else 3)]
-        warm[size] = statistics.median(compiles)
-        samples[size] = {"whole_process": [r.seconds for r in runs], "warm_compile": compiles}
-        said = runs[0].stderr.strip().splitlines()
+    # The sizes take turns, run by run: a load that drifts during the benchmark (a shared
+    # machine) then moves every size alike, not only the one measured last.
+    reps = {size: 1 if settings.quick else 3 if size >= 5000 else 5 for size in sizes}
+    runs: dict[int, list[Run]] = {size: [] for size in sizes}
+    for turn in range(max(reps.values())):
+        for size in sizes:
+            if turn < reps[size]:
+                runs[size].append(run(builds[size]))
+    compiles: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(1 if settings.quick else 3):
+        for size in sizes:
+            compiles[size].append(float(run(warm_compiles[size]).stdout))
+    for size in sizes:
+        whole[size] = statistics.median(r.seconds for r in runs[size])
+        memory[size] = max(r.peak_rss_mb for r in runs[size])
+        warm[size] = statistics.median(compiles[size])
+        samples[size] = {"whole_process": [r.seconds for r in runs[size]], "warm_compile": compiles[size]}
+        said = runs[size][0].stderr.strip().splitlines()
         settings.extra.setdefault("scale_build_says", {})[size] = said[0] if said else ""
-        sizes_mb[size] = (project / "docker-compose.yml").stat().st_size / 1e6
+        sizes_mb[size] = (projects[size] / "docker-compose.yml").stat().st_size / 1e6
     return _rows(sizes, whole, warm, memory, samples, sizes_mb)
 
 
