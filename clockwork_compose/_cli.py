@@ -932,7 +932,7 @@ def _escape(text: str) -> str:
 
 
 def run(failed: BaseException | None = None) -> None:
-    """The commands, behind the last-resort handler (``_entry.main`` is the entry point);
+    """The commands, behind the last-resort handler (``_entry.run`` is the entry point);
     ``failed``: the exception of a build ``_entry`` ran, reported as the command reports it."""
     try:
         try:
