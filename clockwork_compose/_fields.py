@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ._declarations import _CONTROL, _declaration_error, _invalid, _Model
+from ._declarations import _CONTROL, HEALTH_INTERVAL, _declaration_error, _invalid, _Model
 
 #: Built when first used (or when DockerResource, which holds them, is): keeps build's start-up light.
 _LAZY = _Model.model_config | {"defer_build": True}
@@ -516,7 +516,7 @@ class ProjectSettings(_Model):
 
     shared_network: bool = True
     container_names: Literal["fixed", "compose"] = "fixed"
-    health_interval: float = Field(default=30.0, gt=0, description="seconds between healthchecks once ready")
+    health_interval: float = Field(default=HEALTH_INTERVAL, gt=0, description="seconds between healthchecks once ready")
     min_engine: str = Field(default="25", description="the oldest Docker Engine the files target")
 
     def __init__(self, **data: Any) -> None:

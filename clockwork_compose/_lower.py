@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from . import _graph, _lower_fields, _probes
-from ._declarations import BuildSpec, DatabaseConnection, DockerResource, HealthCheck, Secret
+from ._declarations import HEALTH_INTERVAL, BuildSpec, DatabaseConnection, DockerResource, HealthCheck, Secret
 from ._engines import (
     CATALOG,
     Credentials,
@@ -71,8 +71,6 @@ NETWORK = "app_network"
 PLACEHOLDERS = ("user", "password", "host", "port", "database")
 #: Probe timing: readiness is seen within about a second of the engine serving.
 PROBE_INTERVAL = 1.0
-#: Seconds between healthchecks once a service is ready (``ProjectSettings(health_interval=)``).
-REST_INTERVAL = 30.0
 PROBE_TIMEOUT = 3.0
 DEFAULT_READY_TIMEOUT = 30
 
@@ -117,7 +115,7 @@ def lower(resources: Sequence[DockerResource], ctx: Context, name: str) -> Proje
     settings = getattr(resources, "settings", None)
     resources = _closure(resources)
     project = Project(name=name, services={}, networks=[NETWORK], volumes=[])
-    rest = REST_INTERVAL
+    rest = HEALTH_INTERVAL
     if settings is not None:
         project.shared_network = settings.shared_network
         project.fixed_names = settings.container_names == "fixed"

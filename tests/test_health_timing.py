@@ -50,19 +50,19 @@ def health(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("target", DOCKER_TARGETS)
-def test_by_default_checks_run_every_second_while_starting_and_every_30_s_once_ready(make_project, target):
+def test_by_default_checks_run_every_second_while_starting_and_every_60_s_once_ready(make_project, target):
     doc = compiled(make_project, target)
     # The start period is the whole readiness budget: failures in it do not count, and the
-    # first success is ready at once; then three failures 30 s apart make it unhealthy.
+    # first success is ready at once; then three failures 60 s apart make it unhealthy.
     assert health(doc, "db") == {
-        "interval": "30s",
+        "interval": "60s",
         "timeout": "3s",
         "retries": 3,
         "start_period": "45s",
         "start_interval": "1s",
     }
     assert health(doc, "api") == {
-        "interval": "30s",
+        "interval": "60s",
         "timeout": "3s",
         "retries": 3,
         "start_period": "20s",
@@ -80,8 +80,8 @@ def test_an_older_engine_keeps_the_start_interval_for_as_long_as_the_stack_runs(
 
 
 def test_the_rest_interval_is_the_projects_unless_the_probe_gives_its_own(make_project):
-    doc = compiled(make_project, settings="ProjectSettings(health_interval=60)", probe=", rest_interval=10")
-    assert health(doc, "db")["interval"] == "60s"
+    doc = compiled(make_project, settings="ProjectSettings(health_interval=45)", probe=", rest_interval=10")
+    assert health(doc, "db")["interval"] == "45s"
     assert health(doc, "api")["interval"] == "10s"
     assert health(doc, "api")["start_interval"] == "2s"  # the start is timed as before
 
@@ -103,7 +103,7 @@ def test_kubernetes_starts_every_second_and_checks_readiness_every_10_s(make_pro
 def test_apply_waits_for_the_start_budget_not_for_the_rest(make_project):
     root = make_project(MAIN.format(settings="", probe=""))
     project = _api.compile_project(root)[0]
-    assert deadline_seconds(project) == 45 + MARGIN  # the database's; 3 x 30 s at rest is not waited for
+    assert deadline_seconds(project) == 45 + MARGIN  # the database's; 3 x 60 s at rest is not waited for
 
 
 def test_a_healthcheck_timed_by_hand_is_written_as_given(make_project):
@@ -118,7 +118,7 @@ def test_a_healthcheck_timed_by_hand_is_written_as_given(make_project):
     doc = yaml.safe_load(_api.compile_project(root)[1])
     assert health(doc, "aa") == {"interval": "5s", "timeout": "3s", "retries": 4}
     assert health(doc, "bb") == {  # its start timing is clockwork's: it rests once ready
-        "interval": "30s",
+        "interval": "60s",
         "timeout": "9s",
         "retries": 3,
         "start_period": "30s",
@@ -165,7 +165,7 @@ def test_build_says_once_what_an_older_engine_costs_at_rest(make_project):
     assert said == [
         '3 healthchecks run every 1-2 s for as long as the stack is up: ProjectSettings(min_engine="20.10") '
         "targets engines that cannot slow them down once ready; on Docker Engine 25+, declare "
-        'ProjectSettings(min_engine="25") and they run every 30 s once ready'
+        'ProjectSettings(min_engine="25") and they run every 60 s once ready'
     ]
     root = make_project(MAIN.format(settings="", probe=""), name="current")
     assert "run every" not in run_cli("build", "-C", str(root)).err
