@@ -6,7 +6,8 @@
 - Projects of our own (names rdy-*, host ports 157xx): a crash loop and an app that exits
   0 while meant to stay up fail apply with their logs; `assert`'s port check fails on a
   published port with nothing listening behind it and passes with a listener; Ctrl-C
-  during apply exits 130 and says what was left running.
+  during apply exits 130 and says what was left running; the engine runs a probe every
+  second while its service starts and rests once it is ready.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import engine_support
@@ -198,6 +200,47 @@ def test_ctrl_c_during_apply_exits_130_and_says_what_was_left_running(tmp_path: 
     assert "apply interrupted" in err
     assert "left running: rdy-never-ready (starting)" in err
     assert _state("rdy-never-ready") == "running"  # nothing is stopped
+
+
+def test_the_engine_probes_every_second_while_starting_and_rests_once_ready(tmp_path: Path, own: list[Path]) -> None:
+    # It listens 3 s after it starts: the first checks fail, one a second, then one passes.
+    serve = (
+        "import signal,socket,time;signal.signal(signal.SIGTERM,lambda *_:exit());time.sleep(3);"
+        "s=socket.socket();s.bind(('0.0.0.0',8080));s.listen();time.sleep(1e9)"
+    )
+    folder = _project(
+        tmp_path,
+        "rdy-rest",
+        f"""
+        DockerResource(name="rdy-rests", image="{APP_IMAGE}", command=["python3", "-c", {serve!r}],
+                       readiness=TcpProbe(8080))
+        """,
+    )
+    own.append(folder)
+    applied = clockwork("apply", cwd=folder)
+    assert applied.code == 0, applied.text
+    config, health = _health("rdy-rests")
+    assert (config["StartInterval"], config["Interval"]) == (1_000_000_000, 60_000_000_000)
+    assert health["Status"] == "healthy"
+    codes = [check["ExitCode"] for check in health["Log"]]
+    assert codes[-1] == 0 and 1 in codes, health["Log"]  # failed while starting, then passed
+    starts = [_moment(check["Start"]) for check in health["Log"]]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(starts, starts[1:], strict=False)]
+    assert gaps and max(gaps) < 5, gaps  # every second (plus the check's own time), not every 60 s
+    time.sleep(8)  # at a check a second, 8 more would have run
+    _, rested = _health("rdy-rests")
+    assert rested["Log"] == health["Log"] and rested["Status"] == "healthy"
+
+
+def _health(name: str) -> tuple[dict[str, object], dict[str, object]]:
+    """The container's healthcheck as the engine holds it, and its health state and last checks."""
+    inspected = json.loads(engine_support.docker("inspect", name).stdout)[0]
+    return inspected["Config"]["Healthcheck"], inspected["State"]["Health"]
+
+
+def _moment(text: str) -> datetime:
+    """The engine's RFC 3339 time (nanoseconds, a zone) as a datetime (microseconds)."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", text))
 
 
 def _state(name: str) -> str | None:
