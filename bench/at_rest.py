@@ -35,6 +35,8 @@ from pathlib import Path
 
 import yaml
 
+from clockwork_compose._import import _seconds
+
 from . import ready
 from ._many import APP_IMAGE, REDIS_IMAGE, generate
 from ._proc import BenchError, clockwork, docker_engine_available, run
@@ -173,14 +175,6 @@ def sample_seconds(compose_file: Path) -> float:
     intervals = [_seconds(s["healthcheck"].get("interval", "30s")) for s in services.values() if "healthcheck" in s]
     longest = max(intervals, default=SAMPLE)
     return longest * math.ceil(SAMPLE / longest)
-
-
-def _seconds(duration: str) -> float:
-    """A Compose duration the generated files write ("60s", "0.5s", "2m") in seconds."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m)", duration)
-    if match is None:
-        raise BenchError(f"a healthcheck interval bench/at_rest.py cannot read: {duration!r}")
-    return float(match[1]) * (60 if match[2] == "m" else 1)
 
 
 def _at_rest_row(measurement: str, at_rest: float, idle: float, points: float | None = None) -> Row:

@@ -22,7 +22,6 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import engine_support
@@ -224,7 +223,7 @@ def test_the_engine_probes_every_second_while_starting_and_rests_once_ready(tmp_
     assert health["Status"] == "healthy"
     codes = [check["ExitCode"] for check in health["Log"]]
     assert codes[-1] == 0 and 1 in codes, health["Log"]  # failed while starting, then passed
-    starts = [_moment(check["Start"]) for check in health["Log"]]
+    starts = [_docker.engine_time(check["Start"]) for check in health["Log"]]
     gaps = [(later - earlier).total_seconds() for earlier, later in zip(starts, starts[1:], strict=False)]
     assert gaps and max(gaps) < 5, gaps  # every second (plus the check's own time), not every 60 s
     time.sleep(8)  # at a check a second, 8 more would have run
@@ -236,11 +235,6 @@ def _health(name: str) -> tuple[dict[str, object], dict[str, object]]:
     """The container's healthcheck as the engine holds it, and its health state and last checks."""
     inspected = json.loads(engine_support.docker("inspect", name).stdout)[0]
     return inspected["Config"]["Healthcheck"], inspected["State"]["Health"]
-
-
-def _moment(text: str) -> datetime:
-    """The engine's RFC 3339 time (nanoseconds, a zone) as a datetime (microseconds)."""
-    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", text))
 
 
 def _state(name: str) -> str | None:
