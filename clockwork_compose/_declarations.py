@@ -198,9 +198,10 @@ class BuildSpec(_Model):
 
 #: Seconds between healthchecks once a service is ready, unless ``ProjectSettings(health_interval=)``
 #: or a probe's ``rest_interval`` says otherwise. Each check is a process the engine starts
-#: in the container, tens of ms of CPU each with runc, so at rest they cost half of what
-#: they cost at Compose's 30 s (README, Performance).
-HEALTH_INTERVAL = 60.0
+#: in the container, tens of ms of CPU each with runc, so at rest they cost a third of what
+#: they cost at Compose's 30 s (README, Performance); with ``_model.REST_RETRIES`` (2), a
+#: service that fails once ready is still unhealthy within 180 s.
+HEALTH_INTERVAL = 90.0
 #: What ``rest_interval`` means, on a probe and on HealthCheck.
 REST_INTERVAL = (
     "seconds between attempts once the service is ready (needs Docker Engine 25+); "
@@ -242,7 +243,7 @@ _URL_PATH = re.compile(r"/[A-Za-z0-9._~%!*+,;=:@?&/-]*")
 class _Probe(_Model):
     """How a service says it is ready. While it starts, the probe runs every ``interval`` and
     the service may take ``start_period`` + ``retries`` x ``interval`` seconds to be ready (how
-    long apply waits); once ready, it runs every ``rest_interval`` and three failures in a row
+    long apply waits); once ready, it runs every ``rest_interval`` and two failures in a row
     make the service unhealthy."""
 
     _kind: ClassVar[str] = "readiness probe"

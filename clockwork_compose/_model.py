@@ -361,7 +361,7 @@ class Healthcheck:
         """Seconds after which a service this check still calls starting is unhealthy: its
         start budget and one more check. None unless it rests once ready with its timing
         known here: a check that rests has a start period as long as its budget, so Docker
-        says "unhealthy" only REST_RETRIES checks at rest later (180 s at the default 60 s),
+        says "unhealthy" only REST_RETRIES checks at rest later (180 s at the default 90 s),
         and apply says it itself."""
         timing = (self.interval, self.timeout, self.retries, self.start_period)
         if self.rest_interval is None or any(isinstance(v, Interpolation) for v in timing):
@@ -370,8 +370,10 @@ class Healthcheck:
 
 
 #: Failures in a row that make a ready service unhealthy, once it is checked every
-#: ``rest_interval`` (Compose's default): 180 s at the default 60 s.
-REST_RETRIES = 3
+#: ``rest_interval``: within 180 s at the default 90 s. Two, not Compose's three: one
+#: failed check is still forgiven, and the checks can be half as frequent for the same
+#: 180 s (README, Healthcheck timing).
+REST_RETRIES = 2
 #: The first Docker Engine that reads a healthcheck's ``start_interval`` (API 1.44): the
 #: one a healthcheck that rests once ready needs.
 REST_ENGINE = (25,)

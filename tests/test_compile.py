@@ -76,7 +76,7 @@ def test_readiness_probes_are_tcp_and_add_up_to_the_timeout(example):
     assert pg["test"][2:] == ["-h", "127.0.0.1", "-p", "5432", "-U", "admin", "-d", "appdb"]
     # Every second while it starts, for as long as the connection's timeout; then at rest.
     assert (pg["start_interval"], pg["start_period"]) == ("1s", "30s")
-    assert (pg["interval"], pg["retries"]) == ("60s", 3)
+    assert (pg["interval"], pg["retries"]) == ("90s", 2)
     redis = doc["services"]["redis-cache"]["healthcheck"]
     assert redis["test"][0] == "CMD-SHELL" and "grep -q PONG" in redis["test"][1]
 

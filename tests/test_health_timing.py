@@ -50,21 +50,21 @@ def health(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("target", DOCKER_TARGETS)
-def test_by_default_checks_run_every_second_while_starting_and_every_60_s_once_ready(make_project, target):
+def test_by_default_checks_run_every_second_while_starting_and_every_90_s_once_ready(make_project, target):
     doc = compiled(make_project, target)
     # The start period is the whole readiness budget: failures in it do not count, and the
-    # first success is ready at once; then three failures 60 s apart make it unhealthy.
+    # first success is ready at once; then two failures 90 s apart make it unhealthy.
     assert health(doc, "db") == {
-        "interval": "60s",
+        "interval": "90s",
         "timeout": "3s",
-        "retries": 3,
+        "retries": 2,
         "start_period": "45s",
         "start_interval": "1s",
     }
     assert health(doc, "api") == {
-        "interval": "60s",
+        "interval": "90s",
         "timeout": "3s",
-        "retries": 3,
+        "retries": 2,
         "start_period": "20s",
         "start_interval": "2s",
     }
@@ -103,7 +103,7 @@ def test_kubernetes_starts_every_second_and_checks_readiness_every_10_s(make_pro
 def test_apply_waits_for_the_start_budget_not_for_the_rest(make_project):
     root = make_project(MAIN.format(settings="", probe=""))
     project = _api.compile_project(root)[0]
-    assert deadline_seconds(project) == 45 + MARGIN  # the database's; 3 x 60 s at rest is not waited for
+    assert deadline_seconds(project) == 45 + MARGIN  # the database's; 2 x 90 s at rest is not waited for
 
 
 def test_a_healthcheck_timed_by_hand_is_written_as_given(make_project):
@@ -118,16 +118,16 @@ def test_a_healthcheck_timed_by_hand_is_written_as_given(make_project):
     doc = yaml.safe_load(_api.compile_project(root)[1])
     assert health(doc, "aa") == {"interval": "5s", "timeout": "3s", "retries": 4}
     assert health(doc, "bb") == {  # its start timing is clockwork's: it rests once ready
-        "interval": "60s",
+        "interval": "90s",
         "timeout": "9s",
-        "retries": 3,
+        "retries": 2,
         "start_period": "30s",
         "start_interval": "1s",
     }
     assert health(doc, "cc") == {
         "interval": "20s",
         "timeout": "3s",
-        "retries": 3,
+        "retries": 2,
         "start_period": "15s",
         "start_interval": "0.5s",
     }
@@ -165,7 +165,7 @@ def test_build_says_once_what_an_older_engine_costs_at_rest(make_project):
     assert said == [
         '3 healthchecks run every 1-2 s for as long as the stack is up: ProjectSettings(min_engine="20.10") '
         "targets engines that cannot slow them down once ready; on Docker Engine 25+, declare "
-        'ProjectSettings(min_engine="25") and they run every 60 s once ready'
+        'ProjectSettings(min_engine="25") and they run every 90 s once ready'
     ]
     root = make_project(MAIN.format(settings="", probe=""), name="current")
     assert "run every" not in run_cli("build", "-C", str(root)).err

@@ -83,9 +83,9 @@ def test_http_probe_becomes_a_shell_healthcheck_and_dependants_wait_for_healthy(
     assert hc["test"][0] == "CMD-SHELL"
     assert "http://127.0.0.1:80/health" in hc["test"][1]  # the container port, not the host's
     assert "204" in hc["test"][1]
-    # interval and retries time the start (5 probes 2 s apart); then one every 60 s.
+    # interval and retries time the start (5 probes 2 s apart); then one every 90 s.
     assert (hc["start_interval"], hc["start_period"]) == ("2s", "10s")
-    assert (hc["interval"], hc["retries"]) == ("60s", 3)
+    assert (hc["interval"], hc["retries"]) == ("90s", 2)
     assert doc["services"]["web"]["depends_on"] == {"api": {"condition": "service_healthy"}}
     assert project.services["api"].healthcheck is not None
 

@@ -627,7 +627,7 @@ def test_unhealthy_shows_what_the_probe_said(fake_apply, tmp_path: Path) -> None
 
 def test_a_resting_probe_still_starting_past_its_budget_is_unhealthy() -> None:
     """A healthcheck that rests once ready starts with a period as long as its budget: Docker
-    says "starting" until REST_RETRIES checks at rest fail (90 s later). Past the budget and
+    says "starting" until REST_RETRIES checks at rest fail (60 s later). Past the budget and
     one more check, clockwork calls it unhealthy; a hand-timed check is left to Docker."""
     resting = Healthcheck(CommandCheck(("true",)), 1.0, 3.0, 30, rest_interval=30.0)
     db = dataclasses.replace(DB, healthcheck=resting)
@@ -639,7 +639,7 @@ def test_a_resting_probe_still_starting_past_its_budget_is_unhealthy() -> None:
 
 
 def test_compose_up_waiting_on_a_probe_past_its_budget_does_not_hold_apply(fake_apply, tmp_path: Path) -> None:
-    """Compose waits for Docker's "unhealthy", which a resting probe reaches 90 s after its
+    """Compose waits for Docker's "unhealthy", which a resting probe reaches 60 s after its
     budget: apply reports the probe's failure after its grace, not a timeout."""
     quick = Healthcheck(CommandCheck(("true",)), 0.01, 0.01, 2, rest_interval=30.0)
     db = dataclasses.replace(DB, healthcheck=quick)

@@ -277,7 +277,7 @@ def test_an_unhealthy_http_probe_says_what_it_printed(tmp_path: Path, own: list[
     # The image has curl: its own one line, naming the port nothing listens on.
     assert "Failed to connect to 127.0.0.1 port 8080" in said.group(1), said.group(1)
     # Left running as it is. Its probe rests once ready, so its start period is its whole
-    # budget: Docker still says "starting" (it would say "unhealthy" three checks at rest
+    # budget: Docker still says "starting" (it would say "unhealthy" two checks at rest
     # later); apply called it unhealthy once the budget and one more check had passed.
     state = _docker.container("up-sick-app")
     assert state is not None and (state.status, state.health) == ("running", "starting")

@@ -236,7 +236,7 @@ def test_a_build_only_resource_is_built_under_its_tag_once(tmp_path: Path):
 
 
 def test_a_service_that_never_gets_healthy_fails_within_its_budget(swarm: None, tmp_path: Path):
-    """Its probe rests once ready, so Docker keeps the task "starting" for 90 s past its
+    """Its probe rests once ready, so Docker keeps the task "starting" for 180 s past its
     budget: apply calls it unhealthy once the budget and one more check have passed, well
     before its deadline (the budget plus a minute)."""
     folder = tmp_path / "swm-sick"
