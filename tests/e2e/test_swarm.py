@@ -106,7 +106,7 @@ def test_apply_refuses_while_a_compose_project_of_that_name_runs(project: Path):
     try:
         result = clockwork("apply", "--target", "swarm", "--stack", STACK, cwd=project)
     finally:
-        docker("rm", "-f", name)
+        docker("rm", "-f", "-v", name)  # -v: and its image's anonymous /data volume
     assert result.returncode == 1, result.stderr
     assert f"Compose project {STACK} runs on this engine" in result.stderr
     assert service("postgres-db") is None  # nothing deployed
