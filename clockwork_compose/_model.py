@@ -371,8 +371,8 @@ class Healthcheck:
 
 #: Failures in a row that make a ready service unhealthy, once it is checked every
 #: ``rest_interval``: within 180 s at the default 90 s. Two, not Compose's three: one
-#: failed check is still forgiven, and the checks can be half as frequent for the same
-#: 180 s (README, Healthcheck timing).
+#: failed check is still forgiven, and the checks run every 90 s instead of every 60 s for
+#: the same 180 s (README, Healthcheck timing).
 REST_RETRIES = 2
 #: The first Docker Engine that reads a healthcheck's ``start_interval`` (API 1.44): the
 #: one a healthcheck that rests once ready needs.
