@@ -487,10 +487,16 @@ def _one_image_id(reference: str) -> list[str]:
     return [json.loads(done.out)] if done.code == 0 and done.out.strip() else []
 
 
+#: How the engine says an object does not exist. One engine words it two ways: a missing
+#: volume is "get gone: no such volume", but "volume gone not found" once the engine is in
+#: swarm mode (seen on Engine 26.1.5); networks, secrets and configs say "not found".
+_MISSING = re.compile(r"\bno such\b|\bnot found\b", re.IGNORECASE)
+
+
 def _only_missing(stderr: str) -> bool:
     """True when every error line says an object does not exist."""
     lines = [line for line in stderr.splitlines() if line.strip()]
-    return all("no such" in line.lower() for line in lines)
+    return all(_MISSING.search(line) for line in lines)
 
 
 # -- inspection -----------------------------------------------------------------------------

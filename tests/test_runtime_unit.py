@@ -136,6 +136,24 @@ def test_failed_call_keeps_stderr_without_progress() -> None:
     assert str(error) == "compose up of demo failed: Error response from daemon: port is already allocated"
 
 
+@pytest.mark.parametrize(
+    "err",
+    [
+        "Error response from daemon: get gone: no such volume",  # outside swarm mode
+        "Error response from daemon: volume gone not found",  # in swarm mode
+        "Error response from daemon: No such container: gone\nError response from daemon: No such container: x",
+        "Error response from daemon: network gone not found",
+    ],
+)
+def test_each_engines_words_for_a_missing_object_are_missing(err: str) -> None:
+    assert _docker._only_missing(err)
+
+
+def test_a_missing_object_beside_another_error_is_an_error() -> None:
+    err = "Error response from daemon: volume gone not found\nError response from daemon: volume is in use"
+    assert not _docker._only_missing(err)
+
+
 # -- container states from `docker container inspect` -------------------------------------
 
 

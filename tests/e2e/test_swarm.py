@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import EXAMPLE, swarm_mode
+from e2e_support import EXAMPLE, swarm_mode, swarm_state
 from engine_support import docker
 
+from clockwork_compose import _docker
 from clockwork_compose._targets.swarm import runtime as swarm_runtime
 
 pytestmark = pytest.mark.e2e
@@ -83,7 +84,7 @@ def task_times(name: str) -> list[dict]:
 
 def test_apply_outside_a_swarm_says_how_to_make_one(tmp_path: Path):
     """Runs before the module's swarm exists (the fixture is first used below)."""
-    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "inactive":
+    if swarm_state() != "inactive":
         pytest.skip("the engine is in a swarm")
     folder = tmp_path / "swm-none"
     folder.mkdir()
@@ -233,6 +234,17 @@ def test_a_build_only_resource_is_built_under_its_tag_once(tmp_path: Path):
         assert swarm_runtime.ensure_images(project, doc, folder) == []  # present: used, not rebuilt
     finally:
         docker("image", "rm", "swm-build-app:latest", check=False)
+
+
+def test_a_missing_volume_is_missing_on_an_engine_in_swarm_mode(swarm: None):
+    """In swarm mode the engine says "volume X not found" (outside, "no such volume"): what
+    the Compose target's guards measure, and destroy removes, is then still just missing."""
+    gone = "swm-nowhere_data"
+    said = docker("volume", "inspect", gone, check=False)
+    assert said.returncode != 0 and f"volume {gone} not found" in said.stderr, said.stderr
+    assert _docker.volume_usage([gone], ["redis:7-alpine"]) == {gone: _docker.VolumeUsage(gone, False)}
+    _docker.remove_volumes([gone])
+    assert docker("volume", "inspect", gone, check=False).returncode != 0  # measuring never created it
 
 
 def test_a_service_that_never_gets_healthy_fails_within_its_budget(swarm: None, tmp_path: Path):
