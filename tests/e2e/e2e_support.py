@@ -66,28 +66,74 @@ def example_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: Held while a test runs in the single-node swarm of ``swarm_mode``: two test runs on one
+#: engine take turns, and a swarm found without its holder is one a killed run left.
+SWARM_LOCK = Path("/tmp/clockwork-e2e-swarm.lock")
+#: The node label that marks a swarm ``swarm_mode`` created (kept with the swarm's own state,
+#: so it outlives a run killed inside the block and a reboot).
+TEST_SWARM_LABEL = "clockwork.e2e-swarm"
+
+
 @contextlib.contextmanager
 def swarm_mode() -> Iterator[None]:
     """A single-node swarm on this engine for the block (``docker swarm init`` on
     127.0.0.1), left again afterwards, also on failure, with docker_gwbridge removed when
-    the block created it. Skips (fails under CLOCKWORK_E2E=required) when the engine is in
-    a swarm already: never take over someone else's."""
+    the block created it. A swarm of an earlier run killed inside the block (its node
+    carries ``TEST_SWARM_LABEL`` and nobody holds ``SWARM_LOCK``) is left first, with its
+    stacks' volumes. Skips (fails under CLOCKWORK_E2E=required) when the engine is in
+    someone else's swarm: never take it over."""
     import pytest
 
+    with SWARM_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        state = _swarm_state_holding_the_lock()
+        if state != "inactive":
+            reason = f"the engine is already in a swarm ({state}): this test creates and leaves its own"
+            if os.environ.get("CLOCKWORK_E2E") == "required":
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        had_bridge = engine_support.docker("network", "inspect", "docker_gwbridge", check=False).returncode == 0
+        try:
+            engine_support.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+            node = engine_support.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+            engine_support.docker("node", "update", "--label-add", f"{TEST_SWARM_LABEL}=true", node)
+            yield
+        finally:
+            engine_support.docker("swarm", "leave", "--force", check=False)
+            if not had_bridge:
+                engine_support.docker("network", "rm", "docker_gwbridge", check=False)
+
+
+def swarm_state() -> str:
+    """The engine's swarm state ("inactive", "active", ...) once a swarm a killed run of
+    ``swarm_mode`` left is gone."""
+    with SWARM_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return _swarm_state_holding_the_lock()
+
+
+def _swarm_state_holding_the_lock() -> str:
     state = engine_support.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    if state != "inactive":
-        reason = f"the engine is already in a swarm ({state}): this test creates and leaves its own"
-        if os.environ.get("CLOCKWORK_E2E") == "required":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    had_bridge = engine_support.docker("network", "inspect", "docker_gwbridge", check=False).returncode == 0
-    try:
-        engine_support.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
-        yield
-    finally:
-        engine_support.docker("swarm", "leave", "--force", check=False)
-        if not had_bridge:
-            engine_support.docker("network", "rm", "docker_gwbridge", check=False)
+    if state == "active" and _left_by_a_killed_run():
+        _leave_stale_swarm()
+        return "inactive"
+    return state
+
+
+def _left_by_a_killed_run() -> bool:
+    labels = engine_support.docker("node", "inspect", "self", "--format", "{{json .Spec.Labels}}", check=False)
+    return labels.returncode == 0 and f'"{TEST_SWARM_LABEL}":"true"' in labels.stdout
+
+
+def _leave_stale_swarm() -> None:
+    stacks = engine_support.docker("stack", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+    engine_support.docker("swarm", "leave", "--force")
+    engine_support.docker("network", "rm", "docker_gwbridge", check=False)
+    for stack in stacks:
+        label = f"com.docker.stack.namespace={stack}"
+        volumes = engine_support.docker("volume", "ls", "--quiet", "--filter", f"label={label}").stdout.split()
+        if volumes:
+            engine_support.docker("volume", "rm", *volumes, check=False)
 
 
 def clean_slate() -> _docker.Removed:
