@@ -247,13 +247,13 @@ def test_a_taken_port_prints_the_engines_error_and_names_the_service_left_create
     own.append(folder)
     applied(folder)
     blocker = "up-port-blocker"  # holds the port the app moves to
-    engine_support.docker("rm", "--force", blocker, check=False)
+    engine_support.docker("rm", "--force", "--volumes", blocker, check=False)
     engine_support.docker("run", "--detach", "--name", blocker, "-p", "127.0.0.1:16240:8080", APP_IMAGE, "sleep", "1d")
     try:
         (folder / "main.py").write_text(HEADER + textwrap.dedent(body).replace("16241:8080", "16240:8080"))
         result = clockwork("apply", cwd=folder)
     finally:
-        engine_support.docker("rm", "--force", blocker, check=False)
+        engine_support.docker("rm", "--force", "--volumes", blocker, check=False)
     assert result.code == 1, result.text
     assert "port is already allocated" in result.err, result.err  # the engine's own words
     assert re.search(r"(?m)^  up-port-app: created, not started$", result.err), result.err

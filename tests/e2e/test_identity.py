@@ -493,7 +493,7 @@ def test_clean_slate_leaves_a_container_on_the_example_port_that_is_not_the_exam
     """A bystander publishing 8000 (the example's API port), with no example label."""
     name = "ida-bystander"
     with example_lock():
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)
         docker("run", "-d", "--name", name, "-p", "127.0.0.1:8000:6379", "redis:7-alpine")
         try:
             clean_slate()
@@ -513,7 +513,7 @@ def test_a_network_is_not_removed_while_a_created_container_names_it() -> None:
         assert len(_docker.networks(name)) == 1
         docker("start", name)
     finally:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)
     assert _docker.remove_network_if_unused(name, "ida-none") == (name,)
     assert _docker.networks(name) == []
 
@@ -527,4 +527,4 @@ def test_removing_what_someone_else_removed_meanwhile_is_not_an_error() -> None:
         _docker.remove_volumes(["ida-gone-volume"])
         assert _docker.container(name) is None
     finally:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)

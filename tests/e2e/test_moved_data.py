@@ -74,7 +74,7 @@ def projects(tmp_path: Path) -> Iterator[Callable[..., Folder]]:
     yield make
     for name in sorted(names):
         for volume in _docker.volumes(name):
-            engine_support.docker("container", "rm", "--force", _docker.copier(volume.name), check=False)
+            engine_support.docker("container", "rm", "--force", "--volumes", _docker.copier(volume.name), check=False)
     engine_support.remove_leftovers(projects=sorted(names))
 
 

@@ -423,7 +423,7 @@ def test_an_apply_during_a_destroy_of_the_stack_is_refused_naming_it(folder) -> 
             assert f"a destroy of own-drace is running (process {destroy.pid})" in refused.err
         assert services("own-drace") == {} and compose_containers("own-drace") == []
     finally:
-        engine_support.docker("rm", "-f", holder, check=False)
+        engine_support.docker("rm", "-f", "-v", holder, check=False)
     out, err = destroy.communicate(timeout=CLI_TIMEOUT)
     assert destroy.returncode == 0, out + err
     assert volume in err and volume_labels(volume) is None
