@@ -55,7 +55,7 @@ BASE_TAG=$PREFIX-base:bookworm
 NODE_TAG=$PREFIX-node:bookworm
 REGISTRY_TAG=$PREFIX-registry:bookworm
 TOOLS_TAG=$PREFIX-tools:1
-BASE_PACKAGES=docker.io/trixie,docker-cli/trixie,containerd/trixie,docker-registry,tini,socat,iproute2,iptables,procps,ca-certificates,curl
+BASE_PACKAGES=docker.io/trixie,docker-cli/trixie,containerd/trixie,docker-registry,tini,socat,iproute2,iptables,procps,ca-certificates,curl,busybox-static
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # What replaces --privileged (docker-engine.md 4b); the host uses cgroup v1.
 # Engine 20.10 grants ALL literally and fails on what this machine's bounding set lacks
