@@ -493,10 +493,14 @@ def _one_image_id(reference: str) -> list[str]:
 _MISSING = re.compile(r"\bno such\b|\bnot found\b", re.IGNORECASE)
 
 
+def says_missing(text: str) -> bool:
+    """Whether an error text says an object does not exist, in either of the engine's words."""
+    return _MISSING.search(text) is not None
+
+
 def _only_missing(stderr: str) -> bool:
     """True when every error line says an object does not exist."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    return all(_MISSING.search(line) for line in lines)
+    return all(says_missing(line) for line in stderr.splitlines() if line.strip())
 
 
 # -- inspection -----------------------------------------------------------------------------

@@ -98,10 +98,9 @@ def docker(
 
 
 def _only_gone(stderr: str) -> bool:
-    lines = [line.lower() for line in stderr.splitlines() if line.strip()]
-    return bool(lines) and all(
-        any(words in line for words in ("no such", "not found", "already in progress")) for line in lines
-    )
+    """Every error line says the object is gone, or already being removed."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return bool(lines) and all(_docker.says_missing(line) or "already in progress" in line.lower() for line in lines)
 
 
 def _json(*args: str, gone_ok: bool = False) -> Any:
@@ -1059,7 +1058,7 @@ def _retry(args: list[str], deadline: float) -> None:
             docker(*args)
             return
         except SwarmError as exc:
-            if "not found" in str(exc) or "No such" in str(exc):
+            if _docker.says_missing(str(exc)):
                 return
             if time.monotonic() > deadline:
                 raise
