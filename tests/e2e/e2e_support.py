@@ -121,8 +121,10 @@ def _swarm_state_holding_the_lock() -> str:
 
 
 def _left_by_a_killed_run() -> bool:
-    labels = engine_support.docker("node", "inspect", "self", "--format", "{{json .Spec.Labels}}", check=False)
-    return labels.returncode == 0 and f'"{TEST_SWARM_LABEL}":"true"' in labels.stdout
+    label = engine_support.docker(
+        "node", "inspect", "self", "--format", f'{{{{index .Spec.Labels "{TEST_SWARM_LABEL}"}}}}', check=False
+    )
+    return label.stdout.strip() == "true"
 
 
 def _leave_stale_swarm() -> None:
